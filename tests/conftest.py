@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+
+from dml_utils.data import IDX_FILES, write_idx
+
+
+@pytest.fixture
+def idx_tree(tmp_path):
+    """A tiny MNIST-shaped IDX tree in torchvision's layout: root/MNIST/raw/*.gz (3 classes)."""
+
+    def make(folder, n_train=30, n_test=12, gz=True):
+        folder.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(0)
+        arrays = {
+            "x_train": rng.integers(0, 256, size=(n_train, 28, 28)),
+            "y_train": np.arange(n_train) % 3,
+            "x_test": rng.integers(0, 256, size=(n_test, 28, 28)),
+            "y_test": np.arange(n_test) % 3,
+        }
+        for key, stem in IDX_FILES.items():
+            write_idx(folder / (stem + (".gz" if gz else "")), arrays[key])
+        return arrays
+
+    return make

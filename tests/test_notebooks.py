@@ -1,0 +1,29 @@
+"""Every numbered notebook is runnable by papermill and has a regression baseline (GPflow style:
+count them, so a renamed notebook cannot silently drop out of the suite)."""
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+EXPECTED = 1  # raise when a notebook is added
+
+
+def test_notebook_count():
+    assert len(NOTEBOOKS) == EXPECTED, [p.name for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_well_formed(path):
+    nb = json.loads(path.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"  # papermill needs a kernelspec
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    params = [c for c in code if "parameters" in c["metadata"].get("tags", [])]
+    assert len(params) == 1 and "profile" in "".join(params[0]["source"])
+    assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
+    assert any("NBVAL_CHECK_OUTPUT" in "".join(c["source"]) for c in code)
+    baseline = ROOT / "tests" / "regression" / path.name
+    assert baseline.exists(), f"no nbval baseline; run `make baselines`"
+    injected = [c for c in json.loads(baseline.read_text())["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+    assert injected and "profile = \"smoke\"" in "".join(injected[0]["source"])
