@@ -40,3 +40,70 @@ def weight_distance(model: nn.Module, initial_state: dict[str, torch.Tensor]) ->
             num += float(((p - initial_state[name]) ** 2).sum())
             den += float((initial_state[name] ** 2).sum())
     return (num / den) ** 0.5 if den > 0 else float("nan")
+
+
+class SmallConvNet(nn.Module):
+    """Two conv blocks and a linear embedding head, for 1-channel images on a CPU.
+
+    conv3×3(32) ReLU maxpool → conv3×3(64) ReLU maxpool → Linear(embedding_size); the loss's
+    distance does the L2 normalization (PML's CosineSimilarity / LpDistance by default).
+    """
+
+    def __init__(self, embedding_size: int = 128, in_channels: int = 1, image_size: int = 28):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(64 * (image_size // 4) ** 2, embedding_size)
+        self.embedding_size = embedding_size
+
+    def forward(self, x):
+        if x.ndim == 3:
+            x = x.unsqueeze(1)
+        return self.head(self.features(x))
+
+
+def resnet18_embedding(embedding_size: int = 128, in_channels: int = 1, pretrained: bool = True) -> nn.Module:
+    """torchvision ResNet18 with its classifier replaced by a linear embedding head.
+
+    ImageNet weights are used only when torchvision finds them in its local cache (no download
+    here); otherwise the network starts from random init and a warning says so. The returned
+    model's ``imagenet_weights`` tells which happened.
+    """
+    import warnings
+    from pathlib import Path
+
+    from torch.hub import get_dir
+    from torchvision.models import ResNet18_Weights, resnet18
+
+    weights = ResNet18_Weights.IMAGENET1K_V1
+    cached = Path(get_dir()) / "checkpoints" / Path(weights.url).name
+    use = pretrained and cached.exists()
+    if pretrained and not use:
+        warnings.warn(f"ImageNet weights for ResNet18 are not in torchvision's cache ({cached}); no download here, "
+                      "so the network starts from RANDOM initialization", stacklevel=2)
+    model = resnet18(weights=weights if use else None)
+    if in_channels != 3:
+        old = model.conv1
+        model.conv1 = nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)
+        with torch.no_grad():  # keep pretrained filters: average them over the RGB channels
+            model.conv1.weight.copy_(old.weight.mean(dim=1, keepdim=True).repeat(1, in_channels, 1, 1))
+    model.fc = nn.Linear(model.fc.in_features, embedding_size)
+    model.embedding_size = embedding_size
+    model.imagenet_weights = use
+    return _ChannelFirst(model)
+
+
+class _ChannelFirst(nn.Module):
+    """Adds the channel axis to (N, H, W) batches of 1-channel images."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+        self.embedding_size = net.embedding_size
+        self.imagenet_weights = net.imagenet_weights
+
+    def forward(self, x):
+        return self.net(x.unsqueeze(1) if x.ndim == 3 else x)

@@ -23,13 +23,18 @@ def savefig(fig, cfg: Config, what: str, dpi: int = 110) -> Path:
     return path
 
 
-def distance_histograms(dists: dict[str, np.ndarray], same: np.ndarray, title: str, bins: int = 60):
-    """One panel per pair kind (positive, negative); one histogram per model in each."""
+def distance_histograms(dists: dict[str, np.ndarray], same: np.ndarray, title: str, bins: int = 60,
+                        threshold: float | None = 0.5):
+    """One panel per pair kind (positive, negative); one histogram per model, on shared bins."""
     same = np.asarray(same) == 1
+    edges = np.linspace(0, max(float(d.max()) for d in dists.values()) * 1.02, bins + 1)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for ax, mask, kind in ((axes[0], same, "positive"), (axes[1], ~same, "negative")):
         for name, d in dists.items():
-            ax.hist(d[mask], bins=bins, alpha=0.5, density=True, label=f"{name} (mean {d[mask].mean():.3f})")
+            ax.hist(d[mask], bins=edges, alpha=0.5, density=True,
+                    label=f"{name} (mean {d[mask].mean():.3f}, std {d[mask].std():.3f})")
+        if threshold is not None:
+            ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold D = {threshold}")
         ax.set_xlabel("test pair distance D (embedding units)")
         ax.set_ylabel("density")
         ax.set_title(f"{kind} pairs")
