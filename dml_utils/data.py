@@ -204,7 +204,36 @@ def _load_digits(data_root, allow_download, require_full, test_fraction, split_s
     )
 
 
-DATASETS = {"mnist": _load_mnist, "fashion-mnist": _load_fashion, "digits": _load_digits}
+def _benchmark_loader(name: str):
+    """CUB-200-2011, Cars196 or SOP from their published layout under data_root (image_folders.py)."""
+
+    def load(data_root, allow_download, require_full, test_fraction, split_seed, image_size: int = 224) -> Dataset:
+        import os
+
+        from . import image_folders as imf
+
+        if data_root is None:
+            raise DataNotFoundError(f"{name} needs data_root: the folder holding {imf.WHERE[name]}. "
+                                    "It cannot be downloaded here; unpack it and pass its folder.")
+        lst = imf.LISTS[name](data_root)
+        need = len(lst.paths) * 3 * image_size**2 * 4
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        if need > 0.8 * have:
+            raise MemoryError(f"{len(lst.paths)} images at {image_size}×{image_size} need {need / 2**30:.1f} GiB in memory, "
+                              f"more than this machine's {have / 2**30:.1f} GiB allows; lower image_size")
+        x = imf.load_images(lst.paths, image_size)
+        tr = lst.is_train
+        return Dataset(x[tr], lst.labels[tr], x[~tr], lst.labels[~tr],
+                       _provenance(name, f"{name} folder layout in data_root", str(lst.root), lst.labels[tr], lst.labels[~tr],
+                                   full=True, class_disjoint=True, image_size=image_size,
+                                   split="first half of the classes train, second half test"))
+
+    return load
+
+
+DATASETS = {"mnist": _load_mnist, "fashion-mnist": _load_fashion, "digits": _load_digits,
+            **{name: _benchmark_loader(name) for name in ("cub200", "cars196", "sop")}}
+BENCHMARKS = ("cub200", "cars196", "sop")  # image folders: class-disjoint halves, RGB (N, 3, S, S)
 
 
 def load_dataset(
@@ -214,8 +243,11 @@ def load_dataset(
     require_full: bool = False,
     test_fraction: float = 0.2,
     split_seed: int = 0,
+    image_size: int = 224,
 ) -> Dataset:
-    """Load a registered dataset from the best source on this machine (see DESIGN.md)."""
+    """Load a registered dataset from the best source on this machine (see DESIGN.md).
+
+    ``image_size`` applies to the image-folder benchmarks only (CUB-200-2011, Cars196, SOP)."""
     if name not in DATASETS:
         close = difflib.get_close_matches(str(name), list(DATASETS), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -223,11 +255,12 @@ def load_dataset(
     if data_root is not None and not Path(data_root).is_dir():
         raise DataNotFoundError(
             f"data_root {str(data_root)!r} does not exist or is not a folder. "
-            "Create it with the dataset's IDX files, or pass data_root=None to use what this machine has."
+            "Create it with the dataset's files, or pass data_root=None to use what this machine has."
         )
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    return DATASETS[name](data_root, allow_download, require_full, test_fraction, split_seed)
+    extra = {"image_size": image_size} if name in BENCHMARKS else {}
+    return DATASETS[name](data_root, allow_download, require_full, test_fraction, split_seed, **extra)
 
 
 # ---------------------------------------------------------------- splits
@@ -263,6 +296,27 @@ def subsample_per_class(y: np.ndarray, n_per_class: int, seed: int) -> np.ndarra
     for c in np.unique(y):
         members = np.flatnonzero(y == c)
         keep.append(rng.choice(members, size=min(n_per_class, len(members)), replace=False))
+    return np.sort(np.concatenate(keep))
+
+
+def long_tailed_counts(n_classes: int, n_max: int, imbalance_ratio: float) -> np.ndarray:
+    """Exponential long tail: n_c = n_max · ratio^(−c/(C−1)), from n_max down to n_max / ratio."""
+    if imbalance_ratio < 1 or n_max < 1 or n_classes < 1:
+        raise ValueError(f"need imbalance_ratio >= 1, n_max >= 1, n_classes >= 1; got {imbalance_ratio}, {n_max}, {n_classes}")
+    ranks = np.arange(n_classes) / max(n_classes - 1, 1)
+    return np.maximum(np.round(n_max * imbalance_ratio ** (-ranks)).astype(int), 1)
+
+
+def long_tailed_subsample(y: np.ndarray, classes, n_max: int, imbalance_ratio: float, seed: int) -> np.ndarray:
+    """Sorted indices of a long-tailed subset of ``classes`` (in the given order, largest first)."""
+    counts = long_tailed_counts(len(classes), n_max, imbalance_ratio)
+    rng = np.random.default_rng(seed)
+    keep = []
+    for c, n in zip(classes, counts):
+        members = np.flatnonzero(y == c)
+        if len(members) < n:
+            raise ValueError(f"class {c} has {len(members)} samples, fewer than the {n} the long tail asks for; lower n_max")
+        keep.append(rng.choice(members, size=n, replace=False))
     return np.sort(np.concatenate(keep))
 
 
@@ -314,6 +368,29 @@ class _PairBatches:
     def __getitem__(self, rows):
         p = self.pairs[rows]
         return self.x[p[:, 0]], self.x[p[:, 1]], self.same[rows]
+
+
+class _LabelledBatches:
+    """Map-style dataset indexed by a list of sample indices: returns (images, labels) at once."""
+
+    def __init__(self, x, y):
+        import torch
+
+        self.x = torch.as_tensor(x, dtype=torch.float32)
+        self.y = torch.as_tensor(y, dtype=torch.long)
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, rows):
+        return self.x[rows], self.y[rows]
+
+
+def batch_loader(x: np.ndarray, y: np.ndarray, batch_sampler):
+    """A DataLoader whose batches are the index lists ``batch_sampler`` yields; no workers."""
+    from torch.utils.data import DataLoader
+
+    return DataLoader(_LabelledBatches(x, y), sampler=batch_sampler, batch_size=None, num_workers=0)
 
 
 def pair_loader(x: np.ndarray, pairs: np.ndarray, same: np.ndarray, batch_size: int, generator):

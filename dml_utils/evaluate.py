@@ -64,24 +64,67 @@ def distance_stats(dist: np.ndarray, same: np.ndarray, pos_below: float | None =
     }
 
 
-def retrieval_metrics(emb: np.ndarray, labels: np.ndarray, normalize: bool = False) -> dict[str, float]:
-    """Precision@1 and MAP@R of each test item against the others (PML AccuracyCalculator).
+def sklearn_kmeans(x: torch.Tensor, n_clusters: int) -> torch.Tensor:
+    """k-means for PML's AccuracyCalculator without faiss (seeded, 10 restarts)."""
+    from sklearn.cluster import KMeans
+
+    return torch.as_tensor(KMeans(n_clusters, n_init=10, random_state=0).fit_predict(x.cpu().numpy()))
+
+
+def _make_calculator(recall_ks: tuple[int, ...]):
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+
+    def recall_at(k):
+        def calculate(self, knn_labels, query_labels, **kwargs):
+            # Recall@K of the DML literature: share of queries with a same-class item among the K nearest
+            same = self.label_comparison_fn(query_labels[:, None], knn_labels[:, :k])
+            return float(same.any(dim=1).double().mean())
+
+        return calculate
+
+    names = {f"calculate_recall_at_{k}": recall_at(k) for k in recall_ks}
+    names["requires_knn"] = lambda self: AccuracyCalculator.requires_knn(self) + [f"recall_at_{k}" for k in recall_ks]
+    return type("RecallAccuracyCalculator", (AccuracyCalculator,), names)
+
+
+def retrieval_metrics(emb: np.ndarray, labels: np.ndarray, normalize: bool = False,
+                      recall_ks: tuple[int, ...] = (), nmi: bool = False) -> dict[str, float]:
+    """Precision@1 and MAP@R of each item against the others (PML AccuracyCalculator); optionally
+    Recall@K and NMI (k-means from scikit-learn, since faiss is not required here).
 
     The k-NN is pinned to PML's own (CustomKNN on Lp distance), so the numbers do not change
     when faiss happens to be installed.
     """
     from pytorch_metric_learning.distances import LpDistance
-    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
     from pytorch_metric_learning.utils.inference import CustomKNN
 
-    calc = AccuracyCalculator(
-        include=("precision_at_1", "mean_average_precision_at_r"),
+    include = ["precision_at_1", "mean_average_precision_at_r"] + [f"recall_at_{k}" for k in recall_ks] + (["NMI"] if nmi else [])
+    calc = _make_calculator(tuple(recall_ks))(
+        include=tuple(include),
         knn_func=CustomKNN(LpDistance(normalize_embeddings=normalize)),
+        kmeans_func=sklearn_kmeans,
+        k="max_bin_count",
         device=torch.device("cpu"),
     )
     e = torch.as_tensor(emb, dtype=torch.float32).reshape(len(emb), -1)
     acc = calc.get_accuracy(e, torch.as_tensor(labels))
-    return {"p_at_1": float(acc["precision_at_1"]), "map_at_r": float(acc["mean_average_precision_at_r"])}
+    out = {"p_at_1": float(acc["precision_at_1"]), "map_at_r": float(acc["mean_average_precision_at_r"])}
+    out.update({f"recall_at_{k}": float(acc[f"recall_at_{k}"]) for k in recall_ks})
+    if nmi:
+        out["nmi"] = float(acc["NMI"])
+    return out
+
+
+def similarity_stats(emb: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Mean cosine similarity of same-class and of different-class pairs (self-pairs excluded),
+    and over all pairs: near 1 everywhere means the embeddings collapsed into a cone."""
+    e = torch.nn.functional.normalize(torch.as_tensor(emb, dtype=torch.float64), dim=1)
+    sim = e @ e.T
+    y = torch.as_tensor(labels)
+    same = y[:, None] == y[None, :]
+    off = ~torch.eye(len(y), dtype=torch.bool)
+    return {"sim_same": float(sim[same & off].mean()), "sim_diff": float(sim[~same].mean()),
+            "sim_all": float(sim[off].mean())}
 
 
 def project_2d(emb: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndarray:

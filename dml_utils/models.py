@@ -97,13 +97,18 @@ def resnet18_embedding(embedding_size: int = 128, in_channels: int = 1, pretrain
 
 
 class _ChannelFirst(nn.Module):
-    """Adds the channel axis to (N, H, W) batches of 1-channel images."""
+    """Adds the channel axis to (N, H, W) batches of 1-channel images; standardizes RGB in [0, 1]
+    with ImageNet's channel means and deviations, as the pretrained weights expect."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
         self.net = net
         self.embedding_size = net.embedding_size
         self.imagenet_weights = net.imagenet_weights
+        self.rgb = net.conv1.in_channels == 3
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, x):
-        return self.net(x.unsqueeze(1) if x.ndim == 3 else x)
+        x = x.unsqueeze(1) if x.ndim == 3 else x
+        return self.net((x - self.mean) / self.std if self.rgb else x)

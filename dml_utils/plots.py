@@ -44,20 +44,26 @@ def distance_histograms(dists: dict[str, np.ndarray], same: np.ndarray, title: s
     return fig
 
 
-def scatter_panels(points: dict[str, np.ndarray], labels: np.ndarray, title: str, method: str = "t-SNE"):
-    """Side-by-side 2-D projections coloured by class."""
-    fig, axes = plt.subplots(1, len(points), figsize=(4.2 * len(points), 4.2), squeeze=False)
-    palette = sns.color_palette("tab10", n_colors=len(np.unique(labels)))
-    for ax, (name, p) in zip(axes[0], points.items()):
-        for c, colour in zip(np.unique(labels), palette):
-            m = labels == c
+def scatter_panels(points: dict[str, np.ndarray], labels, title: str, method: str = "t-SNE", columns: int | None = None):
+    """2-D projections coloured by class; ``labels`` is one array for all panels or a dict per panel."""
+    per_panel = labels if isinstance(labels, dict) else {k: labels for k in points}
+    classes = np.unique(np.concatenate(list(per_panel.values())))
+    cols = columns or len(points)
+    rows = int(np.ceil(len(points) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.2 * rows), squeeze=False)
+    palette = dict(zip(classes, sns.color_palette("tab10", n_colors=len(classes))))
+    for ax, (name, p) in zip(axes.flat, points.items()):
+        lab = per_panel[name]
+        for c in classes:
+            colour = palette[c]
+            m = lab == c
             ax.scatter(p[m, 0], p[m, 1], s=4, color=colour, label=str(c))
         ax.set_title(name)
         ax.set_xlabel(f"{method} 1")
         ax.set_ylabel(f"{method} 2")
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[0][-1].legend(title="class", markerscale=3, fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    axes.flat[cols - 1].legend(title="class", markerscale=3, fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -94,5 +100,191 @@ def loss_curves(curves: dict[str, list[float]], title: str, ylabel: str = "train
     ax.set_yscale("log")
     ax.set_title(title)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def smoothed_loss_panels(runs: dict[str, dict], smooth_fn, window: int, title: str):
+    """Per loss: raw training loss faint, its moving average bold, and the validation loss at the
+    evaluation points over all tuples and with the miner."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 3.8), squeeze=False)
+    for ax, (name, r) in zip(axes[0], runs.items()):
+        steps = np.arange(1, len(r["step_loss"]) + 1)
+        ax.plot(steps, r["step_loss"], color="C0", alpha=0.2, lw=0.8, label="train loss (raw, miner)")
+        sm = smooth_fn(r["step_loss"], window)
+        ax.plot(steps[len(steps) - len(sm):], sm, color="C0", lw=2, label=f"train loss, moving average {window}")
+        it = [c["iteration"] for c in r["curve"]]
+        ax.plot(it, [c["val_loss_all_tuples"] for c in r["curve"]], "o-", color="C3", ms=3, label="val loss, all tuples")
+        ax.plot(it, [c["val_loss_with_miner"] for c in r["curve"]], "s--", color="C2", ms=3, label="val loss, with miner")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("loss")
+        ax.set_title(name)
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def band_curves(df, x: str, y: str, hue: str, title: str, xlabel: str, ylabel: str, marks: dict | None = None):
+    """Mean over seeds with a ±1 std band, one line per ``hue``; optional vertical marks per hue."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for i, (name, sub) in enumerate(df.groupby(hue, sort=False)):
+        g = sub.groupby(x)[y]
+        m, s = g.mean(), g.std(ddof=1).fillna(0)
+        ax.plot(m.index, m.values, "-o", ms=3, color=f"C{i}", label=str(name))
+        ax.fill_between(m.index, m - s, m + s, color=f"C{i}", alpha=0.2)
+        if marks and name in marks:
+            ax.axvline(marks[name], color=f"C{i}", ls=":", lw=1.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def margin_sweep_panels(sweep, title: str, report_range=(0.4, 1.0), inversion: float = 0.5, baselines: dict | None = None):
+    """MAP@R vs margin (mean ± std over seeds) for each loss, on held-out images of the training
+    classes and on unseen classes (dotted lines: ``baselines``, {name: {metric: value}}); last panel:
+    circle loss's mean same- and different-class cosine similarity vs margin."""
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.2))
+    for ax, metric, what in ((axes[0], "val_map_at_r", "held-out images, training classes"), (axes[1], "map_at_r", "unseen classes")):
+        ax.axvspan(*report_range, color="0.92", label="report's sweep")
+        for i, (loss, sub) in enumerate(sweep.groupby("loss", sort=False)):
+            g = sub.groupby("margin")[metric]
+            ax.errorbar(g.mean().index, g.mean().values, yerr=g.std(ddof=1).fillna(0).values, fmt="-o", ms=4,
+                        capsize=3, color=f"C{i}", label=loss)
+        for k, (name, vals) in enumerate((baselines or {}).items()):
+            ax.axhline(vals[metric], color="0.4", ls=[":", "-."][k % 2], lw=1, label=name)
+        ax.axvline(inversion, color="k", ls="--", lw=1, label="circle: Δn = Δp at m = 0.5")
+        ax.set_xlabel("margin (circle: m; triplet: α)")
+        ax.set_ylabel(f"MAP@R, {what}")
+        ax.set_title(f"Which margins give good embeddings? ({what.split(',')[0]})", fontsize=10)
+        ax.legend(fontsize=7)
+    ax = axes[2]
+    circle = sweep[sweep["loss"] == "circle"]
+    for col, label, c in (("sim_same", "same class", "C2"), ("sim_diff", "different class", "C3")):
+        g = circle.groupby("margin")[col]
+        ax.errorbar(g.mean().index, g.mean().values, yerr=g.std(ddof=1).fillna(0).values, fmt="-o", ms=4, capsize=3,
+                    color=c, label=f"{label} (unseen test)")
+        gv = circle.groupby("margin")[f"val_{col}"]
+        ax.plot(gv.mean().index, gv.mean().values, "--", color=c, alpha=0.7, label=f"{label} (val, training classes)")
+    ms = np.array(sorted(circle["margin"].unique()))
+    ax.plot(ms, 1 - ms, ":", color="C2", label="Δp = 1 − m")
+    ax.plot(ms, ms, ":", color="C3", label="Δn = m")
+    ax.axvline(inversion, color="k", ls="--", lw=1)
+    ax.set_xlabel("circle margin m")
+    ax.set_ylabel("mean cosine similarity")
+    ax.set_title("Circle loss: where do similarities settle?")
+    ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(df, group: str, bars: list[str], title: str, ylabel: str, labels: list[str] | None = None):
+    """Mean ± std over rows of each column in ``bars``: one panel per value of ``group``, each with
+    its own y scale (the groups' losses may differ by orders of magnitude)."""
+    groups = list(dict.fromkeys(df[group]))
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups) + 1, 3.8), squeeze=False)
+    for ax, g in zip(axes[0], groups):
+        sub = df[df[group] == g]
+        means = [sub[c].mean() for c in bars]
+        stds = [sub[c].std(ddof=1) if len(sub) > 1 else 0 for c in bars]
+        ax.bar(range(len(bars)), means, 0.7, yerr=stds, capsize=3, color=[f"C{i}" for i in range(len(bars))],
+               label=labels or bars)
+        ax.set_xticks(range(len(bars)), [])
+        ax.set_title(str(g), fontsize=10)
+        ax.set_ylabel(ylabel)
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def distance_law_panels(samples: dict[int, np.ndarray], density, title: str, bins: int = 80):
+    """Left: Monte-Carlo histogram (density) and analytic q(d) per dimension n. Right: the same on a log
+    density axis, where the tails show whether the law holds away from √2."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4))
+    grid = np.linspace(1e-3, 2 - 1e-3, 800)
+    edges = np.linspace(0, 2, bins + 1)
+    for ax, log in zip(axes, (False, True)):
+        for i, (n, d) in enumerate(samples.items()):
+            ax.hist(d, bins=edges, density=True, color=f"C{i}", alpha=0.3)
+            ax.plot(grid, density(grid, n), color=f"C{i}", lw=1.5, label=f"n = {n}")
+        ax.axvline(2**0.5, color="k", ls="--", lw=1, label="√2")
+        ax.set_xlabel("distance d between two uniform points on the unit sphere")
+        ax.set_ylabel("density q(d)" + (" (log)" if log else ""))
+        if log:
+            ax.set_yscale("log")
+            ax.set_ylim(1e-4, 50)
+        ax.legend(fontsize=8)
+    axes[0].set_title("bars: Monte-Carlo, lines: analytic", fontsize=10)
+    axes[1].set_title("the same, log scale", fontsize=10)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def loss_shape_panels(shapes, title: str):
+    """One panel per loss: value for a positive pair (solid) and a negative pair (dotted) vs distance."""
+    names = list(dict.fromkeys(shapes["loss"]))
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.4), sharex=True)
+    for ax, name in zip(np.atleast_1d(axes), names):
+        for kind, ls, c in (("positive", "-", "C0"), ("negative", ":", "C2")):
+            s = shapes[(shapes["loss"] == name) & (shapes["pair"] == kind)]
+            ax.plot(s["distance"], s["value"], ls, color=c, lw=2, label=f"{kind} pair")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("pair distance D")
+        ax.set_ylabel("loss")
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def grid_heatmaps(grid, metrics: list[str], labels: list[str], title: str, baselines: dict | None = None):
+    """One heat map per metric: sampler (rows) × loss (columns), mean over seeds, annotated; the
+    baselines' values in the panel title."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 3.8))
+    for ax, metric, label in zip(np.atleast_1d(axes), metrics, labels):
+        table = grid.pivot_table(index="sampler", columns="loss", values=metric, aggfunc="mean", sort=False)
+        sns.heatmap(table, annot=True, fmt=".3f", cmap="viridis", ax=ax, cbar_kws={"label": "MAP@R"})
+        ax.tick_params(axis="y", rotation=0)
+        base = ""
+        if baselines:
+            base = "\n" + ", ".join(f"{k} {v[metric]:.3f}" for k, v in baselines.items())
+        ax.set_title(label + base, fontsize=9)
+        ax.set_xlabel("loss")
+        ax.set_ylabel("negative sampler")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def sampler_diagnostics(picked, gvar, title: str):
+    """Left panels: distances of the negatives each sampler picks, per batch. Right: variance of the
+    negative's gradient vs embedding noise σ, per sampler."""
+    batches = list(dict.fromkeys(picked["batch"]))
+    fig, axes = plt.subplots(1, len(batches) + 1, figsize=(5 * (len(batches) + 1), 3.8))
+    edges = np.linspace(0, 2, 61)
+    for ax, b in zip(axes, batches):
+        for i, (s, sub) in enumerate(picked[picked["batch"] == b].groupby("sampler", sort=False)):
+            ax.hist(sub["distance"], bins=edges, density=True, histtype="step", lw=1.8, color=f"C{i}", label=s)
+        ax.set_title(f"sampled negatives: {b}", fontsize=10)
+        ax.set_xlabel("anchor–negative distance D_an")
+        ax.set_ylabel("density")
+        ax.legend(fontsize=8)
+    ax = axes[-1]
+    for i, (s, sub) in enumerate(gvar.groupby("sampler", sort=False)):
+        sub = sub[sub["sigma"] > 0]
+        ax.plot(sub["sigma"], sub["gradient_variance"], "-o", ms=4, color=f"C{i}",
+                label=f"{s} (mean D_an {sub['mean_d_an'].iloc[0]:.2f})")
+    ax.set_xscale("log")
+    ax.set_xlabel("noise σ added to the negative's embedding")
+    ax.set_ylabel("variance of ∂ℓ/∂f(x_n) (trace)")
+    ax.set_title("gradient variance (trained ConvNet)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -62,6 +62,8 @@ def write_results(cfg: Config, payload: dict[str, Any], data_sources: list[dict[
     halfway leaves the previous file whole."""
     import torch
 
+    from .machine import cpu_fingerprint
+
     doc = {
         "notebook": cfg.notebook,
         "profile": cfg.profile,
@@ -70,6 +72,7 @@ def write_results(cfg: Config, payload: dict[str, Any], data_sources: list[dict[
         "libraries": library_versions(),
         "git_commit": git_commit(cfg.root),
         "torch_threads": torch.get_num_threads(),
+        "machine": cpu_fingerprint(),  # same seed, same machine: same numbers (see dml_utils/machine.py)
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **payload,
     }
@@ -80,6 +83,7 @@ def write_results(cfg: Config, payload: dict[str, Any], data_sources: list[dict[
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are for every reader
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -107,6 +111,22 @@ def difference_verdict(diff_mean: float, p_value: float, wins: int, n: int, alph
     if diff_mean > 0 or wins > n / 2:
         return "partly"
     return "not reproduced"
+
+
+def paired_claim(claim: str, reported: str, a: str, a_values, b: str, b_values, scale: float = 1.0,
+                 digits: int = 3, unit: str = "", lower_wins: bool = False) -> dict[str, str]:
+    """A claims-table row for "a beats b", values paired by seed; with lower_wins, beating means lower."""
+    from .evaluate import paired_comparison
+
+    a_values, b_values = np.asarray(a_values, dtype=float), np.asarray(b_values, dtype=float)
+    sign = -1.0 if lower_wins else 1.0
+    pc = paired_comparison(sign * a_values, sign * b_values)
+    ours = (f"{a} {mean_std(a_values, digits, scale)}{unit} vs {b} {mean_std(b_values, digits, scale)}{unit}; "
+            f"{a} − {b} = {sign * pc['mean_diff'] * scale:+.{digits}f}{unit}{' (lower wins)' if lower_wins else ''}, "
+            f"{a} ahead on {pc['wins']}/{pc['n']} seeds, paired t p={pc['t_p']:.3g}")
+    return {"claim": claim, "reported": reported, "ours": ours,
+            "verdict": difference_verdict(pc["mean_diff"], pc["t_p"], pc["wins"], pc["n"]),
+            "why": "" if pc["n"] > 1 else "one seed: no test"}
 
 
 def claims_table(rows: list[dict[str, str]]):

@@ -170,7 +170,7 @@ def _ms(series, digits=3, scale=1.0):
 
 def claims(df, cfg: Config):
     """The claims table of notebook 03, verdicts computed from the measured numbers."""
-    from .results import claims_table, difference_verdict
+    from .results import claims_table, paired_claim
 
     rows = []
     first, last = min(cfg.eval_epochs), max(cfg.eval_epochs)
@@ -181,17 +181,8 @@ def claims(df, cfg: Config):
             return d[(d["loss"] == loss) & (d["epoch"] == epoch)].sort_values("seed")[col]
 
         def diff_row(claim, reported, a, b, col, epoch, scale=1.0, digits=2, unit="", lower_wins=False):
-            """Claim "a beats b" on ``col``; with lower_wins, beating means a lower value."""
-            from .evaluate import paired_comparison
-
-            sign = -1.0 if lower_wins else 1.0
-            pc = paired_comparison(sign * at(a, epoch, col).to_numpy(), sign * at(b, epoch, col).to_numpy())
-            ours = (f"{a} {_ms(at(a, epoch, col), digits, scale)}{unit} vs {b} {_ms(at(b, epoch, col), digits, scale)}{unit}; "
-                    f"{a} − {b} = {sign * pc['mean_diff'] * scale:+.{digits}f}{unit}{' (lower wins)' if lower_wins else ''}, "
-                    f"{a} ahead on {pc['wins']}/{pc['n']} seeds, paired t p={pc['t_p']:.3g}")
-            rows.append({"claim": f"[{name}, epoch {epoch}] {claim}", "reported": reported, "ours": ours,
-                         "verdict": difference_verdict(pc["mean_diff"], pc["t_p"], pc["wins"], pc["n"]),
-                         "why": "" if pc["n"] > 1 else "one seed: no test"})
+            rows.append(paired_claim(f"[{name}, epoch {epoch}] {claim}", reported, a, at(a, epoch, col), b, at(b, epoch, col),
+                                     scale, digits, unit, lower_wins))
 
         diff_row("Yukawa beats contrastive on pair-verification accuracy (D < 0.5)",
                  "98.10 vs 97.37 % after 20 epochs (one run)", "yukawa", "contrastive", "accuracy", first, 100, 2, " %")

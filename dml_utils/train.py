@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
@@ -22,7 +23,14 @@ class History:
     step_loss: list[float] = field(default_factory=list)
     epoch_loss: list[float] = field(default_factory=list)
     evaluations: dict[int, Any] = field(default_factory=dict)  # epoch -> what on_epoch_end returned
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole call, evaluations included
+    step_seconds: float = 0.0  # forward, loss, backward and optimizer steps only
+    step_times: list[float] = field(default_factory=list)  # seconds of each of those steps
+
+    @property
+    def median_step_ms(self) -> float:
+        """Median milliseconds per step: robust to the spikes of a shared machine, unlike the mean."""
+        return 1e3 * float(np.median(self.step_times)) if self.step_times else float("nan")
 
     @property
     def steps(self) -> int:
@@ -39,6 +47,17 @@ def pair_loss_step(loss_fn: nn.Module) -> LossStep:
         xa, xb, same = batch
         emb = model(torch.cat([xa, xb]))
         return loss_fn(emb, None, pair_indices_tuple(same))
+
+    return step
+
+
+def labelled_step(loss_fn: nn.Module, miner: nn.Module | None = None) -> LossStep:
+    """A step on a labelled batch (x, y): embed, mine tuples if a miner is given, apply the loss."""
+
+    def step(model: nn.Module, batch) -> torch.Tensor:
+        x, y = batch
+        emb = model(x)
+        return loss_fn(emb, y, miner(emb, y) if miner is not None else None)
 
     return step
 
@@ -69,6 +88,7 @@ def train(
         model.train()
         total, count = 0.0, 0
         for i, batch in enumerate(batches):
+            t0 = time.perf_counter()
             loss = loss_step(model, batch)
             value = loss.item()
             if not math.isfinite(value):
@@ -80,6 +100,8 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            history.step_times.append(time.perf_counter() - t0)
+            history.step_seconds += history.step_times[-1]
             history.step_loss.append(value)
             total += value
             count += 1

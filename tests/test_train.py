@@ -25,6 +25,8 @@ def test_history_and_eval_callback():
     hist = train(model, pair_loss_step(build_pair_loss("yukawa")), loader, opt, epochs=3,
                  on_epoch_end=lambda e, m: e * 10, eval_epochs=[2, 3], progress=False)
     assert hist.steps == 3 * 4 and len(hist.epoch_loss) == 3 and hist.evaluations == {2: 20, 3: 30}
+    assert len(hist.step_times) == hist.steps and sum(hist.step_times) == pytest.approx(hist.step_seconds)
+    assert min(hist.step_times) <= hist.median_step_ms / 1e3 <= max(hist.step_times)
 
 
 def test_same_seed_same_numbers():

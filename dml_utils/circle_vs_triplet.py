@@ -1,0 +1,208 @@
+"""Report 000's experiment: circle loss vs triplet loss with a miner and class-balanced batches
+on imbalanced data; convergence, unseen-class retrieval, margin sweep, train/val loss gap.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pytorch_metric_learning.losses import CircleLoss, TripletMarginLoss
+from pytorch_metric_learning.miners import MultiSimilarityMiner
+
+from .config import Config
+from .evaluate import embed
+from .retrieval import RetrievalData, baselines, prepare, train_and_evaluate  # noqa: F401  (notebook 01 calls ct.prepare, ct.baselines)
+
+LOSSES = ("circle", "triplet")
+MINERS = ("multisimilarity", "none")
+
+
+def build_loss(name: str, margin: float, gamma: float = 80.0):
+    """PML's CircleLoss (cosine similarity; m = margin) or TripletMarginLoss (L2-normalized)."""
+    if not margin > 0:
+        raise ValueError(f"margin must be > 0, got {margin}")
+    if name == "circle":
+        return CircleLoss(m=margin, gamma=gamma)
+    if name == "triplet":
+        return TripletMarginLoss(margin=margin)
+    raise ValueError(f"unknown loss {name!r}; use one of {list(LOSSES)}")
+
+
+def build_miner(name: str):
+    if name == "multisimilarity":
+        return MultiSimilarityMiner(epsilon=0.1)
+    if name == "none":
+        return None
+    raise ValueError(f"unknown miner {name!r}; use one of {list(MINERS)}")
+
+
+def circle_boundary(m: float) -> dict[str, Any]:
+    """Circle loss optima and margins for relaxation m (Sun et al. 2020, eq. 8).
+
+    O_p = 1 + m, O_n = −m, Δ_p = 1 − m, Δ_n = m. The loss is low once s_p > Δ_p and s_n < Δ_n;
+    for m > 0.5, Δ_n > Δ_p, so a pair with s_n > s_p (a negative more similar than a positive)
+    can already satisfy both: the decision boundary no longer separates the classes.
+    """
+    return {"O_p": 1 + m, "O_n": -m, "delta_p": 1 - m, "delta_n": m, "inverted": m > 0.5}
+
+
+def run(cfg: Config, data: RetrievalData, loss_name: str, margin: float, seed: int, iterations: int,
+        track: bool = True, progress: bool = True) -> dict[str, Any]:
+    """Train one model with ``loss_name`` at ``margin`` behind the configured miner."""
+    loss_fn, miner = build_loss(loss_name, margin, cfg.circle_gamma), build_miner(cfg.miner)
+    r = train_and_evaluate(cfg, data, loss_fn, miner, seed, iterations, desc=f"{loss_name} m={margin} seed {seed}",
+                           track=track, progress=progress)
+    r["summary"] = {"loss": loss_name, "margin": margin, **r["summary"]}
+    return r
+
+
+def run_main(cfg: Config, data: RetrievalData, progress: bool = True) -> dict[tuple[str, int], dict[str, Any]]:
+    """Both losses at their configured margins, every seed, tracked every eval_every iterations."""
+    margins = {"circle": cfg.circle_margin, "triplet": cfg.triplet_margin}
+    return {(loss, seed): run(cfg, data, loss, margins[loss], seed, cfg.iterations, progress=progress)
+            for loss in LOSSES for seed in cfg.seeds}
+
+
+def umap_panels(cfg: Config, data: RetrievalData, main, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """UMAP of training and validation embeddings of the first ``umap_classes`` training classes
+    (the report's figures 1–2), for each loss. Returns (points per panel, labels per panel)."""
+    from .evaluate import project_2d
+
+    classes = list(cfg.train_classes)[: cfg.umap_classes]
+    rng = np.random.default_rng(0)
+    points, labels = {}, {}
+    for split, x, y in (("train", data.x_train, data.y_train), ("val", data.x_val, data.y_val)):
+        idx = np.flatnonzero(np.isin(y, classes))
+        idx = np.sort(rng.choice(idx, size=min(cfg.umap_points, len(idx)), replace=False))
+        for loss in LOSSES:
+            key = f"{loss}, {split}"
+            points[key] = project_2d(embed(main[(loss, seed)]["model"], x[idx]), "umap", seed=0)
+            labels[key] = y[idx]
+    return points, labels
+
+
+def iterations_to_reach(curve: list[dict[str, float]], fraction: float, key: str = "val_map_at_r") -> int:
+    """First evaluated iteration whose ``key`` reaches ``fraction`` of its final value."""
+    final = curve[-1][key]
+    for row in curve:
+        if row[key] >= fraction * final:
+            return int(row["iteration"])
+    return int(curve[-1]["iteration"])
+
+
+def smooth(values, window: int = 50) -> np.ndarray:
+    """Moving average over ``window`` steps (the report's smoothing), 'valid' part only: no edge
+    artefacts like the report's convolution with zero padding."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < window:
+        return v
+    return np.convolve(v, np.ones(window) / window, mode="valid")
+
+
+def margin_sweep(cfg: Config, data: RetrievalData, progress: bool = True):
+    import pandas as pd
+    from tqdm import tqdm
+
+    jobs = [(loss, m, s) for loss, margins in (("circle", cfg.circle_margins), ("triplet", cfg.triplet_margins))
+            for m in margins for s in cfg.sweep_seeds]
+    rows = []
+    for loss, m, s in tqdm(jobs, desc="margin sweep", disable=not progress, mininterval=5):
+        rows.append(run(cfg, data, loss, m, s, cfg.sweep_iterations, track=False, progress=False)["summary"])
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- tables and claims
+def convergence_table(main, cfg: Config):
+    """Per loss and seed: iterations to reach converge_fraction of the final validation MAP@R."""
+    import pandas as pd
+
+    return pd.DataFrame([{"loss": loss, "seed": seed,
+                          "iterations_to_converge": iterations_to_reach(r["curve"], cfg.converge_fraction),
+                          "final_val_map_at_r": r["curve"][-1]["val_map_at_r"], "ms_per_iteration": r["summary"]["ms_per_iteration"]}
+                         for (loss, seed), r in main.items()])
+
+
+def loss_gap_table(main):
+    """Final train / validation losses on fixed batches, with the miner and over all tuples, and the gaps:
+    the report's (val over all tuples − train with the miner) and the like-for-like ones."""
+    import pandas as pd
+
+    rows = []
+    for (loss, seed), r in main.items():
+        c = r["curve"][-1]
+        rows.append({"loss": loss, "seed": seed, **{k: v for k, v in c.items() if "loss" in k},
+                     "gap_as_reported": c["val_loss_all_tuples"] - c["train_loss_with_miner"],
+                     "gap_both_all_tuples": c["val_loss_all_tuples"] - c["train_loss_all_tuples"],
+                     "gap_both_with_miner": c["val_loss_with_miner"] - c["train_loss_with_miner"]})
+    return pd.DataFrame(rows)
+
+
+def claims(main_df, conv, gaps, sweep, base, cfg: Config):
+    from scipy import stats
+
+    from .results import claims_table, mean_std, paired_claim
+
+    def col(df, loss, c):
+        return df[df["loss"] == loss].sort_values("seed")[c].to_numpy()
+
+    rows = [
+        paired_claim(f"circle converges in fewer iterations than triplet (iterations to {cfg.converge_fraction:.0%} of final val MAP@R)",
+                     "triplet 'clearly needs more iterations' (no number)", "circle", col(conv, "circle", "iterations_to_converge"),
+                     "triplet", col(conv, "triplet", "iterations_to_converge"), digits=0, lower_wins=True),
+    ]
+    ratio = col(conv, "circle", "ms_per_iteration") / col(conv, "triplet", "ms_per_iteration")
+    rows.append({"claim": "an iteration costs the same for both losses", "reported": "'almost the same'",
+                 "ours": f"circle / triplet median time per iteration = {mean_std(ratio, 2)} "
+                         f"({col(conv, 'circle', 'ms_per_iteration').mean():.1f} vs {col(conv, 'triplet', 'ms_per_iteration').mean():.1f} ms)",
+                 "verdict": "reproduced" if 0.85 <= ratio.mean() <= 1.15 else "not reproduced", "why": "within ±15 % counts as the same"})
+    rows.append(paired_claim("circle gives better embeddings: MAP@R on unseen classes", "'far better' (visual, UMAP)",
+                             "circle", col(main_df, "circle", "map_at_r"), "triplet", col(main_df, "triplet", "map_at_r")))
+    rows.append(paired_claim("circle generalizes better: MAP@R on held-out images of the training classes", "'better generalization'",
+                             "circle", col(main_df, "circle", "val_map_at_r"), "triplet", col(main_df, "triplet", "val_map_at_r")))
+    for metric, what in (("val_map_at_r", "held-out images of training classes"), ("map_at_r", "unseen classes")):
+        rng = {}
+        for loss in LOSSES:
+            g = sweep[(sweep["loss"] == loss) & sweep["margin"].between(0.4, 1.0)].groupby("margin")[metric].mean()
+            rng[loss] = (g.max() - g.min(), g.idxmax(), g.idxmin())
+        ok = rng["circle"][0] > 2 * rng["triplet"][0]
+        rows.append({"claim": f"circle is far more sensitive to the margin than triplet (sweep 0.4 → 1.0; MAP@R on {what})",
+                     "reported": "visual (fig. 3), no number",
+                     "ours": "range of the mean over margins: " + "; ".join(
+                         f"{k} {v[0]:.3f} (best m={v[1]}, worst m={v[2]})" for k, v in rng.items()),
+                     "verdict": "reproduced" if ok else ("partly" if rng["circle"][0] > rng["triplet"][0] else "not reproduced"),
+                     "why": "reproduced = circle's range over twice triplet's"})
+    circle = sweep[sweep["loss"] == "circle"]
+    low, high = circle[circle["margin"] <= 0.5], circle[circle["margin"] > 0.5]
+    if len(low) > 1 and len(high) > 1:
+        lo, hi = low["val_map_at_r"], high["val_map_at_r"]
+        p = stats.ttest_ind(lo, hi, equal_var=False).pvalue
+        frozen = circle[circle["weight_move"] < 0.01]
+        rows.append({"claim": "[TARGETS] circle margins m > 0.5 invert the decision boundary (Δn > Δp) and give worse embeddings",
+                     "reported": "not in the report",
+                     "ours": f"val MAP@R m ≤ 0.5: {mean_std(lo, 3)}, m > 0.5: {mean_std(hi, 3)} (Welch p={p:.3g}); "
+                             f"same − different val similarity {(low['val_sim_same'] - low['val_sim_diff']).mean():.3f} vs "
+                             f"{(high['val_sim_same'] - high['val_sim_diff']).mean():.3f}; weights barely move (< 0.01) for "
+                             f"m in {sorted(frozen['margin'].unique().tolist())} (loss at step 0 ≤ {frozen['loss_step0'].max() if len(frozen) else float('nan'):.2g})",
+                     "verdict": "reproduced" if lo.mean() > hi.mean() and p < 0.05 else ("partly" if lo.mean() > hi.mean() else "not reproduced"),
+                     "why": "a loss of ~0 at initialization gives ~0 gradient: those nets stay as initialized"})
+    for loss in LOSSES:
+        g = gaps[gaps["loss"] == loss]
+        rep, fair_all, fair_miner = (g[c].to_numpy() for c in ("gap_as_reported", "gap_both_all_tuples", "gap_both_with_miner"))
+        explained = abs(fair_all.mean()) < 0.5 * abs(rep.mean())
+        rows.append({"claim": f"[untested there] {loss}: the train/val loss gap comes from the miner (training loss mined, validation not)",
+                     "reported": "hypothesis, not tested",
+                     "ours": f"val(all tuples) − train(miner) = {mean_std(rep, 3)}; like for like: all tuples {mean_std(fair_all, 3)}, "
+                             f"with miner {mean_std(fair_miner, 3)}",
+                     "verdict": "reproduced" if explained else "not reproduced",
+                     "why": "reproduced = the like-for-like gap (all tuples) is under half the reported-style gap"
+                            + ("; measured like for like the gap is as large or larger, so it is train/val generalization, not the miner"
+                               if abs(fair_all.mean()) >= 0.95 * abs(rep.mean()) else "")})
+    for metric, what in (("val_map_at_r", "held-out images of training classes"), ("map_at_r", "unseen classes")):
+        untrained = base[base["loss"] == "untrained"][metric].mean()
+        raw = float(base[base["loss"] == "raw pixels"][metric].iloc[0])
+        worst = min(col(main_df, loss, metric).mean() for loss in LOSSES)
+        rows.append({"claim": f"both trained nets beat the baselines: MAP@R on {what}", "reported": "not reported",
+                     "ours": f"circle {mean_std(col(main_df, 'circle', metric), 3)}, triplet {mean_std(col(main_df, 'triplet', metric), 3)}; "
+                             f"untrained {untrained:.3f}, raw pixels {raw:.3f}",
+                     "verdict": "reproduced" if worst > max(untrained, raw) else "not reproduced", "why": ""})
+    return claims_table(rows)

@@ -1,0 +1,41 @@
+"""What CPU a run happened on, as far as it changes floating-point results.
+
+Runs are bit-identical for a seed on one machine, but two CPUs can differ in the last bits of
+matrix products (MKL and oneDNN pick kernels by instruction set), and training amplifies those
+bits within a few dozen steps. The nbval baselines and the results JSON record this fingerprint,
+so a mismatch can be told apart from a regression.
+"""
+from __future__ import annotations
+
+import hashlib
+import platform
+from pathlib import Path
+from typing import Any
+
+
+def cpu_fingerprint() -> dict[str, Any]:
+    """CPU model, torch's vector instruction set, and a short hash of the CPU feature flags."""
+    import torch
+
+    model, flags = platform.processor() or "", ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not model:
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = " ".join(sorted(value.split()))
+    return {
+        "machine": platform.machine(),
+        "cpu_model": model,
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_flags_sha": hashlib.sha256(flags.encode()).hexdigest()[:12] if flags else "",
+        "torch": torch.__version__,
+    }
+
+
+def same_float_path(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    """True when two fingerprints should give bit-identical numbers (same ISA, flags and torch)."""
+    keys = ("machine", "torch_cpu_capability", "cpu_flags_sha", "torch")
+    return bool(a) and bool(b) and all(a.get(k) == b.get(k) for k in keys)
