@@ -92,6 +92,7 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "diag_per_class": 20,  # images per class in the diagnostic batch
             "loss_eval_batches": 4,
             "image_size": None,  # image-folder datasets only (paper profile)
+            "device": "auto",  # the GPU when there is one, else the CPU
             **DATA_AND_THREADS,
         },
         "smoke": {
@@ -151,6 +152,7 @@ NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             "smooth_window": 50,  # report: moving average of 50
             "umap_classes": 4,
             "umap_points": 600,
+            "device": "auto",  # the GPU when there is one, else the CPU
             **DATA_AND_THREADS,
         },
         "smoke": {
@@ -291,6 +293,22 @@ def _validate(v: dict[str, Any]) -> None:
         raise ConfigError(f"lr must be > 0, got {v['lr']!r}")
     if "threads" in v and (not isinstance(v["threads"], int) or v["threads"] < 1):
         raise ConfigError(f"threads must be a whole number >= 1, got {v['threads']!r}")
+    if "device" in v:
+        resolve_device(v["device"])
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for a name: "auto" (CUDA when available, else the CPU), "cpu", or "cuda[:N]"
+    where CUDA is. The committed results are CPU runs; a GPU gives other (not bit-identical) numbers."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if isinstance(name, str) and name.split(":")[0] == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {name!r}: this machine has no CUDA GPU; use device='cpu' or 'auto'")
+        return torch.device(name)
+    raise ConfigError(f"unknown device {name!r}; use 'auto', 'cpu' or 'cuda'")
 
 
 def seed_everything(seed: int) -> torch.Generator:

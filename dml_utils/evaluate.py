@@ -10,11 +10,12 @@ from .losses import KERAS_EPSILON
 
 @torch.no_grad()
 def embed(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 2048) -> np.ndarray:
-    """Embeddings of ``x`` in eval mode (dropout off), as float32 NumPy."""
+    """Embeddings of ``x`` in eval mode (dropout off), as float32 NumPy, computed where the model lives."""
     was_training = model.training
     model.eval()
     x = torch.as_tensor(x, dtype=torch.float32)
-    out = [model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    dev = next(model.parameters()).device
+    out = [model(x[i : i + batch_size].to(dev)).cpu() for i in range(0, len(x), batch_size)]
     model.train(was_training)
     return torch.cat(out).numpy()
 

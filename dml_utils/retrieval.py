@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import Config, seed_everything
+from .config import Config, resolve_device, seed_everything
 from .data import batch_loader, load_dataset, long_tailed_subsample, subsample_per_class
 from .evaluate import embed, retrieval_metrics, similarity_stats
 from .models import SmallConvNet, resnet18_embedding, weight_distance
@@ -96,9 +96,10 @@ def batch_losses(model, loss_fn, miner, x, y, batches) -> dict[str, float]:
     was = model.training
     model.eval()
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    dev = next(model.parameters()).device
     mined, every = [], []
     for b in batches:
-        emb, lab = model(xt[b]), yt[b]
+        emb, lab = model(xt[b].to(dev)), yt[b].to(dev)
         every.append(float(loss_fn(emb, lab)))
         mined.append(float(loss_fn(emb, lab, miner(emb, lab))) if miner is not None else every[-1])
     model.train(was)
@@ -121,7 +122,9 @@ def train_and_evaluate(cfg: Config, data: RetrievalData, loss_fn, miner, seed: i
     if iterations % cfg.eval_every:
         raise ValueError(f"iterations ({iterations}) must be a multiple of eval_every ({cfg.eval_every})")
     seed_everything(seed)
-    model = build_backbone(cfg, data)
+    device = resolve_device(cfg.device)
+    model = build_backbone(cfg, data).to(device)
+    loss_fn.to(device)
     init_state = {k: v.clone() for k, v in model.state_dict().items()}
     groups = [{"params": model.parameters()}]
     loss_params = list(loss_fn.parameters())
@@ -163,7 +166,7 @@ def baselines(cfg: Config, data: RetrievalData) -> list[dict[str, Any]]:
     rows = []
     for seed in cfg.seeds:
         seed_everything(seed)
-        model = build_backbone(cfg, data)
+        model = build_backbone(cfg, data).to(resolve_device(cfg.device))
         rows.append({"loss": "untrained", "seed": seed, **unseen_metrics(embed(model, data.x_test), data.y_test),
                      "val_map_at_r": retrieval_metrics(embed(model, data.x_val), data.y_val, normalize=True)["map_at_r"]})
     flat = lambda x: x.reshape(len(x), -1)  # noqa: E731

@@ -40,11 +40,17 @@ class History:
 LossStep = Callable[[nn.Module, Any], torch.Tensor]
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """Where the model's parameters live; batches are moved there."""
+    return next(model.parameters()).device
+
+
 def pair_loss_step(loss_fn: nn.Module) -> LossStep:
     """A step on a batch of explicit pairs (x_first, x_second, same): one forward pass for both."""
 
     def step(model: nn.Module, batch) -> torch.Tensor:
-        xa, xb, same = batch
+        dev = model_device(model)
+        xa, xb, same = (t.to(dev) for t in batch)
         emb = model(torch.cat([xa, xb]))
         return loss_fn(emb, None, pair_indices_tuple(same))
 
@@ -55,7 +61,7 @@ def labelled_step(loss_fn: nn.Module, miner: nn.Module | None = None) -> LossSte
     """A step on a labelled batch (x, y): embed, mine tuples if a miner is given, apply the loss."""
 
     def step(model: nn.Module, batch) -> torch.Tensor:
-        x, y = batch
+        x, y = (t.to(model_device(model)) for t in batch)
         emb = model(x)
         return loss_fn(emb, y, miner(emb, y) if miner is not None else None)
 

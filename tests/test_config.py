@@ -35,3 +35,17 @@ def test_bad_parameters(kwargs, match):
 def test_unknown_notebook():
     with pytest.raises(ConfigError, match="unknown notebook"):
         config("99_nothing")
+
+
+def test_devices():
+    import torch
+
+    from dml_utils.config import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ConfigError, match="unknown device 'tpu'"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            config("04_sampling_matters", device="cuda")
