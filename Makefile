@@ -1,12 +1,14 @@
-# make reproduce: every numbered notebook at the default profile (commits-worthy outputs)
-# make test:      unit tests + nbval regression of every notebook at the smoke profile
+# make reproduce:  every numbered notebook at the default profile (commits-worthy outputs)
+# make test:       unit tests + the regression part (nbval replay of every notebook at the smoke
+#                  profile, CPU-independent cells only; smoke results vs tests/regression/reference)
+# make regression: the regression part alone (CI runs it again under ATEN_CPU_CAPABILITY=default)
 # Both create .venv first when it is missing (scripts/setup_env.sh).
 VENV     := .venv
 PY       := $(VENV)/bin/python
 NOTEBOOKS = $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL     = --nbval-lax --nbval-sanitize-with tests/regression/sanitize.cfg --nbval-cell-timeout 900
 
-.PHONY: env reproduce test unit baselines lab bench clean
+.PHONY: env reproduce test unit regression baselines references lab bench clean
 
 env: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/setup_env.sh
@@ -19,10 +21,16 @@ test: env
 	$(VENV)/bin/pytest $(NBVAL) tests
 
 unit: env
-	$(VENV)/bin/pytest tests --ignore=tests/regression
+	$(VENV)/bin/pytest tests --ignore=tests/regression --ignore=tests/test_regression.py
+
+regression: env
+	$(VENV)/bin/pytest $(NBVAL) tests/regression tests/test_regression.py
 
 baselines: env
 	$(PY) scripts/run_notebooks.py --profile smoke --baseline $(NOTEBOOKS)
+
+references: env
+	$(PY) scripts/regression_reference.py $(NOTEBOOKS)
 
 lab: env
 	$(VENV)/bin/jupyter lab notebooks

@@ -1,9 +1,9 @@
-"""What CPU a run happened on, as far as it changes floating-point results.
+"""What CPU a run happened on, as far as it changes floating-point results (provenance).
 
 Runs are bit-identical for a seed on one machine, but two CPUs can differ in the last bits of
 matrix products (MKL and oneDNN pick kernels by instruction set), and training amplifies those
-bits within a few dozen steps. The nbval baselines and the results JSON record this fingerprint,
-so a mismatch can be told apart from a regression.
+bits within a few dozen steps. Every results JSON and regression reference records this
+fingerprint; the regression check itself compares within tolerances (dml_utils.regression).
 """
 from __future__ import annotations
 
@@ -33,9 +33,3 @@ def cpu_fingerprint() -> dict[str, Any]:
         "cpu_flags_sha": hashlib.sha256(flags.encode()).hexdigest()[:12] if flags else "",
         "torch": torch.__version__,
     }
-
-
-def same_float_path(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
-    """True when two fingerprints should give bit-identical numbers (same ISA, flags and torch)."""
-    keys = ("machine", "torch_cpu_capability", "cpu_flags_sha", "torch")
-    return bool(a) and bool(b) and all(a.get(k) == b.get(k) for k in keys)

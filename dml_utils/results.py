@@ -146,3 +146,14 @@ def format_claims(table) -> str:
         lines += [f"[{i}] {r.claim}", f"    reported: {r.reported}", f"    ours:     {r.ours}",
                   f"    verdict:  {r.verdict}" + (f" ({r.why})" if r.why else "")]
     return "\n".join(lines)
+
+
+def claims_outline(table) -> str:
+    """What a claims table asks and in which terms, without the measured numbers or the verdicts
+    they give: the columns, each claim with what was reported, and whether every verdict is one of
+    VERDICTS. No CPU can change it, so nbval checks it (the numbers are checked in pytest)."""
+    lines = [f"columns: {', '.join(table.columns)}", f"verdicts drawn from: {', '.join(VERDICTS)}",
+             f"every verdict is one of them: {bool(table['verdict'].isin(VERDICTS).all())}"]
+    for i, r in enumerate(table.itertuples(index=False), 1):
+        lines += [f"[{i}] {r.claim}", f"    reported: {r.reported}"]
+    return "\n".join(lines)

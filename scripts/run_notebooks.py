@@ -15,10 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import papermill as pm
-
-from dml_utils.machine import cpu_fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,10 +62,6 @@ def main(argv=None) -> int:
                   file=sys.stderr)
             failed.append(nb.name)
             continue
-        if args.baseline:  # nbval compares floats exactly: say which CPU made them (see dml_utils/machine.py)
-            stamped = nbformat.read(tmp, as_version=4)
-            stamped.metadata["dml_machine"] = cpu_fingerprint()
-            nbformat.write(stamped, tmp)
         os.replace(tmp, target)
         print(f"ok {nb.name}: {time.perf_counter() - start:.0f} s", flush=True)
     if failed:

@@ -1,0 +1,71 @@
+"""Measure the regression references: each notebook's smoke profile natively, under every CPU
+variant setting and with other seeds; write tests/regression/reference/NN_slug.json.
+
+    python scripts/regression_reference.py notebooks/*.ipynb      # about 8 smoke runs per notebook
+
+The tolerances follow dml_utils.regression.RULE; each reference file keeps the draws they came
+from. Regenerate a reference on purpose (a change of what a notebook computes), never to silence
+a failing check you have not explained.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dml_utils.machine import cpu_fingerprint  # noqa: E402
+from dml_utils.regression import CPU_VARIANTS, SEED_DRAWS, build_reference, summarize  # noqa: E402
+
+REFERENCE_DIR = ROOT / "tests" / "regression" / "reference"
+
+
+def smoke_run(notebook: Path, env: dict[str, str], params: dict, out_dir: Path) -> dict:
+    """One papermill run of ``notebook`` at the smoke profile; returns its results JSON."""
+    results = ROOT / "build" / "smoke" / "results" / f"{notebook.stem}.json"
+    results.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "papermill", str(notebook), str(out_dir / notebook.name), "--cwd", str(notebook.parent),
+           "-p", "profile", "smoke", "--no-progress-bar", "--kernel", "python3"]
+    for name, value in params.items():
+        cmd += ["-y", json.dumps({name: value})]
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"{notebook.name} {env or ''} {params or ''} failed:\n{done.stderr[-3000:]}")
+    print(f"  {notebook.stem} env={env or 'native'} params={params or 'smoke'}: {time.perf_counter() - start:.0f} s", flush=True)
+    return json.loads(results.read_text())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("notebooks", nargs="+", type=Path)
+    ap.add_argument("--variants", nargs="*", default=list(CPU_VARIANTS), help=f"CPU variant settings (default: all of {list(CPU_VARIANTS)})")
+    ap.add_argument("--seed-draws", type=int, default=3, help="how many other seed sets (default 3)")
+    args = ap.parse_args(argv)
+    unknown = set(args.variants) - set(CPU_VARIANTS)
+    if unknown:
+        ap.error(f"unknown variants {sorted(unknown)}; known: {list(CPU_VARIANTS)}")
+    REFERENCE_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for nb in args.notebooks:
+            nb = nb.resolve()
+            print(f"== {nb.name}", flush=True)
+            ref = summarize(smoke_run(nb, {}, {}, Path(tmp)))
+            variants = {label: summarize(smoke_run(nb, CPU_VARIANTS[label], {}, Path(tmp))) for label in args.variants}
+            seeds = [summarize(smoke_run(nb, {}, p, Path(tmp))) for p in SEED_DRAWS[nb.stem][: args.seed_draws]]
+            doc = build_reference(nb.stem, ref, variants, seeds, cpu_fingerprint())
+            path = REFERENCE_DIR / f"{nb.stem}.json"
+            path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
+            print(f"wrote {path.relative_to(ROOT)}: {len(doc['metrics'])} numbers", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

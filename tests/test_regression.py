@@ -1,0 +1,146 @@
+"""Portable regression: each notebook's smoke-profile results JSON against a committed reference,
+exact where nothing is trained and within measured tolerances elsewhere (dml_utils.regression).
+
+The results come from the nbval replay of tests/regression/ in the same pytest session when it
+ran first (build/smoke/results/ written after this session started, at the smoke profile with no
+override); otherwise this file runs the notebook itself with papermill.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dml_utils import config as cfg_lib
+from dml_utils.regression import compare, summarize, tolerance
+from dml_utils.results import _jsonable
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCES = ROOT / "tests" / "regression" / "reference"
+NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SESSION_START = time.time()
+VOLATILE = re.compile(r"seconds|ms_per|_ms$|written_at|git_commit")  # timings and provenance of the run itself
+
+
+def results_path(name: str) -> Path:
+    return cfg_lib.config(name, "smoke").results_dir / f"{name}.json"
+
+
+def run_smoke(name: str) -> dict:
+    """A papermill run of ``notebooks/<name>.ipynb`` at the smoke profile; returns its results JSON."""
+    out = ROOT / "build" / "regression" / f"{name}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / f"{name}.ipynb"), str(out),
+                    "--cwd", str(ROOT / "notebooks"), "-p", "profile", "smoke", "--no-progress-bar", "--kernel", "python3"],
+                   check=True, capture_output=True)
+    return json.loads(results_path(name).read_text())
+
+
+def is_plain_smoke(doc: dict, name: str) -> bool:
+    """The results of an unmodified smoke run of ``name`` (no parameter overridden)."""
+    expected = _jsonable(cfg_lib.config(name, "smoke").as_dict())
+    return doc.get("profile") == "smoke" and json.loads(json.dumps(doc.get("config"))) == json.loads(json.dumps(expected))
+
+
+@pytest.fixture(scope="session")
+def smoke_results():
+    cache: dict[str, dict] = {}
+
+    def get(name: str) -> dict:
+        if name not in cache:
+            path = results_path(name)
+            doc = json.loads(path.read_text()) if path.exists() and path.stat().st_mtime >= SESSION_START else None
+            cache[name] = doc if doc is not None and is_plain_smoke(doc, name) else run_smoke(name)
+        return cache[name]
+
+    return get
+
+
+def test_every_notebook_has_a_reference():
+    assert sorted(p.stem for p in REFERENCES.glob("*.json")) == NOTEBOOKS
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_smoke_results_match_the_reference(name, smoke_results):
+    reference = json.loads((REFERENCES / f"{name}.json").read_text())
+    problems = compare(summarize(smoke_results(name)), reference)
+    assert not problems, f"{len(problems)} of {len(reference['metrics'])} numbers depart from the reference:\n" + "\n".join(problems)
+
+
+def _stable(obj):
+    if isinstance(obj, dict):
+        return {k: _stable(v) for k, v in obj.items() if not VOLATILE.search(k)}
+    if isinstance(obj, list):
+        return [_stable(v) for v in obj]
+    return obj
+
+
+def test_determinism_two_smoke_runs_give_identical_results(smoke_results):
+    """Same seed, same machine, same checkout: the same results JSON, timings aside (03: the quickest)."""
+    name = "03_yukawa_vs_contrastive_mnist"
+    first = _stable(smoke_results(name))
+    second = _stable(run_smoke(name))
+    assert first == second
+
+
+# ---------------------------------------------------------------- the comparison rule itself
+def _reference(metrics):
+    return {"metrics": {k: {"kind": kind, "value": v, "tol": tol} for k, (kind, v, tol) in metrics.items()}}
+
+
+def test_compare_flags_each_way_a_run_departs():
+    ref = _reference({"a": ("trained", 0.80, 0.02), "b": ("exact", 100.0, 1e-7), "c": ("untrained", 1.5, 1e-3)})
+    assert compare({"a": ("trained", 0.81), "b": ("exact", 100.0), "c": ("untrained", 1.5004)}, ref) == []
+    problems = compare({"a": ("trained", 0.85), "b": ("exact", 101.0), "d": ("trained", 1.0)}, ref)
+    assert any(p.startswith("a (trained)") for p in problems) and any(p.startswith("b (exact)") for p in problems)
+    assert any(p.startswith("c:") and "missing" in p for p in problems) and any(p.startswith("d:") and "new" in p for p in problems)
+    assert compare({"a": ("untrained", 0.80), "b": ("exact", float("nan")), "c": ("untrained", None)}, ref) == [
+        "a: kind 'untrained', reference says 'trained'", "b: nan is not finite", "c: None here, 1.5 in the reference"]
+
+
+def test_tolerance_rule():
+    assert tolerance("exact", 2.0, [2.0], []) == pytest.approx(2e-9)
+    assert tolerance("untrained", 0.5, [0.5 + 1e-3], []) == pytest.approx(1e-2)  # 10 × the variant deviation
+    assert tolerance("untrained", 0.5, [0.5], [9.0]) == pytest.approx(1e-4)  # seed draws do not count; floor
+    t = tolerance("trained", 0.8, [0.8, 0.81], [0.78, 0.83, 0.79])
+    import numpy as np
+
+    assert t == pytest.approx(4 * np.std([0.8, 0.8, 0.81, 0.78, 0.83, 0.79], ddof=1))
+    with pytest.raises(ValueError, match="unknown kind"):
+        tolerance("guess", 1.0, [], [])
+
+
+# ---------------------------------------------------------------- a planted bug must fail
+def test_a_planted_bug_fails_the_reference(monkeypatch):
+    """Yukawa's negative term with the wrong sign (attracting negatives instead of repelling them):
+    notebook 03's smoke run, in process, departs from the reference where the bug acts (what Yukawa
+    training gives) and nowhere else (contrastive, baselines, data). At the initial weights the
+    term is ~e^-12, so the step-0 loss cannot see it; training can."""
+    from dml_utils import losses, siamese
+
+    name = "03_yukawa_vs_contrastive_mnist"
+    correct = losses.YukawaLoss._compute_loss
+
+    def wrong_sign(self, pos, neg, indices_tuple):
+        out = correct(self, pos, neg, indices_tuple)
+        out["neg_loss"]["losses"] = -out["neg_loss"]["losses"]
+        return out
+
+    monkeypatch.setattr(losses.YukawaLoss, "_compute_loss", wrong_sign)
+    cfg = cfg_lib.config(name, "smoke")
+    cfg_lib.make_deterministic(cfg.threads)
+    data = {n: siamese.prepare(cfg, n) for n in cfg.datasets}
+    runs = {n: siamese.run(cfg, d, progress=False) for n, d in data.items()}
+    doc = {"notebook": name, "records": [r for df, _ in runs.values() for r in df.to_dict("records")],
+           "loss_curves": {f"{n}/{loss}/seed{s}": o["curves"][loss] for n in runs for s, o in runs[n][1].items() for loss in siamese.LOSSES},
+           "data": [d.provenance for d in data.values()]}
+    doc = json.loads(json.dumps(_jsonable(doc)))
+    problems = compare(summarize(doc), json.loads((REFERENCES / f"{name}.json").read_text()))
+    failed = {p.split(" ")[0].rstrip(":") for p in problems}
+    assert {"curve/mnist/yukawa/last_epoch", "pairs/mnist/yukawa/4/accuracy", "pairs/mnist/yukawa/4/map_at_r"} <= failed, problems
+    assert not [k for k in failed if "contrastive" in k or k.startswith(("baseline/", "data/"))], problems
