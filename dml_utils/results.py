@@ -92,7 +92,16 @@ def write_results(cfg: Config, payload: dict[str, Any], data_sources: list[dict[
 
 
 # ---------------------------------------------------------------- claims
-VERDICTS = ("reproduced", "partly", "not reproduced", "not testable here")
+VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not testable here")
+
+# Equivalence margins: a paired difference whose whole 95 % interval lies inside ±margin is "no
+# difference" (a claim of "A beats B" is then not reproduced). One per metric, each the size of an
+# effect too small to matter for that metric, and at most half the smallest effect a report claims.
+EQUIVALENCE_MARGINS: dict[str, tuple[float, str]] = {
+    "map_at_r": (0.01, "1 point of MAP@R: below the spread of reruns of one method in 'A Metric Learning Reality Check'"),
+    "accuracy": (0.0025, "0.25 points of pair accuracy: half the smallest gap report 003 gives (97.76 vs 97.26 %)"),
+    "distance": (0.01, "0.01 in embedding distance: half report 003's positive-pair gap (0.030 vs 0.052)"),
+}
 
 
 def mean_std(values, digits: int = 3, scale: float = 1.0) -> str:
@@ -103,30 +112,80 @@ def mean_std(values, digits: int = 3, scale: float = 1.0) -> str:
     return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f} (n={len(v)})"
 
 
-def difference_verdict(diff_mean: float, p_value: float, wins: int, n: int, alpha: float = 0.05) -> str:
-    """For a claim "A beats B": reproduced if A wins on average with paired p < alpha,
-    partly if A wins on average (or on most seeds) without significance, else not reproduced."""
-    if diff_mean > 0 and p_value == p_value and p_value < alpha:
+def paired_interval(diffs, level: float = 0.95) -> dict[str, float]:
+    """Mean of paired differences with its two-sided t confidence interval (n − 1 degrees of freedom),
+    and the seeds an effect of this size would need for its interval to exclude 0 with 80 % power."""
+    from scipy import stats
+
+    d = np.asarray(diffs, dtype=float)
+    n, mean = len(d), float(d.mean()) if len(d) else float("nan")
+    if n < 2:
+        return {"n": n, "mean": mean, "sd": float("nan"), "lo": float("nan"), "hi": float("nan"), "seeds_needed": float("nan")}
+    sd = float(d.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / np.sqrt(n)
+    z = stats.norm.ppf(0.5 + level / 2) + stats.norm.ppf(0.8)
+    needed = float(np.ceil((z * sd / abs(mean)) ** 2)) if mean != 0 and sd > 0 else float("nan")
+    return {"n": n, "mean": mean, "sd": sd, "lo": mean - half, "hi": mean + half, "seeds_needed": needed}
+
+
+def interval_verdict(ci: dict[str, float], margin: float = 0.0) -> str:
+    """For a claim that the difference is > 0: *reproduced* when the interval excludes 0 on the
+    claimed side; *not reproduced* when it excludes 0 on the other side, or lies inside ±margin
+    (equivalence); *inconclusive* otherwise (one seed included: no interval)."""
+    lo, hi = ci["lo"], ci["hi"]
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "inconclusive"
+    if lo > 0:
         return "reproduced"
-    if diff_mean > 0 or wins > n / 2:
-        return "partly"
-    return "not reproduced"
+    if hi < 0 or (margin > 0 and -margin <= lo and hi <= margin):
+        return "not reproduced"
+    return "inconclusive"
 
 
-def paired_claim(claim: str, reported: str, a: str, a_values, b: str, b_values, scale: float = 1.0,
+def format_interval(ci: dict[str, float], digits: int = 3, scale: float = 1.0, unit: str = "") -> str:
+    if ci["n"] < 2:
+        return f"{ci['mean'] * scale:+.{digits}f}{unit} (n=1: no interval)"
+    return f"{ci['mean'] * scale:+.{digits}f}{unit}, 95 % CI [{ci['lo'] * scale:+.{digits}f}, {ci['hi'] * scale:+.{digits}f}] (n={ci['n']})"
+
+
+def _margin(metric: str | float) -> tuple[float, str]:
+    if isinstance(metric, str):
+        if metric not in EQUIVALENCE_MARGINS:
+            raise ValueError(f"no equivalence margin for {metric!r}; known: {sorted(EQUIVALENCE_MARGINS)} (or pass a number, 0 for none)")
+        return EQUIVALENCE_MARGINS[metric]
+    return float(metric), "stated with the claim" if metric else ""
+
+
+def interval_claim(claim: str, reported: str, diffs, metric: str | float, ours: str = "", label: str = "difference",
+                   lower_wins: bool = False, digits: int = 3, scale: float = 1.0, unit: str = "", why: str = "") -> dict[str, str]:
+    """A claims-table row for a claim that ``diffs`` (one independent value per seed) are > 0, or
+    < 0 with ``lower_wins``; the verdict is interval_verdict's at the equivalence margin of ``metric``
+    (a name in EQUIVALENCE_MARGINS, or a number; 0: no margin). The interval is printed in ``ours``."""
+    d = np.asarray(diffs, dtype=float)
+    margin, margin_why = _margin(metric)
+    ci = paired_interval(d)
+    verdict = interval_verdict(paired_interval(-d if lower_wins else d), margin)
+    text = f"{ours}; " if ours else ""
+    text += f"{label} = {format_interval(ci, digits, scale, unit)}{' (lower wins)' if lower_wins else ''}"
+    reasons = [why] if why else []
+    reasons.append(f"equivalence margin ±{margin * scale:g}{unit} ({margin_why})" if margin > 0 else "no equivalence margin")
+    if verdict == "inconclusive" and np.isfinite(ci["seeds_needed"]):
+        reasons.append(f"an effect of this size would need ≈{ci['seeds_needed']:.0f} seeds (80 % power)")
+    return {"claim": claim, "reported": reported, "ours": text, "verdict": verdict, "why": "; ".join(reasons)}
+
+
+def paired_claim(claim: str, reported: str, a: str, a_values, b: str, b_values, metric: str | float, scale: float = 1.0,
                  digits: int = 3, unit: str = "", lower_wins: bool = False) -> dict[str, str]:
-    """A claims-table row for "a beats b", values paired by seed; with lower_wins, beating means lower."""
-    from .evaluate import paired_comparison
-
+    """A claims-table row for "a beats b", values paired by seed (same initial weights and batches);
+    with lower_wins, beating means lower. ``metric``: the equivalence margin (see interval_claim)."""
     a_values, b_values = np.asarray(a_values, dtype=float), np.asarray(b_values, dtype=float)
-    sign = -1.0 if lower_wins else 1.0
-    pc = paired_comparison(sign * a_values, sign * b_values)
+    if a_values.shape != b_values.shape:
+        raise ValueError(f"paired values need one per seed on each side; got {a_values.shape} and {b_values.shape}")
+    diff = a_values - b_values
+    wins = int(((-diff if lower_wins else diff) > 0).sum())
     ours = (f"{a} {mean_std(a_values, digits, scale)}{unit} vs {b} {mean_std(b_values, digits, scale)}{unit}; "
-            f"{a} − {b} = {sign * pc['mean_diff'] * scale:+.{digits}f}{unit}{' (lower wins)' if lower_wins else ''}, "
-            f"{a} ahead on {pc['wins']}/{pc['n']} seeds, paired t p={pc['t_p']:.3g}")
-    return {"claim": claim, "reported": reported, "ours": ours,
-            "verdict": difference_verdict(pc["mean_diff"], pc["t_p"], pc["wins"], pc["n"]),
-            "why": "" if pc["n"] > 1 else "one seed: no test"}
+            f"{a} ahead on {wins}/{len(diff)} seeds")
+    return interval_claim(claim, reported, diff, metric, ours, f"{a} − {b}", lower_wins, digits, scale, unit)
 
 
 def claims_table(rows: list[dict[str, str]]):
@@ -157,3 +216,46 @@ def claims_outline(table) -> str:
     for i, r in enumerate(table.itertuples(index=False), 1):
         lines += [f"[{i}] {r.claim}", f"    reported: {r.reported}"]
     return "\n".join(lines)
+
+
+def equivalence_claim(claim: str, reported: str, log_ratios, tolerance: float, ours: str = "", why: str = "") -> dict[str, str]:
+    """A row for a claim that two costs are the same: ``log_ratios`` (one per independent repeat)
+    estimate log(A / B). *reproduced* when the 95 % interval of the ratio lies within
+    [1/(1 + tolerance), 1 + tolerance]; *not reproduced* when it lies wholly outside that band;
+    *inconclusive* otherwise."""
+    ci = paired_interval(log_ratios)
+    bound = float(np.log1p(tolerance))
+    if not (np.isfinite(ci["lo"]) and np.isfinite(ci["hi"])):
+        verdict = "inconclusive"
+    elif -bound <= ci["lo"] and ci["hi"] <= bound:
+        verdict = "reproduced"
+    elif ci["lo"] > bound or ci["hi"] < -bound:
+        verdict = "not reproduced"
+    else:
+        verdict = "inconclusive"
+    text = (f"{ours}; " if ours else "") + (f"ratio {np.exp(ci['mean']):.3f}, 95 % CI [{np.exp(ci['lo']):.3f}, {np.exp(ci['hi']):.3f}] "
+                                            f"over {ci['n']} interleaved repeats")
+    reasons = ([why] if why else []) + [f"the same = the ratio's interval within ±{tolerance:.0%}"]
+    return {"claim": claim, "reported": reported, "ours": text, "verdict": verdict, "why": "; ".join(reasons)}
+
+
+def beats_baselines_claim(claim: str, trained: dict[str, Any], untrained, raw: float, metric: str) -> dict[str, str]:
+    """A row for "every trained net beats the untrained network (same seed: same initial weights)
+    and raw pixels": per net, the per-seed margin over the better baseline with its 95 % interval.
+    *reproduced* when every net's interval is above 0, *not reproduced* when any net's is below 0
+    or inside the equivalence margin, *inconclusive* otherwise."""
+    untrained = np.asarray(untrained, dtype=float)
+    margin, margin_why = _margin(metric)
+    parts, verdicts = [], []
+    for name, values in trained.items():
+        v = np.asarray(values, dtype=float)
+        if v.shape != untrained.shape:
+            raise ValueError(f"{name}: one value per seed, as the untrained baseline ({untrained.shape}), got {v.shape}")
+        ci = paired_interval(v - np.maximum(untrained, raw))
+        verdicts.append(interval_verdict(ci, margin))
+        parts.append(f"{name} {v.mean():.3f}: {format_interval(ci)}")
+    verdict = ("reproduced" if all(v == "reproduced" for v in verdicts) else
+               "not reproduced" if "not reproduced" in verdicts else "inconclusive")
+    ours = f"untrained {untrained.mean():.3f}, raw pixels {raw:.3f}; margin over the better baseline, per seed: " + "; ".join(parts)
+    return {"claim": claim, "reported": "not reported", "ours": ours, "verdict": verdict,
+            "why": f"every net must be above both; equivalence margin ±{margin:g} ({margin_why})"}

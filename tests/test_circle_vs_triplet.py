@@ -123,3 +123,26 @@ def test_prepare_and_a_short_run_on_a_fixture(fashion_fixture):
     cfg.values["train_classes"] = [0, 1, 2, 3, 4, 5, 6, 7, 8]
     with pytest.raises(ValueError, match="at least two classes"):
         ct.prepare(cfg)
+
+
+def test_step_time_benchmark_interleaves_both_losses(fashion_fixture):
+    cfg = config(NB, "smoke", data_root=str(fashion_fixture), root=fashion_fixture, seeds=[0], iterations=20, eval_every=10)
+    cfg.values.update(n_max=40, imbalance_ratio=5, val_per_class=10, test_per_class=10, timing_repeats=3, timing_steps=2)
+    t = ct.step_time_benchmark(cfg, ct.prepare(cfg))
+    assert list(t["repeat"]) == [0, 1, 2] and (t[["circle_ms", "triplet_ms"]] > 0).all().all()
+
+
+def test_sweep_claims_count_each_seed_once():
+    """Runs of one sweep seed share initial weights and batches, and frozen margins give identical
+    runs: the margin claims reduce them to one value per seed before any interval."""
+    import pandas as pd
+
+    rows = [{"loss": "circle", "margin": m, "seed": s, "val_map_at_r": (0.70 if m <= 0.5 else 0.46) + 0.01 * s}
+            for m in (0.4, 0.5, 0.8, 0.9, 1.0) for s in (0, 1, 2)]
+    sweep = pd.DataFrame(rows)
+    low = ct._per_seed(sweep[sweep["margin"] <= 0.5], "circle", "val_map_at_r", np.mean)
+    high = ct._per_seed(sweep[sweep["margin"] > 0.5], "circle", "val_map_at_r", np.mean)
+    assert sorted(low) == sorted(high) == [0, 1, 2]
+    assert low[1] == pytest.approx(0.71) and high[2] == pytest.approx(0.48)
+    spread = ct._per_seed(sweep, "circle", "val_map_at_r", lambda v: v.max() - v.min())
+    assert spread == pytest.approx({0: 0.24, 1: 0.24, 2: 0.24})

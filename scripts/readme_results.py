@@ -1,0 +1,92 @@
+"""Write README.md's results section from results/*.json (and results/cross_cpu_verdicts.json).
+
+    python scripts/readme_results.py          # rewrite the section between the markers
+    python scripts/readme_results.py --check  # exit 1 when README.md differs from what this writes
+
+Every number a reader sees in that section comes from a results JSON; tests/test_readme.py fails
+when README.md and this script disagree.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN = "<!-- BEGIN results: written by scripts/readme_results.py from results/*.json; do not edit by hand -->"
+END = "<!-- END results -->"
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _title(notebook: str) -> str:
+    nb = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
+    first = "".join(nb["cells"][0]["source"]).splitlines()[0]
+    return first.lstrip("# ").strip()
+
+
+def section(root: Path = ROOT) -> str:
+    """The results section: one table per notebook, claim by claim, as its results JSON has it."""
+    cross_path = root / "results" / "cross_cpu_verdicts.json"
+    cross = json.loads(cross_path.read_text()) if cross_path.exists() else {}
+    out = [BEGIN]
+    total = moved = flipped = 0
+    for path in sorted((root / "results").glob("[0-9][0-9]_*.json")):
+        doc = json.loads(path.read_text())
+        name, cfg = doc["notebook"], doc["config"]
+        seeds = cfg.get("seeds")
+        sources = "; ".join(f"{d['name']}: {d['source']}" for d in doc.get("data", []))
+        other = cross.get(name)
+        out += ["", f"### {_title(name)}",
+                f"Profile `{doc['profile']}`, seeds {seeds}; data: {sources}. Numbers: [`results/{path.name}`](results/{path.name}).", ""]
+        header = ["claim", "reported", "ours", "verdict"]
+        other_verdicts = {}
+        if other:
+            header.append(f"verdict with {other['setting']}")
+            other_verdicts = {c["claim"]: c["verdict"] for c in other["claims"]}
+        out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for c in doc["claims"]:
+            row = [c["claim"], c["reported"], c["ours"], f"**{c['verdict']}**"]
+            if other:
+                theirs = other_verdicts.get(c["claim"], "—")
+                row.append(theirs)
+                total += 1
+                moved += theirs != c["verdict"]
+                flipped += {theirs, c["verdict"]} == {"reproduced", "not reproduced"}
+            out.append("| " + " | ".join(_cell(x) for x in row) + " |")
+    if total:
+        out += ["", f"On the other float path {moved} of {total} verdicts moved, {moved - flipped} of them to or from "
+                f"*inconclusive*; {flipped} flipped between *reproduced* and *not reproduced*.", ""]
+    out.append(END)
+    return "\n".join(out)
+
+
+def rewrite(readme: str, new_section: str) -> str:
+    if BEGIN not in readme or END not in readme:
+        raise SystemExit(f"README.md has no results markers; add the lines\n{BEGIN}\n{END}")
+    head, rest = readme.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return head + new_section + tail
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args(argv)
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    new = rewrite(text, section())
+    if args.check:
+        if new != text:
+            print("README.md's results section differs from results/*.json; run: python scripts/readme_results.py", file=sys.stderr)
+            return 1
+        return 0
+    readme.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

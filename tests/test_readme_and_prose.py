@@ -1,0 +1,72 @@
+"""One source for every number a reader sees: README's results section is what
+scripts/readme_results.py writes from results/*.json, and a notebook's verdict prose cites only
+numbers that its own outputs print, at the same rounding."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+DECIMAL = re.compile(r"(?<![\w.])[-−+]?\d+\.\d+(?:e[-−+]?\d+)?(?![\d])")
+
+
+def _readme_script():
+    spec = importlib.util.spec_from_file_location("readme_results", ROOT / "scripts" / "readme_results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_results_section_is_generated_from_the_results():
+    script = _readme_script()
+    readme = (ROOT / "README.md").read_text()
+    assert script.rewrite(readme, script.section()) == readme, "README.md is stale: run `python scripts/readme_results.py`"
+
+
+def test_readme_section_quotes_every_claim_of_every_results_file():
+    text = (ROOT / "README.md").read_text()
+    for path in sorted((ROOT / "results").glob("[0-9][0-9]_*.json")):
+        for claim in json.loads(path.read_text())["claims"]:
+            assert claim["ours"].replace("|", "\\|") in text, (path.name, claim["claim"])
+
+
+def _numbers(text: str) -> set[str]:
+    return {m.group(0).lstrip("+−-") for m in DECIMAL.finditer(text)}
+
+
+def _outputs(nb) -> str:
+    parts = []
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stdout":
+                parts.append("".join(out["text"]))
+            for kind in ("text/plain", "text/html"):
+                parts.append("".join(out.get("data", {}).get(kind, "")))
+    return "\n".join(parts)
+
+
+def verdict_cells(nb) -> list[str]:
+    """The Markdown cells from the "## Verdict" heading to the end."""
+    cells = [("".join(c["source"]), c["cell_type"]) for c in nb["cells"]]
+    start = next((i for i, (src, kind) in enumerate(cells) if kind == "markdown" and src.startswith("## Verdict")), None)
+    return [] if start is None else [src for src, kind in cells[start:] if kind == "markdown"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_verdict_prose_cites_only_printed_numbers(path):
+    nb = json.loads(path.read_text())
+    prose = verdict_cells(nb)
+    assert prose, f"{path.name} has no '## Verdict' cell"
+    printed = _numbers(_outputs(nb))
+    missing = sorted(n for cell in prose for n in _numbers(cell) if n not in printed)
+    assert not missing, f"{path.name}: the verdict cites numbers no output prints (at that rounding): {missing}"
+
+
+def test_the_number_matcher_respects_rounding():
+    assert _numbers("MAP@R 0.433 vs 0.44, p = 0.002, −0.18 pt, 1e-11, m = 0.5") == {"0.433", "0.44", "0.002", "0.18", "0.5"}
+    assert "0.43" not in _numbers("0.433")
