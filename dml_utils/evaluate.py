@@ -100,11 +100,17 @@ def retrieval_metrics(emb: np.ndarray, labels: np.ndarray, normalize: bool = Fal
     from pytorch_metric_learning.utils.inference import CustomKNN
 
     include = ["precision_at_1", "mean_average_precision_at_r"] + [f"recall_at_{k}" for k in recall_ks] + (["NMI"] if nmi else [])
+    # MAP@R needs the largest class's R = count − 1 neighbours ("max_bin_count"); Recall@K needs K.
+    # With classes smaller than K + 1, "max_bin_count" alone would compute Recall@K at fewer neighbours.
+    need = max(recall_ks, default=1)
+    if need > len(labels) - 1:
+        raise ValueError(f"Recall@{need} needs more than {need} items; got {len(labels)}: lower recall_ks or embed more items")
+    largest = int(np.unique(np.asarray(labels), return_counts=True)[1].max()) if len(labels) else 0
     calc = _make_calculator(tuple(recall_ks))(
         include=tuple(include),
         knn_func=CustomKNN(LpDistance(normalize_embeddings=normalize)),
         kmeans_func=sklearn_kmeans,
-        k="max_bin_count",
+        k="max_bin_count" if need <= largest - 1 else need,
         device=torch.device("cpu"),
     )
     e = torch.as_tensor(emb, dtype=torch.float32).reshape(len(emb), -1)

@@ -146,3 +146,19 @@ def test_sweep_claims_count_each_seed_once():
     assert low[1] == pytest.approx(0.71) and high[2] == pytest.approx(0.48)
     spread = ct._per_seed(sweep, "circle", "val_map_at_r", lambda v: v.max() - v.min())
     assert spread == pytest.approx({0: 0.24, 1: 0.24, 2: 0.24})
+
+
+def test_recall_at_k_uses_k_neighbours_when_classes_are_smaller_than_k():
+    """Classes of 3 give MAP@R's max_bin_count k = 2 neighbours; Recall@4 and @8 still need 4 and 8."""
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(6), 3)
+    emb = rng.normal(size=(18, 4)) + 0.8 * np.eye(4)[labels % 4]
+    out = retrieval_metrics(emb, labels, recall_ks=(1, 4, 8))
+    d = ((emb[:, None] - emb[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    order = np.argsort(d, axis=1)
+    for k in (1, 4, 8):
+        assert out[f"recall_at_{k}"] == pytest.approx(np.mean([(labels[order[i, :k]] == labels[i]).any() for i in range(18)]))
+    assert out["map_at_r"] == pytest.approx(retrieval_metrics(emb, labels)["map_at_r"])  # MAP@R unchanged by the larger k
+    with pytest.raises(ValueError, match="Recall@32 needs more than 32 items"):
+        retrieval_metrics(emb, labels, recall_ks=(32,))
