@@ -211,3 +211,29 @@ def build_reference(notebook: str, reference: dict, variants: dict[str, dict], s
     return {"notebook": notebook, "rule": RULE, "made_on": made_on,
             "draws": {"variants": {label: CPU_VARIANTS.get(label) for label in variants},
                       "seed_draws": SEED_DRAWS.get(notebook, [])[: len(seed_draws)]}, "metrics": metrics}
+
+
+def run_smoke(notebook, out_dir, env: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run ``notebook`` (a path) at the smoke profile with papermill in a subprocess, with ``env``
+    added to the environment and ``params`` injected; the executed copy goes to ``out_dir``.
+    Returns the results JSON the run wrote (build/smoke/results/); raises with papermill's stderr."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from .config import config
+
+    notebook, out_dir = Path(notebook), Path(out_dir)
+    results = config(notebook.stem, "smoke").results_dir / f"{notebook.stem}.json"
+    results.unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "papermill", str(notebook), str(out_dir / notebook.name), "--cwd", str(notebook.parent),
+           "-p", "profile", "smoke", "--no-progress-bar", "--kernel", "python3"]
+    for name, value in (params or {}).items():
+        cmd += ["-y", json.dumps({name: value})]
+    done = subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{notebook.name} (env {env or 'native'}, params {params or 'smoke'}) failed:\n{done.stderr[-3000:]}")
+    return json.loads(results.read_text())

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,25 +20,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dml_utils.machine import cpu_fingerprint  # noqa: E402
-from dml_utils.regression import CPU_VARIANTS, SEED_DRAWS, build_reference, summarize  # noqa: E402
+from dml_utils.regression import CPU_VARIANTS, SEED_DRAWS, build_reference, run_smoke, summarize  # noqa: E402
 
 REFERENCE_DIR = ROOT / "tests" / "regression" / "reference"
 
 
 def smoke_run(notebook: Path, env: dict[str, str], params: dict, out_dir: Path) -> dict:
-    """One papermill run of ``notebook`` at the smoke profile; returns its results JSON."""
-    results = ROOT / "build" / "smoke" / "results" / f"{notebook.stem}.json"
-    results.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "papermill", str(notebook), str(out_dir / notebook.name), "--cwd", str(notebook.parent),
-           "-p", "profile", "smoke", "--no-progress-bar", "--kernel", "python3"]
-    for name, value in params.items():
-        cmd += ["-y", json.dumps({name: value})]
     start = time.perf_counter()
-    done = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"{notebook.name} {env or ''} {params or ''} failed:\n{done.stderr[-3000:]}")
+    doc = run_smoke(notebook, out_dir, env, params)
     print(f"  {notebook.stem} env={env or 'native'} params={params or 'smoke'}: {time.perf_counter() - start:.0f} s", flush=True)
-    return json.loads(results.read_text())
+    return doc
 
 
 def main(argv=None) -> int:

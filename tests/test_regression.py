@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from dml_utils import config as cfg_lib
-from dml_utils.regression import compare, summarize, tolerance
+from dml_utils.regression import compare, run_smoke, summarize, tolerance
 from dml_utils.results import _jsonable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,14 +29,9 @@ def results_path(name: str) -> Path:
     return cfg_lib.config(name, "smoke").results_dir / f"{name}.json"
 
 
-def run_smoke(name: str) -> dict:
+def smoke_run(name: str) -> dict:
     """A papermill run of ``notebooks/<name>.ipynb`` at the smoke profile; returns its results JSON."""
-    out = ROOT / "build" / "regression" / f"{name}.ipynb"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / f"{name}.ipynb"), str(out),
-                    "--cwd", str(ROOT / "notebooks"), "-p", "profile", "smoke", "--no-progress-bar", "--kernel", "python3"],
-                   check=True, capture_output=True)
-    return json.loads(results_path(name).read_text())
+    return run_smoke(ROOT / "notebooks" / f"{name}.ipynb", ROOT / "build" / "regression")
 
 
 def is_plain_smoke(doc: dict, name: str) -> bool:
@@ -55,7 +48,7 @@ def smoke_results():
         if name not in cache:
             path = results_path(name)
             doc = json.loads(path.read_text()) if path.exists() and path.stat().st_mtime >= SESSION_START else None
-            cache[name] = doc if doc is not None and is_plain_smoke(doc, name) else run_smoke(name)
+            cache[name] = doc if doc is not None and is_plain_smoke(doc, name) else smoke_run(name)
         return cache[name]
 
     return get
@@ -84,7 +77,7 @@ def test_determinism_two_smoke_runs_give_identical_results(smoke_results):
     """Same seed, same machine, same checkout: the same results JSON, timings aside (03: the quickest)."""
     name = "03_yukawa_vs_contrastive_mnist"
     first = _stable(smoke_results(name))
-    second = _stable(run_smoke(name))
+    second = _stable(smoke_run(name))
     assert first == second
 
 
