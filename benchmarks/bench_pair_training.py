@@ -1,7 +1,7 @@
 """Benchmarks for notebook 03's machinery (medians over repeats; the machine is shared and noisy).
 
 1. YukawaLoss forward+backward time ÷ PML ContrastiveLoss on the same batch (goal <= 1.3).
-2. dml_utils.train throughput ÷ a bare PyTorch loop, same model, loss and batches (goal >= 0.95).
+2. dml_utils.train.fit throughput ÷ a bare PyTorch loop, same model, loss and batches (goal >= 0.95).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pytorch_metric_learning.losses import ContrastiveLoss
 from dml_utils.data import alternating_pairs, load_dataset, pair_loader
 from dml_utils.losses import build_pair_loss, pair_indices_tuple
 from dml_utils.models import MLPEmbedding
-from dml_utils.train import pair_loss_step, train
+from dml_utils.train import fit, pair_loss, single_loss_step
 
 REPEATS = 9
 
@@ -60,7 +60,7 @@ def bench_loop() -> None:
     for _ in range(REPEATS):
         m, opt, loader = fresh()
         start = time.perf_counter()
-        train(m, pair_loss_step(loss_fn), loader, opt, epochs=1, progress=True, desc="dml_utils.train")
+        fit(single_loss_step(m, pair_loss(loss_fn), opt), loader, passes=1, progress=True, desc="dml_utils.train.fit")
         ours.append(time.perf_counter() - start)
         m, opt, loader = fresh()
         start = time.perf_counter()

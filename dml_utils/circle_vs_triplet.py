@@ -143,37 +143,27 @@ def step_time_benchmark(cfg: Config, data: RetrievalData, seed: int = 0):
     loss on the same batches, the order alternating between repeats; the median step of each block.
     Both models start from the same initial weights. Returns one row per repeat (milliseconds)."""
     import copy
-    import time
 
     import pandas as pd
     import torch
 
     from .config import resolve_device, seed_everything
     from .retrieval import build_backbone, fixed_batches
-    from .train import labelled_step
+    from .train import fit, labelled_loss, single_loss_step
 
     seed_everything(seed)
     start = build_backbone(cfg, data).to(resolve_device(cfg.device))
     margins = {"circle": cfg.circle_margin, "triplet": cfg.triplet_margin}
     x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
-    batches = fixed_batches(data.y_train, cfg, cfg.timing_steps, seed)
-    runners = {}
+    batches = [(x[b], y[b]) for b in fixed_batches(data.y_train, cfg, cfg.timing_steps, seed)]
+    steps = {}
     for loss in LOSSES:
         model = copy.deepcopy(start)
-        runners[loss] = (model, torch.optim.Adam(model.parameters(), lr=cfg.lr),
-                         labelled_step(build_loss(loss, margins[loss], cfg.circle_gamma), build_miner(cfg.miner)))
+        steps[loss] = single_loss_step(model, labelled_loss(build_loss(loss, margins[loss], cfg.circle_gamma), build_miner(cfg.miner)),
+                                       torch.optim.Adam(model.parameters(), lr=cfg.lr))
 
-    def block(loss: str) -> float:
-        model, opt, step = runners[loss]
-        times = []
-        for b in batches:
-            t0 = time.perf_counter()
-            value = step(model, (x[b], y[b]))
-            opt.zero_grad(set_to_none=True)
-            value.backward()
-            opt.step()
-            times.append(time.perf_counter() - t0)
-        return 1e3 * float(np.median(times))
+    def block(loss: str) -> float:  # the engine's own step timer: forward, miner, loss, backward, guard, Adam step
+        return fit(steps[loss], batches, passes=1, progress=False).median_step_ms
 
     for loss in LOSSES:  # warm-up: first calls allocate
         block(loss)

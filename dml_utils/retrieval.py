@@ -13,9 +13,9 @@ import torch
 from .config import Config, resolve_device, seed_everything
 from .data import batch_loader, load_dataset, long_tailed_subsample, subsample_per_class
 from .evaluate import embed, retrieval_metrics, similarity_stats
-from .models import SmallConvNet, resnet18_embedding, weight_distance
+from .models import SmallConvNet, resnet18_embedding
 from .sampling import ClassBalancedBatchSampler
-from .train import labelled_step, train
+from .train import fit, labelled_loss, single_loss_step
 
 SPLIT_SEED = 0
 RECALL_KS = (1, 2, 4, 8)
@@ -125,7 +125,6 @@ def train_and_evaluate(cfg: Config, data: RetrievalData, loss_fn, miner, seed: i
     device = resolve_device(cfg.device)
     model = build_backbone(cfg, data).to(device)
     loss_fn.to(device)
-    init_state = {k: v.clone() for k, v in model.state_dict().items()}
     groups = [{"params": model.parameters()}]
     loss_params = list(loss_fn.parameters())
     if loss_params:
@@ -133,29 +132,30 @@ def train_and_evaluate(cfg: Config, data: RetrievalData, loss_fn, miner, seed: i
     opt = torch.optim.Adam(groups, lr=cfg.lr)
     sampler = ClassBalancedBatchSampler(data.y_train, cfg.classes_per_batch, cfg.samples_per_class, cfg.eval_every,
                                         seed=seed, batch_size=cfg.batch_size)
-    step = labelled_step(loss_fn, miner)
-    first = fixed_batches(data.y_train, cfg, 1, seed)  # = the first training batch (same seed, same stream)
-    loss0 = batch_losses(model, loss_fn, miner, data.x_train, data.y_train, first)["with_miner"]
+    step = single_loss_step(model, labelled_loss(loss_fn, miner), opt, extra_models={"loss": loss_fn} if loss_params else None)
+    first = fixed_batches(data.y_train, cfg, 1, seed)[0]  # = the first training batch (same seed, same stream)
     train_eval = fixed_batches(data.y_train, cfg, cfg.loss_eval_batches, seed=10_000 + seed)
     val_eval = fixed_batches(data.y_val, cfg, cfg.loss_eval_batches, seed=20_000 + seed)
     curve = []
 
-    def on_epoch_end(epoch, m):
-        row = {"iteration": epoch * cfg.eval_every,
-               "val_map_at_r": retrieval_metrics(embed(m, data.x_val), data.y_val, normalize=True)["map_at_r"]}
+    def evaluate(p):
+        row = {"iteration": p * cfg.eval_every,
+               "val_map_at_r": retrieval_metrics(embed(model, data.x_val), data.y_val, normalize=True)["map_at_r"]}
         if track:
             for split, (x, y, b) in {"train": (data.x_train, data.y_train, train_eval),
                                      "val": (data.x_val, data.y_val, val_eval)}.items():
-                for k, v in batch_losses(m, loss_fn, miner, x, y, b).items():
+                for k, v in batch_losses(model, loss_fn, miner, x, y, b).items():
                     row[f"{split}_loss_{k}"] = v
         curve.append(row)
 
-    epochs = iterations // cfg.eval_every
-    hist = train(model, step, batch_loader(data.x_train, data.y_train, sampler), opt, epochs, on_epoch_end=on_epoch_end,
-                 eval_epochs=range(1, epochs + 1) if track else [epochs], desc=desc, progress=progress)
+    passes = iterations // cfg.eval_every
+    hist = fit(step, batch_loader(data.x_train, data.y_train, sampler), passes, evaluate,
+               range(1, passes + 1) if track else [passes], step0_batch=(torch.as_tensor(data.x_train[first]),
+                                                                         torch.as_tensor(data.y_train[first])),
+               step0_train_mode=False, desc=desc, progress=progress)
     emb_test = embed(model, data.x_test)
-    summary = {"seed": seed, "iterations": iterations, "loss_step0": loss0,
-               "weight_move": weight_distance(model, init_state), "ms_per_iteration": hist.median_step_ms,
+    summary = {"seed": seed, "iterations": iterations, "loss_step0": hist.step0["loss"],
+               "weight_move": hist.weight_move[passes]["model"], "ms_per_iteration": hist.median_step_ms,
                "val_map_at_r": curve[-1]["val_map_at_r"], **unseen_metrics(emb_test, data.y_test),
                **{f"val_{k}": v for k, v in similarity_stats(embed(model, data.x_val), data.y_val).items()}}
     return {"summary": summary, "curve": curve, "step_loss": hist.step_loss, "model": model}

@@ -16,8 +16,8 @@ from .data import Dataset, alternating_pairs, load_dataset, pair_loader, subsamp
 from .evaluate import (best_threshold, distance_stats, embed, pair_distances,
                        pair_verification_accuracy, retrieval_metrics)
 from .losses import build_pair_loss
-from .models import MLPEmbedding, weight_distance
-from .train import pair_loss_step, train
+from .models import MLPEmbedding
+from .train import fit, pair_loss, single_loss_step
 
 LOSSES = ("contrastive", "yukawa")
 PAIR_SEED = 0  # the test pairs (and the retrieval subset) are the same for every seed
@@ -93,26 +93,22 @@ def run_seed(data: PairData, seed: int, cfg: Config, progress: bool = True) -> d
     for loss_name in LOSSES:
         model.load_state_dict(init_state)
         generator = seed_everything(seed)  # same dropout masks and batch order for every loss
-        loss_fn = build_pair_loss(loss_name)
-        step = pair_loss_step(loss_fn)
         opt = torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=cfg.rho, eps=cfg.rms_eps)
+        step = single_loss_step(model, pair_loss(build_pair_loss(loss_name)), opt)
         loader = pair_loader(data.x_train, train_pairs, train_same, cfg.batch_size, generator)
-        with torch.no_grad():
-            model.train()
-            loss0 = float(step(model, next(iter(pair_loader(data.x_train, train_pairs, train_same, cfg.batch_size,
-                                                             torch.Generator().manual_seed(seed))))))
+        first = next(iter(pair_loader(data.x_train, train_pairs, train_same, cfg.batch_size, torch.Generator().manual_seed(seed))))
 
-        def on_epoch_end(epoch, m, loss_name=loss_name):
-            e_tr, e_te = embed(m, data.x_train), embed(m, data.x_test)
-            return {"metrics": evaluate_embeddings(e_tr, e_te, data, thr_pairs, thr_same, cfg),
-                    "weight_move": weight_distance(m, init_state), "test_embeddings": e_te}
+        def evaluate(epoch):
+            e_tr, e_te = embed(model, data.x_train), embed(model, data.x_test)
+            return {"metrics": evaluate_embeddings(e_tr, e_te, data, thr_pairs, thr_same, cfg), "test_embeddings": e_te}
 
-        hist = train(model, step, loader, opt, cfg.epochs, on_epoch_end=on_epoch_end, eval_epochs=cfg.eval_epochs,
-                     desc=f"{data.dataset.name} {loss_name} seed {seed}", progress=progress)
+        # one pass of the pair loader is one epoch; the step-0 loss is taken in train mode (dropout on), as Keras reports it
+        hist = fit(step, loader, cfg.epochs, evaluate, cfg.eval_epochs, step0_batch=first, step0_train_mode=True,
+                   desc=f"{data.dataset.name} {loss_name} seed {seed}", progress=progress)
         for epoch, ev in hist.evaluations.items():
-            records.append({"loss": loss_name, "seed": seed, "epoch": epoch, "loss_step0": loss0,
-                            "weight_move": ev["weight_move"], "train_seconds": hist.seconds, **ev["metrics"]})
-        out["curves"][loss_name] = hist.epoch_loss
+            records.append({"loss": loss_name, "seed": seed, "epoch": epoch, "loss_step0": hist.step0["loss"],
+                            "weight_move": hist.weight_move[epoch]["model"], "train_seconds": hist.seconds, **ev["metrics"]})
+        out["curves"][loss_name] = hist.pass_loss
         out["embeddings"][loss_name] = hist.evaluations[max(hist.evaluations)]["test_embeddings"]
     return out
 

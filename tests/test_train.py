@@ -6,7 +6,7 @@ from dml_utils.config import config, make_deterministic
 from dml_utils.data import pair_loader
 from dml_utils.losses import build_pair_loss
 from dml_utils.models import MLPEmbedding, weight_distance
-from dml_utils.train import NonFiniteLossError, pair_loss_step, train
+from dml_utils.train import NonFiniteLossError, Step, Update, fit, pair_loss, single_loss_step
 
 
 def _setup(seed=0, n=64):
@@ -20,11 +20,15 @@ def _setup(seed=0, n=64):
     return model, opt, pair_loader(x, pairs, same, 16, torch.Generator().manual_seed(seed))
 
 
-def test_history_and_eval_callback():
+def test_history_eval_callback_weight_move_and_step0():
     model, opt, loader = _setup()
-    hist = train(model, pair_loss_step(build_pair_loss("yukawa")), loader, opt, epochs=3,
-                 on_epoch_end=lambda e, m: e * 10, eval_epochs=[2, 3], progress=False)
-    assert hist.steps == 3 * 4 and len(hist.epoch_loss) == 3 and hist.evaluations == {2: 20, 3: 30}
+    step = single_loss_step(model, pair_loss(build_pair_loss("yukawa")), opt)
+    first = next(iter(loader))
+    hist = fit(step, loader, passes=3, evaluate=lambda p: p * 10, eval_passes=[2, 3], step0_batch=first, progress=False)
+    assert hist.steps == 3 * 4 and len(hist.pass_loss) == 3 and hist.evaluations == {2: 20, 3: 30}
+    assert hist.losses["loss"] == hist.step_loss and set(hist.step0) == {"loss"} and np.isfinite(hist.step0["loss"])
+    assert set(hist.weight_move) == {2, 3} and 0 < hist.weight_move[2]["model"] < hist.weight_move[3]["model"]
+    assert hist.weight_move[3]["model"] == weight_distance(model, hist.initial_state["model"])
     assert len(hist.step_times) == hist.steps and sum(hist.step_times) == pytest.approx(hist.step_seconds)
     assert min(hist.step_times) <= hist.median_step_ms / 1e3 <= max(hist.step_times)
 
@@ -35,37 +39,108 @@ def test_same_seed_same_numbers():
     for _ in range(2):
         model, opt, loader = _setup(seed=5)
         torch.manual_seed(5)  # dropout
-        runs.append(train(model, pair_loss_step(build_pair_loss("contrastive")), loader, opt, 2, progress=False).step_loss)
+        runs.append(fit(single_loss_step(model, pair_loss(build_pair_loss("contrastive")), opt), loader, 2, progress=False).step_loss)
     assert runs[0] == runs[1]
 
 
-def test_non_finite_loss_names_the_step_and_keeps_weights():
+def _two_groups(seed=0):
+    """A toy backbone and a toy generator that perturbs its embeddings; both losses see both."""
+    torch.manual_seed(seed)
+    backbone, generator = torch.nn.Linear(6, 4), torch.nn.Linear(4, 4)
+    x = torch.randn(8, 6)
+
+    def losses(batch):
+        emb = backbone(batch)
+        synthetic = emb + generator(emb)
+        return {"metric": (emb ** 2).mean() + 0.5 * (synthetic ** 2).mean(),  # backbone's objective (uses the generator)
+                "generator": ((synthetic - emb.detach() - 1.0) ** 2).mean() + emb.abs().mean()}  # generator's (uses the backbone)
+
+    opts = {"metric": torch.optim.SGD(backbone.parameters(), lr=0.1), "generator": torch.optim.SGD(generator.parameters(), lr=0.1)}
+    step = Step({"backbone": backbone, "generator": generator}, losses, [Update(k, o) for k, o in opts.items()])
+    return step, backbone, generator, x, losses
+
+
+def test_two_optimizers_each_group_moves_only_with_its_own_loss():
+    step, backbone, generator, x, losses = _two_groups()
+    before = {k: [p.detach().clone() for p in m.parameters()] for k, m in (("backbone", backbone), ("generator", generator))}
+    out = losses(x)
+    expect = {}
+    for loss, (name, mod) in (("metric", ("backbone", backbone)), ("generator", ("generator", generator))):
+        grads = torch.autograd.grad(out[loss], list(mod.parameters()), retain_graph=True)
+        expect[name] = [p - 0.1 * g for p, g in zip(before[name], grads)]
+    hist = fit(step, [x], passes=1, progress=False)
+    for name, mod in (("backbone", backbone), ("generator", generator)):
+        for p, e in zip(mod.parameters(), expect[name]):
+            torch.testing.assert_close(p.detach(), e, rtol=0, atol=1e-7)
+    assert set(hist.losses) == {"metric", "generator"} and hist.step_loss == hist.losses["metric"]
+    # the cross terms are not zero: a leak would have changed the result
+    g_cross = torch.autograd.grad(losses(x)["generator"], list(backbone.parameters()))
+    assert all(g.abs().sum() > 0 for g in g_cross)
+
+
+def test_a_parameter_in_two_updates_is_refused():
+    m = torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="both"):
+        Step({"m": m}, lambda b: {}, [Update("a", torch.optim.SGD(m.parameters(), lr=1)),
+                                      Update("b", torch.optim.SGD(m.parameters(), lr=1))])
+
+
+def test_missing_named_loss_is_reported():
+    step, *_ , x, losses = _two_groups()
+    step.losses = lambda b: {"metric": losses(b)["metric"]}
+    with pytest.raises(KeyError, match="generator"):
+        fit(step, [x], passes=1, progress=False)
+
+
+def test_non_finite_loss_names_the_step_and_no_update_applies_it():
     model, opt, loader = _setup()
     calls = {"n": 0}
+    snap = {}
 
-    def step(m, batch):
+    def loss_of(m, batch):
         calls["n"] += 1
         loss = m(torch.cat(batch[:2])).sum() * 1e-3
-        return loss * float("nan") if calls["n"] == 6 else loss
+        if calls["n"] == 6:
+            snap.update({k: v.clone() for k, v in m.state_dict().items()})
+            return loss * float("nan")
+        return loss
 
-    with pytest.raises(NonFiniteLossError, match=r"epoch 2, step 1 \(global step 5\)"):
-        before = None
-
-        def snapshot(e, m):
-            nonlocal before
-            before = {k: v.clone() for k, v in m.state_dict().items()}
-
-        train(model, step, loader, opt, epochs=3, on_epoch_end=snapshot, eval_epochs=[1], progress=False)
-    # one good step after the snapshot moved the weights; the NaN step did not touch them
-    assert all(torch.isfinite(v).all() for v in model.state_dict().values())
+    with pytest.raises(NonFiniteLossError, match=r"pass 2, step 1 \(global step 5\): loss 'loss' is nan\. No optimizer stepped"):
+        fit(single_loss_step(model, loss_of, opt), loader, passes=3, progress=False)
+    assert all(torch.equal(v, snap[k]) for k, v in model.state_dict().items())
 
 
-def test_bad_epochs_and_empty_loader():
+def test_finite_loss_with_non_finite_gradient_is_caught_before_the_step():
+    """An +inf input through a saturating unit: tanh(inf) = 1 keeps the loss finite, while the
+    weight's gradient is inf · tanh'(inf) = inf · 0 = NaN. No optimizer may apply it."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(1, 2), torch.nn.Tanh())
+    with torch.no_grad():
+        model[0].weight.fill_(0.5)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    good, bad = torch.ones(4, 1), torch.tensor([[1.0], [float("inf")], [2.0], [0.0]])
+    step = single_loss_step(model, lambda m, x: m(x).sum(), opt)
+    with pytest.raises(NonFiniteLossError, match=r"global step 1\): the gradient of loss 'loss' is NaN for parameter "
+                                                 r"'model\.0\.weight' although the loss is finite \(-?\d"):
+        fit(step, [good, bad], passes=1, progress=False)
+    # the weights are those after the one good step
+    torch.manual_seed(0)
+    ref = torch.nn.Sequential(torch.nn.Linear(1, 2), torch.nn.Tanh())
+    with torch.no_grad():
+        ref[0].weight.fill_(0.5)
+    ref_opt = torch.optim.SGD(ref.parameters(), lr=0.1)
+    ref(good).sum().backward()
+    ref_opt.step()
+    assert torch.equal(ref[0].weight, model[0].weight) and torch.equal(ref[0].bias, model[0].bias)
+
+
+def test_bad_passes_and_empty_loader():
     model, opt, loader = _setup()
-    with pytest.raises(ValueError, match="epochs must be"):
-        train(model, lambda m, b: None, loader, opt, epochs=0)
+    step = single_loss_step(model, lambda m, b: None, opt)
+    with pytest.raises(ValueError, match="passes must be"):
+        fit(step, loader, passes=0)
     with pytest.raises(ValueError, match="no batches"):
-        train(model, lambda m, b: None, [], opt, epochs=1, progress=False)
+        fit(step, [], passes=1, progress=False)
 
 
 def test_keras_init_and_weight_distance():
