@@ -37,6 +37,7 @@ lab: env
 
 bench: env
 	$(PY) benchmarks/bench_pair_training.py
+	$(PY) benchmarks/bench_evaluation.py
 
 clean:
 	rm -rf build

@@ -12,10 +12,11 @@ import numpy as np
 import torch
 from pytorch_metric_learning.losses import ContrastiveLoss
 
-from dml_utils.data import alternating_pairs, load_dataset, pair_loader
-from dml_utils.losses import build_pair_loss, pair_indices_tuple
+from dml_utils import yukawa_vs_contrastive as yc
+from dml_utils.data import load_dataset
+from dml_utils.pairs import alternating_pairs, pair_indices_tuple, pair_loader, pair_loss
 from dml_utils.models import MLPEmbedding
-from dml_utils.train import fit, pair_loss, single_loss_step
+from dml_utils.train import fit, single_loss_step
 
 REPEATS = 9
 
@@ -33,8 +34,8 @@ def bench_losses() -> None:
     torch.manual_seed(0)
     emb = (torch.randn(256, 128) * 0.1).requires_grad_()
     idx = pair_indices_tuple(torch.randint(0, 2, (128,)))
-    fns = {"PML ContrastiveLoss (defaults)": ContrastiveLoss(), "SquaredHingeContrastiveLoss (report)": build_pair_loss("contrastive"),
-           "YukawaLoss (report)": build_pair_loss("yukawa")}
+    fns = {"PML ContrastiveLoss (defaults)": ContrastiveLoss(), "SquaredHingeContrastiveLoss (report)": yc.build_loss("contrastive"),
+           "YukawaLoss (report)": yc.build_loss("yukawa")}
     times = {name: [] for name in fns}
     for _ in range(REPEATS):  # interleaved, so drifts in machine load hit all alike
         for name, fn in fns.items():
@@ -49,7 +50,7 @@ def bench_loop() -> None:
     ds = load_dataset("mnist")
     x = ds.x_train.reshape(len(ds.x_train), -1)
     pairs, same = alternating_pairs(ds.y_train, seed=0)
-    loss_fn = build_pair_loss("yukawa")
+    loss_fn = yc.build_loss("yukawa")
     ours, bare = [], []
 
     def fresh():

@@ -11,7 +11,8 @@ from pytorch_metric_learning.miners import MultiSimilarityMiner
 
 from .config import Config
 from .evaluate import embed
-from .retrieval import RetrievalData, baselines, prepare, train_and_evaluate  # noqa: F401  (notebook 01 calls ct.prepare, ct.baselines)
+from .class_disjoint import RetrievalData, prepare  # noqa: F401
+from .retrieval_run import baselines, train_and_evaluate  # noqa: F401  (notebook 01 calls ct.prepare, ct.baselines)
 
 LOSSES = ("circle", "triplet")
 MINERS = ("multisimilarity", "none")
@@ -148,7 +149,7 @@ def step_time_benchmark(cfg: Config, data: RetrievalData, seed: int = 0):
     import torch
 
     from .config import resolve_device, seed_everything
-    from .retrieval import build_backbone, fixed_batches
+    from .retrieval_run import build_backbone, fixed_batches
     from .train import fit, labelled_loss, single_loss_step
 
     seed_everything(seed)

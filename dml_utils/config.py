@@ -1,7 +1,10 @@
-"""Profiles, resolved configuration, output folders and seeding for the notebooks.
+"""Resolved configuration, output folders and seeding for the notebooks.
 
-A notebook's ``parameters`` cell holds plain literals; ``config(notebook, profile, **overrides)``
-turns them into one resolved, validated ``Config``. ``None`` overrides mean "the profile's value".
+Each notebook's profiles live in :mod:`dml_utils.profiles` (one module per report module). A
+notebook's ``parameters`` cell holds plain literals; its setup cell calls
+``notebook_config(notebook, globals())``, which passes every parameter the cell (or papermill)
+set to ``config(notebook, profile, **overrides)``: one resolved, validated ``Config``. A ``None``
+value means "the profile's value"; a name the notebook does not know is an error.
 """
 from __future__ import annotations
 
@@ -15,182 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-PROFILES = ("smoke", "default", "paper")
+from .profiles import NOTEBOOKS, PROFILE_NAMES as PROFILES
+from .profiles.common import ConfigError
 
-# Where data comes from and how many torch threads run: the same default for every notebook.
-DATA_AND_THREADS: dict[str, Any] = {"data_root": None, "allow_download": False, "threads": 2}
-
-# Per notebook: the values each profile sets. Anything not listed is taken from "common".
-NOTEBOOK_PROFILES: dict[str, dict[str, dict[str, Any]]] = {
-    "03_yukawa_vs_contrastive_mnist": {
-        "common": {
-            "batch_size": 128,  # report: batch 128
-            "lr": 1e-3,  # Keras RMSprop default
-            "rho": 0.9,  # Keras RMSprop default (PyTorch's alpha defaults to 0.99)
-            "rms_eps": 1e-7,  # Keras RMSprop default (PyTorch's eps defaults to 1e-8)
-            "threshold": 0.5,  # pair verification: same class iff D < 0.5
-            "pos_filter": 0.4,  # the report's positive-distance stats kept only D < 0.4
-            **DATA_AND_THREADS,
-            "tsne_points": 1000,
-            "test_fraction": 0.2,  # only for sources without an official test split
-        },
-        "smoke": {
-            "datasets": ["mnist"],
-            "seeds": [0, 1],
-            "epochs": 4,
-            "eval_epochs": [2, 4],
-            "train_per_class": None,
-            "tsne_points": 300,
-            "require_full": False,
-        },
-        "default": {
-            "datasets": ["mnist", "fashion-mnist"],
-            "seeds": [0, 1, 2, 3, 4],
-            "epochs": 40,
-            "eval_epochs": [20, 40],
-            "train_per_class": {"fashion-mnist": 400},  # as many as the MNIST subset: fits the CPU budget
-            "require_full": False,
-        },
-        "paper": {
-            "datasets": ["mnist"],
-            "seeds": [0, 1, 2, 3, 4],
-            "epochs": 40,
-            "eval_epochs": [20, 40],
-            "train_per_class": None,
-            "require_full": True,  # the report trained on all 60,000 MNIST digits
-        },
-    },
-    "04_sampling_matters": {
-        "common": {
-            "dataset": "fashion-mnist",
-            "train_classes": [0, 1, 2, 3, 5, 7],  # as notebook 01; 4, 6, 8, 9 unseen
-            "n_max": 1000,  # images per training class
-            "imbalance_ratio": 1,  # balanced
-            "val_per_class": 200,  # held-out test-split images of each training class
-            "test_per_class": 250,  # test-split images of each unseen class
-            "classes_per_batch": 6,  # every training class in every batch (paper: 14 of its classes)
-            "samples_per_class": 8,  # paper: 5
-            "batch_size": 48,  # must equal cpb × spc (paper: 70)
-            "embedding_size": 128,  # paper: 128-d, L2-normalized
-            "backbone": "convnet",
-            "pretrained": True,  # ResNet18 only
-            "lr": 1e-3,  # Adam, backbone
-            "beta_lr": 1e-2,  # Adam, MarginLoss's β (official code: SGD at 0.1 on β)
-            "samplers": ["uniform", "semihard", "hard", "distance"],
-            "losses": ["contrastive", "triplet", "margin"],
-            "contrastive_margin": 1.0,  # α of (1 − y)[α − D]²₊ on the unit sphere
-            "triplet_margin": 0.2,  # paper: α = 0.2, plain distances (triplet ℓ2)
-            "margin_alpha": 0.2,  # paper: α = 0.2
-            "margin_beta": 1.2,  # paper: β₀ = 1.2, learnable per class
-            "cutoff": 0.5,  # paper: weights capped at q(0.5)^{-1}
-            "nonzero_loss_cutoff": 1.4,  # paper: sample only D < α + β
-            "sphere_dims": [3, 8, 32, 128, 512],  # paper's fig. 2
-            "sphere_samples": 100_000,
-            "noise_sigmas": [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
-            "noise_draws": 200,
-            "claim_sigma": 0.05,  # the σ at which the claims table compares gradient variances
-            "diag_per_class": 20,  # images per class in the diagnostic batch
-            "loss_eval_batches": 4,
-            "image_size": None,  # image-folder datasets only (paper profile)
-            "device": "auto",  # the GPU when there is one, else the CPU
-            **DATA_AND_THREADS,
-        },
-        "smoke": {
-            "seeds": [0],
-            "iterations": 40,
-            "eval_every": 20,
-            "n_max": 300,
-            "sphere_samples": 20_000,
-            "noise_draws": 50,
-            "diag_per_class": 8,
-        },
-        "default": {
-            "seeds": [0, 1, 2, 3, 4],  # 3 seeds left most paired comparisons inconclusive (t at 2 df is 4.3)
-            "iterations": 240,  # 60 runs must fit the 10-minute budget; MAP@R still rises slowly here
-            "eval_every": 80,
-        },
-        "paper": {  # the paper's set-up on Cars196 (data_root = the folder with cars_annos.mat and car_ims/)
-            "seeds": [0, 1, 2],
-            "dataset": "cars196",  # or "cub200" / "sop" with their folders
-            "train_classes": None,  # the standard split: classes 1–98 train, 99–196 are the unseen test classes
-            "n_max": None,  # every training image
-            "val_per_class": 5,  # held out of each training class for the validation loss and MAP@R
-            "test_per_class": None,  # every image of the unseen classes
-            "image_size": 224,  # RGB, shorter side resized, centre crop (paper: 224 crops)
-            "backbone": "resnet18",  # paper: ResNet-50; ImageNet weights when torchvision has them cached
-            "classes_per_batch": 14,  # paper: batch 70 = 14 classes × 5
-            "samples_per_class": 5,
-            "batch_size": 70,
-            "iterations": 6000,
-            "eval_every": 500,
-            "diag_per_class": 5,
-        },
-    },
-    "01_circle_vs_triplet_margin": {
-        "common": {
-            "dataset": "fashion-mnist",
-            "train_classes": [0, 1, 2, 3, 5, 7],  # T-shirt, trouser, pullover, dress, sandal, sneaker; 4, 6, 8, 9 unseen
-            "n_max": 1200,  # images of the largest training class
-            "imbalance_ratio": 50,  # largest / smallest training class (exponential long tail)
-            "val_per_class": 200,  # held-out test-split images of each training class
-            "test_per_class": 250,  # test-split images of each unseen class
-            "classes_per_batch": 4,  # report's cpb
-            "samples_per_class": 8,  # report's spc
-            "batch_size": 32,  # must equal cpb × spc
-            "embedding_size": 128,  # report: 128-d, L2-normalized
-            "backbone": "convnet",
-            "pretrained": True,  # ResNet18 only: ImageNet weights when torchvision has them cached
-            "lr": 1e-3,  # Adam
-            "miner": "multisimilarity",
-            "circle_margin": 0.4,  # circle loss paper default (fine-grained retrieval)
-            "circle_gamma": 80,
-            "triplet_margin": 0.1,  # in the range that tuned well in "A Metric Learning Reality Check"
-            "circle_margins": [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],  # the report's sweep
-            "triplet_margins": [0.05, 0.1, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
-            "converge_fraction": 0.9,
-            "timing_repeats": 15,  # interleaved repeats of the step-time benchmark (circle vs triplet)
-            "timing_steps": 10,  # iterations of each loss per repeat
-            "loss_eval_batches": 8,
-            "smooth_window": 50,  # report: moving average of 50
-            "umap_classes": 4,
-            "umap_points": 600,
-            "device": "auto",  # the GPU when there is one, else the CPU
-            **DATA_AND_THREADS,
-        },
-        "smoke": {
-            "seeds": [0],
-            "iterations": 40,
-            "eval_every": 20,
-            "sweep_seeds": [0],
-            "sweep_iterations": 20,
-            "circle_margins": [0.4, 1.0],
-            "triplet_margins": [0.1, 1.0],
-            "smooth_window": 10,
-            "umap_points": 200,
-            "loss_eval_batches": 2,
-        },
-        "default": {
-            "seeds": [0, 1, 2, 3, 4],  # the circle-vs-triplet comparison; the sweep keeps 3 seeds per margin
-            "iterations": 600,
-            "eval_every": 50,
-            "sweep_seeds": [0, 1, 2],
-            "sweep_iterations": 150,
-        },
-        "paper": {
-            "seeds": [0, 1, 2],
-            "backbone": "resnet18",
-            "n_max": 6000,
-            "iterations": 6000,
-            "eval_every": 200,
-            "sweep_seeds": [0, 1, 2],
-            "sweep_iterations": 1000,
-        },
-    },
-}
-
-
-class ConfigError(ValueError):
-    """A parameter value that cannot work; the message says how to fix it."""
+__all__ = ["Config", "ConfigError", "PROFILES", "config", "notebook_config", "known_parameters", "resolve_device",
+           "seed_everything", "make_deterministic", "repo_root"]
 
 
 @dataclass
@@ -234,69 +66,81 @@ def _suggest(name: str, known: list[str]) -> str:
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
+def known_parameters(notebook: str) -> set[str]:
+    """Every name a notebook's config accepts (the union over its profiles), ``profile`` aside."""
+    return {k for p in NOTEBOOKS[notebook].PROFILES.values() for k in p}
+
+
+def parameter_cell_names(source: str) -> list[str] | None:
+    """The names a cell of plain literal assignments sets (``name = literal`` or ``name: type =
+    literal``, comments allowed), or None when the cell holds anything else."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    names = []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            value = node.value
+        else:
+            return None
+        try:
+            ast.literal_eval(value)
+        except ValueError:
+            return None
+        names.append(node.targets[0].id if isinstance(node, ast.Assign) else node.target.id)
+    return names
+
+
+def notebook_config(notebook: str, namespace: dict[str, Any], root: Path | None = None) -> Config:
+    """The config of a running notebook from its namespace (pass ``globals()``).
+
+    The parameters are the names set by the cells that ran so far and hold only literal
+    assignments including ``profile``: the ``parameters`` cell, and papermill's injected cell (in
+    IPython's input history ``In``). Every such name reaches ``config``, so a value typed in the
+    parameters cell or given with ``papermill -p`` always takes effect, and a name the notebook
+    does not know fails here, before any work, with the list of known ones.
+    """
+    cells = [c for c in namespace.get("In", []) if isinstance(c, str)]
+    names: list[str] = []
+    for src in cells:
+        found = parameter_cell_names(src)
+        if found and "profile" in found:
+            names += [n for n in found if n not in names]
+    if not names:  # outside IPython, or no parameters cell ran: take the known names the namespace holds
+        names = [n for n in ["profile", *sorted(known_parameters(notebook))] if n in namespace]
+    if "profile" not in namespace:
+        raise ConfigError(f"{notebook}: run the parameters cell first (it sets profile)")
+    overrides = {n: namespace[n] for n in names if n != "profile"}
+    return config(notebook, namespace["profile"], root=root, **overrides)
+
+
 def config(notebook: str, profile: str = "default", root: Path | None = None, **overrides: Any) -> Config:
     """Resolve ``profile`` for ``notebook`` and apply the non-None ``overrides``."""
-    if notebook not in NOTEBOOK_PROFILES:
-        known = sorted(NOTEBOOK_PROFILES)
+    if notebook not in NOTEBOOKS:
+        known = sorted(NOTEBOOKS)
         raise ConfigError(f"unknown notebook {notebook!r}; known: {known}.{_suggest(notebook, known)}")
     if profile not in PROFILES:
         raise ConfigError(
             f"unknown profile {profile!r}; use one of {list(PROFILES)}"
             f" (smoke: a quick check, default: the committed results, paper: the report's scale).{_suggest(str(profile), list(PROFILES))}"
         )
-    table = NOTEBOOK_PROFILES[notebook]
-    values = {**table["common"], **table[profile]}
+    module = NOTEBOOKS[notebook]
+    values = {**module.PROFILES["common"], **module.PROFILES[profile]}
+    known = known_parameters(notebook)
     for key, value in overrides.items():
-        if key not in values:
-            raise ConfigError(f"unknown parameter {key!r} for {notebook}; known: {sorted(values)}.{_suggest(key, list(values))}")
+        if key not in known:
+            raise ConfigError(f"unknown parameter {key!r} for {notebook}; known: {sorted(known)}.{_suggest(key, sorted(known))}")
         if value is not None:
             values[key] = value
-    _validate(values)
+    module.validate(values)
+    if "device" in values:
+        resolve_device(values["device"])
     return Config(notebook=notebook, profile=profile, values=values, root=Path(root) if root else repo_root())
-
-
-def _validate(v: dict[str, Any]) -> None:
-    if "epochs" in v and (not isinstance(v["epochs"], int) or v["epochs"] < 1):
-        raise ConfigError(f"epochs must be a whole number >= 1, got {v['epochs']!r}")
-    if "batch_size" in v and (not isinstance(v["batch_size"], int) or v["batch_size"] < 2):
-        raise ConfigError(
-            f"batch_size must be a whole number >= 2 (a pair or metric loss needs at least two samples), got {v['batch_size']!r}"
-        )
-    if "eval_epochs" in v:
-        bad = [e for e in v["eval_epochs"] if not 1 <= e <= v["epochs"]]
-        if bad:
-            raise ConfigError(f"eval_epochs {bad} fall outside 1..epochs={v['epochs']}; lower them or raise epochs")
-    if "seeds" in v and (not v["seeds"] or len(set(v["seeds"])) != len(v["seeds"])):
-        raise ConfigError(f"seeds must be a non-empty list of distinct integers, got {v['seeds']!r}")
-    if "classes_per_batch" in v and v["classes_per_batch"] * v["samples_per_class"] != v["batch_size"]:
-        raise ConfigError(
-            f"batch_size {v['batch_size']} != classes_per_batch {v['classes_per_batch']} × samples_per_class "
-            f"{v['samples_per_class']}; change one of them so that they match"
-        )
-    if v.get("val_per_class") is not None and "samples_per_class" in v and v["val_per_class"] < v["samples_per_class"]:
-        raise ConfigError(f"val_per_class {v['val_per_class']} < samples_per_class {v['samples_per_class']}: the validation loss "
-                          "runs on class-balanced batches of held-out images; raise val_per_class or lower samples_per_class")
-    if "samples_per_class" in v and v["samples_per_class"] < 2:
-        raise ConfigError("samples_per_class must be >= 2: a class needs a positive pair")
-    for key in ("circle_margin", "triplet_margin", "contrastive_margin", "margin_alpha", "margin_beta", "cutoff"):
-        if key in v and not v[key] > 0:
-            raise ConfigError(f"{key} must be > 0, got {v[key]}")
-    for key in ("circle_margins", "triplet_margins"):
-        if key in v and (not v[key] or min(v[key]) <= 0):
-            raise ConfigError(f"{key} must be a non-empty list of margins > 0, got {v[key]}")
-    for key in ("iterations", "sweep_iterations"):
-        if key in v and (v[key] < v["eval_every"] or v[key] % v["eval_every"]):
-            raise ConfigError(f"{key} ({v[key]}) must be a positive multiple of eval_every ({v['eval_every']})")
-    if "nonzero_loss_cutoff" in v and not v["nonzero_loss_cutoff"] > v["cutoff"]:
-        raise ConfigError(f"nonzero_loss_cutoff ({v['nonzero_loss_cutoff']}) must exceed cutoff ({v['cutoff']})")
-    if "sphere_dims" in v and min(v["sphere_dims"]) < 2:
-        raise ConfigError(f"sphere_dims must all be >= 2 (the distance law needs n >= 2), got {v['sphere_dims']}")
-    if "lr" in v and not v["lr"] > 0:
-        raise ConfigError(f"lr must be > 0, got {v['lr']!r}")
-    if "threads" in v and (not isinstance(v["threads"], int) or v["threads"] < 1):
-        raise ConfigError(f"threads must be a whole number >= 1, got {v['threads']!r}")
-    if "device" in v:
-        resolve_device(v["device"])
 
 
 def resolve_device(name: str) -> torch.device:

@@ -1,4 +1,4 @@
-"""Datasets (real data only), splits and the report-003 pair construction.
+"""Datasets (real data only) and splits: class-disjoint halves, per-class subsets, long tails.
 
 Every loader returns a ``Dataset`` whose ``provenance`` says which source was actually used,
 so that the results JSON can record it.
@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from . import image_folders as imf
+from .errors import DataNotFoundError
+
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -20,10 +23,6 @@ IDX_FILES = {
     "x_test": "t10k-images-idx3-ubyte",
     "y_test": "t10k-labels-idx1-ubyte",
 }
-
-
-class DataNotFoundError(FileNotFoundError):
-    """The requested data is not on this machine; the message says where to get it."""
 
 
 @dataclass
@@ -210,8 +209,6 @@ def _benchmark_loader(name: str):
     def load(data_root, allow_download, require_full, test_fraction, split_seed, image_size: int = 224) -> Dataset:
         import os
 
-        from . import image_folders as imf
-
         if data_root is None:
             raise DataNotFoundError(f"{name} needs data_root: the folder holding {imf.WHERE[name]}. "
                                     "It cannot be downloaded here; unpack it and pass its folder.")
@@ -322,53 +319,6 @@ def long_tailed_subsample(y: np.ndarray, classes, n_max: int, imbalance_ratio: f
 
 
 # ---------------------------------------------------------------- report 003's pairs
-def alternating_pairs(y: np.ndarray, seed: int, shuffle: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs as the report's code builds them: per class, alternately a positive and a negative.
-
-    With n = (smallest class size) - 1, for every class d and i < n: the positive pair
-    (d_i, d_{i+1}) and the negative pair (d_i, e_i), e = (d + k) mod C with k uniform in 1..C-1.
-    Returns ``pairs`` (P, 2) of sample indices and ``same`` (P,) with 1 for a positive pair.
-    """
-    classes = np.unique(y)
-    if len(classes) < 2:
-        raise ValueError("pairs need at least two classes")
-    members = [np.flatnonzero(y == c) for c in classes]
-    n = min(len(m) for m in members) - 1
-    if n < 1:
-        raise ValueError("every class needs at least two samples to form a positive pair")
-    rng = np.random.default_rng(seed)
-    n_cls = len(classes)
-    pairs = np.empty((2 * n_cls * n, 2), dtype=np.int64)
-    same = np.tile(np.array([1, 0], dtype=np.int64), n_cls * n)
-    row = 0
-    for d in range(n_cls):
-        other = (d + rng.integers(1, n_cls, size=n)) % n_cls
-        for i in range(n):
-            pairs[row] = members[d][i], members[d][i + 1]
-            pairs[row + 1] = members[d][i], members[other[i]][i]
-            row += 2
-    if shuffle:
-        order = rng.permutation(len(pairs))
-        pairs, same = pairs[order], same[order]
-    return pairs, same
-
-
-class _PairBatches:
-    """Map-style dataset indexed by a list of pair indices: returns the whole batch at once."""
-
-    def __init__(self, x, pairs, same):
-        import torch
-
-        self.x = torch.as_tensor(x, dtype=torch.float32).reshape(len(x), -1)
-        self.pairs = torch.as_tensor(pairs, dtype=torch.long)
-        self.same = torch.as_tensor(same, dtype=torch.long)
-
-    def __len__(self):
-        return len(self.pairs)
-
-    def __getitem__(self, rows):
-        p = self.pairs[rows]
-        return self.x[p[:, 0]], self.x[p[:, 1]], self.same[rows]
 
 
 class _LabelledBatches:
@@ -394,16 +344,3 @@ def batch_loader(x: np.ndarray, y: np.ndarray, batch_sampler):
     return DataLoader(_LabelledBatches(x, y), sampler=batch_sampler, batch_size=None, num_workers=0)
 
 
-def pair_loader(x: np.ndarray, pairs: np.ndarray, same: np.ndarray, batch_size: int, generator):
-    """A DataLoader over explicit pairs, reshuffled every epoch by ``generator`` (keeps the last,
-    smaller batch, as Keras' ``fit`` does); no workers, so runs are deterministic."""
-    import torch
-    from torch.utils.data import BatchSampler, DataLoader, RandomSampler
-
-    if batch_size < 2:
-        raise ValueError(f"batch_size must be >= 2, got {batch_size}")
-    if len(pairs) == 0:
-        raise ValueError("no pairs to train on")
-    ds = _PairBatches(x, pairs, same)
-    sampler = BatchSampler(RandomSampler(range(len(ds)), generator=generator), batch_size, drop_last=False)
-    return DataLoader(ds, sampler=sampler, batch_size=None, num_workers=0)

@@ -1,11 +1,10 @@
-"""Embeddings, pair verification, distance statistics, retrieval metrics and 2-D projections."""
+"""Embeddings, retrieval metrics, similarity statistics, 2-D projections and paired comparisons
+(pair verification is in :mod:`dml_utils.pairs`)."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 from torch import nn
-
-from .losses import KERAS_EPSILON
 
 
 @torch.no_grad()
@@ -18,51 +17,6 @@ def embed(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 2048
     out = [model(x[i : i + batch_size].to(dev)).cpu() for i in range(0, len(x), batch_size)]
     model.train(was_training)
     return torch.cat(out).numpy()
-
-
-def pair_distances(emb: np.ndarray, pairs: np.ndarray, eps: float = KERAS_EPSILON) -> np.ndarray:
-    """sqrt(max(||e_i - e_j||², eps)) for every pair (i, j): the report-003 distance, in float64."""
-    diff = emb[pairs[:, 0]].astype(np.float64) - emb[pairs[:, 1]].astype(np.float64)
-    return np.sqrt(np.maximum((diff**2).sum(axis=1), eps))
-
-
-def pair_verification_accuracy(dist: np.ndarray, same: np.ndarray, threshold: float = 0.5) -> float:
-    """Share of pairs where [D < threshold] equals the pair label (report 003's "accuracy")."""
-    if len(dist) != len(same) or len(dist) == 0:
-        raise ValueError("need as many labels as distances, and at least one pair")
-    return float(np.mean((dist < threshold) == (np.asarray(same) == 1)))
-
-
-def best_threshold(dist: np.ndarray, same: np.ndarray) -> float:
-    """The threshold that maximizes pair-verification accuracy on these pairs (midpoint rule)."""
-    order = np.argsort(dist)
-    d, s = dist[order], (np.asarray(same)[order] == 1)
-    # accuracy when the first k sorted pairs are called "same": positives among them + negatives after
-    correct = np.concatenate([[0], np.cumsum(s)]) + np.concatenate([[(~s).sum()], (~s).sum() - np.cumsum(~s)])
-    k = int(np.argmax(correct))
-    if k == 0:
-        return float(d[0]) - 1e-12
-    if k == len(d):
-        return float(d[-1]) + 1e-12
-    return float((d[k - 1] + d[k]) / 2)
-
-
-def distance_stats(dist: np.ndarray, same: np.ndarray, pos_below: float | None = None) -> dict[str, float]:
-    """Mean and std (ddof 0) of positive and negative pair distances.
-
-    ``pos_below`` keeps only positives with D < pos_below (the report's positive statistics did
-    this with 0.4); negatives are never filtered. ``pos_kept`` is the share of positives kept.
-    """
-    same = np.asarray(same) == 1
-    pos, neg = dist[same], dist[~same]
-    kept = pos if pos_below is None else pos[pos < pos_below]
-    return {
-        "pos_mean": float(kept.mean()) if len(kept) else float("nan"),
-        "pos_std": float(kept.std()) if len(kept) else float("nan"),
-        "neg_mean": float(neg.mean()) if len(neg) else float("nan"),
-        "neg_std": float(neg.std()) if len(neg) else float("nan"),
-        "pos_kept": float(len(kept) / len(pos)) if len(pos) else float("nan"),
-    }
 
 
 def sklearn_kmeans(x: torch.Tensor, n_clusters: int) -> torch.Tensor:
@@ -88,18 +42,30 @@ def _make_calculator(recall_ks: tuple[int, ...]):
     return type("RecallAccuracyCalculator", (AccuracyCalculator,), names)
 
 
+def _same_label(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Label equality, as PML's default ``torch.eq``; passed as our own function because PML then
+    counts each class's matches class by class instead of in one (classes × N) comparison that
+    it sums as int64 (SOP's 11k × 60k items: over 5 GB). Same counts, same metrics."""
+    return a == b
+
+
+KNN_QUERY_BATCH = 2048  # queries per k-NN block: 2048 × 60,000 float32 distances ≈ 0.5 GB (SOP's test half)
+SIMILARITY_BLOCK = 2048  # rows per block of the cosine-similarity means above this many items (2048 × 60,000 float64 ≈ 1 GB)
+
+
 def retrieval_metrics(emb: np.ndarray, labels: np.ndarray, normalize: bool = False,
                       recall_ks: tuple[int, ...] = (), nmi: bool = False) -> dict[str, float]:
     """Precision@1 and MAP@R of each item against the others (PML AccuracyCalculator); optionally
     Recall@K and NMI (k-means from scikit-learn, since faiss is not required here).
 
     The k-NN is pinned to PML's own (CustomKNN on Lp distance), so the numbers do not change
-    when faiss happens to be installed.
+    when faiss happens to be installed; it runs ``KNN_QUERY_BATCH`` queries at a time, so memory
+    stays bounded (one block of queries × all items, not N × N).
     """
     from pytorch_metric_learning.distances import LpDistance
     from pytorch_metric_learning.utils.inference import CustomKNN
 
-    include = ["precision_at_1", "mean_average_precision_at_r"] + [f"recall_at_{k}" for k in recall_ks] + (["NMI"] if nmi else [])
+    include = ["precision_at_1", "mean_average_precision_at_r"] + [f"recall_at_{k}" for k in recall_ks]
     # MAP@R needs the largest class's R = count − 1 neighbours ("max_bin_count"); Recall@K needs K.
     # With classes smaller than K + 1, "max_bin_count" alone would compute Recall@K at fewer neighbours.
     need = max(recall_ks, default=1)
@@ -108,30 +74,53 @@ def retrieval_metrics(emb: np.ndarray, labels: np.ndarray, normalize: bool = Fal
     largest = int(np.unique(np.asarray(labels), return_counts=True)[1].max()) if len(labels) else 0
     calc = _make_calculator(tuple(recall_ks))(
         include=tuple(include),
-        knn_func=CustomKNN(LpDistance(normalize_embeddings=normalize)),
-        kmeans_func=sklearn_kmeans,
+        knn_func=CustomKNN(LpDistance(normalize_embeddings=normalize), batch_size=KNN_QUERY_BATCH),
         k="max_bin_count" if need <= largest - 1 else need,
         device=torch.device("cpu"),
+        label_comparison_fn=_same_label,
     )
     e = torch.as_tensor(emb, dtype=torch.float32).reshape(len(emb), -1)
-    acc = calc.get_accuracy(e, torch.as_tensor(labels))
+    y = torch.as_tensor(labels)
+    acc = calc.get_accuracy(e, y)
     out = {"p_at_1": float(acc["precision_at_1"]), "map_at_r": float(acc["mean_average_precision_at_r"])}
     out.update({f"recall_at_{k}": float(acc[f"recall_at_{k}"]) for k in recall_ks})
-    if nmi:
-        out["nmi"] = float(acc["NMI"])
+    if nmi:  # a calculator of its own: PML refuses clustering with a custom label comparison (k-means on e, as before)
+        from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+
+        clustering = AccuracyCalculator(include=("NMI",), kmeans_func=sklearn_kmeans, knn_func=calc.knn_func,  # (k-NN unused)
+                                        device=torch.device("cpu"))
+        out["nmi"] = float(clustering.get_accuracy(e, y)["NMI"])
     return out
 
 
-def similarity_stats(emb: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+def similarity_stats(emb: np.ndarray, labels: np.ndarray, block: int = SIMILARITY_BLOCK) -> dict[str, float]:
     """Mean cosine similarity of same-class and of different-class pairs (self-pairs excluded),
-    and over all pairs: near 1 everywhere means the embeddings collapsed into a cone."""
+    and over all pairs: near 1 everywhere means the embeddings collapsed into a cone.
+
+    Up to ``block`` items: one N × N matrix. Above: exact sums over blocks of ``block`` rows, so
+    memory stays at block × N (SOP's 60k items would need 29 GB at once)."""
     e = torch.nn.functional.normalize(torch.as_tensor(emb, dtype=torch.float64), dim=1)
-    sim = e @ e.T
     y = torch.as_tensor(labels)
-    same = y[:, None] == y[None, :]
-    off = ~torch.eye(len(y), dtype=torch.bool)
-    return {"sim_same": float(sim[same & off].mean()), "sim_diff": float(sim[~same].mean()),
-            "sim_all": float(sim[off].mean())}
+    n = len(y)
+    if n <= block:
+        sim = e @ e.T
+        same = y[:, None] == y[None, :]
+        off = ~torch.eye(n, dtype=torch.bool)
+        return {"sim_same": float(sim[same & off].mean()), "sim_diff": float(sim[~same].mean()),
+                "sim_all": float(sim[off].mean())}
+    total = same_sum = 0.0
+    same_count = 0
+    for s in range(0, n, block):
+        sim = e[s:s + block] @ e.T  # block × N: the only large array
+        same = y[s:s + block, None] == y[None, :]  # bool, ~1/8 of sim
+        total += float(sim.sum())
+        same_sum += float(sim[same].sum())  # same-class entries are few: a small copy
+        same_count += int(same.sum())
+    self_sum = float((e * e).sum())  # the diagonal: cos(x, x) = 1 up to rounding
+    diff_count = n * n - same_count
+    return {"sim_same": (same_sum - self_sum) / (same_count - n) if same_count > n else float("nan"),
+            "sim_diff": (total - same_sum) / diff_count if diff_count else float("nan"),
+            "sim_all": (total - self_sum) / (n * (n - 1))}
 
 
 def project_2d(emb: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndarray:

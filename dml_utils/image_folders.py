@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataNotFoundError
+from .errors import DataNotFoundError
 
 WHERE = {
     "cub200": "CUB-200-2011 (the CUB_200_2011 folder with images.txt, image_class_labels.txt and images/)",

@@ -138,22 +138,3 @@ class PooledPairMeanReducer(MultipleReducers):
         return torch.cat(parts).mean()
 
 
-def pair_indices_tuple(same: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """PML pair indices for a batch laid out as [first items; second items] of B explicit pairs.
-
-    Pair i joins rows i and i + B; ``same[i]`` = 1 marks it positive. Returns (a1, p, a2, n).
-    """
-    b = len(same)
-    rows = torch.arange(b, device=same.device)
-    pos, neg = same.bool(), ~same.bool()
-    return rows[pos], rows[pos] + b, rows[neg], rows[neg] + b
-
-
-def build_pair_loss(name: str, eps: float = KERAS_EPSILON):
-    """The report-003 losses by name, with its distance and its all-pairs mean."""
-    distance = ClampedEuclideanDistance(eps=eps)
-    if name == "contrastive":
-        return SquaredHingeContrastiveLoss(pos_margin=0, neg_margin=1, distance=distance, reducer=PooledPairMeanReducer())
-    if name == "yukawa":
-        return YukawaLoss(decay=10.0, pos_exponent=3, eps=eps, distance=distance, reducer=PooledPairMeanReducer())
-    raise ValueError(f"unknown pair loss {name!r}; use 'contrastive' or 'yukawa'")

@@ -112,3 +112,16 @@ class _ChannelFirst(nn.Module):
     def forward(self, x):
         x = x.unsqueeze(1) if x.ndim == 3 else x
         return self.net((x - self.mean) / self.std if self.rgb else x)
+
+
+BACKBONES = ("convnet", "resnet18")
+
+
+def build_backbone(name: str, embedding_size: int, image_shape: tuple[int, ...], pretrained: bool = True) -> nn.Module:
+    """A backbone by name for images of ``image_shape``: (H, W) grey or (C, H, W)."""
+    channels = image_shape[0] if len(image_shape) == 3 else 1
+    if name == "convnet":
+        return SmallConvNet(embedding_size=embedding_size, in_channels=channels, image_size=image_shape[-1])
+    if name == "resnet18":
+        return resnet18_embedding(embedding_size, in_channels=channels, pretrained=pretrained)
+    raise ValueError(f"unknown backbone {name!r}; use one of {list(BACKBONES)}")

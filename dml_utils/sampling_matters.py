@@ -15,7 +15,8 @@ from pytorch_metric_learning.reducers import MeanReducer, SumReducer
 from .config import Config
 from .evaluate import embed
 from .losses import SquaredHingeContrastiveLoss
-from .retrieval import RetrievalData, baselines, prepare, train_and_evaluate  # noqa: F401  (notebook 04 calls sm.prepare, sm.baselines)
+from .class_disjoint import RetrievalData, prepare  # noqa: F401
+from .retrieval_run import baselines, train_and_evaluate  # noqa: F401  (notebook 04 calls sm.prepare, sm.baselines)
 from .sampling import (STRATEGIES, NegativeSamplingMiner, gradient_variance, hypersphere_distance_cdf,
                        hypersphere_distance_density, pml_distance_weighted_anchor_loss, sampled_negative_distances,
                        uniform_sphere_distances, uniform_sphere_points)

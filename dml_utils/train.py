@@ -23,7 +23,6 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .losses import pair_indices_tuple
 from .models import weight_distance
 
 
@@ -113,18 +112,6 @@ LossOfBatch = Callable[[nn.Module, Any], torch.Tensor]
 def model_device(model: nn.Module) -> torch.device:
     """Where the model's parameters live; batches are moved there."""
     return next(model.parameters()).device
-
-
-def pair_loss(loss_fn: nn.Module) -> LossOfBatch:
-    """The loss of a batch of explicit pairs (x_first, x_second, same): one forward pass for both."""
-
-    def of(model: nn.Module, batch) -> torch.Tensor:
-        dev = model_device(model)
-        xa, xb, same = (t.to(dev) for t in batch)
-        emb = model(torch.cat([xa, xb]))
-        return loss_fn(emb, None, pair_indices_tuple(same))
-
-    return of
 
 
 def labelled_loss(loss_fn: nn.Module, miner: nn.Module | None = None) -> LossOfBatch:

@@ -20,6 +20,20 @@ import papermill as pm
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def unknown_parameters(notebooks: list[Path], params: dict) -> str | None:
+    """A message naming every -p parameter some notebook does not know, before anything runs."""
+    from dml_utils.config import known_parameters
+    from dml_utils.profiles import NOTEBOOKS
+
+    for nb in notebooks:
+        if nb.stem not in NOTEBOOKS:
+            continue  # main() reports a missing notebook
+        bad = sorted(set(params) - {"profile"} - known_parameters(nb.stem))
+        if bad:
+            return f"{nb.stem} does not know {bad}; known: {sorted(known_parameters(nb.stem))}"
+    return None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="+", type=Path)
@@ -34,10 +48,15 @@ def main(argv=None) -> int:
     for name, value in args.parameter:
         import ast
 
+        if name == "profile":
+            ap.error("set the profile with --profile, not -p profile (the guard on committed notebooks reads --profile)")
         try:
             params[name] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             params[name] = value
+    problem = unknown_parameters(args.notebooks, params)
+    if problem:
+        ap.error(problem)
     failed = []
     for nb in args.notebooks:
         nb = nb.resolve()

@@ -67,24 +67,6 @@ def test_fashion_missing_everywhere_says_how_to_get_it(monkeypatch, tmp_path):
         D.load_dataset("fashion-mnist")
 
 
-def test_alternating_pairs_follow_the_report():
-    y = np.repeat(np.arange(4), [5, 7, 6, 9])
-    pairs, same = D.alternating_pairs(y, seed=3, shuffle=False)
-    n = 5 - 1
-    assert len(pairs) == 2 * 4 * n
-    assert same[::2].all() and not same[1::2].any()  # positive, negative, positive, ...
-    assert (y[pairs[same == 1, 0]] == y[pairs[same == 1, 1]]).all()
-    assert (y[pairs[same == 0, 0]] != y[pairs[same == 0, 1]]).all()
-    first_of_class0 = np.flatnonzero(y == 0)
-    assert pairs[0].tolist() == [first_of_class0[0], first_of_class0[1]]
-    p2, s2 = D.alternating_pairs(y, seed=3)
-    p3, s3 = D.alternating_pairs(y, seed=3)
-    np.testing.assert_array_equal(p2, p3)
-    assert sorted(map(tuple, p2)) == sorted(map(tuple, pairs))
-    with pytest.raises(ValueError, match="two samples"):
-        D.alternating_pairs(np.array([0, 1, 1]), seed=0)
-
-
 def test_splits():
     y = np.repeat(np.arange(10), 20)
     tr, te = D.stratified_split(y, 0.25, seed=0)
@@ -98,18 +80,3 @@ def test_splits():
     np.testing.assert_array_equal(keep, D.subsample_per_class(y, 7, seed=0))
 
 
-def test_pair_loader_covers_every_pair_and_keeps_last_batch():
-    import torch
-
-    x = np.arange(20, dtype=np.float32).reshape(10, 2)
-    pairs = np.array([[i, (i + 1) % 10] for i in range(10)])
-    same = np.arange(10) % 2
-    loader = D.pair_loader(x, pairs, same, 4, torch.Generator().manual_seed(0))
-    batches = list(loader)
-    assert [len(b[2]) for b in batches] == [4, 4, 2]
-    firsts = sorted(int(v) for b in batches for v in b[0][:, 0])
-    assert firsts == sorted((x[:, 0]).astype(int).tolist())
-    again = list(D.pair_loader(x, pairs, same, 4, torch.Generator().manual_seed(0)))
-    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again))
-    with pytest.raises(ValueError, match="batch_size"):
-        D.pair_loader(x, pairs, same, 1, torch.Generator())

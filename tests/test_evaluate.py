@@ -1,34 +1,7 @@
 import numpy as np
 import pytest
 
-from dml_utils.evaluate import (best_threshold, distance_stats, pair_distances, pair_verification_accuracy,
-                                paired_comparison, retrieval_metrics)
-
-
-def test_pair_verification_accuracy_and_distances():
-    emb = np.array([[0, 0], [0.3, 0.4], [3, 4], [0, 0]], dtype=np.float32)
-    d = pair_distances(emb, np.array([[0, 1], [0, 2], [0, 3]]))
-    np.testing.assert_allclose(d, [0.5, 5.0, 1e-7**0.5], rtol=1e-6)
-    # D < 0.5 means "same": pair 0 (D = 0.5) is called different
-    assert pair_verification_accuracy(d, np.array([1, 0, 1])) == pytest.approx(2 / 3)
-    with pytest.raises(ValueError):
-        pair_verification_accuracy(d, np.array([1, 0]))
-
-
-def test_best_threshold_is_optimal():
-    rng = np.random.default_rng(0)
-    d = np.concatenate([rng.normal(0.4, 0.2, 300), rng.normal(0.9, 0.2, 300)])
-    same = np.r_[np.ones(300), np.zeros(300)].astype(int)
-    thr = best_threshold(d, same)
-    brute = max(pair_verification_accuracy(d, same, t) for t in np.r_[d - 1e-9, d + 1e-9])
-    assert pair_verification_accuracy(d, same, thr) == pytest.approx(brute)
-
-
-def test_distance_stats_filter_only_positives():
-    d = np.array([0.1, 0.3, 0.6, 1.0, 2.0])
-    s = distance_stats(d, np.array([1, 1, 1, 0, 0]), pos_below=0.4)
-    assert s["pos_mean"] == pytest.approx(0.2) and s["pos_kept"] == pytest.approx(2 / 3)
-    assert s["neg_mean"] == pytest.approx(1.5) and s["neg_std"] == pytest.approx(0.5)
+from dml_utils.evaluate import paired_comparison, retrieval_metrics
 
 
 def test_retrieval_metrics_perfect_and_random():
@@ -44,3 +17,26 @@ def test_retrieval_metrics_perfect_and_random():
 def test_paired_comparison():
     out = paired_comparison([1.0, 2.0, 3.0, 4.0], [0.5, 1.4, 2.6, 3.3])
     assert out["mean_diff"] == pytest.approx(0.55) and out["wins"] == 4 and out["t_p"] < 0.01
+
+
+def test_similarity_stats_in_blocks_equals_one_matrix():
+    from dml_utils.evaluate import similarity_stats
+
+    rng = np.random.default_rng(0)
+    emb, y = rng.normal(size=(300, 8)), rng.integers(0, 7, size=300)
+    whole = similarity_stats(emb, y)
+    for block in (1, 64, 299):
+        blocks = similarity_stats(emb, y, block=block)
+        assert blocks.keys() == whole.keys()
+        for k in whole:
+            assert blocks[k] == pytest.approx(whole[k], rel=1e-12, abs=1e-14), (block, k)
+
+
+def test_knn_in_query_blocks_gives_the_same_metrics(monkeypatch):
+    from dml_utils import evaluate
+
+    rng = np.random.default_rng(1)
+    emb, y = rng.normal(size=(500, 16)).astype(np.float32), np.repeat(np.arange(50), 10)
+    whole = evaluate.retrieval_metrics(emb, y, normalize=True, recall_ks=(1, 2, 4))
+    monkeypatch.setattr(evaluate, "KNN_QUERY_BATCH", 37)
+    assert evaluate.retrieval_metrics(emb, y, normalize=True, recall_ks=(1, 2, 4)) == pytest.approx(whole, rel=1e-6)

@@ -8,8 +8,9 @@ from pytorch_metric_learning.losses import ContrastiveLoss
 from pytorch_metric_learning.miners import PairMarginMiner
 from pytorch_metric_learning.reducers import MeanReducer
 
-from dml_utils.losses import (ClampedEuclideanDistance, PairwiseOnlyMixin, PooledPairMeanReducer,
-                              SquaredHingeContrastiveLoss, YukawaLoss, build_pair_loss, pair_indices_tuple)
+from dml_utils import yukawa_vs_contrastive as yc
+from dml_utils.losses import ClampedEuclideanDistance, PairwiseOnlyMixin, PooledPairMeanReducer, SquaredHingeContrastiveLoss, YukawaLoss
+from dml_utils.pairs import pair_indices_tuple
 
 DTYPES = [torch.float32, torch.float64]
 TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
@@ -51,7 +52,7 @@ def test_pair_losses_match_plain_loop(dtype, name, pos_fn, neg_fn):
     b = 16
     emb = (torch.randn(2 * b, 8, dtype=dtype) * 0.3).requires_grad_()
     same = torch.tensor([1, 0] * (b // 2))
-    loss = build_pair_loss(name)(emb, None, pair_indices_tuple(same))
+    loss = yc.build_loss(name)(emb, None, pair_indices_tuple(same))
     expected = loop_pair_loss(emb.detach(), *pair_indices_tuple(same), pos_fn, neg_fn)
     assert loss.dtype == dtype
     assert loss.item() == pytest.approx(expected, rel=TOL[dtype])
@@ -108,7 +109,7 @@ def test_gradcheck_float64():
     emb = (torch.randn(8, 5, dtype=torch.float64) * 0.3).requires_grad_()
     idx = pair_indices_tuple(torch.tensor([1, 0, 1, 0]))
     for name in ("yukawa", "contrastive"):
-        f = build_pair_loss(name)
+        f = yc.build_loss(name)
         assert torch.autograd.gradcheck(lambda e: f(e, None, idx), (emb,))
 
 
@@ -153,4 +154,4 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="eps"):
         ClampedEuclideanDistance(eps=0)
     with pytest.raises(ValueError, match="unknown pair loss"):
-        build_pair_loss("triplet")
+        yc.build_loss("triplet")

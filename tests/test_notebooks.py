@@ -38,3 +38,26 @@ def test_baseline_replays_the_notebooks_own_cells(path):
                 if c["cell_type"] == "code" and "injected-parameters" not in c["metadata"].get("tags", [])]
 
     assert sources(ROOT / "tests" / "regression" / path.name) == sources(path), "stale baseline: run `make baselines`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_reaches_the_config(path):
+    """The parameters cell holds literal assignments only, each of a name the notebook's config
+    knows; the setup passes them all (notebook_config(…, globals())); no later cell rebinds one,
+    so re-running the setup in JupyterLab reads what the parameters cell says."""
+    import ast
+
+    from dml_utils.config import known_parameters, parameter_cell_names
+
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code" and "injected-parameters" not in c["metadata"].get("tags", [])]
+    names = parameter_cell_names("".join(code[0]["source"]))
+    assert "parameters" in code[0]["metadata"]["tags"] and names and names[0] == "profile"
+    assert set(names) - {"profile"} <= known_parameters(path.stem)
+    assert all(isinstance(n, ast.AnnAssign) for n in ast.parse("".join(code[0]["source"])).body), "annotate every parameter"
+    setup = "".join(code[1]["source"])
+    assert f'notebook_config("{path.stem}", globals())' in setup
+    for c in code[1:]:
+        for node in ast.walk(ast.parse("".join(c["source"]))):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                assert node.id not in names, f"a later cell rebinds the parameter {node.id!r}"

@@ -114,7 +114,7 @@ def test_a_planted_bug_fails_the_reference(monkeypatch):
     notebook 03's smoke run, in process, departs from the reference where the bug acts (what Yukawa
     training gives) and nowhere else (contrastive, baselines, data). At the initial weights the
     term is ~e^-12, so the step-0 loss cannot see it; training can."""
-    from dml_utils import losses, siamese
+    from dml_utils import losses, yukawa_vs_contrastive as yc
 
     name = "03_yukawa_vs_contrastive_mnist"
     correct = losses.YukawaLoss._compute_loss
@@ -127,10 +127,10 @@ def test_a_planted_bug_fails_the_reference(monkeypatch):
     monkeypatch.setattr(losses.YukawaLoss, "_compute_loss", wrong_sign)
     cfg = cfg_lib.config(name, "smoke")
     cfg_lib.make_deterministic(cfg.threads)
-    data = {n: siamese.prepare(cfg, n) for n in cfg.datasets}
-    runs = {n: siamese.run(cfg, d, progress=False) for n, d in data.items()}
+    data = {n: yc.prepare(cfg, n) for n in cfg.datasets}
+    runs = {n: yc.run(cfg, d, progress=False) for n, d in data.items()}
     doc = {"notebook": name, "records": [r for df, _ in runs.values() for r in df.to_dict("records")],
-           "loss_curves": {f"{n}/{loss}/seed{s}": o["curves"][loss] for n in runs for s, o in runs[n][1].items() for loss in siamese.LOSSES},
+           "loss_curves": {f"{n}/{loss}/seed{s}": o["curves"][loss] for n in runs for s, o in runs[n][1].items() for loss in yc.LOSSES},
            "data": [d.provenance for d in data.values()]}
     doc = json.loads(json.dumps(_jsonable(doc)))
     problems = compare(summarize(doc), json.loads((REFERENCES / f"{name}.json").read_text()))

@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from dml_utils.config import config, make_deterministic
-from dml_utils.data import pair_loader
-from dml_utils.losses import build_pair_loss
+from dml_utils.pairs import pair_loader, pair_loss
+from dml_utils import yukawa_vs_contrastive as yc
 from dml_utils.models import MLPEmbedding, weight_distance
-from dml_utils.train import NonFiniteLossError, Step, Update, fit, pair_loss, single_loss_step
+from dml_utils.train import NonFiniteLossError, Step, Update, fit, single_loss_step
 
 
 def _setup(seed=0, n=64):
@@ -22,7 +22,7 @@ def _setup(seed=0, n=64):
 
 def test_history_eval_callback_weight_move_and_step0():
     model, opt, loader = _setup()
-    step = single_loss_step(model, pair_loss(build_pair_loss("yukawa")), opt)
+    step = single_loss_step(model, pair_loss(yc.build_loss("yukawa")), opt)
     first = next(iter(loader))
     hist = fit(step, loader, passes=3, evaluate=lambda p: p * 10, eval_passes=[2, 3], step0_batch=first, progress=False)
     assert hist.steps == 3 * 4 and len(hist.pass_loss) == 3 and hist.evaluations == {2: 20, 3: 30}
@@ -39,7 +39,7 @@ def test_same_seed_same_numbers():
     for _ in range(2):
         model, opt, loader = _setup(seed=5)
         torch.manual_seed(5)  # dropout
-        runs.append(fit(single_loss_step(model, pair_loss(build_pair_loss("contrastive")), opt), loader, 2, progress=False).step_loss)
+        runs.append(fit(single_loss_step(model, pair_loss(yc.build_loss("contrastive")), opt), loader, 2, progress=False).step_loss)
     assert runs[0] == runs[1]
 
 

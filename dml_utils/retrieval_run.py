@@ -1,89 +1,28 @@
-"""Class-disjoint retrieval experiments shared by notebooks 01 and 04: data with training classes
-(long-tailed or balanced), held-out images of those classes and unseen test classes; one
-training run with a PML loss and miner on class-balanced batches; metrics and baselines.
+"""One class-disjoint retrieval training run (notebooks 01 and 04) on the engine: a fresh
+backbone trained with a PML loss and miner on class-balanced batches, tracked on fixed batches
+and held-out images, measured on unseen classes; and the untrained / raw-pixel baselines.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from .config import Config, resolve_device, seed_everything
-from .data import batch_loader, load_dataset, long_tailed_subsample, subsample_per_class
+from .class_disjoint import RetrievalData
+from .data import batch_loader
 from .evaluate import embed, retrieval_metrics, similarity_stats
-from .models import SmallConvNet, resnet18_embedding
+from .models import build_backbone as _build
 from .sampling import ClassBalancedBatchSampler
 from .train import fit, labelled_loss, single_loss_step
 
-SPLIT_SEED = 0
 RECALL_KS = (1, 2, 4, 8)
-
-
-@dataclass
-class RetrievalData:
-    x_train: np.ndarray  # images of the training classes (long-tailed when imbalance_ratio > 1)
-    y_train: np.ndarray
-    x_val: np.ndarray  # held-out images of the training classes
-    y_val: np.ndarray
-    x_test: np.ndarray  # images of classes never seen in training
-    y_test: np.ndarray
-    provenance: dict[str, Any]
-
-
-def prepare(cfg: Config) -> RetrievalData:
-    """Training images of ``train_classes`` (long-tailed when imbalance_ratio > 1), held-out images of
-    those classes, and images of the unseen classes.
-
-    Datasets with one split per class half (CUB, Cars196, SOP: ``class_disjoint``) hold out
-    ``val_per_class`` training images per class; the others (Fashion-MNIST) take them from the
-    test split. ``train_classes=None``: every class of the training split; ``n_max=None``: every
-    image; ``test_per_class=None``: every image of the unseen classes.
-    """
-    ds = load_dataset(cfg.dataset, data_root=cfg.data_root, allow_download=cfg.allow_download,
-                      image_size=cfg.values.get("image_size") or 224)
-    disjoint = bool(ds.provenance.get("class_disjoint"))
-    train_classes = np.unique(ds.y_train).tolist() if cfg.train_classes is None else list(cfg.train_classes)
-    unknown = set(train_classes) - set(np.unique(ds.y_train).tolist())
-    if unknown:
-        raise ValueError(f"train_classes {sorted(unknown)} are not classes of {cfg.dataset}")
-    unseen = [c for c in np.unique(ds.y_test).tolist() if c not in train_classes]
-    if len(unseen) < 2:
-        raise ValueError("leave at least two classes out of train_classes: they are the unseen test classes")
-
-    def per_class(y, idx, n):
-        return idx if n is None else idx[subsample_per_class(y[idx], n, seed=SPLIT_SEED)]
-
-    pool = np.flatnonzero(np.isin(ds.y_train, train_classes))
-    if disjoint:
-        va = per_class(ds.y_train, pool, cfg.val_per_class)
-        pool = np.setdiff1d(pool, va)
-        x_val, y_val = ds.x_train[va], ds.y_train[va]
-    else:
-        va = per_class(ds.y_test, np.flatnonzero(np.isin(ds.y_test, train_classes)), cfg.val_per_class)
-        x_val, y_val = ds.x_test[va], ds.y_test[va]
-    if cfg.n_max is None:
-        if cfg.imbalance_ratio != 1:
-            raise ValueError("n_max=None takes every training image, which needs imbalance_ratio=1; set n_max for a long tail")
-        tr = pool
-    else:
-        tr = pool[long_tailed_subsample(ds.y_train[pool], train_classes, cfg.n_max, cfg.imbalance_ratio, seed=SPLIT_SEED)]
-    te = per_class(ds.y_test, np.flatnonzero(np.isin(ds.y_test, unseen)), cfg.test_per_class)
-    counts = {int(c): int((ds.y_train[tr] == c).sum()) for c in train_classes}
-    prov = {**ds.provenance, "train_classes": train_classes, "unseen_classes": unseen, "train_counts": counts,
-            "imbalance_ratio": cfg.imbalance_ratio, "n_train_used": int(len(tr)), "n_val": int(len(va)), "n_unseen_test": int(len(te))}
-    return RetrievalData(ds.x_train[tr], ds.y_train[tr], x_val, y_val, ds.x_test[te], ds.y_test[te], prov)
 
 
 def build_backbone(cfg: Config, data: RetrievalData) -> torch.nn.Module:
     """The configured backbone for ``data``'s images: (N, H, W) grey or (N, C, H, W)."""
-    channels = data.x_train.shape[1] if data.x_train.ndim == 4 else 1
-    if cfg.backbone == "convnet":
-        return SmallConvNet(embedding_size=cfg.embedding_size, in_channels=channels, image_size=data.x_train.shape[-1])
-    if cfg.backbone == "resnet18":
-        return resnet18_embedding(cfg.embedding_size, in_channels=channels, pretrained=cfg.pretrained)
-    raise ValueError(f"unknown backbone {cfg.backbone!r}; use 'convnet' or 'resnet18'")
+    return _build(cfg.backbone, cfg.embedding_size, data.x_train.shape[1:], pretrained=cfg.pretrained)
 
 
 def fixed_batches(y: np.ndarray, cfg: Config, n: int, seed: int) -> list[list[int]]:

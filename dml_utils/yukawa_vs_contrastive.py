@@ -1,4 +1,5 @@
-"""Report 003's protocol: a Siamese MLP trained on alternating pairs, contrastive vs Yukawa.
+"""Report 003 ("Yukawa vs contrastive loss on MNIST"): a Siamese MLP trained on alternating pairs,
+contrastive vs Yukawa loss.
 
 Per seed, both losses start from the same initial weights and see the same batches in the same
 order; only the loss differs, so seeds give paired comparisons.
@@ -12,12 +13,13 @@ import numpy as np
 import torch
 
 from .config import Config, seed_everything
-from .data import Dataset, alternating_pairs, load_dataset, pair_loader, subsample_per_class
-from .evaluate import (best_threshold, distance_stats, embed, pair_distances,
-                       pair_verification_accuracy, retrieval_metrics)
-from .losses import build_pair_loss
+from .data import Dataset, load_dataset, subsample_per_class
+from .evaluate import embed, retrieval_metrics
+from .losses import KERAS_EPSILON, ClampedEuclideanDistance, PooledPairMeanReducer, SquaredHingeContrastiveLoss, YukawaLoss
 from .models import MLPEmbedding
-from .train import fit, pair_loss, single_loss_step
+from .pairs import (alternating_pairs, best_threshold, distance_stats, pair_distances, pair_loader, pair_loss,
+                    pair_verification_accuracy)
+from .train import fit, single_loss_step
 
 LOSSES = ("contrastive", "yukawa")
 PAIR_SEED = 0  # the test pairs (and the retrieval subset) are the same for every seed
@@ -34,6 +36,16 @@ class PairData:
     test_same: np.ndarray
     retrieval_idx: np.ndarray  # test items used for P@1 / MAP@R
     provenance: dict[str, Any]
+
+
+def build_loss(name: str, eps: float = KERAS_EPSILON):
+    """The report-003 losses by name, with its distance and its all-pairs mean."""
+    distance = ClampedEuclideanDistance(eps=eps)
+    if name == "contrastive":
+        return SquaredHingeContrastiveLoss(pos_margin=0, neg_margin=1, distance=distance, reducer=PooledPairMeanReducer())
+    if name == "yukawa":
+        return YukawaLoss(decay=10.0, pos_exponent=3, eps=eps, distance=distance, reducer=PooledPairMeanReducer())
+    raise ValueError(f"unknown pair loss {name!r}; use 'contrastive' or 'yukawa'")
 
 
 def prepare(cfg: Config, name: str, retrieval_per_class: int = 200) -> PairData:
@@ -94,7 +106,7 @@ def run_seed(data: PairData, seed: int, cfg: Config, progress: bool = True) -> d
         model.load_state_dict(init_state)
         generator = seed_everything(seed)  # same dropout masks and batch order for every loss
         opt = torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=cfg.rho, eps=cfg.rms_eps)
-        step = single_loss_step(model, pair_loss(build_pair_loss(loss_name)), opt)
+        step = single_loss_step(model, pair_loss(build_loss(loss_name)), opt)
         loader = pair_loader(data.x_train, train_pairs, train_same, cfg.batch_size, generator)
         first = next(iter(pair_loader(data.x_train, train_pairs, train_same, cfg.batch_size, torch.Generator().manual_seed(seed))))
 

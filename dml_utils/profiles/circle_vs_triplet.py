@@ -1,0 +1,81 @@
+"""Profiles of notebook 01: Circle vs triplet loss with a miner on imbalanced data (report 000).
+
+Values a profile does not set come from "common"; a notebook parameter overrides one value."""
+from __future__ import annotations
+
+from typing import Any
+
+from .common import DATA_AND_THREADS, ConfigError, check_class_balanced_batches, check_iterations, check_positive, check_run
+
+NOTEBOOK = "01_circle_vs_triplet_margin"
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "common": {
+        "dataset": "fashion-mnist",
+        "train_classes": [0, 1, 2, 3, 5, 7],  # T-shirt, trouser, pullover, dress, sandal, sneaker; 4, 6, 8, 9 unseen
+        "n_max": 1200,  # images of the largest training class
+        "imbalance_ratio": 50,  # largest / smallest training class (exponential long tail)
+        "val_per_class": 200,  # held-out test-split images of each training class
+        "test_per_class": 250,  # test-split images of each unseen class
+        "classes_per_batch": 4,  # report's cpb
+        "samples_per_class": 8,  # report's spc
+        "batch_size": 32,  # must equal cpb × spc
+        "embedding_size": 128,  # report: 128-d, L2-normalized
+        "backbone": "convnet",
+        "pretrained": True,  # ResNet18 only: ImageNet weights when torchvision has them cached
+        "lr": 1e-3,  # Adam
+        "miner": "multisimilarity",
+        "circle_margin": 0.4,  # circle loss paper default (fine-grained retrieval)
+        "circle_gamma": 80,
+        "triplet_margin": 0.1,  # in the range that tuned well in "A Metric Learning Reality Check"
+        "circle_margins": [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],  # the report's sweep
+        "triplet_margins": [0.05, 0.1, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+        "converge_fraction": 0.9,
+        "timing_repeats": 15,  # interleaved repeats of the step-time benchmark (circle vs triplet)
+        "timing_steps": 10,  # iterations of each loss per repeat
+        "loss_eval_batches": 8,
+        "smooth_window": 50,  # report: moving average of 50
+        "umap_classes": 4,
+        "umap_points": 600,
+        "device": "auto",  # the GPU when there is one, else the CPU
+        **DATA_AND_THREADS,
+    },
+    "smoke": {
+        "seeds": [0],
+        "iterations": 40,
+        "eval_every": 20,
+        "sweep_seeds": [0],
+        "sweep_iterations": 20,
+        "circle_margins": [0.4, 1.0],
+        "triplet_margins": [0.1, 1.0],
+        "smooth_window": 10,
+        "umap_points": 200,
+        "loss_eval_batches": 2,
+    },
+    "default": {
+        "seeds": [0, 1, 2, 3, 4],  # the circle-vs-triplet comparison; the sweep keeps 3 seeds per margin
+        "iterations": 600,
+        "eval_every": 50,
+        "sweep_seeds": [0, 1, 2],
+        "sweep_iterations": 150,
+    },
+    "paper": {
+        "seeds": [0, 1, 2],
+        "backbone": "resnet18",
+        "n_max": 6000,
+        "iterations": 6000,
+        "eval_every": 200,
+        "sweep_seeds": [0, 1, 2],
+        "sweep_iterations": 1000,
+    },
+}
+
+
+def validate(v: dict[str, Any]) -> None:
+    check_run(v)
+    check_class_balanced_batches(v)
+    check_positive(v, ("circle_margin", "triplet_margin"))
+    for key in ("circle_margins", "triplet_margins"):
+        if not v[key] or min(v[key]) <= 0:
+            raise ConfigError(f"{key} must be a non-empty list of margins > 0, got {v[key]}")
+    check_iterations(v, ("iterations", "sweep_iterations"))

@@ -1,0 +1,62 @@
+"""Profiles of notebook 03: Yukawa vs contrastive loss on MNIST (report 003).
+
+Values a profile does not set come from "common"; a notebook parameter overrides one value."""
+from __future__ import annotations
+
+from typing import Any
+
+from .common import DATA_AND_THREADS, ConfigError, check_run
+
+NOTEBOOK = "03_yukawa_vs_contrastive_mnist"
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "common": {
+        "batch_size": 128,  # report: batch 128
+        "lr": 1e-3,  # Keras RMSprop default
+        "rho": 0.9,  # Keras RMSprop default (PyTorch's alpha defaults to 0.99)
+        "rms_eps": 1e-7,  # Keras RMSprop default (PyTorch's eps defaults to 1e-8)
+        "threshold": 0.5,  # pair verification: same class iff D < 0.5
+        "pos_filter": 0.4,  # the report's positive-distance stats kept only D < 0.4
+        **DATA_AND_THREADS,
+        "tsne_points": 1000,
+        "test_fraction": 0.2,  # only for sources without an official test split
+    },
+    "smoke": {
+        "datasets": ["mnist"],
+        "seeds": [0, 1],
+        "epochs": 4,
+        "eval_epochs": [2, 4],
+        "train_per_class": None,
+        "tsne_points": 300,
+        "require_full": False,
+    },
+    "default": {
+        "datasets": ["mnist", "fashion-mnist"],
+        "seeds": [0, 1, 2, 3, 4],
+        "epochs": 40,
+        "eval_epochs": [20, 40],
+        "train_per_class": {"fashion-mnist": 400},  # as many as the MNIST subset: fits the CPU budget
+        "require_full": False,
+    },
+    "paper": {
+        "datasets": ["mnist"],
+        "seeds": [0, 1, 2, 3, 4],
+        "epochs": 40,
+        "eval_epochs": [20, 40],
+        "train_per_class": None,
+        "require_full": True,  # the report trained on all 60,000 MNIST digits
+    },
+}
+
+
+def validate(v: dict[str, Any]) -> None:
+    check_run(v)
+    if not isinstance(v["epochs"], int) or v["epochs"] < 1:
+        raise ConfigError(f"epochs must be a whole number >= 1, got {v['epochs']!r}")
+    if not isinstance(v["batch_size"], int) or v["batch_size"] < 2:
+        raise ConfigError(
+            f"batch_size must be a whole number >= 2 (a pair or metric loss needs at least two samples), got {v['batch_size']!r}"
+        )
+    bad = [e for e in v["eval_epochs"] if not 1 <= e <= v["epochs"]]
+    if bad:
+        raise ConfigError(f"eval_epochs {bad} fall outside 1..epochs={v['epochs']}; lower them or raise epochs")
