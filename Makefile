@@ -38,6 +38,7 @@ lab: env
 bench: env
 	$(PY) benchmarks/bench_pair_training.py
 	$(PY) benchmarks/bench_evaluation.py
+	$(PY) benchmarks/bench_image_loading.py
 
 clean:
 	rm -rf build

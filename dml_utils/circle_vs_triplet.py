@@ -149,14 +149,15 @@ def step_time_benchmark(cfg: Config, data: RetrievalData, seed: int = 0):
     import torch
 
     from .config import resolve_device, seed_everything
+    from .data import select_rows
     from .retrieval_run import build_backbone, fixed_batches
     from .train import fit, labelled_loss, single_loss_step
 
     seed_everything(seed)
     start = build_backbone(cfg, data).to(resolve_device(cfg.device))
     margins = {"circle": cfg.circle_margin, "triplet": cfg.triplet_margin}
-    x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
-    batches = [(x[b], y[b]) for b in fixed_batches(data.y_train, cfg, cfg.timing_steps, seed)]
+    batches = [(torch.as_tensor(select_rows(data.x_train, b)), torch.as_tensor(data.y_train[b]))
+               for b in fixed_batches(data.y_train, cfg, cfg.timing_steps, seed)]
     steps = {}
     for loss in LOSSES:
         model = copy.deepcopy(start)

@@ -27,7 +27,8 @@ IDX_FILES = {
 
 @dataclass
 class Dataset:
-    """Images as float32 in [0, 1], shape (N, H, W); integer labels."""
+    """Images as float32 in [0, 1], (N, H, W) arrays, or (N, 3, S, S) ``LazyImages`` for the image
+    folders (decoded when indexed: use :func:`rows` to get an array); integer labels."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -207,20 +208,13 @@ def _benchmark_loader(name: str):
     """CUB-200-2011, Cars196 or SOP from their published layout under data_root (image_folders.py)."""
 
     def load(data_root, allow_download, require_full, test_fraction, split_seed, image_size: int = 224) -> Dataset:
-        import os
-
         if data_root is None:
             raise DataNotFoundError(f"{name} needs data_root: the folder holding {imf.WHERE[name]}. "
                                     "It cannot be downloaded here; unpack it and pass its folder.")
         lst = imf.LISTS[name](data_root)
-        need = len(lst.paths) * 3 * image_size**2 * 4
-        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        if need > 0.8 * have:
-            raise MemoryError(f"{len(lst.paths)} images at {image_size}×{image_size} need {need / 2**30:.1f} GiB in memory, "
-                              f"more than this machine's {have / 2**30:.1f} GiB allows; lower image_size")
-        tr = lst.is_train  # each half loaded on its own: no full copy to split
-        x_train = imf.load_images([p for p, t in zip(lst.paths, tr) if t], image_size)
-        x_test = imf.load_images([p for p, t in zip(lst.paths, tr) if not t], image_size)
+        tr = lst.is_train  # each half its own lazy list: images are decoded when a batch needs them
+        x_train = imf.LazyImages([p for p, t in zip(lst.paths, tr) if t], image_size)
+        x_test = imf.LazyImages([p for p, t in zip(lst.paths, tr) if not t], image_size)
         return Dataset(x_train, lst.labels[tr], x_test, lst.labels[~tr],
                        _provenance(name, f"{name} folder layout in data_root", str(lst.root), lst.labels[tr], lst.labels[~tr],
                                    full=True, class_disjoint=True, image_size=image_size,
@@ -318,23 +312,33 @@ def long_tailed_subsample(y: np.ndarray, classes, n_max: int, imbalance_ratio: f
     return np.sort(np.concatenate(keep))
 
 
-# ---------------------------------------------------------------- report 003's pairs
+# ---------------------------------------------------------------- labelled batches
 
 
 class _LabelledBatches:
-    """Map-style dataset indexed by a list of sample indices: returns (images, labels) at once."""
+    """Map-style dataset indexed by a list of sample indices: returns (images, labels) at once
+    (images held as one tensor, or decoded batch by batch when they are ``LazyImages``)."""
 
     def __init__(self, x, y):
         import torch
 
-        self.x = torch.as_tensor(x, dtype=torch.float32)
+        self.lazy = not isinstance(x, np.ndarray)
+        self.x = x if self.lazy else torch.as_tensor(x, dtype=torch.float32)
         self.y = torch.as_tensor(y, dtype=torch.long)
 
     def __len__(self):
         return len(self.y)
 
-    def __getitem__(self, rows):
-        return self.x[rows], self.y[rows]
+    def __getitem__(self, idx):
+        import torch
+
+        return (torch.as_tensor(select_rows(self.x, idx)) if self.lazy else self.x[idx]), self.y[idx]
+
+
+def select_rows(x, idx) -> np.ndarray:
+    """``x[idx]`` as an array: plain indexing for an array, decoding for ``LazyImages``."""
+    out = x[idx]
+    return out if isinstance(out, np.ndarray) else np.asarray(out)
 
 
 def batch_loader(x: np.ndarray, y: np.ndarray, batch_sampler):

@@ -9,12 +9,16 @@ from torch import nn
 
 @torch.no_grad()
 def embed(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 2048) -> np.ndarray:
-    """Embeddings of ``x`` in eval mode (dropout off), as float32 NumPy, computed where the model lives."""
+    """Embeddings of ``x`` in eval mode (dropout off), as float32 NumPy, computed where the model lives.
+    ``x`` is an array, a tensor, or ``LazyImages`` (decoded one batch at a time)."""
     was_training = model.training
     model.eval()
-    x = torch.as_tensor(x, dtype=torch.float32)
+    dense = isinstance(x, (np.ndarray, torch.Tensor))
+    if dense:
+        x = torch.as_tensor(x, dtype=torch.float32)
     dev = next(model.parameters()).device
-    out = [model(x[i : i + batch_size].to(dev)).cpu() for i in range(0, len(x), batch_size)]
+    out = [model((x[i : i + batch_size] if dense else torch.as_tensor(np.asarray(x[i : i + batch_size]))).to(dev)).cpu()
+           for i in range(0, len(x), batch_size)]
     model.train(was_training)
     return torch.cat(out).numpy()
 

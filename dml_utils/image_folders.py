@@ -10,7 +10,8 @@ standard class-disjoint protocol: the first half of the classes trains, the seco
 - Stanford Online Products: ``Ebay_train.txt`` / ``Ebay_test.txt`` (header line, then
   image_id class_id super_class_id path); 11,318 train and 11,316 test classes.
 
-Images become float32 (N, 3, S, S) in [0, 1]: the shorter side resized to S, then a centre crop.
+Images are held as ``LazyImages``: float32 (N, 3, S, S) in [0, 1], decoded when indexed (the
+shorter side resized to S, then a centre crop), so SOP at 224 px needs no 72 GB array.
 """
 from __future__ import annotations
 
@@ -101,23 +102,59 @@ def sop_list(data_root: str | Path) -> ImageList:
 LISTS = {"cub200": cub200_list, "cars196": cars196_list, "sop": sop_list}
 
 
-def load_images(paths: list[Path], image_size: int, progress: bool = True) -> np.ndarray:
-    """float32 (N, 3, S, S) in [0, 1]: RGB, shorter side resized to S, centre crop."""
-    from PIL import Image
-    from tqdm import tqdm
+class LazyImages:
+    """The images of ``paths``, decoded only when indexed, so a benchmark of any size fits in memory.
 
-    if image_size < 8:
-        raise ValueError(f"image_size must be >= 8, got {image_size}")
-    out = np.empty((len(paths), 3, image_size, image_size), dtype=np.float32)
-    for i, p in enumerate(tqdm(paths, desc="loading images", disable=not progress or len(paths) < 1000, mininterval=5)):
-        if not p.is_file():
-            raise LayoutError(f"{p} is listed but missing; the dataset folder is incomplete")
-        with Image.open(p) as im:
-            im = im.convert("RGB")
-            scale = image_size / min(im.size)
-            w, h = max(image_size, round(im.width * scale)), max(image_size, round(im.height * scale))
-            im = im.resize((w, h), Image.BILINEAR)
-            left, top = (w - image_size) // 2, (h - image_size) // 2
-            im = im.crop((left, top, left + image_size, top + image_size))
-            out[i] = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
-    return out
+    Behaves like the float32 array (N, 3, S, S) in [0, 1] it stands for: ``len``, ``shape``,
+    ``ndim``, ``dtype``; ``x[i]`` decodes one image; ``x[rows]`` (slice, index array, mask) is
+    another LazyImages over those images, still undecoded; ``np.asarray(x)`` decodes them all.
+    Decoding: PIL opens the file as RGB; torchvision resizes the shorter side to S (bilinear,
+    antialiased) and takes the centre S × S crop.
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 4
+
+    def __init__(self, paths: list[Path], image_size: int, check: bool = True):
+        if image_size < 8:
+            raise ValueError(f"image_size must be >= 8, got {image_size}")
+        self.paths, self.image_size = list(paths), int(image_size)
+        if check:
+            missing = [p for p in self.paths if not Path(p).is_file()]
+            if missing:
+                raise LayoutError(f"{missing[0]} is listed but missing ({len(missing)} of {len(self.paths)} listed images are); "
+                                  "the dataset folder is incomplete")
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.paths), 3, self.image_size, self.image_size)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def decode(self, i: int) -> np.ndarray:
+        import torch
+        from PIL import Image
+        from torchvision.transforms.v2 import functional as F
+
+        with Image.open(self.paths[i]) as im:
+            t = F.pil_to_tensor(im.convert("RGB"))  # uint8 (3, H, W)
+        t = F.center_crop(F.resize(t, [self.image_size], antialias=True), [self.image_size, self.image_size])
+        return (t.to(torch.float32) / 255.0).numpy()
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            return self.decode(int(key))
+        rows = np.arange(len(self.paths))[key]
+        return LazyImages([self.paths[i] for i in np.atleast_1d(rows)], self.image_size, check=False)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        from tqdm import tqdm
+
+        out = np.empty(self.shape, dtype=np.float32)
+        for i in tqdm(range(len(self)), desc="decoding images", disable=len(self) < 1000, mininterval=5):
+            out[i] = self.decode(i)
+        return out if dtype is None else out.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"LazyImages({len(self)} images at {self.image_size} px)"

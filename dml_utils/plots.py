@@ -288,3 +288,13 @@ def sampler_diagnostics(picked, gvar, title: str):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def mark_collapse(ax, collapsed_at: dict | None, label: str = "collapse") -> bool:
+    """A dashed vertical line at the step where a CollapseMonitor first said *collapsed*
+    (``History.collapsed_at``), labelled with its reason; nothing when the run did not collapse.
+    Returns whether a mark was drawn."""
+    if not collapsed_at:
+        return False
+    ax.axvline(collapsed_at["step"], color="k", ls="--", lw=1, label=f"{label} at step {collapsed_at['step']} ({collapsed_at['reason']})")
+    return True

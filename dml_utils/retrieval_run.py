@@ -11,13 +11,14 @@ import torch
 
 from .config import Config, resolve_device, seed_everything
 from .class_disjoint import RetrievalData
-from .data import batch_loader
+from .data import batch_loader, select_rows
 from .evaluate import embed, retrieval_metrics, similarity_stats
 from .models import build_backbone as _build
 from .sampling import ClassBalancedBatchSampler
 from .train import fit, labelled_loss, single_loss_step
 
 RECALL_KS = (1, 2, 4, 8)
+RAW_PIXEL_SIZE = 32  # image folders: the raw-pixel baseline's side after average pooling
 
 
 def build_backbone(cfg: Config, data: RetrievalData) -> torch.nn.Module:
@@ -34,11 +35,12 @@ def batch_losses(model, loss_fn, miner, x, y, batches) -> dict[str, float]:
     """Mean loss over fixed batches, with the miner's tuples and with all tuples (no miner)."""
     was = model.training
     model.eval()
-    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    dense = isinstance(x, np.ndarray)
+    xt, yt = (torch.as_tensor(x) if dense else x), torch.as_tensor(y)
     dev = next(model.parameters()).device
     mined, every = [], []
     for b in batches:
-        emb, lab = model(xt[b].to(dev)), yt[b].to(dev)
+        emb, lab = model((xt[b] if dense else torch.as_tensor(select_rows(x, b))).to(dev)), yt[b].to(dev)
         every.append(float(loss_fn(emb, lab)))
         mined.append(float(loss_fn(emb, lab, miner(emb, lab))) if miner is not None else every[-1])
     model.train(was)
@@ -89,7 +91,7 @@ def train_and_evaluate(cfg: Config, data: RetrievalData, loss_fn, miner, seed: i
 
     passes = iterations // cfg.eval_every
     hist = fit(step, batch_loader(data.x_train, data.y_train, sampler), passes, evaluate,
-               range(1, passes + 1) if track else [passes], step0_batch=(torch.as_tensor(data.x_train[first]),
+               range(1, passes + 1) if track else [passes], step0_batch=(torch.as_tensor(select_rows(data.x_train, first)),
                                                                          torch.as_tensor(data.y_train[first])),
                step0_train_mode=False, desc=desc, progress=progress)
     emb_test = embed(model, data.x_test)
@@ -102,13 +104,28 @@ def train_and_evaluate(cfg: Config, data: RetrievalData, loss_fn, miner, seed: i
 
 def baselines(cfg: Config, data: RetrievalData) -> list[dict[str, Any]]:
     """Untrained network (each seed's initialization) and raw pixels, measured like the trained nets."""
-    rows = []
+    out = []
     for seed in cfg.seeds:
         seed_everything(seed)
         model = build_backbone(cfg, data).to(resolve_device(cfg.device))
-        rows.append({"loss": "untrained", "seed": seed, **unseen_metrics(embed(model, data.x_test), data.y_test),
+        out.append({"loss": "untrained", "seed": seed, **unseen_metrics(embed(model, data.x_test), data.y_test),
                      "val_map_at_r": retrieval_metrics(embed(model, data.x_val), data.y_val, normalize=True)["map_at_r"]})
-    flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
-    rows.append({"loss": "raw pixels", "seed": -1, **unseen_metrics(flat(data.x_test), data.y_test),
-                 "val_map_at_r": retrieval_metrics(flat(data.x_val), data.y_val, normalize=True)["map_at_r"]})
-    return rows
+    raw = {"loss": "raw pixels", "seed": -1, **unseen_metrics(raw_pixels(data.x_test), data.y_test),
+           "val_map_at_r": retrieval_metrics(raw_pixels(data.x_val), data.y_val, normalize=True)["map_at_r"]}
+    if not isinstance(data.x_test, np.ndarray):
+        side = min(RAW_PIXEL_SIZE, data.x_test.shape[-1])
+        raw["pixels"] = f"average-pooled to {side}×{side}"
+    return out + [raw]
+
+
+def raw_pixels(x, block: int = 256) -> np.ndarray:
+    """Flattened pixels for the raw-pixel baseline. Image folders (``LazyImages``) are decoded in
+    blocks and average-pooled to RAW_PIXEL_SIZE² first (when larger): SOP's 60k test images at 224 px would be
+    36 GB of float32 as they are."""
+    if isinstance(x, np.ndarray):
+        return x.reshape(len(x), -1)
+    out, side = [], min(RAW_PIXEL_SIZE, x.shape[-1])
+    for s in range(0, len(x), block):
+        t = torch.as_tensor(np.asarray(x[s:s + block]))
+        out.append(torch.nn.functional.adaptive_avg_pool2d(t, side).reshape(len(t), -1).numpy())
+    return np.concatenate(out)

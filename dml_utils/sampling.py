@@ -214,7 +214,7 @@ class NegativeSamplingMiner(BaseMiner):
         return a, p, n
 
 
-def pml_distance_weighted_anchor_loss(embeddings: torch.Tensor, labels: torch.Tensor, cutoff: float = 0.5,
+def pml_distance_weighted_lost_anchors(embeddings: torch.Tensor, labels: torch.Tensor, cutoff: float = 0.5,
                                       nonzero_loss_cutoff: float = 1.4) -> dict[str, int]:
     """How many anchors PML's ``DistanceWeightedMiner`` silently skips: anchors with a positive and
     at least one negative within ``nonzero_loss_cutoff`` (which the paper samples) that get no triplet."""

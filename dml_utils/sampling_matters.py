@@ -18,7 +18,7 @@ from .losses import SquaredHingeContrastiveLoss
 from .class_disjoint import RetrievalData, prepare  # noqa: F401
 from .retrieval_run import baselines, train_and_evaluate  # noqa: F401  (notebook 04 calls sm.prepare, sm.baselines)
 from .sampling import (STRATEGIES, NegativeSamplingMiner, gradient_variance, hypersphere_distance_cdf,
-                       hypersphere_distance_density, pml_distance_weighted_anchor_loss, sampled_negative_distances,
+                       hypersphere_distance_density, pml_distance_weighted_lost_anchors, sampled_negative_distances,
                        uniform_sphere_distances, uniform_sphere_points)
 
 LOSSES = ("contrastive", "triplet", "margin")
@@ -158,14 +158,14 @@ def gradient_variance_table(cfg: Config, emb: torch.Tensor, y: torch.Tensor, tri
     return pd.DataFrame(rows)
 
 
-def pml_anchor_loss_table(cfg: Config, batches: dict[str, tuple[torch.Tensor, torch.Tensor]], draws: int = 20):
+def pml_lost_anchors_table(cfg: Config, batches: dict[str, tuple[torch.Tensor, torch.Tensor]], draws: int = 20):
     """How many anchors PML's DistanceWeightedMiner drops on each batch, over ``draws`` calls."""
     import pandas as pd
 
     rows = []
     for name, (emb, y) in batches.items():
         torch.manual_seed(0)
-        res = [pml_distance_weighted_anchor_loss(emb, y, cfg.cutoff, cfg.nonzero_loss_cutoff) for _ in range(draws)]
+        res = [pml_distance_weighted_lost_anchors(emb, y, cfg.cutoff, cfg.nonzero_loss_cutoff) for _ in range(draws)]
         rows.append({"batch": name, "dim": int(emb.shape[1]), "anchors_expected": res[0]["anchors_expected"],
                      "anchors_lost_mean": float(np.mean([r["anchors_lost"] for r in res]))})
     return pd.DataFrame(rows)

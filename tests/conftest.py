@@ -35,3 +35,14 @@ def fashion_fixture(tmp_path):
         write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", y)
     assert {p.name.removesuffix(".gz") for p in tmp_path.iterdir()} == set(IDX_FILES.values())
     return tmp_path
+
+
+@pytest.fixture
+def small_retrieval_cfg(fashion_fixture):
+    """Notebook 01's smoke config on the fixture: 6 long-tailed training classes (40 → 8), 4 unseen."""
+    from dml_utils.config import config
+
+    cfg = config("01_circle_vs_triplet_margin", "smoke", data_root=str(fashion_fixture), root=fashion_fixture, seeds=[0],
+                 iterations=20, eval_every=10)
+    cfg.values.update(n_max=40, imbalance_ratio=5, val_per_class=10, test_per_class=10, umap_points=50)
+    return cfg

@@ -80,3 +80,8 @@ def test_splits():
     np.testing.assert_array_equal(keep, D.subsample_per_class(y, 7, seed=0))
 
 
+def test_long_tailed_counts():
+    c = D.long_tailed_counts(6, 1200, 50)
+    assert c[0] == 1200 and c[-1] == 24 and (np.diff(c) < 0).all()
+    with pytest.raises(ValueError):
+        D.long_tailed_counts(6, 1200, 0.5)

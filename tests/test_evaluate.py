@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dml_utils.evaluate import paired_comparison, retrieval_metrics
+from dml_utils.evaluate import paired_comparison, retrieval_metrics, similarity_stats
 
 
 def test_retrieval_metrics_perfect_and_random():
@@ -40,3 +40,37 @@ def test_knn_in_query_blocks_gives_the_same_metrics(monkeypatch):
     whole = evaluate.retrieval_metrics(emb, y, normalize=True, recall_ks=(1, 2, 4))
     monkeypatch.setattr(evaluate, "KNN_QUERY_BATCH", 37)
     assert evaluate.retrieval_metrics(emb, y, normalize=True, recall_ks=(1, 2, 4)) == pytest.approx(whole, rel=1e-6)
+
+
+def test_recall_at_k_nmi_and_similarities_against_brute_force():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(5), 12)
+    emb = rng.normal(size=(60, 8)) + 1.5 * np.eye(8)[labels]
+    out = retrieval_metrics(emb, labels, recall_ks=(1, 2, 4), nmi=True)
+    d = ((emb[:, None] - emb[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    order = np.argsort(d, axis=1)
+    for k in (1, 2, 4):
+        expect = np.mean([(labels[order[i, :k]] == labels[i]).any() for i in range(60)])
+        assert out[f"recall_at_{k}"] == pytest.approx(expect)
+    assert out["p_at_1"] == pytest.approx(out["recall_at_1"]) and 0 < out["nmi"] <= 1
+    tight = retrieval_metrics(np.eye(5)[labels] * 10 + rng.normal(0, 0.01, (60, 5)), labels, nmi=True)
+    assert tight["nmi"] == pytest.approx(1.0)
+    s = similarity_stats(np.array([[1.0, 0], [1, 0], [0, 1]]), np.array([0, 0, 1]))
+    assert s["sim_same"] == pytest.approx(1.0) and s["sim_diff"] == pytest.approx(0.0) and s["sim_all"] == pytest.approx(1 / 3)
+
+
+def test_recall_at_k_uses_k_neighbours_when_classes_are_smaller_than_k():
+    """Classes of 3 give MAP@R's max_bin_count k = 2 neighbours; Recall@4 and @8 still need 4 and 8."""
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(6), 3)
+    emb = rng.normal(size=(18, 4)) + 0.8 * np.eye(4)[labels % 4]
+    out = retrieval_metrics(emb, labels, recall_ks=(1, 4, 8))
+    d = ((emb[:, None] - emb[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    order = np.argsort(d, axis=1)
+    for k in (1, 4, 8):
+        assert out[f"recall_at_{k}"] == pytest.approx(np.mean([(labels[order[i, :k]] == labels[i]).any() for i in range(18)]))
+    assert out["map_at_r"] == pytest.approx(retrieval_metrics(emb, labels)["map_at_r"])  # MAP@R unchanged by the larger k
+    with pytest.raises(ValueError, match="Recall@32 needs more than 32 items"):
+        retrieval_metrics(emb, labels, recall_ks=(32,))

@@ -5,6 +5,7 @@ from PIL import Image
 
 from dml_utils import image_folders as imf
 from dml_utils.data import DataNotFoundError, load_dataset
+from dml_utils.image_folders import LazyImages
 
 
 def _jpeg(path, value, size=(20, 12), k=0):
@@ -64,8 +65,11 @@ def test_half_of_the_classes_train_the_other_half_test(tmp_path, name, make, n_t
     make(tmp_path)
     ds = load_dataset(name, data_root=tmp_path, image_size=16)
     assert ds.x_train.shape == (2 * n_train_classes, 3, 16, 16) and ds.x_train.dtype == np.float32
+    assert isinstance(ds.x_train, LazyImages)  # nothing decoded yet
+    x = np.asarray(ds.x_train)
+    assert x.shape == ds.x_train.shape and x.dtype == np.float32
     assert set(ds.y_train) == set(range(n_train_classes)) and set(ds.y_test) == set(range(n_train_classes, 2 * n_train_classes))
-    assert 0 <= ds.x_train.min() and ds.x_train.max() <= 1
+    assert 0 <= x.min() and x.max() <= 1
     assert ds.provenance["class_disjoint"] and ds.provenance["image_size"] == 16
 
 
@@ -73,7 +77,7 @@ def test_images_keep_their_class_colour_after_resize_and_crop(tmp_path):
     make_cub(tmp_path, per_class=1)
     ds = load_dataset("cub200", data_root=tmp_path, image_size=8)
     # class c (0-based) was drawn with red = c + 1 (JPEG: within a few levels)
-    red = ds.x_train[:, 0].mean(axis=(1, 2))
+    red = np.asarray(ds.x_train)[:, 0].mean(axis=(1, 2))
     assert np.abs(red - (ds.y_train + 1) / 255).max() < 4 / 255
     assert np.corrcoef(red, ds.y_train)[0, 1] > 0.999
 
@@ -145,3 +149,36 @@ def test_n_max_none_needs_a_balanced_set(tmp_path):
     cfg.values["imbalance_ratio"] = 10
     with pytest.raises(ValueError, match="n_max=None takes every training image"):
         sm.prepare(cfg)
+
+
+def test_lazy_images_index_like_an_array_and_decode_only_on_demand(tmp_path):
+    make_cub(tmp_path, per_class=2)
+    ds = load_dataset("cub200", data_root=tmp_path, image_size=8)
+    x = ds.x_train
+    sub = x[np.array([3, 0, 5])]
+    assert isinstance(sub, LazyImages) and sub.shape == (3, 3, 8, 8) and len(x[:4]) == 4 and len(x[x.shape[0] - 1:]) == 1
+    whole = np.asarray(x)
+    np.testing.assert_array_equal(np.asarray(sub), whole[[3, 0, 5]])
+    np.testing.assert_array_equal(x[2], whole[2])
+    from dml_utils.data import select_rows
+
+    np.testing.assert_array_equal(select_rows(x, [1, 2]), whole[[1, 2]])
+    np.testing.assert_array_equal(select_rows(whole, [1, 2]), whole[[1, 2]])
+    with pytest.raises(ValueError, match="image_size must be >= 8"):
+        LazyImages(x.paths, 4)
+
+
+def test_embedding_and_raw_pixels_of_lazy_images_match_the_decoded_array(tmp_path):
+    import torch
+
+    from dml_utils.evaluate import embed
+    from dml_utils.models import SmallConvNet
+    from dml_utils.retrieval_run import RAW_PIXEL_SIZE, raw_pixels
+
+    make_cub(tmp_path, per_class=1)
+    x = load_dataset("cub200", data_root=tmp_path, image_size=8).x_train
+    torch.manual_seed(0)
+    net = SmallConvNet(embedding_size=4, in_channels=3, image_size=8)
+    np.testing.assert_allclose(embed(net, x, batch_size=7), embed(net, np.asarray(x)), rtol=1e-6, atol=1e-6)
+    assert RAW_PIXEL_SIZE > 8 and raw_pixels(x, block=9).shape == (len(x), 3 * 8**2)  # smaller than the pool size: as they are
+    np.testing.assert_array_equal(raw_pixels(x, block=9), np.asarray(x).reshape(len(x), -1))

@@ -61,3 +61,12 @@ def test_every_parameter_reaches_the_config(path):
         for node in ast.walk(ast.parse("".join(c["source"]))):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 assert node.id not in names, f"a later cell rebinds the parameter {node.id!r}"
+
+
+def test_every_module_has_its_test_file():
+    """tests/ mirrors dml_utils/: a module without tests/test_<module>.py is a module nobody checks."""
+    package = ROOT / "dml_utils"
+    modules = {p.stem for p in package.glob("*.py")} - {"__init__", "errors"}  # errors: two exception classes, raised in test_data
+    missing = sorted(m for m in modules if not (ROOT / "tests" / f"test_{m}.py").exists())
+    assert not missing, f"no test file for {missing}"
+    assert (ROOT / "tests" / "test_profiles.py").exists()

@@ -143,21 +143,3 @@ def test_bad_passes_and_empty_loader():
         fit(step, [], passes=1, progress=False)
 
 
-def test_keras_init_and_weight_distance():
-    torch.manual_seed(0)
-    m = MLPEmbedding()
-    lin = [mod for mod in m if isinstance(mod, torch.nn.Linear)]
-    bound = (6 / (784 + 128)) ** 0.5  # Glorot uniform
-    assert lin[0].weight.abs().max() <= bound and lin[0].weight.abs().max() > 0.95 * bound
-    assert all((l.bias == 0).all() for l in lin)
-    assert sum(isinstance(mod, torch.nn.Dropout) for mod in m) == 2 and isinstance(m[-1], torch.nn.ReLU)
-    s0 = {k: v.clone() for k, v in m.state_dict().items()}
-    assert weight_distance(m, s0) == 0
-    with torch.no_grad():
-        lin[0].weight.mul_(2)
-    assert weight_distance(m, s0) > 0
-
-
-def test_config_rejects_what_train_cannot_use():
-    with pytest.raises(ValueError):
-        config("03_yukawa_vs_contrastive_mnist", "smoke", batch_size=1)
