@@ -161,6 +161,11 @@ def _guard_losses(values: dict[str, float], where: str, history: History) -> Non
 
 
 def _guard_gradients(step: Step, values: dict[str, float], where: str, history: History, names: dict[int, str]) -> None:
+    grads = [p.grad for u in step.updates for p in u.params if p.grad is not None]
+    # fast path: one fused norm per gradient (a NaN or inf anywhere makes its norm non-finite);
+    # only when that says so (or a huge finite gradient overflowed the norm) are the elements checked
+    if not grads or bool(torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()):
+        return
     for u in step.updates:
         for p in u.params:
             if p.grad is not None and not bool(torch.isfinite(p.grad).all()):

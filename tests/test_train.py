@@ -143,3 +143,15 @@ def test_bad_passes_and_empty_loader():
         fit(step, [], passes=1, progress=False)
 
 
+
+
+def test_a_huge_but_finite_gradient_is_not_called_non_finite():
+    """The fused norm check overflows for gradients near float32's limit; the exact check must then clear them."""
+    model = torch.nn.Linear(4, 1, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, -1.0, 0.0, 0.0]]))
+    step = single_loss_step(model, lambda m, x: m(x).sum(), torch.optim.SGD(model.parameters(), lr=0.0))
+    x = torch.full((1, 4), 3e38)  # loss w·x = 0; ∂/∂w = x: finite, but its norm overflows float32
+    assert bool(torch.isinf(torch.stack(torch._foreach_norm([x[0]]))).all())
+    hist = fit(step, [x], passes=1, progress=False)
+    assert hist.steps == 1 and hist.step_loss == [0.0]
