@@ -1,6 +1,6 @@
 """Image-folder loading: decode-on-access throughput and memory (CUB-like fixture tree).
 
-Builds 240 JPEGs of 500 × 375 px (CUB-200-2011's typical size) in the published CUB layout in a
+Builds 400 JPEGs of 500 × 375 px (CUB-200-2011's typical size; 200 in the training half) in the CUB layout in a
 temporary folder, then times LazyImages decoding at 224 px, batch by batch as training reads
 them (median of 5 passes), and prints the peak resident memory.
 """

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .config import Config
-from .data import load_dataset, long_tailed_subsample, subsample_per_class
+from .data import BENCHMARKS, load_dataset, long_tailed_subsample, subsample_per_class
 
 SPLIT_SEED = 0
 
@@ -34,6 +34,9 @@ def prepare(cfg: Config) -> RetrievalData:
     test split. ``train_classes=None``: every class of the training split; ``n_max=None``: every
     image; ``test_per_class=None``: every image of the unseen classes.
     """
+    if cfg.values.get("image_size") is not None and cfg.dataset not in BENCHMARKS:
+        raise ValueError(f"image_size={cfg.image_size} applies to the image-folder datasets {list(BENCHMARKS)} only; "
+                         f"{cfg.dataset} keeps its own size: leave image_size at None")
     ds = load_dataset(cfg.dataset, data_root=cfg.data_root, allow_download=cfg.allow_download,
                       image_size=cfg.values.get("image_size") or 224)
     disjoint = bool(ds.provenance.get("class_disjoint"))

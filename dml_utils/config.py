@@ -138,9 +138,25 @@ def config(notebook: str, profile: str = "default", root: Path | None = None, **
         if value is not None:
             values[key] = value
     module.validate(values)
+    _check_choices(values, getattr(module, "CHOICES", {}))
     if "device" in values:
         resolve_device(values["device"])
     return Config(notebook=notebook, profile=profile, values=values, root=Path(root) if root else repo_root())
+
+
+def _check_choices(values: dict[str, Any], choices: dict[str, str]) -> None:
+    """Names that must be one of a module's list (``"dml_utils.models:BACKBONES"``), resolved here
+    so that the profiles need not import torch; a list parameter is checked element by element."""
+    import importlib
+
+    for key, ref in choices.items():
+        module, attr = ref.split(":")
+        allowed = list(getattr(importlib.import_module(module), attr))
+        value = values[key]
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if v not in allowed:
+                raise ConfigError(f"unknown {key} {v!r}{' in ' + repr(value) if isinstance(value, (list, tuple)) else ''}; "
+                                  f"use {'some' if isinstance(value, (list, tuple)) else 'one'} of {allowed}.{_suggest(str(v), [str(a) for a in allowed])}")
 
 
 def resolve_device(name: str) -> torch.device:

@@ -33,3 +33,14 @@ def test_every_profile_resolves_and_sets_only_known_names(notebook):
 def test_each_notebook_checks_its_own_values(notebook, kwargs, match):
     with pytest.raises(ConfigError, match=match):
         config(notebook, "smoke", **kwargs)
+
+
+@pytest.mark.parametrize("notebook", sorted(NOTEBOOKS))
+def test_every_parameter_has_a_type_and_every_profile_value_fits_it(notebook):
+    from dml_utils.profiles.common import _fits
+
+    m = NOTEBOOKS[notebook]
+    assert set(m.TYPES) == known_parameters(notebook)
+    for name, profile in m.PROFILES.items():
+        for key, value in profile.items():
+            assert _fits(value, m.TYPES[key]), (notebook, name, key, value)

@@ -45,7 +45,12 @@ def test_unknown_sampler_or_loss_names():
     from dml_utils import sampling_matters
     from dml_utils.config import config
 
-    cfg = config("04_sampling_matters", "smoke", samplers=["uniform", "hardest"])
+    from dml_utils.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"unknown samplers 'hardest' in \['uniform', 'hardest'\]; use some of .*Did you mean 'hard'"):
+        config("04_sampling_matters", "smoke", samplers=["uniform", "hardest"])
+    cfg = config("04_sampling_matters", "smoke")
+    cfg.values["samplers"] = ["uniform", "hardest"]  # past the config: the grid checks again
     with pytest.raises(ValueError, match="unknown sampler 'hardest'"):
         sampling_matters.run_grid(cfg, data=None)
     with pytest.raises(ValueError, match="unknown loss 'npair'"):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import DATA_AND_THREADS, ConfigError, check_class_balanced_batches, check_iterations, check_positive, check_run
+from .common import (CLASS_DISJOINT_TYPES, DATA_AND_THREADS, RUN_TYPES, ConfigError, check_class_balanced_batches,
+                     check_iterations, check_positive, check_run, check_types)
 
 NOTEBOOK = "01_circle_vs_triplet_margin"
 
@@ -71,7 +72,17 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+TYPES: dict[str, str] = {
+    **RUN_TYPES, **CLASS_DISJOINT_TYPES,
+    "miner": "str", "circle_margin": "float", "circle_gamma": "float", "triplet_margin": "float", "circle_margins": "list[float]",
+    "triplet_margins": "list[float]", "converge_fraction": "float", "timing_repeats": "int", "timing_steps": "int",
+    "smooth_window": "int", "umap_classes": "int", "umap_points": "int", "sweep_seeds": "list[int]", "sweep_iterations": "int",
+}
+CHOICES = {"dataset": "dml_utils.data:DATASETS", "backbone": "dml_utils.models:BACKBONES", "miner": "dml_utils.circle_vs_triplet:MINERS"}
+
+
 def validate(v: dict[str, Any]) -> None:
+    check_types(v, TYPES)
     check_run(v)
     check_class_balanced_batches(v)
     check_positive(v, ("circle_margin", "triplet_margin"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import DATA_AND_THREADS, ConfigError, check_class_balanced_batches, check_iterations, check_positive, check_run
+from .common import (CLASS_DISJOINT_TYPES, DATA_AND_THREADS, RUN_TYPES, ConfigError, check_class_balanced_batches,
+                     check_iterations, check_positive, check_run, check_types)
 
 NOTEBOOK = "04_sampling_matters"
 
@@ -77,7 +78,19 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+TYPES: dict[str, str] = {
+    **RUN_TYPES, **CLASS_DISJOINT_TYPES,
+    "beta_lr": "float", "samplers": "list[str]", "losses": "list[str]", "contrastive_margin": "float", "triplet_margin": "float",
+    "margin_alpha": "float", "margin_beta": "float", "cutoff": "float", "nonzero_loss_cutoff": "float",
+    "sphere_dims": "list[int]", "sphere_samples": "int", "noise_sigmas": "list[float]", "noise_draws": "int",
+    "claim_sigma": "float", "diag_per_class": "int", "image_size": "int | None",
+}
+CHOICES = {"dataset": "dml_utils.data:DATASETS", "backbone": "dml_utils.models:BACKBONES",
+           "samplers": "dml_utils.sampling:STRATEGIES", "losses": "dml_utils.sampling_matters:LOSSES"}
+
+
 def validate(v: dict[str, Any]) -> None:
+    check_types(v, TYPES)
     check_run(v)
     check_class_balanced_batches(v)
     check_positive(v, ("contrastive_margin", "triplet_margin", "margin_alpha", "margin_beta", "cutoff"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import DATA_AND_THREADS, ConfigError, check_run
+from .common import DATA_AND_THREADS, RUN_TYPES, ConfigError, check_run, check_types
 
 NOTEBOOK = "03_yukawa_vs_contrastive_mnist"
 
@@ -49,7 +49,17 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+TYPES: dict[str, str] = {
+    **RUN_TYPES,
+    "batch_size": "int", "rho": "float", "rms_eps": "float", "threshold": "float", "pos_filter": "float", "tsne_points": "int",
+    "test_fraction": "float", "datasets": "list[str]", "epochs": "int", "eval_epochs": "list[int]",
+    "train_per_class": "dict[str, int] | None", "require_full": "bool",
+}
+CHOICES = {"datasets": "dml_utils.data:DATASETS"}
+
+
 def validate(v: dict[str, Any]) -> None:
+    check_types(v, TYPES)
     check_run(v)
     if not isinstance(v["epochs"], int) or v["epochs"] < 1:
         raise ConfigError(f"epochs must be a whole number >= 1, got {v['epochs']!r}")
