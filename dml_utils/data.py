@@ -46,8 +46,12 @@ def read_idx(path: str | Path) -> np.ndarray:
     """Parse an IDX file (plain or .gz): magic 0x0000 | type code | ndim, then big-endian dims."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError; a cut-off .gz ends in EOFError
+        raise ValueError(f"{path} cannot be read ({type(err).__name__}: {err}); the file is truncated or not "
+                         f"{'gzip' if path.suffix == '.gz' else 'readable'}: download it again") from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise ValueError(f"{path} is not an IDX file (bad magic number)")
     dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -212,7 +216,10 @@ def _benchmark_loader(name: str):
             raise DataNotFoundError(f"{name} needs data_root: the folder holding {imf.WHERE[name]}. "
                                     "It cannot be downloaded here; unpack it and pass its folder.")
         lst = imf.LISTS[name](data_root)
-        tr = lst.is_train  # each half its own lazy list: images are decoded when a batch needs them
+        tr = lst.is_train
+        if not tr.any() or tr.all():
+            raise imf.LayoutError(f"{lst.root} lists images of the {'training' if tr.all() else 'test'} classes only "
+                                  f"({len(tr)} images): the folder is partial; unpack the whole {name} dataset")  # each half its own lazy list: images are decoded when a batch needs them
         x_train = imf.LazyImages([p for p, t in zip(lst.paths, tr) if t], image_size)
         x_test = imf.LazyImages([p for p, t in zip(lst.paths, tr) if not t], image_size)
         return Dataset(x_train, lst.labels[tr], x_test, lst.labels[~tr],

@@ -73,6 +73,8 @@ def cub200_list(data_root: str | Path) -> ImageList:
         raise LayoutError(f"{root}: images.txt and image_class_labels.txt list different image ids")
     ids = sorted(paths, key=int)
     y = np.array([labels[i] for i in ids]) - 1
+    if len(y) and y.min() < 0:
+        raise LayoutError(f"{root / 'image_class_labels.txt'}: class ids start at {y.min() + 1}; CUB-200-2011 numbers them 1–200")
     return ImageList([root / "images" / paths[i] for i in ids], y, y < 100, root)
 
 
@@ -92,7 +94,9 @@ def sop_list(data_root: str | Path) -> ImageList:
     root = _root("sop", data_root, ("Ebay_train.txt", "Ebay_test.txt"))
     paths, labels, train = [], [], []
     for split in ("train", "test"):
-        rows = _pairs(root / f"Ebay_{split}.txt", 4)[1:]  # skip the header line
+        rows = _pairs(root / f"Ebay_{split}.txt", 4)
+        if rows and not rows[0][0].isdigit():  # the header line "image_id class_id super_class_id path"
+            rows = rows[1:]
         paths += [root / r[3] for r in rows]
         labels += [int(r[1]) for r in rows]
         train += [split == "train"] * len(rows)

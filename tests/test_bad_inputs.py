@@ -2,6 +2,7 @@
 raise, and a phrase its message must contain (name the parameter, the value, the fix).
 Loader- and data-level rows live beside their modules' tests; this table holds what a
 parameters cell or ``papermill -p`` can set."""
+import numpy as np
 import pytest
 
 from dml_utils.config import ConfigError, config
@@ -53,3 +54,75 @@ def test_image_size_on_fixed_size_data_is_refused_not_ignored(tmp_path):
     cfg = config(NB04, "smoke", root=tmp_path, image_size=64)
     with pytest.raises(ValueError, match="image_size=64 applies to the image-folder datasets .* only; fashion-mnist keeps its own size"):
         class_disjoint.prepare(cfg)
+
+
+# ---------------------------------------------------------------- data files a user points data_root at
+def _truncated_gz(tmp_path):
+    from dml_utils.data import write_idx
+
+    p = tmp_path / "train-images-idx3-ubyte.gz"
+    write_idx(p, np.zeros((4, 28, 28)))
+    p.write_bytes(p.read_bytes()[:30])
+    return p
+
+
+def _plain_file_named_gz(tmp_path):
+    p = tmp_path / "train-images-idx3-ubyte.gz"
+    p.write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 1, 7]))
+    return p
+
+
+def _cub(tmp_path, start):
+    from test_image_folders import make_cub
+
+    root = make_cub(tmp_path, classes=4, per_class=1)
+    (root / "image_class_labels.txt").write_text("".join(f"{i} {c}\n" for i, c in enumerate(range(start, start + 4), 1)))
+    return tmp_path
+
+
+def _partial_cub(tmp_path):
+    from test_image_folders import make_cub
+
+    make_cub(tmp_path, classes=20, per_class=1)  # classes 1–20 only: no test half (101–200)
+    return tmp_path
+
+
+BAD_FILES = [
+    ("a truncated .gz", lambda t: _read_idx(_truncated_gz(t)), ValueError, "is truncated or not gzip: download it again"),
+    ("a plain file named .gz", lambda t: _read_idx(_plain_file_named_gz(t)), ValueError, "cannot be read (BadGzipFile"),
+    ("CUB class ids from 0", lambda t: _load("cub200", _cub(t, 0)), Exception, "class ids start at 0; CUB-200-2011 numbers them 1–200"),
+    ("a partial CUB folder", lambda t: _load("cub200", _partial_cub(t)), Exception, "lists images of the training classes only (20 images): the folder is partial"),
+]
+
+
+def _read_idx(path):
+    from dml_utils.data import read_idx
+
+    return read_idx(path)
+
+
+def _load(name, root):
+    from dml_utils.data import load_dataset
+
+    return load_dataset(name, data_root=root, image_size=8)
+
+
+@pytest.mark.parametrize("what,make,exc,phrase", BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_a_bad_data_file_is_named_and_explained(what, make, exc, phrase, tmp_path):
+    with pytest.raises(exc) as e:
+        make(tmp_path)
+    assert phrase in str(e.value)
+
+
+def test_an_sop_list_without_its_header_keeps_its_first_image(tmp_path):
+    from test_image_folders import make_sop
+
+    from dml_utils.image_folders import sop_list
+
+    root = make_sop(tmp_path)
+    with_header = sop_list(tmp_path)
+    for split in ("train", "test"):
+        f = root / f"Ebay_{split}.txt"
+        f.write_text("".join(f.read_text().splitlines(keepends=True)[1:]))
+    without = sop_list(tmp_path)
+    assert len(without.paths) == len(with_header.paths) == 20 and without.paths == with_header.paths
