@@ -8,7 +8,6 @@ from __future__ import annotations
 import statistics
 import time
 
-import numpy as np
 import torch
 from pytorch_metric_learning.losses import ContrastiveLoss
 

@@ -24,7 +24,7 @@ def test_notebook_is_well_formed(path):
     assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
     assert any("NBVAL_CHECK_OUTPUT" in "".join(c["source"]) for c in code)
     baseline = ROOT / "tests" / "regression" / path.name
-    assert baseline.exists(), f"no nbval baseline; run `make baselines`"
+    assert baseline.exists(), "no nbval baseline; run `make baselines`"
     injected = [c for c in json.loads(baseline.read_text())["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
     assert injected and "profile = \"smoke\"" in "".join(injected[0]["source"])
 

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from dml_utils.pairs import (alternating_pairs, best_threshold, distance_stats, pair_distances, pair_loader,
                              pair_verification_accuracy)

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from test_sampling import _batch  # the labelled unit-sphere batch the miner tests use
 

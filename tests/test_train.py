@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from dml_utils.config import config, make_deterministic
+from dml_utils.config import make_deterministic
 from dml_utils.pairs import pair_loader, pair_loss
 from dml_utils import yukawa_vs_contrastive as yc
 from dml_utils.models import MLPEmbedding, weight_distance
