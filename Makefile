@@ -8,7 +8,7 @@ PY       := $(VENV)/bin/python
 NOTEBOOKS = $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL     = --nbval-lax --nbval-sanitize-with tests/regression/sanitize.cfg --nbval-cell-timeout 900
 
-.PHONY: env reproduce test unit regression baselines references lab bench clean
+.PHONY: env reproduce test unit regression baselines references lab lab-test bench clean
 
 env: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/setup_env.sh
@@ -32,8 +32,15 @@ baselines: env
 references: env
 	$(PY) scripts/regression_reference.py $(NOTEBOOKS)
 
+# make lab PORT=8890 IP=0.0.0.0: JupyterLab from .venv, as root too, no browser without a display;
+# prints the URL with its token and the SSH tunnel line (scripts/lab.sh)
+PORT ?= 8888
+IP   ?= 127.0.0.1
 lab: env
-	$(VENV)/bin/jupyter lab notebooks
+	PORT=$(PORT) IP=$(IP) bash scripts/lab.sh
+
+lab-test: env
+	$(VENV)/bin/pytest -v tests/test_lab.py
 
 bench: env
 	$(PY) benchmarks/bench_pair_training.py

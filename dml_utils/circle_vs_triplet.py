@@ -102,12 +102,12 @@ def smooth(values, window: int = 50) -> np.ndarray:
 
 def margin_sweep(cfg: Config, data: RetrievalData, progress: bool = True):
     import pandas as pd
-    from tqdm import tqdm
+    from .progress import bar
 
     jobs = [(loss, m, s) for loss, margins in (("circle", cfg.circle_margins), ("triplet", cfg.triplet_margins))
             for m in margins for s in cfg.sweep_seeds]
     rows = []
-    for loss, m, s in tqdm(jobs, desc="margin sweep", disable=not progress, mininterval=5):
+    for loss, m, s in bar(jobs, desc="margin sweep", disable=not progress, mininterval=5):
         rows.append(run(cfg, data, loss, m, s, cfg.sweep_iterations, track=False, progress=False)["summary"])
     return pd.DataFrame(rows)
 

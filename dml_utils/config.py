@@ -21,7 +21,7 @@ import torch
 from .profiles import NOTEBOOKS, PROFILE_NAMES as PROFILES
 from .profiles.common import ConfigError
 
-__all__ = ["Config", "ConfigError", "PROFILES", "config", "notebook_config", "known_parameters", "resolve_device",
+__all__ = ["Config", "ConfigError", "PROFILES", "config", "output_base", "notebook_config", "known_parameters", "resolve_device",
            "seed_everything", "make_deterministic", "repo_root"]
 
 
@@ -35,9 +35,19 @@ class Config:
     results_dir: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        base = self.root if self.profile == "default" else self.root / "build" / self.profile
+        base = output_base(self.root, self.profile)
         self.figures_dir = base / "figures"
         self.results_dir = base / "results"
+
+    def outputs_note(self) -> str:
+        """Where this run writes, for the setup cell to print."""
+        rel = {k: _relative(d, self.root) for k, d in (("figures", self.figures_dir), ("results", self.results_dir))}
+        if os.environ.get(OUTPUT_ENV):
+            return (f"{self.notebook} at the {self.profile} profile, run by scripts/run_notebooks.py: figures and results "
+                    f"are staged in {_relative(output_base(self.root, self.profile), self.root)}/ and copied into figures/ "
+                    f"and results/ only when the whole notebook has run")
+        return (f"{self.notebook} at the {self.profile} profile: figures -> {rel['figures']}/, results -> "
+                f"{rel['results']}/ (figures/ and results/ change only through `make reproduce`, after a complete default run)")
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("values", {})
@@ -51,6 +61,32 @@ class Config:
 
     def as_dict(self) -> dict[str, Any]:
         return {"notebook": self.notebook, "profile": self.profile, **self.values}
+
+
+OUTPUT_ENV = "DML_UTILS_OUTPUT_DIR"
+
+
+def output_base(root: Path, profile: str) -> Path:
+    """The folder a run writes its figures/ and results/ into: ``build/<profile>/`` for every run
+    (JupyterLab, plain papermill, nbconvert, any profile), or the staging folder that
+    ``scripts/run_notebooks.py`` names in ``DML_UTILS_OUTPUT_DIR``. The run script alone copies a
+    complete, successful default run from there into the committed ``figures/`` and ``results/``,
+    so a run that fails halfway, or that sets any parameter, never touches a committed file."""
+    staged = os.environ.get(OUTPUT_ENV)
+    if staged:
+        base = Path(staged).resolve()
+        if base in {(root / "figures").resolve(), (root / "results").resolve(), Path(root).resolve()}:
+            raise ConfigError(f"{OUTPUT_ENV}={staged} would write straight into committed files; unset it "
+                              f"(the run script sets it to a folder under build/)")
+        return base
+    return root / "build" / profile
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return str(path)
 
 
 def repo_root() -> Path:
@@ -105,6 +141,7 @@ def notebook_config(notebook: str, namespace: dict[str, Any], root: Path | None 
     parameters cell or given with ``papermill -p`` always takes effect, and a name the notebook
     does not know fails here, before any work, with the list of known ones.
     """
+    _check_kernel()
     cells = [c for c in namespace.get("In", []) if isinstance(c, str)]
     names: list[str] = []
     for src in cells:
@@ -117,6 +154,21 @@ def notebook_config(notebook: str, namespace: dict[str, Any], root: Path | None 
         raise ConfigError(f"{notebook}: run the parameters cell first (it sets profile)")
     overrides = {n: namespace[n] for n in names if n != "profile"}
     return config(notebook, namespace["profile"], root=root, **overrides)
+
+
+def _check_kernel(cwd: Path | None = None) -> None:
+    """A notebook opened in notebooks/ of a clone must run this clone's dml_utils: a kernel of
+    another environment that has some other copy installed would run other code silently."""
+    here = Path(__file__).resolve().parent
+    cwd = Path.cwd() if cwd is None else cwd
+    for folder in (cwd, *cwd.parents[:2]):
+        clone = folder / "dml_utils"
+        if (clone / "config.py").is_file() and (folder / "pyproject.toml").is_file():
+            if clone.resolve() != here:
+                raise ConfigError(f"this kernel imports dml_utils from {here}, not from the repository you opened "
+                                  f"({clone}): choose the kernel of that repository's .venv (start the Lab with "
+                                  f"`make lab` there), or install it into this kernel with `pip install -e {folder}`")
+            return
 
 
 def config(notebook: str, profile: str = "default", root: Path | None = None, **overrides: Any) -> Config:

@@ -134,9 +134,13 @@ def project_2d(emb: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndarr
 
         return TSNE(n_components=2, init="pca", perplexity=30, random_state=seed).fit_transform(emb)
     if method == "umap":
+        import warnings
+
         import umap
 
-        return umap.UMAP(n_components=2, random_state=seed).fit_transform(emb)
+        with warnings.catch_warnings():  # a seed makes umap single-threaded, and it warns so on every call
+            warnings.filterwarnings("ignore", message="n_jobs value .* overridden to 1 by setting random_state")
+            return umap.UMAP(n_components=2, random_state=seed).fit_transform(emb)
     raise ValueError(f"unknown projection {method!r}; use 'tsne' or 'umap'")
 
 

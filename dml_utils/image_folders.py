@@ -153,10 +153,10 @@ class LazyImages:
         return LazyImages([self.paths[i] for i in np.atleast_1d(rows)], self.image_size, check=False)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        from tqdm import tqdm
+        from .progress import bar
 
         out = np.empty(self.shape, dtype=np.float32)
-        for i in tqdm(range(len(self)), desc="decoding images", disable=len(self) < 1000, mininterval=5):
+        for i in bar(range(len(self)), desc="decoding images", disable=len(self) < 1000, mininterval=5):
             out[i] = self.decode(i)
         return out if dtype is None else out.astype(dtype)
 

@@ -59,7 +59,7 @@ def run(cfg: Config, data: RetrievalData, sampler: str, loss: str, seed: int, pr
 def run_grid(cfg: Config, data: RetrievalData, progress: bool = True):
     """Every sampler × loss × seed. Returns (table of summaries, {(sampler, loss, seed): run})."""
     import pandas as pd
-    from tqdm import tqdm
+    from .progress import bar
 
     for s in cfg.samplers:
         if s not in STRATEGIES:
@@ -69,7 +69,7 @@ def run_grid(cfg: Config, data: RetrievalData, progress: bool = True):
             raise ValueError(f"unknown loss {loss!r}; use some of {list(LOSSES)}")
     jobs = [(s, loss, seed) for s in cfg.samplers for loss in cfg.losses for seed in cfg.seeds]
     runs = {}
-    for job in tqdm(jobs, desc="sampler × loss grid", disable=not progress, mininterval=5):
+    for job in bar(jobs, desc="sampler × loss grid", disable=not progress, mininterval=5):
         runs[job] = run(cfg, data, *job)
     return pd.DataFrame([r["summary"] for r in runs.values()]), runs
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
+from .progress import bar as progress_bar
 
 from .models import weight_distance
 
@@ -202,7 +202,7 @@ def fit(step: Step, batches: Iterable, passes: int, evaluate: Callable[[int], An
     main = step.main_loss
     multi = len(step.updates) > 1
     start = time.perf_counter()
-    bar = tqdm(range(1, passes + 1), desc=desc, disable=not progress, mininterval=2.0, leave=False)
+    bar = progress_bar(range(1, passes + 1), desc=desc, disable=not progress, mininterval=2.0, leave=False)
     for p in bar:
         step.train(True)
         total, count = 0.0, 0

@@ -1,23 +1,37 @@
-"""Run numbered notebooks headless with papermill, never losing a committed notebook.
+"""Run numbered notebooks headless with papermill; the one way committed outputs change.
 
-    python scripts/run_notebooks.py --profile default notebooks/03_*.ipynb   # refresh committed outputs
+    python scripts/run_notebooks.py notebooks/03_*.ipynb                # publish (make reproduce)
+    python scripts/run_notebooks.py --profile smoke notebooks/*.ipynb   # -> build/smoke/notebooks/
+    python scripts/run_notebooks.py -p seeds "[0]" notebooks/03_*.ipynb # -> build/default/notebooks/
     python scripts/run_notebooks.py --profile smoke --baseline notebooks/*.ipynb  # nbval baselines
 
-Each notebook runs into a temporary file beside its target; the target is replaced only when
-the run succeeds. A failed run is kept in build/failed/ for inspection.
+Publishing: a run at the default profile with no -p parameter writes its figures and results
+into a staging folder (build/stage/<notebook>/); only when the whole notebook has run are they
+copied into figures/ and results/ (a file whose bytes did not change is left as it was, and a
+figure of this notebook that the run no longer makes is removed), and the executed notebook
+replaces the committed one. The committed notebook runs its own parameters cell (no injected
+cell, so what a reader types there is what runs) and carries no progress-bar residue.
+
+Any other run (another profile, any -p parameter) writes under build/<profile>/ and never
+touches a committed file; so does a run that fails, whose partial notebook is kept in
+build/failed/.
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
+import nbformat
 import papermill as pm
 
 ROOT = Path(__file__).resolve().parents[1]
+OUTPUT_ENV = "DML_UTILS_OUTPUT_DIR"  # dml_utils.config.OUTPUT_ENV; read there, set only here
+PROGRESS_ENV = "DML_PROGRESS"        # dml_utils.progress.ENV
 
 
 def unknown_parameters(notebooks: list[Path], params: dict) -> str | None:
@@ -34,22 +48,72 @@ def unknown_parameters(notebooks: list[Path], params: dict) -> str | None:
     return None
 
 
-def main(argv=None) -> int:
+def parameters_cell_profile(nb: nbformat.NotebookNode) -> str | None:
+    """The literal ``profile`` the notebook's ``parameters`` cell sets, or None."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            for node in ast.parse(cell.source).body:
+                target = getattr(node, "target", None) or (node.targets[0] if getattr(node, "targets", None) else None)
+                if isinstance(target, ast.Name) and target.id == "profile" and node.value is not None:
+                    return ast.literal_eval(node.value)
+    return None
+
+
+def clean_for_commit(nb: nbformat.NotebookNode, *, keep_injected: bool) -> int:
+    """Drop progress-bar outputs (and, unless ``keep_injected``, papermill's injected-parameters
+    cell) in place. Returns the number of outputs dropped."""
+    from dml_utils.progress import is_progress_output
+
+    if not keep_injected:
+        nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    meta = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):  # this machine's absolute paths: keep the file names only
+        if meta.get(key):
+            meta[key] = Path(meta[key]).name
+    dropped = 0
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            kept = [o for o in cell.outputs if not is_progress_output(o)]
+            dropped += len(cell.outputs) - len(kept)
+            cell.outputs = kept
+    return dropped
+
+
+def publish(stage: Path, root: Path, notebook: str) -> list[str]:
+    """Copy a complete run's staged figures and results into the committed folders. A file with
+    the same bytes is left alone (its modification time too); a committed figure of this
+    notebook that the run did not make is removed. Returns a line per change."""
+    changes = []
+    for sub, pattern in (("figures", f"{notebook}_*.png"), ("results", f"{notebook}.json")):
+        made = {p.name: p for p in sorted((stage / sub).glob(pattern))}
+        dest = root / sub
+        dest.mkdir(exist_ok=True)
+        for name, src in made.items():
+            target = dest / name
+            if target.exists() and target.read_bytes() == src.read_bytes():
+                continue
+            changes.append(f"{'updated' if target.exists() else 'new'} {sub}/{name}")
+            os.replace(src, target)
+        for old in sorted(dest.glob(pattern)):
+            if old.name not in made:
+                old.unlink()
+                changes.append(f"removed {sub}/{old.name} (this run no longer makes it)")
+    return changes
+
+
+def main(argv=None, root: Path = ROOT) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="+", type=Path)
     ap.add_argument("--profile", default="default", choices=["smoke", "default", "paper"])
-    ap.add_argument("--baseline", action="store_true", help="write to tests/regression/ instead of in place")
+    ap.add_argument("--baseline", action="store_true", help="write the executed notebooks to tests/regression/ (nbval baselines)")
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                    help="extra notebook parameter (value parsed as Python literal when possible)")
+                    help="extra notebook parameter (value parsed as Python literal when possible); the run then "
+                         "writes under build/ and publishes nothing")
     args = ap.parse_args(argv)
-    if args.profile != "default" and not args.baseline:
-        ap.error("only the default profile may write over committed notebooks; use --baseline for smoke")
     params = {"profile": args.profile}
     for name, value in args.parameter:
-        import ast
-
         if name == "profile":
-            ap.error("set the profile with --profile, not -p profile (the guard on committed notebooks reads --profile)")
+            ap.error("set the profile with --profile, not -p profile")
         try:
             params[name] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
@@ -57,36 +121,71 @@ def main(argv=None) -> int:
     problem = unknown_parameters(args.notebooks, params)
     if problem:
         ap.error(problem)
-    failed = []
+    publishing = args.profile == "default" and len(params) == 1 and not args.baseline
+    notebooks = []
     for nb in args.notebooks:
         nb = nb.resolve()
         if not nb.is_file():
             print(f"error: no notebook {nb}", file=sys.stderr)
             return 2
-        target = ROOT / "tests" / "regression" / nb.name if args.baseline else nb
-        tmp = target.with_name(f".{target.stem}.running.ipynb")
+        if publishing and parameters_cell_profile(nbformat.read(nb, as_version=4)) != "default":
+            print(f"error: {nb.name}'s parameters cell does not set profile = \"default\"; a published notebook "
+                  f"must run its own parameters cell as committed", file=sys.stderr)
+            return 2
+        notebooks.append(nb)
+    os.environ[PROGRESS_ENV] = "text"  # the kernels inherit it: text bars, stripped below
+    failed = []
+    for nb in notebooks:
+        stage = root / "build" / "stage" / nb.stem
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir(parents=True)
+        if publishing:
+            os.environ[OUTPUT_ENV] = str(stage)
+            target = nb
+        else:
+            os.environ.pop(OUTPUT_ENV, None)
+            target = (root / "tests" / "regression" / nb.name if args.baseline
+                      else root / "build" / args.profile / "notebooks" / nb.name)
+        out = stage / nb.name
         start = time.perf_counter()
-        print(f"== {nb.relative_to(ROOT)} (profile {args.profile}) -> {target.relative_to(ROOT)}", flush=True)
+        print(f"== {_rel(nb, root)} (profile {args.profile}{', ' + str(params) if len(params) > 1 else ''}) -> "
+              f"{_rel(target, root)}{' and figures/, results/' if publishing else ''}", flush=True)
         try:
-            pm.execute_notebook(str(nb), str(tmp), parameters=params, cwd=str(nb.parent), kernel_name="python3",
-                                progress_bar=True)
+            # publishing injects nothing: the committed notebook runs its own parameters cell
+            pm.execute_notebook(str(nb), str(out), parameters=None if publishing else params, cwd=str(nb.parent),
+                                kernel_name="python3", progress_bar=False, stderr_file=sys.stderr)  # bars shown here
         except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
-            keep = ROOT / "build" / "failed" / nb.name
+            keep = root / "build" / "failed" / nb.name
             keep.parent.mkdir(parents=True, exist_ok=True)
-            if tmp.exists():
-                shutil.move(tmp, keep)
-            print(f"FAILED {nb.name} after {time.perf_counter() - start:.0f} s: {type(exc).__name__}: "
-                  f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}\n"
-                  f"  {target.relative_to(ROOT)} is unchanged; the partial run is in {keep.relative_to(ROOT)}",
-                  file=sys.stderr)
+            if out.exists():
+                shutil.move(out, keep)
+            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+            print(f"FAILED {nb.name} after {time.perf_counter() - start:.0f} s: {type(exc).__name__}: {last}\n"
+                  f"  no committed file changed; the partial run is in {_rel(keep, root)}", file=sys.stderr)
             failed.append(nb.name)
             continue
-        os.replace(tmp, target)
+        finally:
+            os.environ.pop(OUTPUT_ENV, None)
+        executed = nbformat.read(out, as_version=4)
+        clean_for_commit(executed, keep_injected=not publishing)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if publishing:
+            for line in publish(stage, root, nb.stem):
+                print(f"  {line}", flush=True)
+        nbformat.write(executed, out)
+        os.replace(out, target)
         print(f"ok {nb.name}: {time.perf_counter() - start:.0f} s", flush=True)
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,14 @@
+import os
+
 import numpy as np
 import pytest
 
 from dml_utils.data import IDX_FILES, write_idx
+
+# The nbval replay and the notebooks run from tests: text progress bars (as scripts/run_notebooks.py),
+# and never the run script's staging folder.
+os.environ["DML_PROGRESS"] = "text"
+os.environ.pop("DML_UTILS_OUTPUT_DIR", None)
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
+from pathlib import Path
+
 import pytest
 
-from dml_utils.config import ConfigError, config
+from dml_utils.config import OUTPUT_ENV, ConfigError, config
 
 NB = "03_yukawa_vs_contrastive_mnist"
 
@@ -8,14 +10,28 @@ NB = "03_yukawa_vs_contrastive_mnist"
 def test_profiles_resolve_and_overrides_apply(tmp_path):
     c = config(NB, "default", root=tmp_path, seeds=[7], epochs=None)
     assert c.seeds == [7] and c.epochs == 40 and c.batch_size == 128
-    assert c.figures_dir == tmp_path / "figures" and c.results_dir == tmp_path / "results"
+    assert c.figures_dir == tmp_path / "build" / "default" / "figures"
 
 
-@pytest.mark.parametrize("profile", ["smoke", "paper"])
-def test_smoke_and_paper_write_under_build(tmp_path, profile):
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper"])
+def test_every_profile_writes_under_build(tmp_path, profile, monkeypatch):
+    """Only scripts/run_notebooks.py publishes: a config never points at figures/ or results/."""
+    monkeypatch.delenv(OUTPUT_ENV, raising=False)
     c = config(NB, profile, root=tmp_path)
     assert c.figures_dir == tmp_path / "build" / profile / "figures"
     assert c.results_dir == tmp_path / "build" / profile / "results"
+    assert "build/" + profile + "/figures/" in c.outputs_note() and "make reproduce" in c.outputs_note()
+
+
+def test_the_run_scripts_staging_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv(OUTPUT_ENV, str(tmp_path / "build" / "stage" / NB))
+    c = config(NB, "default", root=tmp_path)
+    assert c.figures_dir == tmp_path / "build" / "stage" / NB / "figures"
+    assert "staged in build/stage/" in c.outputs_note()
+    for committed in (tmp_path / "figures", tmp_path):
+        monkeypatch.setenv(OUTPUT_ENV, str(committed))
+        with pytest.raises(ConfigError, match="straight into committed files"):
+            config(NB, "default", root=tmp_path)
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -100,3 +116,16 @@ def test_outside_ipython_the_known_names_of_the_namespace_count(tmp_path):
     assert c.epochs == 2 and c.eval_epochs == [2]
     with pytest.raises(ConfigError, match="run the parameters cell first"):
         notebook_config(NB, {"In": []}, root=tmp_path)
+
+
+def test_a_kernel_running_another_copy_of_dml_utils_is_told(tmp_path):
+    from dml_utils.config import _check_kernel
+
+    (tmp_path / "dml_utils").mkdir()
+    (tmp_path / "dml_utils" / "config.py").write_text("")
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    with pytest.raises(ConfigError, match="choose the kernel of that repository's .venv"):
+        _check_kernel(tmp_path / "notebooks")
+    _check_kernel(Path(__file__).resolve().parents[1] / "notebooks")  # this clone's own: fine
+    _check_kernel(tmp_path / "notebooks" / "elsewhere" / "deep" / "down")  # not inside a clone: nothing to say

@@ -70,3 +70,39 @@ def test_every_module_has_its_test_file():
     missing = sorted(m for m in modules if not (ROOT / "tests" / f"test_{m}.py").exists())
     assert not missing, f"no test file for {missing}"
     assert (ROOT / "tests" / "test_profiles.py").exists()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_committed_notebook_has_one_source_per_parameter(path):
+    """What a reader types in the parameters cell is what runs: no papermill injected cell after
+    it (scripts/run_notebooks.py publishes without injecting), and no progress-bar residue
+    (text bars in stderr boxes, or widget views with no widget state) among the outputs."""
+    from dml_utils.progress import is_progress_output
+
+    nb = json.loads(path.read_text())
+    assert not [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])], \
+        "a stale injected-parameters cell: publish with scripts/run_notebooks.py (make reproduce)"
+    residue = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"] if is_progress_output(o)]
+    assert not residue, f"{len(residue)} progress-bar outputs committed"
+    assert not [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]
+                if o.get("name") == "stderr" and not "".join(o.get("text", "")).strip()], "empty stderr boxes"
+
+
+# Text that would send a reader of a clone to a file it does not have.
+OUTSIDE = ["shared/reports", "shared/TARGETS", "shared/DESIGN", "shared/STYLE", "../shared"]
+
+
+def test_nothing_refers_to_a_path_outside_the_repository():
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    hits = []
+    for name in files:
+        p = ROOT / name
+        if p.suffix in {".png", ".gz", ".mat", ".jpg"} or not p.is_file():
+            continue
+        text = p.read_text(errors="ignore")
+        if name == "tests/test_notebooks.py":
+            text = text.replace(repr(OUTSIDE), "")
+        hits += [f"{name}: {s}" for s in [*OUTSIDE, str(ROOT) + "/", str(Path.home()) + "/"] if s in text]
+    assert not hits, hits

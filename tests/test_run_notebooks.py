@@ -1,7 +1,14 @@
-"""scripts/run_notebooks.py refuses what would run the wrong thing, before any notebook runs."""
+"""scripts/run_notebooks.py: refuses what would run the wrong thing before any notebook runs, and
+is the only path by which figures/, results/ and the committed notebooks change.
+
+The publishing tests run tiny notebooks in a scratch repository root (a kernel each, ~2 s): one
+writes a figure and a results file where ``dml_utils.config.output_base`` says, the other does the
+same and then fails."""
 import importlib.util
+import os
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,7 +21,6 @@ NB03 = ROOT / "notebooks" / "03_yukawa_vs_contrastive_mnist.ipynb"
 @pytest.mark.parametrize("argv,phrase", [
     (["--profile", "smoke", "--baseline", "-p", "imbalance_ratio", "10", str(NB03)], "does not know ['imbalance_ratio']; known: ['allow_download'"),
     (["--profile", "default", "-p", "profile", "smoke", str(NB03)], "not -p profile"),
-    (["--profile", "smoke", str(NB03)], "only the default profile may write over committed notebooks"),
 ])
 def test_refused_before_running(argv, phrase, capsys):
     before = NB03.stat().st_mtime_ns
@@ -22,3 +28,100 @@ def test_refused_before_running(argv, phrase, capsys):
         rn.main(argv)
     assert e.value.code == 2 and phrase in capsys.readouterr().err
     assert NB03.stat().st_mtime_ns == before
+
+
+FAKE = '''import os, pathlib
+from dml_utils.config import output_base
+from dml_utils.progress import bar
+for _ in bar(range(3), desc="passes", leave=False):
+    pass
+out = output_base(pathlib.Path.cwd().parent, profile)
+for sub in ("figures", "results"):
+    (out / sub).mkdir(parents=True, exist_ok=True)
+(out / "figures" / "99_fake_curve.png").write_bytes(payload.encode())
+(out / "results" / "99_fake.json").write_text("{}")
+print("outputs in", out)
+if fail:
+    raise RuntimeError("failed halfway, after writing its figure")
+'''
+
+
+def _fake_repo(tmp_path: Path, profile="default", fail=False, payload="A", name="99_fake") -> Path:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(f'profile = "{profile}"\nfail = {fail}\npayload = "{payload}"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(FAKE)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "notebooks").mkdir(exist_ok=True)
+    path = tmp_path / "notebooks" / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _state(root: Path) -> dict:
+    """Bytes and modification time of every committed file (outside build/)."""
+    return {p.relative_to(root): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))
+            if p.is_file() and "build" not in p.relative_to(root).parts}
+
+
+def test_a_default_run_publishes_after_it_succeeds(tmp_path):
+    nb = _fake_repo(tmp_path)
+    assert rn.main([str(nb)], root=tmp_path) == 0
+    assert (tmp_path / "figures" / "99_fake_curve.png").read_bytes() == b"A"
+    assert (tmp_path / "results" / "99_fake.json").exists()
+    committed = nbformat.read(nb, as_version=4)
+    assert [c.metadata.get("tags", []) for c in committed.cells] == [["parameters"], []]  # no injected cell
+    outputs = committed.cells[1].outputs
+    assert [o.get("name") for o in outputs] == ["stdout"]  # the bar's stderr residue is gone
+    assert "build/stage/99_fake" in outputs[0]["text"]
+    before = _state(tmp_path)
+    assert rn.main([str(nb)], root=tmp_path) == 0  # same bytes: the figure and results keep their mtime
+    after = _state(tmp_path)
+    for f in ("figures/99_fake_curve.png", "results/99_fake.json"):
+        assert after[Path(f)] == before[Path(f)]
+
+
+def test_a_failed_run_changes_no_committed_file(tmp_path):
+    nb = _fake_repo(tmp_path)
+    assert rn.main([str(nb)], root=tmp_path) == 0
+    _fake_repo(tmp_path, fail=True, payload="Z")  # the notebook now writes other bytes, then fails
+    before = _state(tmp_path)
+    assert rn.main([str(nb)], root=tmp_path) == 1
+    assert _state(tmp_path) == before
+    assert (tmp_path / "build" / "failed" / "99_fake.ipynb").exists()
+
+
+@pytest.mark.parametrize("argv,where", [
+    (["-p", "payload", "B"], "build/default"),
+    (["--profile", "smoke"], "build/smoke"),
+])
+def test_a_run_with_any_override_publishes_nothing(tmp_path, argv, where):
+    nb = _fake_repo(tmp_path)
+    assert rn.main([str(nb)], root=tmp_path) == 0
+    before = _state(tmp_path)
+    assert rn.main([*argv, str(nb)], root=tmp_path) == 0
+    assert _state(tmp_path) == before
+    assert (tmp_path / where / "notebooks" / "99_fake.ipynb").exists()
+    assert (tmp_path / where / "figures" / "99_fake_curve.png").exists()
+
+
+def test_a_figure_the_run_no_longer_makes_is_removed(tmp_path):
+    nb = _fake_repo(tmp_path)
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "99_fake_old.png").write_bytes(b"old")
+    (tmp_path / "figures" / "98_other_keep.png").write_bytes(b"other notebook")
+    assert rn.main([str(nb)], root=tmp_path) == 0
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["98_other_keep.png", "99_fake_curve.png"]
+
+
+def test_publishing_needs_the_default_profile_in_the_parameters_cell(tmp_path, capsys):
+    nb = _fake_repo(tmp_path, profile="smoke")
+    assert rn.main([str(nb)], root=tmp_path) == 2
+    assert 'does not set profile = "default"' in capsys.readouterr().err
+    assert not (tmp_path / "figures").exists()
+
+
+def test_the_staging_folder_is_not_left_set(tmp_path):
+    nb = _fake_repo(tmp_path)
+    rn.main([str(nb)], root=tmp_path)
+    assert rn.OUTPUT_ENV not in os.environ
