@@ -39,7 +39,9 @@ IP   ?= 127.0.0.1
 lab: env
 	PORT=$(PORT) IP=$(IP) bash scripts/lab.sh
 
+# make lab-test: the Lab in headless Chromium (Debian's chromium, Playwright without its browser download)
 lab-test: env
+	bash scripts/lab_test_deps.sh
 	$(VENV)/bin/pytest -v tests/test_lab.py
 
 bench: env

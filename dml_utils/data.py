@@ -90,11 +90,42 @@ def _idx_path(folder: Path, stem: str) -> Path | None:
     return None
 
 
+# Mean pixel (in [0, 1]) of the training images, the constants torchvision's examples normalize
+# with: the four IDX files of MNIST and of Fashion-MNIST have the same names, shapes and sizes, so
+# this is what tells one from the other (a 5,000-digit MNIST subset has 0.131; Fashion-MNIST's
+# Debian files 0.286).
+IDX_MEAN_PIXEL = {"mnist": 0.1307, "fashion-mnist": 0.2860}
+IDX_MEAN_TOLERANCE = 0.06  # a class-skewed subset of a few hundred MNIST images stays within 0.05
+
+
+def check_idx_identity(x_train: np.ndarray, y_train: np.ndarray, name: str, folder: Path) -> None:
+    """Refuse IDX files that are not ``name``: wrong image shape, labels outside 0–9, or a mean
+    pixel closer to the other dataset's (or far from both)."""
+    label = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}[name]
+    if x_train.ndim != 3 or x_train.shape[1:] != (28, 28):
+        raise ValueError(f"{folder}: the images are {x_train.shape[1:]}, not {label}'s 28 × 28; point data_root at "
+                         f"the folder of {label}'s four IDX files")
+    if len(y_train) and (y_train.min() < 0 or y_train.max() > 9):
+        raise ValueError(f"{folder}: labels run {y_train.min()}–{y_train.max()}; {label} has classes 0–9 "
+                         f"(is this EMNIST or another IDX dataset?)")
+    mean = float(x_train.mean()) / 255.0
+    nearest = min(IDX_MEAN_PIXEL, key=lambda k: abs(IDX_MEAN_PIXEL[k] - mean))
+    others = ", ".join(f"{k}'s {v:.3f}" for k, v in IDX_MEAN_PIXEL.items())
+    if abs(mean - IDX_MEAN_PIXEL[nearest]) > IDX_MEAN_TOLERANCE:
+        raise ValueError(f"{folder}: these IDX files do not look like {label} (mean pixel {mean:.3f}; {others}); "
+                         f"point data_root at {label}'s own four files")
+    if nearest != name:
+        raise ValueError(f"{folder}: these IDX files look like {nearest}, not {name} (mean pixel {mean:.3f}; {others}). "
+                         f"Pass them as dataset {nearest!r}, or point data_root at {label}'s files")
+
+
 def _load_idx_folder(folder: Path, name: str, source: str) -> Dataset:
     arrays = {key: read_idx(_idx_path(folder, stem)) for key, stem in IDX_FILES.items()}
     for split in ("train", "test"):
         if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
-            raise ValueError(f"{folder}: {split} images and labels differ in count")
+            raise ValueError(f"{folder}: {split} images and labels differ in count "
+                             f"({len(arrays[f'x_{split}'])} vs {len(arrays[f'y_{split}'])}); a file is truncated or from another set")
+    check_idx_identity(arrays["x_train"], arrays["y_train"], name, folder)
     return Dataset(
         x_train=arrays["x_train"].astype(np.float32) / 255.0,
         y_train=arrays["y_train"].astype(np.int64),

@@ -57,6 +57,21 @@ KNN_QUERY_BATCH = 2048  # queries per k-NN block: 2048 × 60,000 float32 distanc
 SIMILARITY_BLOCK = 2048  # rows per block of the cosine-similarity means above this many items (2048 × 60,000 float64 ≈ 1 GB)
 
 
+def check_embeddings(emb: np.ndarray, labels: np.ndarray) -> None:
+    """One label per embedding, and finite embeddings: PML's calculator would otherwise fail
+    with a message about k-NN or labels, or rank NaN rows anywhere."""
+    n = len(emb)
+    if len(labels) != n:
+        raise ValueError(f"{len(labels)} labels for {n} embeddings: give one label per embedded item")
+    if n == 0:
+        raise ValueError("no embeddings to evaluate (empty test set)")
+    finite = np.isfinite(np.asarray(emb, dtype=np.float64).reshape(n, -1)).all(axis=1)
+    if not finite.all():
+        rows = np.flatnonzero(~finite)
+        raise ValueError(f"{len(rows)} of {n} embeddings hold NaN or inf (first row {rows[0]}): the model diverged "
+                         f"or an input is not finite; check the training losses and the input data")
+
+
 def retrieval_metrics(emb: np.ndarray, labels: np.ndarray, normalize: bool = False,
                       recall_ks: tuple[int, ...] = (), nmi: bool = False) -> dict[str, float]:
     """Precision@1 and MAP@R of each item against the others (PML AccuracyCalculator); optionally
@@ -69,6 +84,7 @@ def retrieval_metrics(emb: np.ndarray, labels: np.ndarray, normalize: bool = Fal
     from pytorch_metric_learning.distances import LpDistance
     from pytorch_metric_learning.utils.inference import CustomKNN
 
+    check_embeddings(emb, labels)
     include = ["precision_at_1", "mean_average_precision_at_r"] + [f"recall_at_{k}" for k in recall_ks]
     # MAP@R needs the largest class's R = count − 1 neighbours ("max_bin_count"); Recall@K needs K.
     # With classes smaller than K + 1, "max_bin_count" alone would compute Recall@K at fewer neighbours.

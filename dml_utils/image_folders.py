@@ -82,7 +82,14 @@ def cars196_list(data_root: str | Path) -> ImageList:
     from scipy.io import loadmat
 
     root = _root("cars196", data_root, ("cars_annos.mat",))
-    annos = loadmat(root / "cars_annos.mat")["annotations"][0]
+    mat = root / "cars_annos.mat"
+    try:
+        annos = loadmat(mat)["annotations"][0]
+    except KeyError:
+        raise LayoutError(f"{mat} holds no 'annotations' array: it is not Cars196's annotation file") from None
+    except Exception as err:  # scipy raises ValueError, TypeError, OSError or MatReadError on a damaged file
+        raise LayoutError(f"{mat} cannot be read ({type(err).__name__}: {err}); it is truncated or not a MATLAB "
+                          f"file: download cars_annos.mat again") from err
     if not len(annos) or not {"relative_im_path", "class"} <= set(annos.dtype.names or ()):
         raise LayoutError(f"{root / 'cars_annos.mat'} has no annotations with relative_im_path and class")
     paths = [root / str(a["relative_im_path"][0]) for a in annos]
@@ -104,6 +111,10 @@ def sop_list(data_root: str | Path) -> ImageList:
 
 
 LISTS = {"cub200": cub200_list, "cars196": cars196_list, "sop": sop_list}
+
+
+class BadImageError(ValueError):
+    """An image file of a dataset that PIL cannot decode."""
 
 
 class LazyImages:
@@ -141,8 +152,12 @@ class LazyImages:
         from PIL import Image
         from torchvision.transforms.v2 import functional as F
 
-        with Image.open(self.paths[i]) as im:
-            t = F.pil_to_tensor(im.convert("RGB"))  # uint8 (3, H, W)
+        try:
+            with Image.open(self.paths[i]) as im:
+                t = F.pil_to_tensor(im.convert("RGB"))  # uint8 (3, H, W)
+        except (OSError, SyntaxError, ValueError) as err:  # PIL's truncated-file and unidentified-image errors
+            raise BadImageError(f"{self.paths[i]} cannot be decoded ({type(err).__name__}: {err}); the file is "
+                                f"truncated or not an image: restore it from the dataset's archive") from err
         t = F.center_crop(F.resize(t, [self.image_size], antialias=True), [self.image_size, self.image_size])
         return (t.to(torch.float32) / 255.0).numpy()
 

@@ -42,6 +42,35 @@ def alternating_pairs(y: np.ndarray, seed: int, shuffle: bool = True) -> tuple[n
     return pairs, same
 
 
+def check_pairs(n_rows: int, pairs: np.ndarray, same: np.ndarray | None = None, what: str = "samples") -> None:
+    """Pairs must be (P, 2) whole-number indices into ``n_rows`` rows, with one 0/1 label each:
+    pairs built for another set, or labels of another list, would silently join the wrong rows."""
+    pairs = np.asarray(pairs)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
+        raise ValueError(f"pairs must be a (P, 2) array of row indices, got shape {pairs.shape} of {pairs.dtype}")
+    if len(pairs) and (pairs.min() < 0 or pairs.max() >= n_rows):
+        raise ValueError(f"pairs index rows {pairs.min()}..{pairs.max()}, but there are {n_rows} {what}: "
+                         f"these pairs were built for another set")
+    if same is not None:
+        same = np.asarray(same)
+        if len(same) != len(pairs):
+            raise ValueError(f"{len(same)} pair labels for {len(pairs)} pairs: give one label (1 same, 0 different) per pair")
+        if len(same) and not np.isin(same, (0, 1)).all():
+            raise ValueError(f"pair labels must be 1 (same class) or 0, got values {np.unique(same)[:5].tolist()}")
+
+
+def _check_distances(dist: np.ndarray, same: np.ndarray) -> None:
+    dist, same = np.asarray(dist), np.asarray(same)
+    if len(dist) != len(same) or len(dist) == 0:
+        raise ValueError(f"need as many labels as distances, and at least one pair; got {len(same)} labels for "
+                         f"{len(dist)} distances")
+    bad = ~np.isfinite(dist)
+    if bad.any():
+        raise ValueError(f"{int(bad.sum())} of {len(dist)} pair distances are not finite (first at pair "
+                         f"{int(np.flatnonzero(bad)[0])}): the embeddings hold NaN or inf, so the model diverged "
+                         f"or an input is not finite; a NaN would count as 'different' and change the accuracy silently")
+
+
 class _PairBatches:
     """Map-style dataset indexed by a list of pair indices: returns the whole batch at once."""
 
@@ -67,6 +96,7 @@ def pair_loader(x: np.ndarray, pairs: np.ndarray, same: np.ndarray, batch_size: 
         raise ValueError(f"batch_size must be >= 2, got {batch_size}")
     if len(pairs) == 0:
         raise ValueError("no pairs to train on")
+    check_pairs(len(x), pairs, same)
     ds = _PairBatches(x, pairs, same)
     sampler = BatchSampler(RandomSampler(range(len(ds)), generator=generator), batch_size, drop_last=False)
     return DataLoader(ds, sampler=sampler, batch_size=None, num_workers=0)
@@ -97,19 +127,20 @@ def pair_loss(loss_fn: nn.Module) -> LossOfBatch:
 
 def pair_distances(emb: np.ndarray, pairs: np.ndarray, eps: float = KERAS_EPSILON) -> np.ndarray:
     """sqrt(max(||e_i - e_j||², eps)) for every pair (i, j): the report-003 distance, in float64."""
+    check_pairs(len(emb), pairs, what="embeddings")
     diff = emb[pairs[:, 0]].astype(np.float64) - emb[pairs[:, 1]].astype(np.float64)
     return np.sqrt(np.maximum((diff**2).sum(axis=1), eps))
 
 
 def pair_verification_accuracy(dist: np.ndarray, same: np.ndarray, threshold: float = 0.5) -> float:
     """Share of pairs where [D < threshold] equals the pair label (report 003's "accuracy")."""
-    if len(dist) != len(same) or len(dist) == 0:
-        raise ValueError("need as many labels as distances, and at least one pair")
+    _check_distances(dist, same)
     return float(np.mean((dist < threshold) == (np.asarray(same) == 1)))
 
 
 def best_threshold(dist: np.ndarray, same: np.ndarray) -> float:
     """The threshold that maximizes pair-verification accuracy on these pairs (midpoint rule)."""
+    _check_distances(dist, same)
     order = np.argsort(dist)
     d, s = dist[order], (np.asarray(same)[order] == 1)
     # accuracy when the first k sorted pairs are called "same": positives among them + negatives after
@@ -128,6 +159,7 @@ def distance_stats(dist: np.ndarray, same: np.ndarray, pos_below: float | None =
     ``pos_below`` keeps only positives with D < pos_below (the report's positive statistics did
     this with 0.4); negatives are never filtered. ``pos_kept`` is the share of positives kept.
     """
+    _check_distances(dist, same)
     same = np.asarray(same) == 1
     pos, neg = dist[same], dist[~same]
     kept = pos if pos_below is None else pos[pos < pos_below]

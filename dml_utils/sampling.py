@@ -39,8 +39,15 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
     def __init__(self, labels, classes_per_batch: int, samples_per_class: int, batches: int, seed: int = 0,
                  batch_size: int | None = None):
         labels = np.asarray(labels)
-        if classes_per_batch < 1 or samples_per_class < 1:
-            raise ValueError(f"classes_per_batch and samples_per_class must be >= 1, got {classes_per_batch}, {samples_per_class}")
+        for name, value in (("classes_per_batch", classes_per_batch), ("samples_per_class", samples_per_class),
+                            ("batches", batches), ("batch_size", batch_size)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
+                raise ValueError(f"{name} must be a whole number, got {value!r} ({type(value).__name__})")
+        if labels.ndim != 1 or len(labels) == 0:
+            raise ValueError(f"labels must be a non-empty 1-D array (one class id per sample), got shape {labels.shape}")
+        if classes_per_batch < 2 or samples_per_class < 2:
+            raise ValueError(f"classes_per_batch and samples_per_class must be >= 2 (a metric-learning batch needs a "
+                             f"positive pair and a negative), got {classes_per_batch}, {samples_per_class}")
         if batch_size is not None and batch_size != classes_per_batch * samples_per_class:
             raise ValueError(
                 f"batch_size {batch_size} != classes_per_batch {classes_per_batch} × samples_per_class {samples_per_class} "

@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-8888}
 IP=${IP:-127.0.0.1}
+LAB_DIR=${LAB_DIR:-$PWD}   # the folder the Lab serves (tests/test_lab.py serves a copy of notebooks/)
 
 if [ ! -x .venv/bin/jupyter ]; then
     echo "error: no JupyterLab in .venv (.venv/bin/jupyter is missing). Run 'make env' (or 'bash scripts/setup_env.sh') first." >&2
@@ -30,7 +31,7 @@ then
 fi
 
 token=${TOKEN:-$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(24))')}
-flags=(--ip="$IP" --port="$PORT" --port-retries=0 --ServerApp.root_dir="$PWD" --IdentityProvider.token="$token"
+flags=(--ip="$IP" --port="$PORT" --port-retries=0 --ServerApp.root_dir="$LAB_DIR" --IdentityProvider.token="$token"
        --ServerApp.default_url=/lab/tree/notebooks)
 [ "$(id -u)" = 0 ] && flags+=(--allow-root)   # containers and CI machines run as root
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ "$(uname)" != Darwin ]; then

@@ -11,17 +11,26 @@ os.environ["DML_PROGRESS"] = "text"
 os.environ.pop("DML_UTILS_OUTPUT_DIR", None)
 
 
+# Random images with the mean pixel of the dataset they stand for (data.IDX_MEAN_PIXEL: the
+# loaders tell MNIST's files from Fashion-MNIST's by it): a pixel is 255 with this probability.
+MNIST_INK, FASHION_INK = 0.13, 0.29
+
+
+def ink(rng, shape, p):
+    return np.where(rng.random(shape) < p, 255, 0)
+
+
 @pytest.fixture
 def idx_tree(tmp_path):
-    """A tiny MNIST-shaped IDX tree in torchvision's layout: root/MNIST/raw/*.gz (3 classes)."""
+    """A tiny MNIST-shaped IDX tree in torchvision's layout: root/MNIST/raw/*.gz (3 classes), MNIST's mean pixel."""
 
-    def make(folder, n_train=30, n_test=12, gz=True):
+    def make(folder, n_train=30, n_test=12, gz=True, p=MNIST_INK):
         folder.mkdir(parents=True, exist_ok=True)
         rng = np.random.default_rng(0)
         arrays = {
-            "x_train": rng.integers(0, 256, size=(n_train, 28, 28)),
+            "x_train": ink(rng, (n_train, 28, 28), p),
             "y_train": np.arange(n_train) % 3,
-            "x_test": rng.integers(0, 256, size=(n_test, 28, 28)),
+            "x_test": ink(rng, (n_test, 28, 28), p),
             "y_test": np.arange(n_test) % 3,
         }
         for key, stem in IDX_FILES.items():
@@ -33,11 +42,11 @@ def idx_tree(tmp_path):
 
 @pytest.fixture
 def fashion_fixture(tmp_path):
-    """A tiny Fashion-MNIST-shaped IDX folder: 10 classes of random images (400 train, 200 test)."""
+    """A tiny Fashion-MNIST-shaped IDX folder: 10 classes of random images (400 train, 200 test), Fashion-MNIST's mean pixel."""
     rng = np.random.default_rng(0)
     for split, n in (("train", 400), ("t10k", 200)):
         y = np.arange(n) % 10
-        x = rng.integers(0, 256, size=(n, 28, 28))
+        x = ink(rng, (n, 28, 28), FASHION_INK)
         write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", x)
         write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", y)
     assert {p.name.removesuffix(".gz") for p in tmp_path.iterdir()} == set(IDX_FILES.values())

@@ -87,11 +87,60 @@ def _partial_cub(tmp_path):
     return tmp_path
 
 
+def _truncated_jpeg(tmp_path):
+    from PIL import Image
+
+    from dml_utils.image_folders import LazyImages
+
+    p = tmp_path / "img.jpg"
+    Image.effect_noise((64, 64), 60).convert("RGB").save(p, quality=95)
+    p.write_bytes(p.read_bytes()[:400])
+    return LazyImages([p], 16)[0]
+
+
+def _corrupt_mat(tmp_path, content):
+    from dml_utils.image_folders import cars196_list
+
+    (tmp_path / "car_ims").mkdir()
+    if content == "garbage":
+        (tmp_path / "cars_annos.mat").write_bytes(b"MATLAB 5.0 MAT-file" + bytes(range(256)) * 2)
+    else:
+        from scipy.io import savemat
+
+        savemat(tmp_path / "cars_annos.mat", {"class_names": np.array(["a", "b"])})
+    return cars196_list(tmp_path)
+
+
+def _idx_as(tmp_path, name, make):
+    from dml_utils.data import IDX_FILES, load_dataset, write_idx
+
+    rng = np.random.default_rng(0)
+    for key, stem in IDX_FILES.items():
+        n = 200 if "train" in key else 50
+        x, y = make(rng, n)
+        write_idx(tmp_path / stem, x if key.startswith("x") else y)
+    return load_dataset(name, data_root=tmp_path)
+
+
+def _ink(p, size=28, classes=10):
+    return lambda rng, n: (np.where(rng.random((n, size, size)) < p, 255, 0), np.arange(n) % classes)
+
+
 BAD_FILES = [
     ("a truncated .gz", lambda t: _read_idx(_truncated_gz(t)), ValueError, "is truncated or not gzip: download it again"),
     ("a plain file named .gz", lambda t: _read_idx(_plain_file_named_gz(t)), ValueError, "cannot be read (BadGzipFile"),
     ("CUB class ids from 0", lambda t: _load("cub200", _cub(t, 0)), Exception, "class ids start at 0; CUB-200-2011 numbers them 1–200"),
     ("a partial CUB folder", lambda t: _load("cub200", _partial_cub(t)), Exception, "lists images of the training classes only (20 images): the folder is partial"),
+    ("a truncated JPEG", _truncated_jpeg, ValueError, "img.jpg cannot be decoded (OSError: Truncated File Read); the file is truncated or not an image"),
+    ("a corrupt cars_annos.mat", lambda t: _corrupt_mat(t, "garbage"), Exception, "cars_annos.mat cannot be read"),
+    ("a .mat without annotations", lambda t: _corrupt_mat(t, "other"), Exception, "cars_annos.mat holds no 'annotations' array"),
+    ("Fashion-MNIST files as MNIST", lambda t: _idx_as(t, "mnist", _ink(0.29)), ValueError,
+     "these IDX files look like fashion-mnist, not mnist (mean pixel 0.289"),
+    ("MNIST files as Fashion-MNIST", lambda t: _idx_as(t, "fashion-mnist", _ink(0.13)), ValueError,
+     "look like mnist, not fashion-mnist"),
+    ("noise IDX files as MNIST", lambda t: _idx_as(t, "mnist", _ink(0.5)), ValueError, "do not look like MNIST (mean pixel 0.50"),
+    ("26-class IDX files as MNIST", lambda t: _idx_as(t, "mnist", _ink(0.13, classes=26)), ValueError, "labels run 0–25; MNIST has classes 0–9"),
+    ("32 × 32 IDX images as MNIST", lambda t: _idx_as(t, "mnist", _ink(0.13, size=32)), ValueError, "the images are (32, 32), not MNIST's 28 × 28"),
 ]
 
 
@@ -126,3 +175,75 @@ def test_an_sop_list_without_its_header_keeps_its_first_image(tmp_path):
         f.write_text("".join(f.read_text().splitlines(keepends=True)[1:]))
     without = sop_list(tmp_path)
     assert len(without.paths) == len(with_header.paths) == 20 and without.paths == with_header.paths
+
+
+# ---------------------------------------------------------------- direct calls into dml_utils
+def _pairs_and_labels():
+    from dml_utils.pairs import alternating_pairs
+
+    y = np.arange(40) % 4
+    return y, *alternating_pairs(y, seed=0)
+
+
+def _pair_loader(pairs, same, n=40):
+    from dml_utils.pairs import pair_loader
+    import torch
+
+    return pair_loader(np.zeros((n, 28, 28), np.float32), pairs, same, 8, torch.Generator())
+
+
+def _nan_distances():
+    from dml_utils.pairs import pair_verification_accuracy
+
+    d = np.array([0.1, np.nan, 0.9, 0.2])
+    return pair_verification_accuracy(d, np.array([1, 1, 0, 1]))
+
+
+def _retrieval(emb, labels):
+    from dml_utils.evaluate import retrieval_metrics
+
+    return retrieval_metrics(emb, labels)
+
+
+def _nan_embedding():
+    emb = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    emb[3, 1] = np.nan
+    return _retrieval(emb, np.arange(20) % 4)
+
+
+def _sampler(labels, cpb=2, spc=2):
+    from dml_utils.sampling import ClassBalancedBatchSampler
+
+    return ClassBalancedBatchSampler(labels, cpb, spc, batches=3)
+
+
+_, PAIRS, SAME = _pairs_and_labels()
+BAD_CALLS = [
+    ("pair labels of another pair list", lambda: _pair_loader(PAIRS, SAME[:-2]), "for 72 pairs: give one label"),
+    ("pairs built for a larger set", lambda: _pair_loader(PAIRS, SAME, n=20), "but there are 20 samples: these pairs were built for another set"),
+    ("pair labels that are not 0/1", lambda: _pair_loader(PAIRS, SAME * 2), "pair labels must be 1 (same class) or 0"),
+    ("pair distances with NaN", _nan_distances, "1 of 4 pair distances are not finite (first at pair 1)"),
+    ("distances on pairs past the embeddings", lambda: __import__("dml_utils.pairs").pairs.pair_distances(np.zeros((10, 3)), PAIRS),
+     "but there are 10 embeddings"),
+    ("an embedding with NaN", _nan_embedding, "1 of 20 embeddings hold NaN or inf (first row 3)"),
+    ("labels of another test set", lambda: _retrieval(np.zeros((20, 4)), np.arange(19) % 4), "19 labels for 20 embeddings"),
+    ("an empty test set", lambda: _retrieval(np.zeros((0, 4)), np.zeros(0, int)), "no embeddings to evaluate"),
+    ("an empty label array to the sampler", lambda: _sampler(np.array([], dtype=int)), "labels must be a non-empty 1-D array"),
+    ("a non-integer samples_per_class", lambda: _sampler(np.arange(40) % 4, spc=2.5), "samples_per_class must be a whole number, got 2.5"),
+    ("a float batch count", lambda: __import__("dml_utils.sampling").sampling.ClassBalancedBatchSampler(np.arange(40) % 4, 2, 2, 3.0),
+     "batches must be a whole number, got 3.0"),
+    ("samples_per_class = 1", lambda: _sampler(np.arange(40) % 4, spc=1), "a metric-learning batch needs a positive pair"),
+    ("classes_per_batch = 1", lambda: _sampler(np.arange(40) % 4, cpb=1), "and a negative"),
+]
+
+
+@pytest.mark.parametrize("what,call,phrase", BAD_CALLS, ids=[b[0] for b in BAD_CALLS])
+def test_a_bad_call_into_the_package_is_refused_with_its_reason(what, call, phrase):
+    with pytest.raises(ValueError) as e:
+        call()
+    assert phrase in str(e.value)
+
+
+def test_the_table_counts():
+    """The bad inputs this file tries (the issue's note counts them)."""
+    assert (len(BAD_PARAMETERS), len(BAD_FILES), len(BAD_CALLS)) == (17, 12, 13)

@@ -40,7 +40,7 @@ def test_deterministic_with_a_seed():
     ({"classes_per_batch": 6, "samples_per_class": 4}, "only 5 classes"),
     ({"classes_per_batch": 2, "samples_per_class": 41}, "larger than every class"),
     ({"classes_per_batch": 2, "samples_per_class": 4, "batch_size": 10}, "batch_size 10 != "),
-    ({"classes_per_batch": 0, "samples_per_class": 4}, ">= 1"),
+    ({"classes_per_batch": 0, "samples_per_class": 4}, ">= 2"),
 ])
 def test_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -1,0 +1,139 @@
+"""JupyterLab in a real browser (``make lab-test``): ``scripts/lab.sh`` starts the Lab from .venv,
+headless Chromium (Debian's ``chromium``, driven by Playwright; no browser download) opens each
+numbered notebook, and for each: the kernel starts, the committed figures render, no error dialog
+appears, and the parameters cell edited to the smoke profile plus the setup cell run and report
+outputs under build/smoke/. A screenshot per notebook lands in build/lab/.
+
+The Lab serves a copy of notebooks/ (autosave must never rewrite a committed notebook); the
+kernels still import this clone's dml_utils. Skipped, saying how to install them, where Chromium or
+Playwright are missing (``make lab-test`` installs both).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+TOKEN = "labtest" + "0" * 17
+# As root on a machine without outside network: no sandbox, no GPU, no background connections.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: run `make lab-test`")
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed: run `make lab-test` (apt-get install chromium)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    served = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "notebooks", served / "notebooks")
+    # the test's own Lab settings: every cell rendered (no windowing, so every figure is in the page), no autosave
+    settings = served / "settings" / "@jupyterlab"
+    for plugin, value in (("notebook-extension/tracker", {"windowingMode": "none"}),
+                          ("docmanager-extension/plugin", {"autosave": False}),
+                          ("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False})):
+        (settings / plugin).parent.mkdir(parents=True, exist_ok=True)
+        (settings / f"{plugin}.jupyterlab-settings").write_text(json.dumps(value))
+    port = _free_port()
+    log = open(served / "lab.log", "w")
+    proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "lab.sh")], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PORT": str(port), "TOKEN": TOKEN, "LAB_DIR": str(served),
+                                 "JUPYTERLAB_SETTINGS_DIR": str(served / "settings")},
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            _get(f"{base}/api/status?token={TOKEN}")
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"make lab exited with {proc.returncode}: {(served / 'lab.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+    else:
+        pytest.fail("the Lab did not answer within 60 s")
+    printed = (served / "lab.log").read_text()
+    assert f"http://127.0.0.1:{port}/lab/tree/notebooks?token={TOKEN}" in printed and "ssh -N -L" in printed
+    yield base
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _kernel_idle(base: str, name: str, timeout: float = 180) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        sessions = [s for s in _get(f"{base}/api/sessions?token={TOKEN}") if s["path"].endswith(name)]
+        if sessions and sessions[0]["kernel"]["execution_state"] == "idle":
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the kernel of {name} did not start (or stayed busy) within {timeout:.0f} s")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_notebook_opens_renders_and_runs_its_setup_at_smoke(lab, browser, path):
+    committed = (path.read_bytes(), path.stat().st_mtime_ns)
+    figures = sum("image/png" in o.get("data", {}) for c in json.loads(path.read_text())["cells"]
+                  for o in c.get("outputs", []))
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        # a workspace of its own: the Lab would otherwise also restore the notebooks an earlier test opened
+        page.goto(f"{lab}/lab/workspaces/{path.stem}/tree/notebooks/{path.name}?reset&token={TOKEN}")
+        page.wait_for_selector(".jp-NotebookPanel:visible .jp-CodeCell", state="attached", timeout=60_000)
+        panel = page.locator(".jp-NotebookPanel:visible")
+        _kernel_idle(lab, path.name)
+        assert page.locator(".jp-Dialog").count() == 0, "an error dialog: " + page.locator(".jp-Dialog").first.inner_text()
+        # every committed figure is an <img> the browser decoded
+        page.wait_for_function(f"document.querySelectorAll('.jp-RenderedImage img').length >= {figures}", timeout=30_000)
+        decoded = page.evaluate("""async () => { const imgs = [...document.querySelectorAll('.jp-RenderedImage img')];
+                                   await Promise.all(imgs.map(i => i.decode().catch(() => null)));
+                                   return imgs.filter(i => i.complete && i.naturalWidth > 0).length; }""")
+        assert decoded >= figures, f"{decoded} of {figures} committed figures rendered"
+        # the parameters cell, edited as a reader would, then the setup cell
+        cell = panel.locator(".jp-CodeCell").first
+        cell.scroll_into_view_if_needed()
+        cell.locator(".cm-content").click()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text('profile = "smoke"')
+        page.keyboard.press("Shift+Enter")
+        page.keyboard.press("Shift+Enter")
+        time.sleep(1)
+        _kernel_idle(lab, path.name)
+        setup = panel.locator(".jp-CodeCell").nth(1).locator(".jp-OutputArea").inner_text()
+        assert "smoke profile: figures -> build/smoke/figures/" in setup, setup[-1500:]
+        assert "Error" not in setup and "Traceback" not in setup, setup[-1500:]
+        assert page.locator(".jp-Dialog").count() == 0
+        (ROOT / "build" / "lab").mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ROOT / "build" / "lab" / f"{path.stem}.png"))
+    finally:
+        page.close()
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == committed
