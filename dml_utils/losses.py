@@ -138,3 +138,57 @@ class PooledPairMeanReducer(MultipleReducers):
         return torch.cat(parts).mean()
 
 
+
+
+# ---------------------------------------------------------------- batch-hard triplet loss (Hermans et al. 2017)
+HERMANS_EPSILON = 1e-12  # "In Defense of the Triplet Loss", official code: sqrt(Σ(x − y)² + 1e-12)
+
+
+class HermansEuclideanDistance(LpDistance):
+    """D(x, y) = sqrt(||x − y||² + eps), or the squared distance ||x − y||² when ``squared``.
+
+    Why not PML's ``LpDistance``: it has no eps (Hermans et al. put 1e-12 inside the root, so
+    D(x, x) = 1e-6 and the derivative exists everywhere), and for batches over 25 rows torch's
+    cdist computes ||x||² + ||y||² − 2x·y, which loses the distances of nearly collapsed
+    descriptors. Here the matrix comes from differences. ``normalize_embeddings`` (off by
+    default, as in Hermans et al.) L2-normalizes first.
+    """
+
+    def __init__(self, eps: float = HERMANS_EPSILON, squared: bool = False, normalize_embeddings: bool = False, **kwargs):
+        if eps < 0:
+            raise ValueError(f"eps must be >= 0, got {eps}")
+        super().__init__(normalize_embeddings=normalize_embeddings, p=2, power=1, **kwargs)
+        self.eps, self.squared = eps, squared
+
+    def compute_mat(self, query_emb, ref_emb):
+        if ref_emb is None:
+            ref_emb = query_emb
+        sq = torch.cdist(query_emb, ref_emb, p=2, compute_mode="donot_use_mm_for_euclid_dist") ** 2
+        return sq if self.squared else (sq + self.eps).sqrt()
+
+    def pairwise_distance(self, query_emb, ref_emb):
+        sq = ((query_emb - ref_emb) ** 2).sum(dim=-1)
+        return sq if self.squared else (sq + self.eps).sqrt()
+
+
+def batch_hard_triplet(margin: float = 0.5, soft: bool = False, squared: bool = False, normalize: bool = False,
+                       eps: float = HERMANS_EPSILON):
+    """The batch-hard triplet loss as Hermans et al. implement it, from PML's parts.
+
+    For every anchor a of a P × K batch: its farthest positive and its nearest negative
+    (``BatchHardMiner``), then ℓ(a) = [m + D(a, p*) − D(a, n*)]₊ (hard margin) or
+    ℓ(a) = ln(1 + e^{D(a, p*) − D(a, n*)}) (soft margin: no margin term), averaged over all P·K
+    anchors (``MeanReducer``; PML's default ``AvgNonZeroReducer`` would average only the
+    non-zero ones, and its default distance normalizes the embeddings). The miner and the loss
+    share one distance. Returns (miner, loss): ``loss(emb, labels, miner(emb, labels))``.
+    """
+    from pytorch_metric_learning.losses import TripletMarginLoss
+    from pytorch_metric_learning.miners import BatchHardMiner
+
+    if not soft and margin <= 0:
+        raise ValueError(f"the hard-margin loss needs margin > 0, got {margin}; use soft=True for no margin")
+    distance = HermansEuclideanDistance(eps=eps, squared=squared, normalize_embeddings=normalize)
+    miner = BatchHardMiner(distance=distance)
+    loss = TripletMarginLoss(margin=0.0 if soft else margin, smooth_loss=soft, distance=distance, reducer=MeanReducer(),
+                             triplets_per_anchor="all")
+    return miner, loss

@@ -5,6 +5,8 @@
 - ``NegativeSamplingMiner``: a PML miner giving each positive pair (a, p) one negative chosen
   uniformly, hardest, semi-hard, or distance-weighted (Pr(n | a) ∝ min(λ, q(D_an)^{-1})).
 - ``sampled_negative_distances`` / ``gradient_variance``: the paper's fig. 3 diagnostics.
+- ``valid_triplet_count``, ``pk_triplet_count``, ``no_valid_triplet_probability``: why batch-hard
+  training needs P × K batches on data with many classes (report 002).
 
 ``ClassBalancedBatchSampler`` is report 000's loader: every batch holds ``classes_per_batch``
 distinct classes × ``samples_per_class`` distinct samples each, drawn only from classes that have
@@ -80,6 +82,46 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
             chosen = self.rng.choice(self.eligible, size=self.cpb, replace=False)
             batch = [self.rng.choice(self.members[int(c)], size=self.spc, replace=False) for c in chosen]
             yield np.concatenate(batch).tolist()
+
+
+# ---------------------------------------------------------------- which batches hold valid triplets
+def valid_triplet_count(labels) -> int:
+    """The number of valid triplets (a, p, n) in a batch, by brute force: a ≠ p of one class,
+    n of another (ordered, every anchor counted)."""
+    labels = np.asarray(labels)
+    count = 0
+    for a in range(len(labels)):
+        same = labels == labels[a]
+        count += (int(same.sum()) - 1) * int((~same).sum())
+    return count
+
+
+def pk_triplet_count(p: int, k: int) -> int:
+    """Valid triplets in a P × K batch, every one of its P·K samples an anchor:
+    P·K anchors × (K − 1) positives × (P − 1)·K negatives = P·K²(K − 1)(P − 1)."""
+    return p * k * k * (k - 1) * (p - 1)
+
+
+def no_valid_triplet_probability(batch: int, classes: int) -> float:
+    """The chance that ``batch`` samples whose classes are drawn uniformly and independently
+    from ``classes`` hold no valid triplet: every class distinct (no positive pair) or every
+    sample of one class (no negative). For B ≥ 2 the two events are disjoint:
+    P = ∏_{i<B} (1 − i/C) + C^{1−B}."""
+    if batch < 2 or classes < 1:
+        raise ValueError(f"need batch >= 2 and classes >= 1, got {batch}, {classes}")
+    i = np.arange(batch)
+    all_distinct = float(np.exp(np.sum(np.log1p(-i / classes)))) if batch <= classes else 0.0
+    return all_distinct + float(classes) ** (1 - batch)
+
+
+def no_valid_triplet_monte_carlo(batch: int, classes: int, trials: int = 20_000, seed: int = 0) -> float:
+    """The same probability, estimated from ``trials`` random batches."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, size=(trials, batch))
+    labels.sort(axis=1)
+    repeats = (np.diff(labels, axis=1) == 0).any(axis=1)  # some class twice: a positive pair
+    one_class = labels[:, 0] == labels[:, -1]  # no negative
+    return float(np.mean(~repeats | one_class))
 
 
 # ---------------------------------------------------------------- the hypersphere distance law

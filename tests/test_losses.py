@@ -155,3 +155,94 @@ def test_bad_arguments():
         ClampedEuclideanDistance(eps=0)
     with pytest.raises(ValueError, match="unknown pair loss"):
         yc.build_loss("triplet")
+
+
+# ---------------------------------------------------------------- batch-hard triplet (Hermans et al. 2017)
+def _batch_hard_loop(emb, labels, margin, soft, squared, normalize, eps):
+    """Hermans et al.'s batch-hard loss, one anchor at a time, in plain Python over the batch."""
+    import math
+
+    x = [list(map(float, row)) for row in emb]
+    if normalize:
+        x = [[v / math.sqrt(sum(u * u for u in row)) for v in row] for row in x]
+
+    def dist(a, b):
+        s = sum((u - v) ** 2 for u, v in zip(a, b))
+        return s if squared else math.sqrt(s + eps)
+
+    total = 0.0
+    for a in range(len(x)):
+        hardest_pos = max(dist(x[a], x[p]) for p in range(len(x)) if p != a and labels[p] == labels[a])
+        hardest_neg = min(dist(x[a], x[n]) for n in range(len(x)) if labels[n] != labels[a])
+        v = hardest_pos - hardest_neg
+        total += math.log1p(math.exp(v)) if soft else max(margin + v, 0.0)
+    return total / len(x)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("soft,squared,normalize", [(False, False, False), (True, False, False), (False, True, False),
+                                                    (True, True, False), (False, False, True), (True, False, True)])
+def test_batch_hard_is_hermans_loss(dtype, soft, squared, normalize):
+    from dml_utils.losses import batch_hard_triplet
+
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(4).repeat_interleave(3)  # P = 4 classes × K = 3
+    emb = torch.randn(12, 5, generator=g, dtype=dtype) * 0.6
+    miner, loss = batch_hard_triplet(margin=0.5, soft=soft, squared=squared, normalize=normalize)
+    got = loss(emb, labels, miner(emb, labels))
+    want = _batch_hard_loop(emb, labels.tolist(), 0.5, soft, squared, normalize, 1e-12)
+    assert got.dtype == dtype
+    assert got.item() == pytest.approx(want, rel=1e-5 if dtype == torch.float32 else 1e-12)
+    assert len(miner(emb, labels)[0]) == 12  # one triplet per anchor: the mean is over all P·K anchors
+
+
+def test_batch_hard_gradient_matches_finite_differences():
+    from dml_utils.losses import batch_hard_triplet
+
+    g = torch.Generator().manual_seed(1)
+    labels = torch.arange(3).repeat_interleave(4)
+    emb = torch.randn(12, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    for soft in (False, True):
+        miner, loss = batch_hard_triplet(margin=2.0, soft=soft)
+        triplets = miner(emb.detach(), labels)  # the choice of p*, n* is piecewise constant
+        assert torch.autograd.gradcheck(lambda e: loss(e, labels, triplets), (emb,))
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("soft,value", [(False, 0.5), (True, math.log(2))])
+def test_identical_descriptors_are_a_stationary_point_at_the_collapse_value(soft, value, normalize):
+    """Collapse: every descriptor equal gives D(a, p*) = D(a, n*), so the loss sits at m (or
+    ln 2) and its gradient with respect to every descriptor is exactly zero."""
+    from dml_utils.losses import batch_hard_triplet
+
+    labels = torch.arange(4).repeat_interleave(2)
+    emb = torch.full((8, 6), 0.3, dtype=torch.float64, requires_grad=True)
+    miner, loss = batch_hard_triplet(margin=0.5, soft=soft, normalize=normalize)
+    out = loss(emb, labels, miner(emb, labels))
+    out.backward()
+    assert out.item() == pytest.approx(value, abs=1e-12)
+    assert emb.grad.abs().max().item() == 0.0
+
+
+def test_pml_defaults_are_not_hermans():
+    """Why batch_hard_triplet sets its parts: PML's TripletMarginLoss defaults (margin 0.05,
+    normalized embeddings, mean over non-zero losses only) give another number."""
+    from pytorch_metric_learning.losses import TripletMarginLoss
+    from pytorch_metric_learning.miners import BatchHardMiner
+
+    from dml_utils.losses import batch_hard_triplet
+
+    g = torch.Generator().manual_seed(2)
+    labels = torch.arange(4).repeat_interleave(3)
+    emb = torch.randn(12, 5, generator=g) * 3
+    miner, loss = batch_hard_triplet(margin=0.05)
+    default_miner = BatchHardMiner()
+    assert TripletMarginLoss()(emb, labels, default_miner(emb, labels)).item() != pytest.approx(loss(emb, labels, miner(emb, labels)).item(), rel=1e-3)
+
+
+@pytest.mark.parametrize("kwargs,match", [({"margin": 0.0}, "needs margin > 0"), ({"eps": -1.0}, "eps must be >= 0")])
+def test_batch_hard_bad_settings(kwargs, match):
+    from dml_utils.losses import batch_hard_triplet
+
+    with pytest.raises(ValueError, match=match):
+        batch_hard_triplet(**kwargs)

@@ -241,3 +241,39 @@ def test_gradient_variance_is_zero_without_noise_and_larger_for_close_negatives(
 def test_gradient_variance_tends_to_that_of_a_random_unit_vector_under_large_noise():
     a, p, n = torch.tensor([[1.0, 0, 0, 0]]), torch.tensor([[0.9, 0.1, 0, 0]]), torch.tensor([[0.0, 1.0, 0, 0]])
     assert sm.gradient_variance(a, p, n, 5.0, draws=4000) == pytest.approx(1.0, abs=0.05)
+
+
+# ---------------------------------------------------------------- valid triplets per batch (report 002)
+@pytest.mark.parametrize("p,k", [(2, 2), (3, 2), (2, 4), (5, 3), (8, 4)])
+def test_pk_triplet_count_is_the_brute_force_count(p, k):
+    from dml_utils.sampling import pk_triplet_count, valid_triplet_count
+
+    labels = np.repeat(np.arange(p), k)
+    assert valid_triplet_count(labels) == pk_triplet_count(p, k)
+    # report 002's K²(K − 1)(S − 1) counts the triplets of one class's anchors only: a factor P short
+    assert pk_triplet_count(p, k) == p * (k**2 * (k - 1) * (p - 1))
+
+
+def test_valid_triplet_count_by_hand():
+    from dml_utils.sampling import valid_triplet_count
+
+    assert valid_triplet_count([0, 0, 1]) == 2  # (0,1,2), (1,0,2)
+    assert valid_triplet_count([0, 1, 2]) == 0 and valid_triplet_count([4, 4, 4]) == 0
+
+
+@pytest.mark.parametrize("batch,classes", [(2, 10), (8, 10), (32, 100), (64, 1000), (128, 10_000), (12, 12), (20, 5)])
+def test_no_valid_triplet_closed_form_matches_monte_carlo(batch, classes):
+    from dml_utils.sampling import no_valid_triplet_monte_carlo, no_valid_triplet_probability
+
+    p = no_valid_triplet_probability(batch, classes)
+    mc = no_valid_triplet_monte_carlo(batch, classes, trials=40_000, seed=1)
+    assert abs(p - mc) <= 4 * np.sqrt(max(p * (1 - p), 1e-6) / 40_000) + 1e-4
+
+
+def test_no_valid_triplet_by_hand():
+    from dml_utils.sampling import no_valid_triplet_probability
+
+    assert no_valid_triplet_probability(2, 10) == pytest.approx(0.9 + 0.1)  # two samples never form a triplet
+    assert no_valid_triplet_probability(3, 2) == pytest.approx(0.0 + 0.25)  # 3 of 2 classes: only all-same fails
+    with pytest.raises(ValueError, match="batch >= 2"):
+        no_valid_triplet_probability(1, 10)
