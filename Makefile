@@ -48,6 +48,7 @@ bench: env
 	$(PY) benchmarks/bench_pair_training.py
 	$(PY) benchmarks/bench_evaluation.py
 	$(PY) benchmarks/bench_image_loading.py
+	$(PY) benchmarks/bench_batch_hard.py
 
 clean:
 	rm -rf build

@@ -1,0 +1,142 @@
+"""Report 002 (batch-hard triplet loss on HPatches-style patches): runs, collapse and its cause.
+
+A class is one patch (one scene point); its samples are its 16 views (ref, e1…t5), so a P × K
+batch holds P patches × K of their views. Descriptors come from a small ConvNet on 32 × 32
+patches (65-pixel patches area-downsampled, each standardized to zero mean and unit std, as
+L2-Net and HardNet feed theirs). ``run`` trains one setting on the engine with the collapse
+monitor; ``gradient_norms_near_collapse`` shows why squared distances collapse more.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .collapse import LN2, CollapseMonitor
+from .config import seed_everything
+from .hpatches import IMAGE_TYPES, PatchSequence
+from .losses import batch_hard_triplet
+from .models import SmallConvNet
+from .sampling import ClassBalancedBatchSampler
+from .train import fit, labelled_loss, single_loss_step
+
+PATCH_INPUT = 32  # the network's patch side, as HardNet's
+
+
+def patch_arrays(seqs: dict[str, PatchSequence], names: list[str], size: int = PATCH_INPUT) -> tuple[torch.Tensor, np.ndarray]:
+    """The views of every patch of ``names`` as (N·16, size, size) float32, standardized per
+    patch, and the class of each (one class per patch of a sequence)."""
+    xs, ys, first = [], [], 0
+    for name in names:
+        s = seqs[name]
+        views = np.stack([s.patches[t] for t in IMAGE_TYPES], axis=1)  # (N, 16, 65, 65)
+        t = torch.as_tensor(views.reshape(-1, 1, *views.shape[2:]), dtype=torch.float32) / 255.0
+        t = torch.nn.functional.interpolate(t, size=size, mode="area").reshape(-1, size, size)
+        mean, std = t.mean(dim=(1, 2), keepdim=True), t.std(dim=(1, 2), keepdim=True)
+        xs.append((t - mean) / (std + 1e-3))  # a flat patch stays near zero instead of blowing up
+        ys.append(np.repeat(np.arange(first, first + s.n), len(IMAGE_TYPES)))
+        first += s.n
+    if not xs:
+        raise ValueError("no sequences given")
+    return torch.cat(xs), np.concatenate(ys)
+
+
+@torch.no_grad()
+def descriptors(model: torch.nn.Module, seqs: dict[str, PatchSequence], size: int = PATCH_INPUT,
+                normalize: bool = False) -> dict[str, dict[str, np.ndarray]]:
+    """``descriptors[seq][image type]`` (N, D) for the HPatches measures (L2-normalized when the
+    model was trained on normalized descriptors)."""
+    model.eval()
+    out = {}
+    for name in seqs:
+        x, _ = patch_arrays(seqs, [name], size)
+        d = model(x)
+        if normalize:
+            d = torch.nn.functional.normalize(d, dim=1)
+        d = d.reshape(seqs[name].n, len(IMAGE_TYPES), -1).numpy().astype(np.float64)
+        out[name] = {t: d[:, k] for k, t in enumerate(IMAGE_TYPES)}
+    return out
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One cell of the collapse map."""
+
+    p: int  # patches (classes) per batch
+    k: int  # views per patch, 2..16
+    lr: float  # Adam
+    soft: bool = False  # soft margin ln(1 + e^x) instead of [m + x]₊
+    squared: bool = False  # squared Euclidean instead of sqrt(· + 1e-12)
+    normalize: bool = False  # L2-normalized descriptors
+    margin: float = 0.5
+
+    def __post_init__(self):
+        if self.p < 2 or self.k < 2:
+            raise ValueError(f"a P × K batch needs P >= 2 patches and K >= 2 views of each (a positive and a negative); "
+                             f"got P = {self.p}, K = {self.k}")
+        if self.k > len(IMAGE_TYPES):
+            raise ValueError(f"K = {self.k} views per patch, but a patch has {len(IMAGE_TYPES)} (ref, e1…e5, h1…h5, t1…t5)")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+    @property
+    def collapse_value(self) -> tuple[str, float]:
+        """The loss at identical descriptors: ln 2 for the soft margin, m for the hard one."""
+        return ("ln 2", LN2) if self.soft else ("margin", self.margin)
+
+    def label(self) -> str:
+        return (f"P{self.p}×K{self.k} lr {self.lr:g} {'soft' if self.soft else 'hard'} "
+                f"{'squared' if self.squared else 'plain'}{' L2-norm' if self.normalize else ''}")
+
+
+def run(x: torch.Tensor, y: np.ndarray, setting: Setting, seed: int, iterations: int, every: int = 10,
+        window: int = 30, probe: int = 256, embedding_size: int = 128, progress: bool = False) -> dict[str, Any]:
+    """Train a fresh descriptor net on P × K batches with the batch-hard loss for ``iterations``
+    steps, watching for collapse on a fixed probe batch. Returns the outcome, the step losses,
+    the monitor's records and the model."""
+    if len(np.unique(y)) < setting.p:
+        raise ValueError(f"P = {setting.p} patches per batch, but the training set has {len(np.unique(y))}; lower P")
+    seed_everything(seed)
+    model = SmallConvNet(embedding_size=embedding_size, in_channels=1, image_size=x.shape[-1])
+    miner, loss = batch_hard_triplet(margin=setting.margin, soft=setting.soft, squared=setting.squared,
+                                     normalize=setting.normalize)
+    opt = torch.optim.Adam(model.parameters(), lr=setting.lr)
+    sampler = ClassBalancedBatchSampler(y, setting.p, setting.k, iterations, seed=seed)
+    labels = torch.as_tensor(y)
+    batches = [(x[b], labels[b]) for b in sampler]
+    probe_rows = np.random.default_rng(10_000 + seed).choice(len(x), size=min(probe, len(x)), replace=False)
+    name, value = setting.collapse_value
+    monitor = CollapseMonitor(model, x[np.sort(probe_rows)], every=every, normalized=setting.normalize,
+                              pinned={name: value}, window=window)
+    hist = fit(single_loss_step(model, labelled_loss(loss, miner), opt), batches, 1, monitor=monitor,
+               desc=setting.label(), progress=progress)
+    first = hist.collapsed_at
+    return {"setting": asdict(setting), "seed": seed, "iterations": iterations,
+            "collapsed": first is not None, "collapsed_at": first["step"] if first else None,
+            "reason": first["reason"] if first else None, "final_loss": hist.step_loss[-1],
+            "final_spread": hist.collapse[-1]["spread"] if hist.collapse else float("nan"),
+            "ms_per_iteration": hist.median_step_ms, "step_loss": hist.step_loss, "monitor": hist.collapse,
+            "model": model}
+
+
+def gradient_norms_near_collapse(scales, p: int = 8, k: int = 4, dim: int = 16, soft: bool = False, margin: float = 0.5,
+                                 seed: int = 0) -> dict[str, list[float]]:
+    """The norm of the batch-hard loss's gradient with respect to the descriptors when a fixed
+    random batch is shrunk towards one point (descriptors = scale · z), for plain and squared
+    distance. Plain Euclidean distance is homogeneous of degree 1, so its gradient keeps its size
+    as the batch contracts; the squared distance's gradient shrinks with the scale: near collapse
+    it stops pushing descriptors apart. At scale 0 both are exactly zero (the stationary point)."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(p * k, dim, generator=g, dtype=torch.float64)
+    labels = torch.arange(p).repeat_interleave(k)
+    out = {"scale": [float(s) for s in scales], "plain": [], "squared": []}
+    for squared in (False, True):
+        miner, loss = batch_hard_triplet(margin=margin, soft=soft, squared=squared)
+        for s in scales:
+            e = (z * s).requires_grad_(True)
+            value = loss(e, labels, miner(e, labels))
+            (grad,) = torch.autograd.grad(value, e)
+            out["squared" if squared else "plain"].append(float(grad.norm()))
+    return out
