@@ -98,20 +98,75 @@ def run(x: torch.Tensor, y: np.ndarray, setting: Setting, seed: int, iterations:
     the monitor's records and the model."""
     if len(np.unique(y)) < setting.p:
         raise ValueError(f"P = {setting.p} patches per batch, but the training set has {len(np.unique(y))}; lower P")
+    labels = torch.as_tensor(y)
+    batches = [(x[b], labels[b]) for b in ClassBalancedBatchSampler(y, setting.p, setting.k, iterations, seed=seed)]
+    return _train(x, y, setting, seed, batches, iterations, every, window, probe, embedding_size, progress)
+
+
+class GrowingPKBatches:
+    """P × K batches that move to the next (P, K) of ``schedule`` once each of the last ``window``
+    losses (read from ``losses``, which the training step appends to) stayed below ``below``, the
+    collapse value: report 002's progressive batch growth. ``growth`` records (step, (P, K))."""
+
+    def __init__(self, x: torch.Tensor, y: np.ndarray, schedule: list[tuple[int, int]], iterations: int, below: float,
+                 window: int, seed: int, losses: list[float]):
+        if not schedule:
+            raise ValueError("the schedule needs at least one (P, K)")
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
+        self.x, self.labels, self.losses = x, torch.as_tensor(y), losses
+        self.samplers = [ClassBalancedBatchSampler(y, p, k, iterations, seed=seed + 1000 * i) for i, (p, k) in enumerate(schedule)]
+        self.schedule, self.iterations, self.below, self.window = list(schedule), iterations, below, window
+        self.growth: list[tuple[int, tuple[int, int]]] = [(0, tuple(schedule[0]))]
+
+    def __iter__(self):
+        streams = [iter(s) for s in self.samplers]
+        stage, since = 0, 0
+        for step in range(self.iterations):
+            recent = self.losses[since:]
+            if stage + 1 < len(self.schedule) and len(recent) >= self.window and max(recent[-self.window:]) < self.below:
+                stage, since = stage + 1, len(self.losses)
+                self.growth.append((step, tuple(self.schedule[stage])))
+            b = next(streams[stage])
+            yield self.x[b], self.labels[b]
+
+
+def progressive_run(x: torch.Tensor, y: np.ndarray, schedule: list[tuple[int, int]], lr: float, seed: int, iterations: int,
+                    soft: bool = False, squared: bool = False, normalize: bool = False, margin: float = 0.5,
+                    window: int = 30, every: int = 10, probe: int = 256, embedding_size: int = 128,
+                    progress: bool = False) -> dict[str, Any]:
+    """``run`` with the batch growing along ``schedule`` (``GrowingPKBatches``): start small, grow
+    P × K once the loss has stayed below the collapse value for ``window`` steps."""
+    settings = [Setting(p, k, lr, soft, squared, normalize, margin) for p, k in schedule]  # each stage checked
+    for s in settings:
+        if len(np.unique(y)) < s.p:
+            raise ValueError(f"P = {s.p} patches per batch, but the training set has {len(np.unique(y))}; lower P")
+    losses: list[float] = []
+    batches = GrowingPKBatches(x, y, schedule, iterations, settings[0].collapse_value[1], window, seed, losses)
+    out = _train(x, y, settings[0], seed, batches, iterations, every, window, probe, embedding_size, progress, losses)
+    out["growth"] = batches.growth
+    out["setting"]["schedule"] = [list(pk) for pk in schedule]
+    return out
+
+
+def _train(x, y, setting: Setting, seed: int, batches, iterations: int, every: int, window: int, probe: int,
+           embedding_size: int, progress: bool, losses_log: list[float] | None = None) -> dict[str, Any]:
     seed_everything(seed)
     model = SmallConvNet(embedding_size=embedding_size, in_channels=1, image_size=x.shape[-1])
     miner, loss = batch_hard_triplet(margin=setting.margin, soft=setting.soft, squared=setting.squared,
                                      normalize=setting.normalize)
     opt = torch.optim.Adam(model.parameters(), lr=setting.lr)
-    sampler = ClassBalancedBatchSampler(y, setting.p, setting.k, iterations, seed=seed)
-    labels = torch.as_tensor(y)
-    batches = [(x[b], labels[b]) for b in sampler]
+    of_batch = labelled_loss(loss, miner)
+    if losses_log is not None:  # the growing batches read the losses so far
+        def of_batch(model, batch, _of=of_batch):
+            value = _of(model, batch)
+            losses_log.append(float(value.detach()))
+            return value
     probe_rows = np.random.default_rng(10_000 + seed).choice(len(x), size=min(probe, len(x)), replace=False)
     name, value = setting.collapse_value
     monitor = CollapseMonitor(model, x[np.sort(probe_rows)], every=every, normalized=setting.normalize,
                               pinned={name: value}, window=window)
-    hist = fit(single_loss_step(model, labelled_loss(loss, miner), opt), batches, 1, monitor=monitor,
-               desc=setting.label(), progress=progress)
+    hist = fit(single_loss_step(model, of_batch, opt), batches, 1, monitor=monitor, desc=setting.label(), progress=progress)
     first = hist.collapsed_at
     return {"setting": asdict(setting), "seed": seed, "iterations": iterations,
             "collapsed": first is not None, "collapsed_at": first["step"] if first else None,
@@ -140,3 +195,35 @@ def gradient_norms_near_collapse(scales, p: int = 8, k: int = 4, dim: int = 16, 
             (grad,) = torch.autograd.grad(value, e)
             out["squared" if squared else "plain"].append(float(grad.norm()))
     return out
+
+
+def raw_pixel_descriptors(seqs: dict[str, PatchSequence], size: int = PATCH_INPUT) -> dict[str, dict[str, np.ndarray]]:
+    """The raw-pixel baseline: each patch as the network sees it (32 px, standardized), flattened."""
+    out = {}
+    for name, s in seqs.items():
+        x, _ = patch_arrays(seqs, [name], size)
+        d = x.reshape(s.n, len(IMAGE_TYPES), -1).numpy().astype(np.float64)
+        out[name] = {t: d[:, k] for k, t in enumerate(IMAGE_TYPES)}
+    return out
+
+
+def collapse_map(x: torch.Tensor, y: np.ndarray, settings: list[Setting], seeds: list[int], iterations: int,
+                 evaluate=None, progress: bool = True, **kwargs) -> tuple[Any, dict]:
+    """Every setting × seed: a row each (the setting, collapsed or not, the step it was caught at,
+    final loss and spread, and what ``evaluate(model, setting)`` returns, e.g. the test mAP).
+    Returns (table, {(setting label, seed): step losses})."""
+    import pandas as pd
+
+    from .progress import bar
+
+    rows, curves = [], {}
+    for s, seed in bar([(s, seed) for s in settings for seed in seeds], desc="collapse map", disable=not progress, mininterval=5):
+        r = run(x, y, s, seed, iterations, **kwargs)
+        row = {**r["setting"], "label": s.label(), "seed": seed, "collapsed": r["collapsed"], "collapsed_at": r["collapsed_at"],
+               "reason": r["reason"], "final_loss": r["final_loss"], "final_spread": r["final_spread"],
+               "ms_per_iteration": r["ms_per_iteration"]}
+        if evaluate is not None:
+            row.update(evaluate(r["model"], s))
+        rows.append(row)
+        curves[(s.label(), seed)] = r["step_loss"]
+    return pd.DataFrame(rows), curves

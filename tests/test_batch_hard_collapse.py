@@ -65,3 +65,39 @@ def test_more_patches_per_batch_than_the_data_has(tiny):
     _, x, y = tiny
     with pytest.raises(ValueError, match="P = 64 patches per batch, but the training set has 48; lower P"):
         bhc.run(x, y, bhc.Setting(p=64, k=2, lr=1e-3), seed=0, iterations=5)
+
+
+def test_growing_batches_grow_only_after_the_loss_stayed_below_the_collapse_value(tiny):
+    _, x, y = tiny
+    out = bhc.progressive_run(x, y, [(4, 2), (8, 4), (16, 4)], lr=1e-3, seed=0, iterations=80, window=10, every=10)
+    steps = [s for s, _ in out["growth"]]
+    assert out["growth"][0] == (0, (4, 2)) and steps == sorted(steps)
+    losses = out["step_loss"]
+    for (step, _), (prev, _) in zip(out["growth"][1:], out["growth"][:-1]):
+        assert step - prev >= 10 and max(losses[step - 10:step]) < 0.5  # the window before each growth
+    assert len(out["growth"]) >= 2 and out["setting"]["schedule"] == [[4, 2], [8, 4], [16, 4]]
+
+
+def test_growing_batches_never_grow_while_the_loss_sits_at_the_margin(tiny):
+    _, x, y = tiny
+    losses = [0.5] * 100
+    b = bhc.GrowingPKBatches(x, y, [(4, 2), (8, 2)], iterations=20, below=0.5, window=5, seed=0, losses=losses)
+    sizes = {len(xb) for xb, _ in b}
+    assert sizes == {8} and b.growth == [(0, (4, 2))]
+
+
+def test_the_collapse_map_has_a_row_per_setting_and_seed(tiny):
+    seqs, x, y = tiny
+    settings = [bhc.Setting(4, 2, 1e-4), bhc.Setting(16, 4, 1e-2, squared=True)]
+    table, curves = bhc.collapse_map(x, y, settings, [0, 1], iterations=30, every=10, window=20, progress=False,
+                                     evaluate=lambda model, s: {"matching_map": hp.matching_map(bhc.descriptors(model, seqs))["mean"]})
+    assert len(table) == 4 and set(curves) == {(s.label(), seed) for s in settings for seed in (0, 1)}
+    assert {"p", "k", "lr", "squared", "collapsed", "collapsed_at", "final_spread", "matching_map"} <= set(table.columns)
+    assert table["matching_map"].between(0, 1).all()
+
+
+def test_raw_pixel_descriptors_are_the_network_input(tiny):
+    seqs, x, y = tiny
+    d = bhc.raw_pixel_descriptors(seqs)
+    assert d["v_camera"]["ref"].shape == (24, 32 * 32)
+    assert np.allclose(d["v_camera"]["ref"][0], x[0].reshape(-1).numpy())  # first view of the first patch is its ref
