@@ -298,3 +298,54 @@ def mark_collapse(ax, collapsed_at: dict | None, label: str = "collapse") -> boo
         return False
     ax.axvline(collapsed_at["step"], color="k", ls="--", lw=1, label=f"{label} at step {collapsed_at['step']} ({collapsed_at['reason']})")
     return True
+
+
+def no_valid_triplet_panel(curves: dict[int, dict[str, list[float]]], title: str):
+    """P(no valid triplet) against the number of classes, one line per batch size (closed form)
+    with its Monte Carlo estimates as dots. ``curves[B]`` = {"classes", "closed_form", "monte_carlo"}."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for i, (b, c) in enumerate(sorted(curves.items())):
+        ax.plot(c["classes"], c["closed_form"], color=f"C{i}", label=f"batch of {b}: closed form")
+        ax.plot(c["classes"], c["monte_carlo"], "o", color=f"C{i}", ms=4, label=f"batch of {b}: Monte Carlo")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("classes C in the training set (uniform random batch)")
+    ax.set_ylabel("P(batch holds no valid triplet)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def collapse_share_heatmaps(table, title: str, rows: str = "pk", cols: str = "lr", panel: str = "variant"):
+    """One heat map per ``panel`` value (e.g. hard/plain, hard/squared, soft/plain): the share of
+    seeds that collapsed in each ``rows`` × ``cols`` cell, annotated."""
+    panels = list(dict.fromkeys(table[panel]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], panels):
+        share = table[table[panel] == name].pivot_table(index=rows, columns=cols, values="collapsed", aggfunc="mean",
+                                                         sort=False)
+        sns.heatmap(share, ax=ax, vmin=0, vmax=1, annot=True, fmt=".2f", cmap="rocket_r", cbar=ax is axes[0][-1],
+                    cbar_kws={"label": "share of seeds collapsed"})
+        ax.set_title(str(name))
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("batch P × K")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def gradient_norm_panel(norms: dict[str, list[float]], title: str):
+    """The batch-hard gradient norm as the descriptors shrink towards one point (log–log)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    scale = np.asarray(norms["scale"])
+    keep = scale > 0
+    for name in ("plain", "squared"):
+        ax.plot(scale[keep], np.asarray(norms[name])[keep], "-o", ms=4,
+                label={"plain": "plain Euclidean √(Σ + 1e-12)", "squared": "squared Euclidean"}[name])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("scale of the descriptors (1 = the batch as drawn; → 0 = collapse)")
+    ax.set_ylabel("‖∂loss / ∂descriptors‖")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig
