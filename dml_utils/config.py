@@ -205,6 +205,8 @@ def _check_choices(values: dict[str, Any], choices: dict[str, str]) -> None:
         module, attr = ref.split(":")
         allowed = list(getattr(importlib.import_module(module), attr))
         value = values[key]
+        if value is None:  # "None: the profile's default" where a parameter allows it (its type says so)
+            continue
         for v in value if isinstance(value, (list, tuple)) else [value]:
             if v not in allowed:
                 raise ConfigError(f"unknown {key} {v!r}{' in ' + repr(value) if isinstance(value, (list, tuple)) else ''}; "

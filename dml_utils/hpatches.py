@@ -113,14 +113,16 @@ def load_hpatches(data_root: str | Path, split: str = "a", part: str = "test",
 # ---------------------------------------------------------------- the benchmark's measures
 def average_precision(scores: np.ndarray, labels: np.ndarray, numpos: int | None = None) -> float:
     """Area under precision over recall (trapezoids), the official ``metrics.pr``: items sorted by
-    score, high first (stable), the curve starting at recall 0 with precision 1; ``numpos`` counts
+    score, high first, with tied scores ranked negatives first (the official stable sort ranks a
+    tie in list order, which gives retrieval, whose list starts with the positives, an AP of 1 for
+    descriptors that are all equal: a collapsed net would score perfectly), the curve starting at recall 0 with precision 1; ``numpos`` counts
     positives that were never retrieved (they lower recall)."""
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels).astype(bool)
     p = int(labels.sum()) if numpos is None else int(numpos)
     if p < labels.sum():
         raise ValueError(f"numpos {numpos} is smaller than the {int(labels.sum())} positives among the labels")
-    order = np.argsort(-scores, kind="mergesort")
+    order = np.lexsort((labels, -scores))  # by score, high first; a tie puts negatives first
     hits = labels[order]
     tp = np.concatenate([[0], np.cumsum(hits)])
     fp = np.concatenate([[0], np.cumsum(~hits)])
@@ -157,11 +159,15 @@ def matching_map(descriptors: dict[str, dict[str, np.ndarray]]) -> dict[str, flo
 
 
 def _roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve (trapezoids), the official ``metrics.roc``."""
+    """Area under the ROC curve (trapezoids), the official ``metrics.roc``, with tied scores taken
+    as one threshold (a straight segment: descriptors that are all equal give 0.5, chance)."""
     labels = np.asarray(labels).astype(bool)
-    hits = labels[np.argsort(-np.asarray(scores, np.float64), kind="mergesort")]
-    tpr = np.concatenate([[0], np.cumsum(hits)]) / max(labels.sum(), 1e-10)
-    fpr = np.concatenate([[0], np.cumsum(~hits)]) / max((~labels).sum(), 1e-10)
+    scores = np.asarray(scores, np.float64)
+    order = np.argsort(-scores, kind="mergesort")
+    hits, s = labels[order], scores[order]
+    last = np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]  # the end of each run of equal scores
+    tpr = np.concatenate([[0], np.cumsum(hits)[last]]) / max(labels.sum(), 1e-10)
+    fpr = np.concatenate([[0], np.cumsum(~hits)[last]]) / max((~labels).sum(), 1e-10)
     return float(np.trapezoid(tpr, fpr))
 
 
@@ -232,6 +238,10 @@ def retrieval_map(descriptors: dict[str, dict[str, np.ndarray]], n_queries: int,
     distractors = [refs[j] for j in order[n_queries:]]
     d_seq = np.array([n for n, _ in distractors])
     d_desc = np.stack([descriptors[n]["ref"][i] for n, i in distractors]).astype(np.float64)
+    fewest = min(int((d_seq != seq).sum()) for seq, _ in queries)
+    if max(pool_sizes) - 5 > fewest:
+        raise ValueError(f"a pool of {max(pool_sizes)} needs {max(pool_sizes) - 5} distractors from other sequences, but a "
+                         f"query has only {fewest}; use smaller pools or fewer queries, or evaluate more patches")
     out = {label: {k: [] for k in pool_sizes} for label in DIFFICULTIES.values()}
     for seq, i in queries:
         q = descriptors[seq]["ref"][i].astype(np.float64)
@@ -250,6 +260,7 @@ def retrieval_map(descriptors: dict[str, dict[str, np.ndarray]], n_queries: int,
 PHOTOS_TRAIN = ("astronaut", "camera", "chelsea", "coffee", "moon", "rocket", "brick", "grass", "gravel",
                 "immunohistochemistry", "cell")
 PHOTOS_TEST = ("coins", "hubble_deep_field", "retina", "page", "text")
+PHOTOS_ALL = PHOTOS_TRAIN + PHOTOS_TEST
 # Geometric noise on each patch's frame, per difficulty: rotation (degrees), log-scale, shift (pixels),
 # each uniform in ±value. Our choice, growing from easy to tough as HPatches' e/h/t do; not its values.
 NOISE = {"e": (5.0, 0.05, 1.0), "h": (15.0, 0.12, 3.0), "t": (25.0, 0.20, 5.0)}
@@ -349,17 +360,17 @@ def synthetic_sequence(img: np.ndarray, name: str, kind: str, n_patches: int, se
     return PatchSequence(name, {t: np.round(np.clip(p, 0, 1) * 255).astype(np.uint8) for t, p in patches.items()})
 
 
-def synthetic_release(photos=PHOTOS_TRAIN + PHOTOS_TEST, n_patches: int = 100, seed: int = 0,
-                      max_side: int = 512) -> tuple[dict[str, PatchSequence], dict[str, dict[str, list[str]]]]:
+def synthetic_release(photos=PHOTOS_ALL, n_patches: int = 100, seed: int = 0, max_side: int = 512,
+                      test_photos=PHOTOS_TEST) -> tuple[dict[str, PatchSequence], dict[str, dict[str, list[str]]]]:
     """One viewpoint and one illumination sequence per photo, and a split "a" whose test part is
-    every sequence of the ``PHOTOS_TEST`` photos (whole photos held out)."""
+    every sequence of the ``test_photos`` among ``photos`` (whole photos held out)."""
     seqs = {}
     for k, photo in enumerate(photos):
         img = skimage_photo(photo, max_side)
         for kind in ("v", "i"):
             name = f"{kind}_{photo}"
             seqs[name] = synthetic_sequence(img, name, kind, n_patches, seed=seed * 1000 + 2 * k + (kind == "i"))
-    test = [n for n in seqs if n.split("_", 1)[1] in PHOTOS_TEST]
+    test = [n for n in seqs if n.split("_", 1)[1] in test_photos]
     return seqs, {"a": {"train": [n for n in seqs if n not in test], "test": test}}
 
 

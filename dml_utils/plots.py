@@ -349,3 +349,37 @@ def gradient_norm_panel(norms: dict[str, list[float]], title: str):
     ax.set_title(title)
     ax.legend(fontsize=8)
     return fig
+
+
+def collapse_traces(traces: dict[str, dict], title: str, pinned: dict[str, float], spread_below: float = 0.05):
+    """Per run: the batch-hard loss per step (left, with the collapse values dashed) and the probe
+    batch's spread relative to step 0 (right, log scale, with the collapse threshold). A trace is
+    {"loss", "steps", "spread", "collapsed_at", "growth"}; growth steps (progressive runs) are dotted."""
+    fig, (ax_l, ax_s) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for i, (name, t) in enumerate(traces.items()):
+        color = f"C{i % 10}"
+        ax_l.plot(np.arange(1, len(t["loss"]) + 1), t["loss"], color=color, lw=1.2, label=name)
+        ax_s.plot(t["steps"], np.maximum(t["spread"], 1e-8), "-o", ms=3, color=color, label=name)
+        for step, _ in (t.get("growth") or [])[1:]:
+            for ax in (ax_l, ax_s):
+                ax.axvline(step, color=color, ls=":", lw=1)
+        if t.get("collapsed_at") is not None:
+            ax_s.plot([t["collapsed_at"]], [max(_spread_at(t, t["collapsed_at"]), 1e-8)], "x", ms=9, mew=2, color=color)
+    for j, (label, value) in enumerate(pinned.items()):
+        ax_l.axhline(value, color="k", ls="--" if j == 0 else "-.", lw=0.8, label=f"{label} = {value:.3f}")
+    ax_s.axhline(spread_below, color="k", ls="--", lw=0.8, label=f"collapse: spread < {spread_below:g}")
+    ax_l.set_yscale("symlog", linthresh=1.0)
+    ax_l.set_xlabel("step")
+    ax_l.set_ylabel("batch-hard loss of the step's batch")
+    ax_s.set_yscale("log")
+    ax_s.set_xlabel("step")
+    ax_s.set_ylabel("probe spread / spread at step 0 (× = caught)")
+    ax_l.legend(fontsize=7)
+    ax_s.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _spread_at(trace: dict, step: int) -> float:
+    return trace["spread"][trace["steps"].index(step)]

@@ -160,8 +160,33 @@ def _summary_04(doc):
     return out | _provenance(doc, ("n_train_used", "n_val", "n_unseen_test"))
 
 
+def _summary_05(doc):
+    out = {}
+    for r in doc["triplet_counts"]:
+        out[f"triplets/{r['P']}x{r['K']}/brute_force"] = ("exact", _num(r["brute force"]))
+    for b, c in doc["no_valid_triplet"].items():
+        for n, cf, mc in zip(c["classes"], c["closed_form"], c["monte_carlo"]):
+            out[f"no_valid/B{b}/C{n}/closed_form"] = ("exact", _num(cf))
+            out[f"no_valid/B{b}/C{n}/monte_carlo"] = ("exact", _num(mc))
+    g = doc["gradients"]
+    for name in ("plain", "squared"):
+        for s, v in zip(g["near_collapse"]["scale"], g["near_collapse"][name]):
+            out[f"gradient/{name}/scale{s:g}"] = ("untrained", _num(v))
+    for name, v in g["at_identical"].items():
+        out[f"gradient/identical/{name}/loss"] = ("untrained", _num(v["loss"]))
+        out[f"gradient/identical/{name}/norm"] = ("untrained", _num(v["gradient_norm"]))
+    trained = {m: "trained" for m in ("collapsed", "collapsed_at_end", "final_loss", "final_spread", "map_mean")}
+    out |= _means(doc["collapse_map"], ("group", "pk", "lr", "variant"), trained | {"loss_step0": "untrained"}, "map")
+    out |= _means(doc["progressive"], ("variant",), {**trained, "table_matching_mean": "trained"}
+                  | {"loss_step0": "untrained"}, "progressive")
+    scores = [k for k in doc["baselines"][0] if k.startswith(("map_", "table_"))]
+    out |= _means(doc["baselines"], ("model",), dict.fromkeys(scores, "untrained"), "baseline")
+    return out | _provenance(doc, ("n_train_sequences", "n_test_sequences", "n_train_patches", "n_train_views", "n_map_patches",
+                                   "n_table_patches"))
+
+
 SUMMARIES = {"01_circle_vs_triplet_margin": _summary_01, "03_yukawa_vs_contrastive_mnist": _summary_03,
-             "04_sampling_matters": _summary_04}
+             "04_sampling_matters": _summary_04, "05_batch_hard_collapse": _summary_05}
 
 
 def summarize(doc: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
@@ -188,6 +213,7 @@ SEED_DRAWS: dict[str, list[dict[str, Any]]] = {
     "03_yukawa_vs_contrastive_mnist": [{"seeds": [2 * k, 2 * k + 1]} for k in (1, 2, 3)],
     "01_circle_vs_triplet_margin": [{"seeds": [k], "sweep_seeds": [k]} for k in (1, 2, 3)],
     "04_sampling_matters": [{"seeds": [k]} for k in (1, 2, 3)],
+    "05_batch_hard_collapse": [{"seeds": [2 * k, 2 * k + 1]} for k in (1, 2, 3)],
 }
 
 

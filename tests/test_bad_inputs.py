@@ -8,6 +8,7 @@ import pytest
 from dml_utils.config import ConfigError, config
 
 NB01, NB03, NB04 = "01_circle_vs_triplet_margin", "03_yukawa_vs_contrastive_mnist", "04_sampling_matters"
+NB05 = "05_batch_hard_collapse"
 
 BAD_PARAMETERS = [
     (NB03, {"seeds": "abc"}, "seeds must be list[int], got 'abc' (str) (a single string, not a list); e.g. seeds = [0, 1, 2]"),
@@ -27,6 +28,17 @@ BAD_PARAMETERS = [
     (NB04, {"losses": ["margin", "npair"]}, "unknown losses 'npair'"),
     (NB04, {"image_size": "224px"}, "image_size must be int | None, got '224px' (str)"),
     (NB04, {"samples_per_class": 1, "batch_size": 6}, "samples_per_class must be >= 2"),
+    (NB05, {"pk_grid": [[1, 4]]}, "pk_grid: P = 1 in [1, 4]; a batch needs P >= 2 patches, or no anchor has a negative"),
+    (NB05, {"pk_grid": [[8, 1]]}, "pk_grid: K = 1 in [8, 1]; a batch needs K >= 2 views of each patch"),
+    (NB05, {"schedule": [[8, 32]]}, "schedule: K = 32 in [8, 32], but a patch has 16 views"),
+    (NB05, {"pk_grid": [[8]]}, "pk_grid: [8] is not a [P, K] pair"),
+    (NB05, {"pk_grid": "8x2"}, "pk_grid must be list[list[int]], got '8x2' (str)"),
+    (NB05, {"distance_variants": ["euclid"]}, "unknown distance_variants 'euclid' in ['euclid']; use some of ['plain', 'squared', 'soft'"),
+    (NB05, {"photos_test": ["camera"]}, "photos ['camera'] are in both photos_train and photos_test"),
+    (NB05, {"photos_train": ["lena"]}, "unknown photos_train 'lena'"),
+    (NB05, {"split": "d"}, "unknown split 'd'; use one of ['a', 'b', 'c', 'illum', 'view', 'full']"),
+    (NB05, {"retrieval_pools": [5]}, "retrieval_pools [5]: a pool holds the 5 positives"),
+    (NB05, {"monitor_every": 100}, "monitor_every (100) > iterations (30)"),
 ]
 
 
@@ -246,4 +258,20 @@ def test_a_bad_call_into_the_package_is_refused_with_its_reason(what, call, phra
 
 def test_the_table_counts():
     """The bad inputs this file tries (the issue's note counts them)."""
-    assert (len(BAD_PARAMETERS), len(BAD_FILES), len(BAD_CALLS)) == (17, 12, 13)
+    assert (len(BAD_PARAMETERS), len(BAD_FILES), len(BAD_CALLS)) == (28, 12, 13)
+
+
+def test_05_paper_profile_without_hpatches_says_where_to_get_it(tmp_path):
+    from dml_utils import batch_hard_collapse as bhc
+
+    with pytest.raises(ConfigError, match="the paper profile runs on HPatches: set data_root to the folder holding hpatches-release/"):
+        bhc.prepare(config(NB05, "paper", root=tmp_path))
+
+
+def test_05_a_retrieval_pool_larger_than_the_distractors_is_refused(tmp_path):
+    from dml_utils import batch_hard_collapse as bhc
+
+    cfg = config(NB05, "smoke", root=tmp_path, retrieval_pools=[20, 200])
+    data = bhc.prepare(cfg)
+    with pytest.raises(ValueError, match="a pool of 200 needs 195 distractors from other sequences, but a query has only"):
+        bhc.baselines(cfg, data)

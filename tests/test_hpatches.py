@@ -189,3 +189,22 @@ def test_informative_drops_flat_patches(camera_sequences):
     assert (keep["v"] == (stds > 10)).all()
     with pytest.raises(ValueError, match="n_queries must be in 1..2"):
         hp.retrieval_map(_perfect(n_seq=1, n=3), n_queries=3)
+
+
+def test_descriptors_that_are_all_equal_score_as_chance_not_as_perfect():
+    """A collapsed net: every distance ties. The official stable sort would rank the five positives
+    (listed first) on top and give retrieval an AP of 1; ties are ranked against the positives."""
+    desc = {n: {t: np.zeros((20, 4)) for t in hp.IMAGE_TYPES} for n in ("A", "B", "C")}
+    ret = hp.retrieval_map(desc, n_queries=5, pool_sizes=(20, 40))
+    for per in ret.values():
+        assert per[20] == pytest.approx(hp.average_precision(np.zeros(20), [0] * 15 + [1] * 5))
+        assert per[20] < 0.5 and per[40] < per[20]
+    assert hp.matching_map(desc)["mean"] == pytest.approx(hp.average_precision([0.0] * 20, [1] + [0] * 19, numpos=20))
+    ver = hp.verification_ap(desc, hp.verification_pairs({n: 20 for n in desc}, 100, seed=0))
+    assert all(v["intra"]["auc"] == pytest.approx(0.5) and v["intra"]["ap"] < 0.2 for v in ver.values())  # AUC: ties are chance
+    assert hp.average_precision([1.0, 1.0], [1, 0]) == pytest.approx(hp.average_precision([1.0, 2.0], [1, 0]))
+
+
+def test_a_pool_larger_than_the_distractors_is_refused():
+    with pytest.raises(ValueError, match="a pool of 100 needs 95 distractors from other sequences, but a query has only"):
+        hp.retrieval_map(_perfect(n_seq=2, n=30), n_queries=5, pool_sizes=(10, 100))

@@ -46,3 +46,15 @@ def test_the_05_panels_draw_what_they_are_given():
     fig = plots.gradient_norm_panel(gradient_norms_near_collapse([1.0, 0.1, 0.0]), "near collapse")
     assert len(fig.axes[0].lines) == 2 and len(fig.axes[0].lines[0].get_xdata()) == 2  # scale 0 cannot sit on a log axis
     plots.plt.close(fig)
+
+
+def test_collapse_traces_mark_the_catch_and_the_growth():
+    traces = {"collapsed": {"loss": [0.9, 0.6, 0.5, 0.5], "steps": [0, 2, 4], "spread": [1.0, 0.2, 0.0], "collapsed_at": 4, "growth": None},
+              "grown": {"loss": [0.9, 0.4, 0.3, 0.2], "steps": [0, 2, 4], "spread": [1.0, 1.1, 1.2], "collapsed_at": None,
+                        "growth": [(0, (4, 2)), (3, (8, 4))]}}
+    fig = plots.collapse_traces(traces, "t", {"margin m": 0.5, "ln 2": 0.693})
+    left, right = fig.axes
+    assert len(left.lines) == 2 + 1 + 2  # two runs, the growth line, the two collapse values
+    marks = [ln for ln in right.lines if ln.get_marker() == "x"]
+    assert len(marks) == 1 and marks[0].get_ydata()[0] == 1e-8  # spread 0 drawn at the log axis' floor
+    plots.plt.close(fig)

@@ -1,0 +1,164 @@
+"""Profiles of notebook 05: batch-hard triplet loss on HPatches-style patches, and its collapse (report 002).
+
+Values a profile does not set come from "common"; a notebook parameter overrides one value."""
+from __future__ import annotations
+
+from typing import Any
+
+from .common import DATA_AND_THREADS, RUN_TYPES, ConfigError, check_positive, check_run, check_types
+
+NOTEBOOK = "05_batch_hard_collapse"
+
+# The loss variants a run can use: (soft margin, squared distance, L2-normalized descriptors).
+VARIANTS: dict[str, tuple[bool, bool, bool]] = {
+    "plain": (False, False, False),  # [m + d_ap − d_an]₊, d = √(Σ + 1e-12): Hermans et al.'s hard margin
+    "squared": (False, True, False),  # the same on squared Euclidean distances
+    "soft": (True, False, False),  # ln(1 + e^{d_ap − d_an}): Hermans et al.'s default
+    "soft-squared": (True, True, False),
+    "normalized": (False, False, True),  # plain distance between L2-normalized descriptors
+}
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "common": {
+        "split": "a",  # HPatches benchmark split; the synthetic release has one split "a" (whole photos held out)
+        "n_patches": 120,  # synthetic release: patches per sequence (Harris corners); HPatches: None = all
+        "photos_train": None,  # None: every training photo of dml_utils.hpatches.PHOTOS_TRAIN
+        "photos_test": None,  # None: every test photo of dml_utils.hpatches.PHOTOS_TEST
+        "max_side": 512,  # photos are downscaled to this longest side before patches are cut
+        "release_seed": 0,  # the random homographies and photometric changes of the synthetic release
+        "patch_size": 32,  # the network's input side (65-px patches area-downsampled, as HardNet)
+        "embedding_size": 128,
+        "margin": 0.5,  # the hard margin m
+        "iterations": 50,  # training steps of every run of the map (collapse, when it comes, comes within 40 here)
+        "monitor_every": 5,  # the collapse monitor checks the probe batch every this many steps
+        "pinned_window": 20,  # a loss within 1e-3 of m (or ln 2) for this many steps counts as pinned
+        "probe": 256,  # probe batch of training patches for the spread
+        # the collapse map: every P × K of pk_grid × every lr of lr_grid × distance_variants (hard margin);
+        # extra_variants at the largest P × K and the highest lr only; low_lr_variants at low_lr at the largest P × K
+        "pk_grid": [[8, 2], [16, 4], [32, 8]],
+        "lr_grid": [1e-2, 5e-2],
+        "low_lr": 1e-3,
+        "distance_variants": ["plain", "squared"],
+        "extra_variants": ["soft", "normalized"],
+        "low_lr_variants": ["plain", "squared", "soft"],
+        "hermans_setting": True,  # also run Hermans et al.'s P 32 × K 4, soft margin, lr 3e-4
+        # progressive batch growth vs starting at the largest P × K, at lr (Adam) and the same iterations
+        "lr": 1e-2,
+        "progressive_iterations": 100,  # both runs of the comparison: growth needs room after the small start
+        "schedule": [[8, 2], [16, 4], [32, 8]],
+        "progressive_variants": ["plain", "squared"],
+        "growth_window": 10,  # grow once the mean of the last this many losses is below the collapse value
+        # evaluation on the test sequences (the benchmark's three tasks)
+        "map_patches": 20,  # patches per test sequence for the collapse map's matching mAP
+        "table_patches": 60,  # patches per test sequence for the retrieval table
+        "verification_pairs": 2000,
+        "retrieval_queries": 100,
+        "retrieval_pools": [100, 250],
+        # why random batches fail: P(no valid triplet) for these batch sizes, closed form and Monte Carlo
+        "triplet_batches": [32, 72, 128],
+        "mc_trials": 20_000,
+        **DATA_AND_THREADS,
+    },
+    "smoke": {
+        "seeds": [0, 1],
+        "photos_train": ["camera", "brick"],
+        "photos_test": ["coins"],
+        "n_patches": 40,
+        "max_side": 256,
+        "iterations": 30,
+        "progressive_iterations": 40,
+        "pk_grid": [[4, 2], [16, 4]],
+        "lr_grid": [5e-2],
+        "schedule": [[4, 2], [16, 4]],
+        "progressive_variants": ["plain"],
+        "hermans_setting": False,
+        "map_patches": 20,
+        "table_patches": 40,
+        "verification_pairs": 300,
+        "retrieval_queries": 10,
+        "retrieval_pools": [20, 30],
+        "mc_trials": 2_000,
+        "probe": 128,
+    },
+    "default": {
+        "seeds": [0, 1, 2],
+    },
+    "paper": {  # HPatches (data_root = the folder holding hpatches-release/ and its splits.json)
+        "seeds": [0, 1, 2],
+        "n_patches": None,  # every patch of every sequence
+        "iterations": 2000,
+        "progressive_iterations": 4000,
+        "monitor_every": 50,
+        "pinned_window": 200,
+        "pk_grid": [[8, 2], [32, 4], [64, 8]],
+        "lr_grid": [3e-4, 1e-3, 1e-2],
+        "low_lr": 1e-4,
+        "schedule": [[8, 2], [32, 4], [64, 8]],
+        "growth_window": 100,
+        "lr": 1e-3,
+        "map_patches": 200,
+        "table_patches": None,  # every patch
+        "verification_pairs": 50_000,
+        "retrieval_queries": 1000,
+        "retrieval_pools": [100, 500, 1000, 5000],
+    },
+}
+
+TYPES: dict[str, str] = {
+    **RUN_TYPES,
+    "split": "str", "n_patches": "int | None", "photos_train": "list[str] | None", "photos_test": "list[str] | None",
+    "max_side": "int", "release_seed": "int", "patch_size": "int", "embedding_size": "int", "margin": "float",
+    "iterations": "int", "monitor_every": "int", "pinned_window": "int", "probe": "int", "pk_grid": "list[list[int]]",
+    "lr_grid": "list[float]", "low_lr": "float", "distance_variants": "list[str]", "extra_variants": "list[str]",
+    "low_lr_variants": "list[str]",
+    "hermans_setting": "bool", "progressive_iterations": "int", "schedule": "list[list[int]]", "progressive_variants": "list[str]", "growth_window": "int",
+    "map_patches": "int", "table_patches": "int | None", "verification_pairs": "int", "retrieval_queries": "int",
+    "retrieval_pools": "list[int]", "triplet_batches": "list[int]", "mc_trials": "int",
+}
+CHOICES = {"distance_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
+           "extra_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
+           "low_lr_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
+           "progressive_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
+           "split": "dml_utils.hpatches:SPLITS",
+           "photos_train": "dml_utils.hpatches:PHOTOS_ALL", "photos_test": "dml_utils.hpatches:PHOTOS_ALL"}
+
+
+def _check_pk(name: str, pairs: list[list[int]]) -> None:
+    if not pairs:
+        raise ConfigError(f"{name} needs at least one [P, K], e.g. {name} = [[8, 2], [16, 4]]")
+    for pk in pairs:
+        if len(pk) != 2:
+            raise ConfigError(f"{name}: {pk!r} is not a [P, K] pair; write e.g. [16, 4] (16 patches × 4 views)")
+        p, k = pk
+        if p < 2:
+            raise ConfigError(f"{name}: P = {p} in {pk}; a batch needs P >= 2 patches, or no anchor has a negative")
+        if k < 2:
+            raise ConfigError(f"{name}: K = {k} in {pk}; a batch needs K >= 2 views of each patch, or no anchor has a positive")
+        if k > 16:
+            raise ConfigError(f"{name}: K = {k} in {pk}, but a patch has 16 views (ref, e1…e5, h1…h5, t1…t5); use K <= 16")
+
+
+def validate(v: dict[str, Any]) -> None:
+    check_types(v, TYPES)
+    check_run(v)
+    check_positive(v, ("iterations", "progressive_iterations", "monitor_every", "pinned_window", "probe", "growth_window", "map_patches",
+                       "verification_pairs", "retrieval_queries", "mc_trials", "patch_size", "embedding_size", "margin",
+                       "max_side", "low_lr"))
+    for key in ("lr_grid", "retrieval_pools", "triplet_batches"):
+        if not v[key] or any(not x > 0 for x in v[key]):
+            raise ConfigError(f"{key} must be a non-empty list of positive numbers, got {v[key]!r}")
+    if v["n_patches"] is not None and v["n_patches"] < 10:
+        raise ConfigError(f"n_patches must be >= 10 (or None: every patch), got {v['n_patches']}")
+    if v["table_patches"] is not None and v["table_patches"] < 2:
+        raise ConfigError(f"table_patches must be >= 2 (or None: every patch), got {v['table_patches']}")
+    _check_pk("pk_grid", v["pk_grid"])
+    _check_pk("schedule", v["schedule"])
+    if not v["distance_variants"]:
+        raise ConfigError("distance_variants needs at least one variant, e.g. ['plain', 'squared']")
+    if v["monitor_every"] > v["iterations"]:
+        raise ConfigError(f"monitor_every ({v['monitor_every']}) > iterations ({v['iterations']}): the monitor would never check")
+    both = set(v["photos_train"] or []) & set(v["photos_test"] or [])
+    if both:
+        raise ConfigError(f"photos {sorted(both)} are in both photos_train and photos_test; the test photos must be held out")
+    if min(v["retrieval_pools"]) <= 5:
+        raise ConfigError(f"retrieval_pools {v['retrieval_pools']}: a pool holds the 5 positives and its distractors; use pools > 5")
