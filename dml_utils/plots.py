@@ -324,6 +324,7 @@ def collapse_share_heatmaps(table, title: str, rows: str = "pk", cols: str = "lr
     for ax, name in zip(axes[0], panels):
         share = table[table[panel] == name].pivot_table(index=rows, columns=cols, values="collapsed", aggfunc="mean",
                                                          sort=False)
+        share = share.reindex(sorted(share.columns, reverse=True), axis=1)  # columns by value, rows as the table lists them
         sns.heatmap(share, ax=ax, vmin=0, vmax=1, annot=True, fmt=".2f", cmap="rocket_r", cbar=ax is axes[0][-1],
                     cbar_kws={"label": "share of seeds collapsed"})
         ax.set_title(str(name))
@@ -369,11 +370,12 @@ def collapse_traces(traces: dict[str, dict], title: str, pinned: dict[str, float
         ax_l.axhline(value, color="k", ls="--" if j == 0 else "-.", lw=0.8, label=f"{label} = {value:.3f}")
     ax_s.axhline(spread_below, color="k", ls="--", lw=0.8, label=f"collapse: spread < {spread_below:g}")
     ax_l.set_yscale("symlog", linthresh=1.0)
+    ax_l.set_ylim(bottom=0)
     ax_l.set_xlabel("step")
     ax_l.set_ylabel("batch-hard loss of the step's batch")
     ax_s.set_yscale("log")
     ax_s.set_xlabel("step")
-    ax_s.set_ylabel("probe spread / spread at step 0 (× = caught)")
+    ax_s.set_ylabel("probe spread / spread at step 0 (× = caught; 0 at 1e-8)")
     ax_l.legend(fontsize=7)
     ax_s.legend(fontsize=7)
     fig.suptitle(title)

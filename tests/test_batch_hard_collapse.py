@@ -203,8 +203,8 @@ def _verdicts(grid, prog=None):
 
     cfg = config(NB05, "smoke", pk_grid=[[4, 2], [16, 4]], lr_grid=[1e-2, 5e-2], extra_variants=["soft"], progressive_variants=["plain"],
                  schedule=[[4, 2], [16, 4]], lr=5e-2)
-    prog = pd.DataFrame(prog or [], columns=["group", "pk", "variant", "seed", "lr", "collapsed", "collapsed_at_end", "final_pk",
-                                             "table_matching_mean", "final_loss", "final_spread"])
+    prog = pd.DataFrame(prog or [], columns=["group", "pk", "variant", "seed", "lr", "collapsed", "collapsed_at", "collapsed_at_end",
+                                             "final_pk", "growth", "table_matching_mean", "final_loss", "final_spread"])
     base = pd.DataFrame([{"model": "untrained", "seed": s, "table_matching_mean": 0.1} for s in (0, 1, 2)]
                         + [{"model": "raw pixels", "seed": None, "table_matching_mean": 0.2}])
     grads = {"near_collapse": {"scale": [1.0, 1e-3], "plain": [1.0, 1.0], "squared": [1.0, 1e-3]},
@@ -232,19 +232,31 @@ def test_claim_rules_on_hand_made_maps():
     assert v["the soft-margin loss collapses at ≈ 0.693"] == "not reproduced"
 
 
-def test_progressive_runs_that_never_grew_leave_the_claim_inconclusive():
+def _prog(seed, group, collapsed, growth, collapsed_at=None, final_pk="16×4"):
+    return {"group": group, "pk": "4×2 → 16×4" if group == "progressive" else "16×4", "variant": "plain", "seed": seed, "lr": 5e-2,
+            "collapsed": collapsed, "collapsed_at": collapsed_at, "collapsed_at_end": collapsed, "final_pk": final_pk,
+            "growth": growth, "table_matching_mean": 0.01 if collapsed else 0.3, "final_loss": 0.5, "final_spread": 0.0}
+
+
+def test_progressive_claims_on_hand_made_runs():
     grid = _grid(large_collapses=True, squared_more=False, soft_loss=None)
-    large = [{"group": "large start", "pk": "16×4", "variant": "plain", "seed": s, "lr": 5e-2, "collapsed": True,
-              "collapsed_at_end": True, "final_pk": "16×4", "table_matching_mean": 0.01, "final_loss": 0.5, "final_spread": 0.0}
-             for s in (0, 1, 2)]
-    never = [{"group": "progressive", "pk": "4×2 → 16×4", "variant": "plain", "seed": s, "lr": 5e-2, "collapsed": False,
-              "collapsed_at_end": False, "final_pk": "4×2", "table_matching_mean": 0.3, "final_loss": 0.2, "final_spread": 1.0}
-             for s in (0, 1, 2)]
+    large = [_prog(s, "large start", True, "16×4 at step 0", collapsed_at=10) for s in (0, 1, 2)]
+    avoid = "progressive growth avoids the collapse of a large start"
+    safe = "once the loss is below the collapse value, growing the batch does not bring collapse"
+    never = [_prog(s, "progressive", False, "4×2 at step 0", final_pk="4×2") for s in (0, 1, 2)]
     v = _verdicts(grid, large + never)
-    claim = "growing the batch once the loss is below the collapse value avoids the collapse of a large start"
-    assert v[claim] == "inconclusive"
+    assert v[avoid] == "reproduced" and v[safe] == "inconclusive"  # nothing grew: the rule was never tried
     assert v["progressive growth gives better descriptors than the large start"] == "reproduced"
-    v = _verdicts(grid, large + [{**r, "final_pk": "16×4"} for r in never])
-    assert v[claim] == "reproduced"
-    v = _verdicts(grid, large + [{**r, "final_pk": "16×4", "collapsed": True} for r in never])
-    assert v[claim] == "not reproduced"
+    grown = [_prog(s, "progressive", False, "4×2 at step 0; 16×4 at step 20") for s in (0, 1, 2)]
+    v = _verdicts(grid, large + grown)
+    assert v[avoid] == "reproduced" and v[safe] == "reproduced"
+    broke = [_prog(s, "progressive", True, "4×2 at step 0; 16×4 at step 20", collapsed_at=30) for s in (0, 1, 2)]
+    v = _verdicts(grid, large + broke)
+    assert v[avoid] == "not reproduced" and v[safe] == "not reproduced"
+    before = [_prog(s, "progressive", True, "4×2 at step 0; 16×4 at step 20", collapsed_at=10) for s in (0, 1, 2)]
+    assert _verdicts(grid, large + before)[safe] == "reproduced"  # collapsed before growing: not the rule's failure
+
+
+def test_first_growth_is_read_from_the_record():
+    assert bhc._first_growth("8×2 at step 0; 16×4 at step 17; 32×8 at step 51") == 17
+    assert bhc._first_growth("8×2 at step 0") is None
