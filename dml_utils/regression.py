@@ -177,8 +177,8 @@ def _summary_05(doc):
         out[f"gradient/identical/{name}/norm"] = ("untrained", _num(v["gradient_norm"]))
     trained = {m: "trained" for m in ("collapsed", "collapsed_at_end", "final_loss", "final_spread", "map_mean")}
     out |= _means(doc["collapse_map"], ("group", "pk", "lr", "variant"), trained | {"loss_step0": "untrained"}, "map")
-    out |= _means(doc["progressive"], ("variant",), {**trained, "table_matching_mean": "trained"}
-                  | {"loss_step0": "untrained"}, "progressive")
+    out |= _means(doc["progressive"], ("group", "variant"), {**trained, "table_matching_mean": "trained"}
+                  | {"loss_step0": "untrained"}, "start")
     scores = [k for k in doc["baselines"][0] if k.startswith(("map_", "table_"))]
     out |= _means(doc["baselines"], ("model",), dict.fromkeys(scores, "untrained"), "baseline")
     return out | _provenance(doc, ("n_train_sequences", "n_test_sequences", "n_train_patches", "n_train_views", "n_map_patches",

@@ -4,7 +4,8 @@
     python scripts/cross_cpu_verdicts.py --setting ATEN_CPU_CAPABILITY=default /path/to/copy/results
 
 writes results/cross_cpu_verdicts.json: per notebook, the other run's verdict for each claim, and
-prints every claim whose verdict moved. A move between *reproduced* and *not reproduced* is a
+prints every claim whose verdict moved. A notebook the folder has no rerun of keeps what the file
+recorded for it (rerun one notebook, update its entry). A move between *reproduced* and *not reproduced* is a
 failure (exit 1): such a verdict is noise, not a result.
 """
 from __future__ import annotations
@@ -23,11 +24,15 @@ def main(argv=None) -> int:
     ap.add_argument("other_results", type=Path, help="the results/ folder of the rerun")
     ap.add_argument("--setting", required=True, help="what made the rerun's float path differ, e.g. ATEN_CPU_CAPABILITY=default")
     args = ap.parse_args(argv)
+    recorded = ROOT / "results" / "cross_cpu_verdicts.json"
+    before = json.loads(recorded.read_text()) if recorded.exists() else {}
     out, flips = {}, 0
     for path in sorted((ROOT / "results").glob("[0-9][0-9]_*.json")):
         other_path = args.other_results / path.name
         if not other_path.exists():
-            print(f"{path.name}: no rerun in {args.other_results}", file=sys.stderr)
+            print(f"{path.name}: no rerun in {args.other_results}; its recorded verdicts are kept", file=sys.stderr)
+            if path.stem in before:
+                out[path.stem] = before[path.stem]
             continue
         ours, other = json.loads(path.read_text()), json.loads(other_path.read_text())
         if ours["config"] != other["config"]:
