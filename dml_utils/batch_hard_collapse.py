@@ -235,7 +235,6 @@ def collapse_map(x: torch.Tensor, y: np.ndarray, settings: list[Setting], seeds:
 
 # ---------------------------------------------------------------- notebook 05's steps (profiles.batch_hard_collapse)
 SPREAD_COLLAPSED = 0.05  # the monitor's rule: spread below 5 % of step 0 is collapse
-PIN_ATOL = 1e-3  # the monitor's rule: a loss within 1e-3 of m or ln 2
 AT_VALUE = 1e-2  # "stuck at m" / "≈ 0.693": the last step's loss (drawn before that step's update) within 1e-2
 FULLY_COLLAPSED = 1e-3  # ... of the runs whose final spread is below 1e-3 of step 0 (descriptors equal to 3 digits)
 HERMANS = {"p": 32, "k": 4, "lr": 3e-4, "variant": "soft"}  # Hermans et al. 2017: P 32 × K 4, soft margin, Adam 3e-4

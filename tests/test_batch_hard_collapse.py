@@ -260,3 +260,16 @@ def test_progressive_claims_on_hand_made_runs():
 def test_first_growth_is_read_from_the_record():
     assert bhc._first_growth("8×2 at step 0; 16×4 at step 17; 32×8 at step 51") == 17
     assert bhc._first_growth("8×2 at step 0") is None
+
+
+def test_the_paper_profile_reads_an_hpatches_release(tmp_path, tiny):
+    """Where HPatches is present, the paper profile trains on its split's train part and tests on the test part."""
+    seqs, _, _ = tiny
+    hp.write_release(seqs, {"a": {"train": ["v_camera"], "test": ["i_camera"]}}, tmp_path / "hpatches-release")
+    cfg = config(NB05, "paper", root=tmp_path, data_root=str(tmp_path), n_patches=None, map_patches=10, table_patches=24,
+                 retrieval_queries=2, retrieval_pools=[10], verification_pairs=50)
+    data = bhc.prepare(cfg)
+    assert data.provenance["name"] == "hpatches" and data.provenance["n_train_sequences"] == 1
+    assert data.provenance["n_train_patches"] == 24 and data.provenance["n_map_patches"] == 10
+    r = bhc.run(data.x, data.y, bhc.make_setting(cfg, (4, 2), 1e-3, "soft"), seed=0, iterations=2, every=1, window=1)
+    assert len(r["step_loss"]) == 2 and np.isfinite(r["step_loss"]).all()
