@@ -174,3 +174,57 @@ def paired_comparison(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
         out["t_p"] = float("nan")
     out["wilcoxon_p"] = float(stats.wilcoxon(diff).pvalue) if len(diff) > 1 and np.any(diff != 0) else float("nan")
     return out
+
+
+def pair_counting_f1(labels, clusters) -> float:
+    """Clustering F1 as the lifted-structure (Oh Song et al. 2016) and HDML (Zheng et al. 2019)
+    evaluations compute it: over all pairs of items, a pair is a true positive when both items share
+    a cluster and a class, a false positive when they share only the cluster, a false negative when
+    they share only the class; F1 = 2PR / (P + R). scikit-learn has the pair counts
+    (``pair_confusion_matrix``) but no F1 of them, and PML's calculator has NMI and AMI only."""
+    from sklearn.metrics.cluster import contingency_matrix
+
+    labels, clusters = np.asarray(labels), np.asarray(clusters)
+    if labels.shape != clusters.shape or labels.ndim != 1:
+        raise ValueError(f"one cluster per label needed; got {labels.shape} labels and {clusters.shape} clusters")
+    table = contingency_matrix(labels, clusters, sparse=True)
+
+    def pairs(counts) -> float:
+        counts = np.asarray(counts, dtype=np.float64).ravel()
+        return float((counts * (counts - 1) / 2).sum())
+
+    tp = pairs(table.data)
+    same_cluster, same_class = pairs(table.sum(axis=0)), pairs(table.sum(axis=1))
+    if tp == 0:
+        return 0.0
+    precision, recall = tp / same_cluster, tp / same_class
+    return 2 * precision * recall / (precision + recall)
+
+
+def _clustering_calculator():
+    from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
+
+    class ClusteringCalculator(AccuracyCalculator):
+        """PML's AccuracyCalculator with the clustering F1 (``pair_counting_f1``) beside its NMI,
+        both on the same k-means clusters (k = the number of classes)."""
+
+        def calculate_F1(self, query_labels, cluster_labels, **kwargs):
+            return pair_counting_f1(*(np.asarray(x.cpu() if hasattr(x, "cpu") else x) for x in (query_labels, cluster_labels)))
+
+        def requires_clustering(self):
+            return super().requires_clustering() + ["F1"]
+
+    return ClusteringCalculator
+
+
+def clustering_metrics(emb: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """NMI and clustering F1 of k-means (scikit-learn, seeded, k = the number of classes) on the
+    embeddings, the clustering measures of the HDML and lifted-structure papers."""
+    from pytorch_metric_learning.distances import LpDistance
+    from pytorch_metric_learning.utils.inference import CustomKNN
+
+    check_embeddings(emb, labels)
+    calc = _clustering_calculator()(include=("NMI", "F1"), kmeans_func=sklearn_kmeans, device=torch.device("cpu"),
+                                    knn_func=CustomKNN(LpDistance()))  # k-NN unused; PML's default needs faiss
+    acc = calc.get_accuracy(torch.as_tensor(emb, dtype=torch.float32).reshape(len(emb), -1), torch.as_tensor(labels))
+    return {"nmi": float(acc["NMI"]), "f1": float(acc["F1"])}

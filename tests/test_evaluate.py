@@ -74,3 +74,32 @@ def test_recall_at_k_uses_k_neighbours_when_classes_are_smaller_than_k():
     assert out["map_at_r"] == pytest.approx(retrieval_metrics(emb, labels)["map_at_r"])  # MAP@R unchanged by the larger k
     with pytest.raises(ValueError, match="Recall@32 needs more than 32 items"):
         retrieval_metrics(emb, labels, recall_ks=(32,))
+
+
+def test_pair_counting_f1_by_hand():
+    from dml_utils.evaluate import pair_counting_f1
+
+    # clusters {0,1} {2,3,4} {5} against classes {0,1,2} {3,4} {5}: tp = 1 + 1 = 2 (pairs 01, 34);
+    # same cluster 1 + 3 = 4 pairs, same class 3 + 1 = 4 pairs: P = R = 0.5, F1 = 0.5
+    assert pair_counting_f1([0, 0, 0, 1, 1, 2], [7, 7, 3, 3, 3, 9]) == pytest.approx(0.5)
+    assert pair_counting_f1([0, 0, 1, 1], [5, 5, 6, 6]) == pytest.approx(1.0)  # cluster names do not matter
+    assert pair_counting_f1([0, 1, 2], [0, 0, 0]) == 0.0  # no same-class pair clustered together
+    rng = np.random.default_rng(0)
+    y, c = rng.integers(0, 4, 60), rng.integers(0, 5, 60)
+    i, j = np.triu_indices(60, 1)
+    tp = ((y[i] == y[j]) & (c[i] == c[j])).sum()
+    p, r = tp / (c[i] == c[j]).sum(), tp / (y[i] == y[j]).sum()
+    assert pair_counting_f1(y, c) == pytest.approx(2 * p * r / (p + r))  # the pair loop of HDML's evaluation
+    with pytest.raises(ValueError, match="one cluster per label"):
+        pair_counting_f1([0, 1], [0])
+
+
+def test_clustering_metrics_on_separated_and_on_mixed_classes():
+    from dml_utils.evaluate import clustering_metrics
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 25)
+    blobs = rng.normal(size=(100, 8)) * 0.01 + np.eye(4, 8)[y] * 10
+    assert clustering_metrics(blobs, y) == {"nmi": pytest.approx(1.0), "f1": pytest.approx(1.0)}
+    noise = clustering_metrics(rng.normal(size=(100, 8)), y)
+    assert noise["f1"] < 0.5 and noise["nmi"] < 0.3
