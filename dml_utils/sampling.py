@@ -318,3 +318,75 @@ def gradient_variance(anchor: torch.Tensor, positive: torch.Tensor, negative: to
         grads.append(torch.autograd.grad(loss, neg)[0])
     grad = torch.stack(grads)  # (triplets, draws, dim)
     return float(((grad - grad.mean(1, keepdim=True)) ** 2).sum(-1).mean())
+
+
+# ---------------------------------------------------------------- tuple batches (HDML, report 001)
+class TupleBatchSampler(Sampler[list[int]]):
+    """Batches laid out as HDML's losses read them, ``tuples`` tuples each.
+
+    - ``"npair"``: [anchors; positives] of N = ``tuples`` distinct classes, one pair per class
+      (the official ``NPairLossScheme``): any N up to the number of classes with two images.
+    - ``"triplet"``: [anchors; positives; negatives]: the anchor and positive of tuple i from one of
+      n distinct classes, its negative from any other class (a class uniformly, then one of its
+      images not yet in the batch). The official ``TripletLossScheme``
+      draws the n negatives from n further distinct classes, which caps n at half the classes;
+      here n is capped only by the classes with two images.
+
+    Deterministic for a seed; a new iteration continues the same random stream.
+    """
+
+    def __init__(self, labels, kind: str, tuples: int, batches: int, seed: int = 0):
+        labels = np.asarray(labels)
+        if kind not in ("npair", "triplet"):
+            raise ValueError(f"unknown tuple kind {kind!r}; use 'npair' or 'triplet'")
+        for name, value in (("tuples", tuples), ("batches", batches)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        classes, counts = np.unique(labels, return_counts=True)
+        eligible = classes[counts >= 2]
+        if len(classes) < 2:
+            raise ValueError(f"{kind} batches need at least two classes, the labels have {len(classes)}")
+        if kind == "npair" and tuples < 2:
+            raise ValueError("an N-pair batch needs N >= 2 pairs: the other pairs' positives are each anchor's negatives")
+        if tuples > len(eligible):
+            need = "N distinct classes" if kind == "npair" else "n distinct anchor classes"
+            raise ValueError(f"a {kind} batch of {tuples} tuples needs {need} with >= 2 images each, and only "
+                             f"{len(eligible)} classes here have two: lower the tuples per batch to <= {len(eligible)}")
+        self.kind, self.tuples, self.batches = kind, tuples, batches
+        self.members = {int(c): np.flatnonzero(labels == c) for c in classes}
+        self.eligible, self.classes = eligible, classes
+        self.rng = np.random.default_rng(seed)
+
+    @property
+    def batch_size(self) -> int:
+        return self.tuples * (2 if self.kind == "npair" else 3)
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for _ in range(self.batches):
+            chosen = self.rng.choice(self.eligible, size=self.tuples, replace=False)
+            pairs = np.array([self.rng.choice(self.members[int(c)], size=2, replace=False) for c in chosen])
+            batch = [pairs[:, 0], pairs[:, 1]]
+            if self.kind == "triplet":  # a class other than the anchor's, an image not yet in the batch
+                used, negatives = set(pairs.ravel().tolist()), []
+                for c in chosen:
+                    n = self._negative(int(c), used)
+                    used.add(n)
+                    negatives.append(n)
+                batch.append(np.array(negatives))
+            yield np.concatenate(batch).tolist()
+
+    def _negative(self, anchor_class: int, used: set[int]) -> int:
+        for _ in range(32):  # rejection: cheap on large datasets, where a collision is rare
+            o = int(self.rng.choice(self.classes))
+            if o != anchor_class:
+                n = int(self.rng.choice(self.members[o]))
+                if n not in used:
+                    return n
+        free = {int(o): [i for i in self.members[int(o)] if i not in used] for o in self.classes if o != anchor_class}
+        free = {o: m for o, m in free.items() if m}
+        if not free:
+            raise ValueError(f"no image of a class other than {anchor_class} is left for a negative; add data or lower tuples")
+        return int(self.rng.choice(free[int(self.rng.choice(sorted(free)))]))

@@ -56,6 +56,9 @@ class Step:
     models: dict[str, nn.Module]
     losses: Callable[[Any], dict[str, torch.Tensor]]
     updates: list[Update]
+    # called with every named loss's value after the optimizers stepped (not on the step-0 pass),
+    # for state a step keeps across steps, such as HDML's block means of J_m and J_gen
+    after_update: Callable[[dict[str, float]], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.updates:
@@ -227,6 +230,8 @@ def fit(step: Step, batches: Iterable, passes: int, evaluate: Callable[[int], An
             _guard_gradients(step, values, _where(desc, p, i, history), history, names)
             for u in step.updates:
                 u.optimizer.step()
+            if step.after_update is not None:
+                step.after_update(values)
             history.step_times.append(time.perf_counter() - t0)
             history.step_seconds += history.step_times[-1]
             for k, v in values.items():
