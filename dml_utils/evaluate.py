@@ -217,14 +217,18 @@ def _clustering_calculator():
     return ClusteringCalculator
 
 
-def clustering_metrics(emb: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+def clustering_metrics(emb: np.ndarray, labels: np.ndarray, n_clusters: int | None = None) -> dict[str, float]:
     """NMI and clustering F1 of k-means (scikit-learn, seeded, k = the number of classes) on the
-    embeddings, the clustering measures of the HDML and lifted-structure papers."""
+    embeddings, the clustering measures of the HDML and lifted-structure papers. ``n_clusters``
+    sets another k (the official HDML evaluation hard-wires 98, Cars196's test classes)."""
     from pytorch_metric_learning.distances import LpDistance
     from pytorch_metric_learning.utils.inference import CustomKNN
 
     check_embeddings(emb, labels)
-    calc = _clustering_calculator()(include=("NMI", "F1"), kmeans_func=sklearn_kmeans, device=torch.device("cpu"),
+    if n_clusters is not None and not 1 <= n_clusters <= len(emb):
+        raise ValueError(f"n_clusters must be between 1 and the {len(emb)} items, got {n_clusters}")
+    kmeans = sklearn_kmeans if n_clusters is None else (lambda x, _k: sklearn_kmeans(x, n_clusters))
+    calc = _clustering_calculator()(include=("NMI", "F1"), kmeans_func=kmeans, device=torch.device("cpu"),
                                     knn_func=CustomKNN(LpDistance()))  # k-NN unused; PML's default needs faiss
     acc = calc.get_accuracy(torch.as_tensor(emb, dtype=torch.float32).reshape(len(emb), -1), torch.as_tensor(labels))
     return {"nmi": float(acc["NMI"]), "f1": float(acc["F1"])}

@@ -113,18 +113,21 @@ class Generator(nn.Sequential):
 
 
 # ---------------------------------------------------------------- distances and eq. 1
-def euclidean(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Row-wise d(a, b) = sqrt(Σ(a − b)² + EPS): the official ``nn_Ops.distance`` with ε inside the root."""
-    return torch.sqrt(((a - b) ** 2).sum(dim=1) + EPS)
+def euclidean(a: torch.Tensor, b: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Row-wise d(a, b) = sqrt(Σ(a − b)² + eps): the official ``nn_Ops.distance`` with ε inside the
+    root (``eps=0`` is theirs: an infinite derivative at d = 0)."""
+    return torch.sqrt(((a - b) ** 2).sum(dim=1) + eps)
 
 
-def pull_negatives(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, hardness: float) -> torch.Tensor:
+def pull_negatives(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, hardness: float,
+                   eps: float = EPS) -> torch.Tensor:
     """Eq. 1 as the official ``HDML.Pulling`` runs it, row by row, with λ = ``hardness`` = e^{−α/J_avg}:
 
         d̂ = d⁺ + λ·(d⁻ − d⁺),  ẑ⁻ = z + d̂ · (z⁻ − z) / d⁻   where d⁺ < d⁻,  ẑ⁻ = z⁻ elsewhere,
 
-    d⁺ = d(z, z⁺), d⁻ = d(z, z⁻). d⁻ ≥ √EPS, so the division is finite even for z⁻ = z."""
-    d_ap, d_an = euclidean(anchor, positive), euclidean(anchor, negative)
+    d⁺ = d(z, z⁺), d⁻ = d(z, z⁻). d⁻ ≥ √EPS, so the division is finite even for z⁻ = z
+    (``eps=0``: the official form, 0 · (x / 0) = NaN there)."""
+    d_ap, d_an = euclidean(anchor, positive, eps), euclidean(anchor, negative, eps)
     d_hat = d_ap + hardness * (d_an - d_ap)  # eq. 1's interpolated distance, between d⁺ (λ = 0) and d⁻ (λ = 1)
     pulled = anchor + (negative - anchor) * (d_hat / d_an).unsqueeze(1)
     return torch.where((d_ap < d_an).unsqueeze(1), pulled, negative)  # official mask: keep z⁻ where d⁺ ≥ d⁻
@@ -210,6 +213,7 @@ class HDMLSettings:
     weight_decay: float = 5e-3  # Regular_factor, part of J_m
     block: int = 64  # values per block mean of J_avg and J_gen
     init: float = 1e6  # J_avg and J_gen before the first block
+    eps: float = EPS  # inside eq. 1's square roots (0: the official form, for the study of its NaN)
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -224,13 +228,20 @@ class HDMLSettings:
 class HDML(nn.Module):
     """The generator and the softmax classifier of HDML, its two block means, and the losses of
     one batch (:meth:`losses`). ``classes``: the training class ids; the classifier has one output
-    per class and ids are mapped to 0 … C − 1 (an id it does not have is an error, not a NaN)."""
+    per class and ids are mapped to 0 … C − 1 (an id it does not have is an error, not a NaN).
 
-    def __init__(self, net: HDMLNet, classes, settings: HDMLSettings | None = None, hidden: int = 512):
+    ``num_class`` reproduces the official convention instead, for the study of its NaN: a
+    classifier of ``num_class`` outputs indexed by the raw class ids (their FLAGS.num_class).
+    ``cross_entropy`` is the softmax loss J_soft and J_cls use (log-sum-exp, F.cross_entropy)."""
+
+    def __init__(self, net: HDMLNet, classes, settings: HDMLSettings | None = None, hidden: int = 512,
+                 num_class: int | None = None):
         super().__init__()
         self.settings = settings or HDMLSettings()
         self.generator = Generator(net.embedding_size, net.feature_dim, hidden)
-        self.classifier = nn.Linear(net.feature_dim, len(classes))
+        self.raw_ids = num_class is not None
+        self.classifier = nn.Linear(net.feature_dim, num_class if self.raw_ids else len(set(int(c) for c in classes)))
+        self.cross_entropy = F.cross_entropy
         self.register_buffer("classes", torch.as_tensor(sorted({int(c) for c in classes}), dtype=torch.long), persistent=False)
         s = self.settings
         self.j_avg, self.j_gen = BlockMean(s.init, s.block), BlockMean(s.init, s.block)
@@ -238,6 +249,8 @@ class HDML(nn.Module):
 
     # -- class ids → classifier outputs
     def class_index(self, labels: torch.Tensor) -> torch.Tensor:
+        if self.raw_ids:  # the official convention: the class id is the logit's index, unchecked
+            return labels
         idx = torch.searchsorted(self.classes, labels)
         bad = (idx >= len(self.classes)) | (self.classes[idx.clamp(max=len(self.classes) - 1)] != labels)
         if bool(bad.any()):
@@ -278,7 +291,7 @@ class HDML(nn.Module):
         """ẑ of eq. 1 for a batch in the tuple layout: [a; p; ẑ⁻] (triplet, 3n rows) or
         [a; ẑ⁻ of the N² tuples] (N-pair, N + N² rows)."""
         a, p, n = self.tuples(z)
-        pulled = pull_negatives(a, p, n, hardness)
+        pulled = pull_negatives(a, p, n, hardness, self.settings.eps)
         if self.settings.loss == "triplet":
             return torch.cat([a, p, pulled])
         return torch.cat([z[: len(z) // 2], pulled])
@@ -304,10 +317,10 @@ class HDML(nn.Module):
         s = self.settings
         target = self.class_index(self.synthetic_labels(labels))
         if s.loss == "triplet":
-            return s.softmax_factor * s.lam * F.cross_entropy(self.classifier(y_syn), target)
+            return s.softmax_factor * s.lam * self.cross_entropy(self.classifier(y_syn), target)
         n = len(labels) // 2
-        return s.softmax_factor * s.lam * (F.cross_entropy(self.classifier(y_syn[n:]), target[n:])
-                                           + F.cross_entropy(self.classifier(y_syn[:n]), target[:n]))
+        return s.softmax_factor * s.lam * (self.cross_entropy(self.classifier(y_syn[n:]), target[n:])
+                                           + self.cross_entropy(self.classifier(y_syn[:n]), target[:n]))
 
     def losses(self, net: HDMLNet, batch) -> dict[str, torch.Tensor]:
         """Every loss of one HDML step on a batch (x, labels) in the tuple layout.
@@ -334,7 +347,7 @@ class HDML(nn.Module):
         j_metric = w * j_m + (1 - w) * j_syn  # eq. 2
         j_recon = (1 - s.lam) * ((y_rec - y) ** 2).sum()  # J_recon: a sum over rows and features
         j_soft = self.J_soft(y_syn, labels)
-        j_cls = F.cross_entropy(self.classifier(y), self.class_index(labels))
+        j_cls = self.cross_entropy(self.classifier(y), self.class_index(labels))
         with torch.no_grad():
             a, p, n = self.tuples(z)
             moved = (euclidean(a, p) < euclidean(a, n)).float().mean()

@@ -102,6 +102,8 @@ EQUIVALENCE_MARGINS: dict[str, tuple[float, str]] = {
     "accuracy": (0.0025, "0.25 points of pair accuracy: half the smallest gap report 003 gives (97.76 vs 97.26 %)"),
     "distance": (0.01, "0.01 in embedding distance: half report 003's positive-pair gap (0.030 vs 0.052)"),
     "collapse_share": (0.1, "a tenth of the runs: a difference of collapse rates smaller than one run in ten is no difference"),
+    "recall": (0.01, "1 point of Recall@K: fewer than one query in a hundred answered differently"),
+    "f1": (0.01, "1 point of clustering F1, as for Recall@K"),
     "hpatches_map": (0.01, "1 point of HPatches mAP: below the gaps between the descriptors the benchmark paper ranks"),
 }
 

@@ -1,0 +1,110 @@
+"""Profiles of notebook 02: HDML on triplet and N-pair (report 001).
+
+Values a profile does not set come from "common"; a notebook parameter overrides one value."""
+from __future__ import annotations
+
+from typing import Any
+
+from .common import (CLASS_DISJOINT_TYPES, DATA_AND_THREADS, RUN_TYPES, ConfigError, check_iterations, check_positive, check_run,
+                     check_types)
+
+NOTEBOOK = "02_hdml_triplet_vs_npair"
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "common": {
+        "dataset": "fashion-mnist",
+        "train_classes": [0, 1, 2, 3, 5, 7],  # as notebooks 01 and 04; 4, 6, 8, 9 are the unseen test classes
+        "n_max": 1000,  # images per training class
+        "imbalance_ratio": 1,
+        "val_per_class": 100,  # held-out images of the training classes (recall during training)
+        "test_per_class": 250,  # images of each unseen class
+        "embedding_size": 128,  # official: 128 (Cars196)
+        "backbone": "convnet",
+        "feature_pool": 2,  # convnet: conv features average-pooled to 2 × 2 → 256-d y (official: GoogLeNet's pooled 1024)
+        "pretrained": True,  # ResNet18 only
+        "device": "auto",
+        "losses": ["triplet", "npair"],
+        "tuples": {"triplet": 4, "npair": 6},  # per batch: 12 images each (report: triplet 15, N-pair 16; official 128)
+        "lr": 1e-3,  # Adam, backbone and head (official: 7e-5 on an ImageNet-trained GoogLeNet)
+        "lr_gen": 1e-2,  # Adam, generator (official lr_gen)
+        "lr_softmax": 1e-3,  # Adam, softmax classifier (official s_lr)
+        "alpha": 90.0,  # official alpha (the paper cites 7 for triplet)
+        "beta": 1e4,  # official beta (Cars196; 5e3 on the others)
+        "lam": 0.5,  # official _lambda
+        "softmax_factor": 1e4,  # official Softmax_factor
+        "margin": 1.0,  # triplet J (official triplet_loss)
+        "l2_reg": 3e-3,  # N-pair J's embedding penalty (official loss_l2_reg)
+        "weight_decay": 5e-3,  # official Regular_factor, part of J_m
+        "block": 64,  # values per block mean of J_avg and J_gen (official: 64, hard-wired)
+        "official_clusters": 98,  # the k the official evaluation hard-wires (Cars196's 98 test classes)
+        "official_num_class": 99,  # the official FLAGS.num_class (Cars196: ids 1–98 + 1)
+        "histogram_batches": 20,  # batches whose real and synthetic negatives are compared
+        "image_size": None,  # image-folder datasets only (paper profile)
+        **DATA_AND_THREADS,
+    },
+    "smoke": {
+        "seeds": [0],
+        "iterations": 150,
+        "eval_every": 75,
+        "n_max": 200,
+        "val_per_class": 20,
+        "test_per_class": 60,
+        "histogram_batches": 4,
+    },
+    "default": {
+        "seeds": [0, 1, 2, 3, 4],  # 5 seeds: a paired t-interval at 2 degrees of freedom (3 seeds) is 4.3 standard errors wide
+        "iterations": 2000,
+        "eval_every": 500,
+    },
+    "paper": {  # the official set-up on Cars196 (data_root = the folder with cars_annos.mat and car_ims/)
+        "dataset": "cars196",  # or "cub200" / "sop" with their folders
+        "train_classes": None,  # the standard split: classes 1–98 train, 99–196 unseen
+        "n_max": None,
+        "val_per_class": 5,
+        "test_per_class": None,
+        "image_size": 227,  # official default_image_size
+        "backbone": "resnet18",  # official: GoogLeNet (ImageNet weights when torchvision has ResNet18's cached)
+        "tuples": {"triplet": 42, "npair": 64},  # 126 and 128 images (official batch 128; its triplet sampler needs 3n)
+        "lr": 7e-5,
+        "iterations": 8000,
+        "eval_every": 500,
+        "seeds": [0, 1, 2],
+    },
+}
+
+
+TYPES: dict[str, str] = {
+    **RUN_TYPES, **CLASS_DISJOINT_TYPES,
+    "feature_pool": "int | None", "losses": "list[str]", "tuples": "dict[str, int]", "lr_gen": "float", "lr_softmax": "float",
+    "alpha": "float", "beta": "float", "lam": "float", "softmax_factor": "float", "margin": "float", "l2_reg": "float",
+    "weight_decay": "float", "block": "int", "official_clusters": "int", "official_num_class": "int",
+    "histogram_batches": "int", "image_size": "int | None",
+}
+# not read by this notebook: the class-balanced batch sizes of 01 and 04 (batches here are tuples)
+for _k in ("classes_per_batch", "samples_per_class", "batch_size", "loss_eval_batches"):
+    TYPES.pop(_k)
+CHOICES = {"dataset": "dml_utils.data:DATASETS", "backbone": "dml_utils.models:BACKBONES", "losses": "dml_utils.hdml:LOSSES"}
+
+
+def validate(v: dict[str, Any]) -> None:
+    check_types(v, TYPES)
+    check_run(v)
+    check_positive(v, ("lr_gen", "lr_softmax", "alpha", "beta", "softmax_factor", "margin", "block", "official_clusters",
+                       "official_num_class", "histogram_batches", "embedding_size"))
+    check_iterations(v, ("iterations",))
+    if not 0 <= v["lam"] <= 1:
+        raise ConfigError(f"lam must be in [0, 1] (J_gen = (1 − lam)·J_recon + lam·J_soft), got {v['lam']}")
+    if v["l2_reg"] < 0 or v["weight_decay"] < 0:
+        raise ConfigError(f"l2_reg and weight_decay must be >= 0, got {v['l2_reg']} and {v['weight_decay']}")
+    if not v["losses"]:
+        raise ConfigError("losses needs at least one of 'triplet', 'npair'")
+    missing = [k for k in v["losses"] if k not in v["tuples"]]
+    if missing:
+        raise ConfigError(f"tuples has no entry for {missing}; give the tuples per batch of every loss, e.g. {{'triplet': 4, 'npair': 6}}")
+    for k, n in v["tuples"].items():
+        if k not in ("triplet", "npair"):
+            raise ConfigError(f"tuples has an entry for {k!r}, which is not a loss here; use 'triplet' and 'npair'")
+        if n < (2 if k == "npair" else 1):
+            raise ConfigError(f"tuples[{k!r}] = {n}: {'an N-pair batch needs N >= 2 pairs' if k == 'npair' else 'need >= 1 triplet'}")
+    if v["feature_pool"] is not None and v["feature_pool"] < 1:
+        raise ConfigError(f"feature_pool must be >= 1 (or None: every conv feature), got {v['feature_pool']}")
