@@ -49,6 +49,7 @@ bench: env
 	$(PY) benchmarks/bench_evaluation.py
 	$(PY) benchmarks/bench_image_loading.py
 	$(PY) benchmarks/bench_batch_hard.py
+	$(PY) benchmarks/bench_hdml.py
 
 clean:
 	rm -rf build

@@ -185,7 +185,23 @@ def _summary_05(doc):
                                    "n_table_patches"))
 
 
-SUMMARIES = {"01_circle_vs_triplet_margin": _summary_01, "03_yukawa_vs_contrastive_mnist": _summary_03,
+HDML_METRICS = ("recall_at_1", "recall_at_2", "map_at_r", "nmi", "f1", "f1_official_k", "weight_move")
+
+
+def _summary_02(doc):
+    out = _means(doc["grid"], ("loss", "hdml"), dict.fromkeys(HDML_METRICS, "trained"), "grid")
+    out |= _means(doc["grid"], ("loss",), {"final_balance": "trained"}, "schedule", lambda r: r["hdml"])
+    out |= _means(doc["baselines"], ("method",), dict.fromkeys(HDML_METRICS[:-1], "untrained"), "baseline")
+    out |= _means(doc["f1_by_k"], ("method", "k"), {"f1": "trained", "nmi": "trained"}, "f1_by_k")
+    for r in doc["nan_cascade"]:  # the official arithmetic: which losses are NaN when (None in the JSON) is exact
+        for k in ("J_soft", "J_m", "J_metric"):
+            out[f"cascade/{r['run']}/{r['iteration']}/{k}_is_nan"] = ("exact", float(r[k] is None))
+    for r in doc["npair_batches"]:
+        out[f"npair_batches/{r['N pairs']}/here_runs"] = ("exact", float(r["here runs"]))
+    return out | _provenance(doc, ("n_train_used", "n_val", "n_unseen_test"))
+
+
+SUMMARIES = {"01_circle_vs_triplet_margin": _summary_01, "02_hdml_triplet_vs_npair": _summary_02, "03_yukawa_vs_contrastive_mnist": _summary_03,
              "04_sampling_matters": _summary_04, "05_batch_hard_collapse": _summary_05}
 
 
@@ -214,6 +230,7 @@ SEED_DRAWS: dict[str, list[dict[str, Any]]] = {
     "01_circle_vs_triplet_margin": [{"seeds": [k], "sweep_seeds": [k]} for k in (1, 2, 3)],
     "04_sampling_matters": [{"seeds": [k]} for k in (1, 2, 3)],
     "05_batch_hard_collapse": [{"seeds": [2 * k, 2 * k + 1]} for k in (1, 2, 3)],
+    "02_hdml_triplet_vs_npair": [{"seeds": [k]} for k in (1, 2, 3)],
 }
 
 

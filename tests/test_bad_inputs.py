@@ -9,6 +9,7 @@ from dml_utils.config import ConfigError, config
 
 NB01, NB03, NB04 = "01_circle_vs_triplet_margin", "03_yukawa_vs_contrastive_mnist", "04_sampling_matters"
 NB05 = "05_batch_hard_collapse"
+NB02 = "02_hdml_triplet_vs_npair"
 
 BAD_PARAMETERS = [
     (NB03, {"seeds": "abc"}, "seeds must be list[int], got 'abc' (str) (a single string, not a list); e.g. seeds = [0, 1, 2]"),
@@ -39,6 +40,14 @@ BAD_PARAMETERS = [
     (NB05, {"split": "d"}, "unknown split 'd'; use one of ['a', 'b', 'c', 'illum', 'view', 'full']"),
     (NB05, {"retrieval_pools": [5]}, "retrieval_pools [5]: a pool holds the 5 positives"),
     (NB05, {"monitor_every": 100}, "monitor_every (100) > iterations (30)"),
+    (NB02, {"losses": ["triplet", "contrastive"]}, "unknown losses 'contrastive' in ['triplet', 'contrastive']; use some of ['triplet', 'npair']"),
+    (NB02, {"tuples": {"triplet": 4}}, "tuples has no entry for ['npair']; give the tuples per batch of every loss"),
+    (NB02, {"tuples": {"triplet": 4, "npair": 1}}, "tuples['npair'] = 1: an N-pair batch needs N >= 2 pairs"),
+    (NB02, {"tuples": {"triplet": 4, "npair": 6, "quadruplet": 2}}, "tuples has an entry for 'quadruplet', which is not a loss here"),
+    (NB02, {"tuples": "6"}, "tuples must be dict[str, int], got '6' (str)"),
+    (NB02, {"lam": 1.5}, "lam must be in [0, 1]"),
+    (NB02, {"iterations": 100}, "iterations (100) must be a positive multiple of eval_every (75)"),
+    (NB02, {"feature_pool": 0}, "feature_pool must be >= 1 (or None: every conv feature)"),
 ]
 
 
@@ -258,7 +267,7 @@ def test_a_bad_call_into_the_package_is_refused_with_its_reason(what, call, phra
 
 def test_the_table_counts():
     """The bad inputs this file tries (the issue's note counts them)."""
-    assert (len(BAD_PARAMETERS), len(BAD_FILES), len(BAD_CALLS)) == (28, 12, 13)
+    assert (len(BAD_PARAMETERS), len(BAD_FILES), len(BAD_CALLS)) == (36, 12, 13)
 
 
 def test_05_paper_profile_without_hpatches_says_where_to_get_it(tmp_path):

@@ -98,6 +98,9 @@ def validate(v: dict[str, Any]) -> None:
         raise ConfigError(f"l2_reg and weight_decay must be >= 0, got {v['l2_reg']} and {v['weight_decay']}")
     if not v["losses"]:
         raise ConfigError("losses needs at least one of 'triplet', 'npair'")
+    unknown = [k for k in v["losses"] if k not in ("triplet", "npair")]
+    if unknown:  # before the tuples check, which would otherwise ask for tuples of an unknown loss
+        raise ConfigError(f"unknown losses {unknown[0]!r} in {v['losses']!r}; use some of ['triplet', 'npair']")
     missing = [k for k in v["losses"] if k not in v["tuples"]]
     if missing:
         raise ConfigError(f"tuples has no entry for {missing}; give the tuples per batch of every loss, e.g. {{'triplet': 4, 'npair': 6}}")

@@ -1,0 +1,178 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dml_utils import hdml_triplet_vs_npair as M
+from dml_utils.config import config
+from dml_utils.results import VERDICTS
+
+NB = "02_hdml_triplet_vs_npair"
+
+
+@pytest.fixture
+def tiny(fashion_fixture, tmp_path):
+    """Notebook 02's smoke profile on the Fashion-MNIST fixture, a few steps, two-step blocks."""
+    cfg = config(NB, "smoke", root=tmp_path, data_root=str(fashion_fixture), n_max=30, val_per_class=8, test_per_class=15,
+                 iterations=8, eval_every=4, block=4, histogram_batches=2, official_clusters=20)
+    return cfg, M.prepare(cfg)
+
+
+# ---------------------------------------------------------------- the report's subsets and TF's GPU softmax
+def test_out_of_range_probability_counts_the_subsets():
+    p = M.out_of_range_probability(99, 196, 10)
+    assert p["random half"] == pytest.approx(1 - math.comb(98, 10) / math.comb(196, 10))
+    # the 10 lowest of 20 sampled ids are all < 99 iff at least 10 of the 20 are
+    all_in = sum(math.comb(98, k) * math.comb(98, 20 - k) for k in range(10, 21)) / math.comb(196, 20)
+    assert p["lowest half"] == pytest.approx(1 - all_in)
+
+
+def test_report_subset_ids_are_a_class_sample_split_in_halves():
+    s = M.report_subset_ids(seed=3)
+    ids = s["train"] + s["test"]
+    assert len(set(ids)) == 20 and min(ids) >= 1 and max(ids) <= 196 and len(s["train"]) == 10
+    assert s == M.report_subset_ids(seed=3)
+
+
+def test_tf_gpu_cross_entropy_is_nan_only_on_rows_without_a_logit():
+    logits = torch.randn(3, 5, requires_grad=True)
+    ok = torch.tensor([0, 4, 2])
+    assert torch.allclose(M.tf_gpu_sparse_softmax_cross_entropy(logits, ok), F.cross_entropy(logits, ok))
+    bad = torch.tensor([0, 7, 2])
+    loss = M.tf_gpu_sparse_softmax_cross_entropy(logits, bad)
+    assert math.isnan(float(loss.detach()))
+    (g,) = torch.autograd.grad(loss, [logits])
+    assert torch.isnan(g[1]).all()
+
+
+def test_the_official_guard_zeroes_the_loss_but_not_the_nan_gradient():
+    """A loss that is NaN in the forward pass (0 · log 0), guarded as nn_Ops.training guards it:
+    its value is 0, its gradient still NaN, and one Adam step writes NaN into the weights."""
+    from dml_utils.train import Step, Update
+
+    w = torch.nn.Linear(2, 1)
+    step = Step({"w": w}, lambda b: {"loss": (w(b) * torch.log(torch.zeros(1))).sum() * 0},
+                [Update("loss", torch.optim.Adam(w.parameters(), lr=1e-3))])
+    out = M.official_guarded_steps(step, [torch.ones(1, 2)], 1).iloc[0]
+    assert math.isnan(out["loss"]) and out["w weights NaN"]
+    fine = torch.nn.Linear(2, 1)
+    step = Step({"w": fine}, lambda b: {"loss": fine(b).sum()}, [Update("loss", torch.optim.Adam(fine.parameters(), lr=1e-3))])
+    assert not M.official_guarded_steps(step, [torch.ones(1, 2)], 1).iloc[0]["w weights NaN"]
+
+
+# ---------------------------------------------------------------- the NaN study on data
+def test_only_the_class_id_candidate_is_nan_at_iteration_one_and_it_gives_the_reports_cascade(tiny):
+    cfg, data = tiny
+    ids = M.subset_id_map(data, M.report_subset_ids(seed=0))
+    assert any(v >= cfg.official_num_class for v in ids.values())  # the subset puts some ids beyond the 99 logits
+    cand = M.nan_candidates(cfg, data, ids)
+    assert cand["NaN at iteration 1"].tolist() == [False, False, True, False, False]
+    cascade = M.nan_cascade(cfg, data, ids, steps=4)
+    assert M.cascade_matches_symptom(cascade)
+    first = cascade.iloc[0]
+    assert first["generator weights NaN"] and first["classifier weights NaN"] and not first["net weights NaN"]
+    fixed = M.nan_cascade(cfg, data, None, steps=4, fixed=True)
+    assert np.isfinite(fixed[["J_soft", "J_cls", "J_gen", "J_syn", "J_m", "J_metric"]].to_numpy()).all()
+    assert not fixed.filter(like="weights NaN").to_numpy().any()
+
+
+def test_in_range_ids_give_no_nan_with_the_official_arithmetic(tiny):
+    """The cascade needs the out-of-range ids: the same arithmetic with ids 0 … C − 1 stays finite."""
+    cfg, data = tiny
+    ids = {c: i for i, c in enumerate(np.unique(data.y_train).tolist())}
+    cascade = M.nan_cascade(cfg, data, ids, steps=3)
+    assert np.isfinite(cascade[["J_soft", "J_m", "J_metric"]].to_numpy()).all()
+    assert not M.cascade_matches_symptom(cascade)
+
+
+def test_npair_batch_table_runs_every_n_the_classes_allow(tiny):
+    cfg, data = tiny
+    t = M.npair_batch_table(cfg, data)
+    assert t["N pairs"].tolist() == [2, 3, 4, 5, 6, 7]
+    assert t["here runs"].tolist() == [True] * 5 + [False]
+    assert "lower the tuples per batch to <= 6" in t["here"].iloc[-1]
+    assert not t["official runs"].any()
+
+
+def test_official_npair_rule():
+    assert M.official_npair_runs(64, 98) == (True, "runs")
+    ok, why = M.official_npair_runs(8, 10)
+    assert not ok and "64" in why
+    ok, why = M.official_npair_runs(64, 20)
+    assert not ok and "2 × 20" in why
+
+
+# ---------------------------------------------------------------- the grid and its read-outs
+def test_grid_schedules_distances_and_claims(tiny):
+    cfg, data = tiny
+    grid, runs = M.run_grid(cfg, data, progress=False)
+    assert len(grid) == 4 and set(grid["method"]) == set(M.LABELS.values())
+    assert (grid["nonfinite_values"] == 0).all() and (grid["iterations"] == 8).all()
+    assert grid[["recall_at_1", "map_at_r", "nmi", "f1"]].apply(lambda c: c.between(0, 1)).all().all()
+    # same seed, same initial net: with and without HDML the untrained weights agree
+    for loss in cfg.losses:
+        a, b = runs[(loss, False, 0)]["history"].initial_state["net"], runs[(loss, True, 0)]["history"].initial_state["net"]
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    sched = M.schedule_table(runs, cfg.block)
+    assert np.allclose(sched["hardness_start"], math.exp(-cfg.alpha / 1e6))
+    for (loss, apply, seed), r in runs.items():
+        if apply:  # after the first block, λ = e^{−α / mean of the first block's weighted J_m}
+            h = r["history"].losses
+            assert h["hardness"][cfg.block] == pytest.approx(math.exp(-cfg.alpha / np.mean(h["J_m_weighted"][: cfg.block])), rel=1e-6)
+    neg = M.negative_distances(cfg, data, runs, 0)
+    assert set(neg["kind"]) == {"real negative", "eq. 1 negative ẑ⁻", "synthetic z̃⁻ (after generator)"}
+    # eq. 1 never pushes a negative away: its ratio is at most the real one (and ≥ 1 wherever it pulled)
+    for loss in cfg.losses:
+        real = neg[(neg["loss"] == loss) & (neg["kind"] == "real negative")]["ratio"].to_numpy()
+        pulled = neg[(neg["loss"] == loss) & (neg["kind"] == "eq. 1 negative ẑ⁻")]["ratio"].to_numpy()
+        assert len(real) == len(pulled) and (pulled <= real + 1e-5).all()
+        assert (pulled[real > 1] >= 1 - 1e-5).all()
+    curves = M.learning_curves(runs, window=4)
+    assert set(curves["step"]) == {4, 8} and curves.loc[curves["hdml"], "hardness"].notna().all()
+    base = pd.DataFrame(M.baselines(cfg, data))
+    assert list(base["method"]) == ["untrained", "raw pixels"]
+    by_k = M.f1_by_k(cfg, data, runs, [4, 8])
+    assert set(by_k["k"]) == {4, 8} and len(by_k) == 8
+    panels = M.score_panels(grid, base, {"f1": "F1"})
+    assert list(panels.columns[2:]) == [*M.LABELS.values(), "untrained", "raw pixels"]
+    ids = M.subset_id_map(data, M.report_subset_ids())
+    cand, cascade = M.nan_candidates(cfg, data, ids), M.nan_cascade(cfg, data, ids)
+    fixed = M.nan_cascade(cfg, data, None, fixed=True)
+    claims = M.claims(cfg, grid, base, sched, cand, cascade, fixed, M.npair_batch_table(cfg, data))
+    assert claims["verdict"].isin(VERDICTS).all() and len(claims) == 14
+    by_claim = dict(zip(claims["claim"], claims["verdict"]))
+    assert by_claim["HDML cannot be trained: J_soft is NaN at the first iteration, then every loss"] == "not reproduced"
+    assert by_claim["Why the report got NaN (ours): a class id the softmax classifier does not have"] == "reproduced"
+    assert by_claim["The official guard (a NaN loss replaced by 0) keeps the weights finite"] == "not reproduced"
+    assert by_claim["N-pair + HDML needs a batch size dividing 128 and below the class count"] == "not reproduced"
+
+
+def test_notebook_02_paper_profile_starts_on_cars196(tmp_path):
+    """The official set-up (ResNet18 here, N-pair batch 128 = 64 pairs, Cars196 halves) on a
+    fixture tree: data preparation and two HDML-N-pair steps on RGB images."""
+    from test_image_folders import make_cars
+
+    make_cars(tmp_path / "cars", per_class=7)
+    cfg = config(NB, "paper", root=tmp_path, data_root=str(tmp_path / "cars"), seeds=[0], iterations=2, eval_every=2,
+                 image_size=32, losses=["npair"])
+    assert (cfg.tuples["npair"], cfg.backbone, cfg.lr, cfg.alpha, cfg.beta) == (64, "resnet18", 7e-5, 90.0, 1e4)
+    data = M.prepare(cfg)
+    assert len(data.provenance["train_classes"]) == 98 and data.x_train.shape[1:] == (3, 32, 32)
+    with pytest.warns(UserWarning, match="RANDOM initialization"):
+        r = M.run(cfg, data, "npair", True, seed=0, progress=False)
+    s = r["summary"]
+    assert s["iterations"] == 2 and s["batch_images"] == 128 and s["nonfinite_values"] == 0
+    assert r["hdml"].generator[-1].out_features == 512  # ResNet18's pooled features
+
+
+def test_notebook_02_paper_profile_without_data_says_where_to_put_it(tmp_path):
+    from dml_utils.errors import DataNotFoundError
+
+    cfg = config(NB, "paper", root=tmp_path, data_root=str(tmp_path / "nothing"))
+    with pytest.raises(DataNotFoundError, match="does not exist or is not a folder"):
+        M.prepare(cfg)
+    with pytest.raises(DataNotFoundError, match="cars196"):
+        M.prepare(config(NB, "paper", root=tmp_path))
