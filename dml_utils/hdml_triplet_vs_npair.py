@@ -296,7 +296,7 @@ def official_guarded_steps(step, batches, steps: int, columns: tuple[str, ...] |
     rows, it = [], iter(batches)
     for i in range(1, steps + 1):
         losses = step.losses(next(it))
-        values = {k: float(v) for k, v in losses.items()}
+        values = {k: float(v.detach()) for k, v in losses.items()}
         for j, u in enumerate(step.updates):
             guarded = torch.where(torch.isnan(losses[u.loss]), torch.zeros_like(losses[u.loss]), losses[u.loss])
             grads = torch.autograd.grad(guarded, u.params, retain_graph=j < len(step.updates) - 1, allow_unused=True)

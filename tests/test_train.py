@@ -155,3 +155,18 @@ def test_a_huge_but_finite_gradient_is_not_called_non_finite():
     assert bool(torch.isinf(torch.stack(torch._foreach_norm([x[0]]))).all())
     hist = fit(step, [x], passes=1, progress=False)
     assert hist.steps == 1 and hist.step_loss == [0.0]
+
+
+def test_after_update_sees_every_step_once_after_the_optimizers_and_not_the_step0_pass():
+    """A Step's state across steps (HDML's block means) is fed once per step, after the
+    optimizers, with every named loss; the no-gradient pass before training does not feed it."""
+    w = torch.nn.Linear(2, 1)
+    seen = []
+    step = Step({"w": w}, lambda b: {"loss": (w(b) ** 2).mean(), "aux": w.weight.sum().detach()},
+                [Update("loss", torch.optim.SGD(w.parameters(), lr=0.1))],
+                after_update=lambda v: seen.append((v["aux"], float(w.weight.sum()))))
+    batch = torch.ones(4, 2)
+    hist = fit(step, [batch, batch, batch], 1, step0_batch=batch, progress=False)
+    assert len(seen) == 3 == hist.steps
+    for (aux, after), logged in zip(seen, hist.losses["aux"]):
+        assert aux == logged and after != aux  # the values of the forward pass, the weights after the update
