@@ -1,14 +1,18 @@
 # make reproduce:  every numbered notebook at the default profile (commits-worthy outputs)
 # make test:       unit tests + the regression part (nbval replay of every notebook at the smoke
-#                  profile, CPU-independent cells only; smoke results vs tests/regression/reference)
-# make regression: the regression part alone (CI runs it again under ATEN_CPU_CAPABILITY=default)
+#                  profile, CPU-independent cells only; smoke results vs tests/regression/reference);
+#                  not the slow ci_stage checks
+# make regression: the regression part alone, with its ci_stage checks (CI runs it under
+#                  ATEN_CPU_CAPABILITY=default)
+# make train-tests: the unit tests that train (marker `trains`); CI reruns them under seed shifts
+#                  (DML_SEED_OFFSET=k) and another float path
 # Both create .venv first when it is missing (scripts/setup_env.sh).
 VENV     := .venv
 PY       := $(VENV)/bin/python
 NOTEBOOKS = $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL     = --nbval-lax --nbval-sanitize-with tests/regression/sanitize.cfg --nbval-cell-timeout 900
 
-.PHONY: env reproduce test unit regression baselines references lab lab-test bench clean
+.PHONY: env reproduce test unit train-tests regression baselines references lab lab-test bench clean
 
 env: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/setup_env.sh
@@ -18,10 +22,13 @@ reproduce: env
 	$(PY) scripts/run_notebooks.py --profile default $(NOTEBOOKS)
 
 test: env
-	$(VENV)/bin/pytest $(NBVAL) tests
+	$(VENV)/bin/pytest $(NBVAL) -m "not ci_stage" tests
 
 unit: env
 	$(VENV)/bin/pytest tests --ignore=tests/regression --ignore=tests/test_regression.py
+
+train-tests: env
+	$(VENV)/bin/pytest -m trains tests --ignore=tests/regression --ignore=tests/test_regression.py
 
 regression: env
 	$(VENV)/bin/pytest $(NBVAL) tests/regression tests/test_regression.py

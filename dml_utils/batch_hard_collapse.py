@@ -20,6 +20,7 @@ from .hpatches import IMAGE_TYPES, PatchSequence
 from .losses import batch_hard_triplet
 from .models import SmallConvNet
 from .sampling import ClassBalancedBatchSampler
+from .seeds import run_rng
 from .train import fit, labelled_loss, single_loss_step
 
 PATCH_INPUT = 32  # the network's patch side, as HardNet's
@@ -166,7 +167,7 @@ def _train(x, y, setting: Setting, seed: int, batches, iterations: int, every: i
             value = _of(model, batch)
             losses_log.append(float(value.detach()))
             return value
-    probe_rows = np.random.default_rng(10_000 + seed).choice(len(x), size=min(probe, len(x)), replace=False)
+    probe_rows = run_rng(10_000 + seed).choice(len(x), size=min(probe, len(x)), replace=False)
     name, value = setting.collapse_value
     monitor = CollapseMonitor(model, x[np.sort(probe_rows)], every=every, normalized=setting.normalize,
                               pinned={name: value}, window=window)

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import difflib
 import os
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from .profiles import NOTEBOOKS, PROFILE_NAMES as PROFILES
 from .profiles.common import ConfigError
+from .seeds import SEED_OFFSET_ENV, seed_everything, seed_offset  # seed_everything: re-exported for the notebooks
 
 __all__ = ["Config", "ConfigError", "PROFILES", "config", "output_base", "notebook_config", "known_parameters", "resolve_device",
            "seed_everything", "make_deterministic", "repo_root"]
@@ -40,7 +39,15 @@ class Config:
         self.results_dir = base / "results"
 
     def outputs_note(self) -> str:
-        """Where this run writes, for the setup cell to print."""
+        """Where this run writes, for the setup cell to print (and the seed shift, when one is set)."""
+        shift, note = seed_offset(), self._outputs_note()
+        if shift:
+            seeds = self.values.get("seeds", [])
+            note += (f"; {SEED_OFFSET_ENV}={shift}: every run seed draws as seed + {shift} "
+                     f"(seeds {seeds} run as {[s + shift for s in seeds]}), and nothing is published")
+        return note
+
+    def _outputs_note(self) -> str:
         rel = {k: _relative(d, self.root) for k, d in (("figures", self.figures_dir), ("results", self.results_dir))}
         if os.environ.get(OUTPUT_ENV):
             return (f"{self.notebook} at the {self.profile} profile, run by scripts/run_notebooks.py: figures and results "
@@ -225,14 +232,6 @@ def resolve_device(name: str) -> torch.device:
             raise ConfigError(f"device {name!r}: this machine has no CUDA GPU; use device='cpu' or 'auto'")
         return torch.device(name)
     raise ConfigError(f"unknown device {name!r}; use 'auto', 'cpu' or 'cuda'")
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch; return a torch.Generator for DataLoaders seeded the same."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 def make_deterministic(threads: int) -> None:

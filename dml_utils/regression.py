@@ -257,8 +257,9 @@ def build_reference(notebook: str, reference: dict, variants: dict[str, dict], s
 
 
 def run_smoke(notebook, out_dir, env: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run ``notebook`` (a path) at the smoke profile with papermill in a subprocess, with ``env``
-    added to the environment and ``params`` injected; the executed copy goes to ``out_dir``.
+    """Run ``notebook`` (a path) at the smoke profile with papermill in a subprocess, at the
+    committed seeds (``DML_SEED_OFFSET`` cleared), with ``env`` added to the environment and
+    ``params`` injected; the executed copy goes to ``out_dir``.
     Returns the results JSON the run wrote (build/smoke/results/); raises with papermill's stderr."""
     import json
     import os
@@ -267,6 +268,7 @@ def run_smoke(notebook, out_dir, env: dict[str, str] | None = None, params: dict
     from pathlib import Path
 
     from .config import config
+    from .seeds import SEED_OFFSET_ENV
 
     notebook, out_dir = Path(notebook), Path(out_dir)
     results = config(notebook.stem, "smoke").results_dir / f"{notebook.stem}.json"
@@ -276,7 +278,8 @@ def run_smoke(notebook, out_dir, env: dict[str, str] | None = None, params: dict
            "-p", "profile", "smoke", "--no-progress-bar", "--kernel", "python3"]
     for name, value in (params or {}).items():
         cmd += ["-y", json.dumps({name: value})]
-    done = subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    # at the committed seeds unless ``env`` asks for a shift: references compare against fixed seeds
+    done = subprocess.run(cmd, env={**os.environ, SEED_OFFSET_ENV: "", **(env or {})}, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"{notebook.name} (env {env or 'native'}, params {params or 'smoke'}) failed:\n{done.stderr[-3000:]}")
     return json.loads(results.read_text())

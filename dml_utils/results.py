@@ -63,6 +63,7 @@ def write_results(cfg: Config, payload: dict[str, Any], data_sources: list[dict[
     import torch
 
     from .machine import cpu_fingerprint
+    from .seeds import seed_offset
 
     doc = {
         "notebook": cfg.notebook,
@@ -73,6 +74,7 @@ def write_results(cfg: Config, payload: dict[str, Any], data_sources: list[dict[
         "git_commit": git_commit(cfg.root),
         "torch_threads": torch.get_num_threads(),
         "machine": cpu_fingerprint(),  # same seed, same machine: same numbers (see dml_utils/machine.py)
+        "seed_offset": seed_offset(),  # DML_SEED_OFFSET: every run seed moved by this (dml_utils/seeds.py)
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **payload,
     }

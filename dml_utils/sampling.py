@@ -28,6 +28,8 @@ from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
 from scipy import special, stats
 from torch.utils.data import Sampler
 
+from .seeds import run_rng
+
 log = logging.getLogger(__name__)
 
 
@@ -72,7 +74,7 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
         self.eligible = eligible
         self.excluded = classes[counts < samples_per_class]
         self.cpb, self.spc, self.batches = classes_per_batch, samples_per_class, batches
-        self.rng = np.random.default_rng(seed)
+        self.rng = run_rng(seed)  # a run seed: DML_SEED_OFFSET shifts it (dml_utils.seeds)
 
     def __len__(self) -> int:
         return self.batches
@@ -355,7 +357,7 @@ class TupleBatchSampler(Sampler[list[int]]):
         self.kind, self.tuples, self.batches = kind, tuples, batches
         self.members = {int(c): np.flatnonzero(labels == c) for c in classes}
         self.eligible, self.classes = eligible, classes
-        self.rng = np.random.default_rng(seed)
+        self.rng = run_rng(seed)  # a run seed: DML_SEED_OFFSET shifts it (dml_utils.seeds)
 
     @property
     def batch_size(self) -> int:

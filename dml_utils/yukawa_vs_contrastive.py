@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .config import Config, seed_everything
+from .seeds import run_generator, shifted
 from .data import Dataset, load_dataset, subsample_per_class
 from .evaluate import embed, retrieval_metrics
 from .losses import KERAS_EPSILON, ClampedEuclideanDistance, PooledPairMeanReducer, SquaredHingeContrastiveLoss, YukawaLoss
@@ -97,7 +98,7 @@ def run_seed(data: PairData, seed: int, cfg: Config, progress: bool = True) -> d
     seed_everything(seed)
     model = MLPEmbedding(in_features=data.x_train.shape[1])
     init_state = {k: v.clone() for k, v in model.state_dict().items()}
-    train_pairs, train_same = alternating_pairs(data.y_train, seed=seed)
+    train_pairs, train_same = alternating_pairs(data.y_train, seed=shifted(seed))
     thr_pairs, thr_same = _train_pairs_for_threshold(train_pairs, train_same)
     records = [{"loss": "untrained", "seed": seed, "epoch": 0,
                 **evaluate_embeddings(embed(model, data.x_train), embed(model, data.x_test), data, thr_pairs, thr_same, cfg)}]
@@ -108,7 +109,7 @@ def run_seed(data: PairData, seed: int, cfg: Config, progress: bool = True) -> d
         opt = torch.optim.RMSprop(model.parameters(), lr=cfg.lr, alpha=cfg.rho, eps=cfg.rms_eps)
         step = single_loss_step(model, pair_loss(build_loss(loss_name)), opt)
         loader = pair_loader(data.x_train, train_pairs, train_same, cfg.batch_size, generator)
-        first = next(iter(pair_loader(data.x_train, train_pairs, train_same, cfg.batch_size, torch.Generator().manual_seed(seed))))
+        first = next(iter(pair_loader(data.x_train, train_pairs, train_same, cfg.batch_size, run_generator(seed))))
 
         def evaluate(epoch):
             e_tr, e_te = embed(model, data.x_train), embed(model, data.x_test)

@@ -12,7 +12,7 @@ figure of this notebook that the run no longer makes is removed), and the execut
 replaces the committed one. The committed notebook runs its own parameters cell (no injected
 cell, so what a reader types there is what runs) and carries no progress-bar residue.
 
-Any other run (another profile, any -p parameter) writes under build/<profile>/ and never
+Any other run (another profile, any -p parameter, a seed shift DML_SEED_OFFSET) writes under build/<profile>/ and never
 touches a committed file; so does a run that fails, whose partial notebook is kept in
 build/failed/.
 """
@@ -32,6 +32,7 @@ import papermill as pm
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_ENV = "DML_UTILS_OUTPUT_DIR"  # dml_utils.config.OUTPUT_ENV; read there, set only here
 PROGRESS_ENV = "DML_PROGRESS"        # dml_utils.progress.ENV
+SEED_OFFSET_ENV = "DML_SEED_OFFSET"  # dml_utils.seeds.SEED_OFFSET_ENV: a shifted run is never published
 
 
 def unknown_parameters(notebooks: list[Path], params: dict) -> str | None:
@@ -121,7 +122,12 @@ def main(argv=None, root: Path = ROOT) -> int:
     problem = unknown_parameters(args.notebooks, params)
     if problem:
         ap.error(problem)
-    publishing = args.profile == "default" and len(params) == 1 and not args.baseline
+    shift = os.environ.get(SEED_OFFSET_ENV, "").strip()
+    if shift not in ("", "0") and args.baseline:
+        ap.error(f"{SEED_OFFSET_ENV}={shift}: baselines are made at the committed seeds; unset it")
+    publishing = args.profile == "default" and len(params) == 1 and not args.baseline and shift in ("", "0")
+    if shift not in ("", "0"):
+        print(f"note: {SEED_OFFSET_ENV}={shift} moves every run seed; this run writes under build/ and publishes nothing")
     notebooks = []
     for nb in args.notebooks:
         nb = nb.resolve()

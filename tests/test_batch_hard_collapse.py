@@ -7,12 +7,13 @@ import torch
 from dml_utils import batch_hard_collapse as bhc
 from dml_utils import hpatches as hp
 
+import training_outcomes as outcomes
+
 
 @pytest.fixture(scope="module")
 def tiny():
-    img = hp.skimage_photo("camera", max_side=384)
-    seqs = {f"{k}_camera": hp.synthetic_sequence(img, f"{k}_camera", k, 24, seed=i) for i, k in enumerate("vi")}
-    return seqs, *bhc.patch_arrays(seqs, list(seqs))
+    """48 patches of scikit-image's camera photo, 16 views each (training_outcomes.tiny_patches)."""
+    return outcomes.tiny_patches()
 
 
 def test_patch_arrays_make_one_class_per_patch(tiny):
@@ -32,14 +33,30 @@ def test_descriptors_have_the_benchmark_layout(tiny):
     assert set(hp.matching_map(d)) == {"easy", "hard", "tough", "mean"}
 
 
-def test_a_hot_squared_setting_collapses_and_a_cool_plain_one_trains(tiny):
-    _, x, y = tiny
-    hot = bhc.run(x, y, bhc.Setting(p=16, k=4, lr=1e-2, squared=True), seed=0, iterations=60, every=10, window=20)
-    assert hot["collapsed"] and hot["collapsed_at"] <= 60 and hot["final_loss"] == pytest.approx(0.5, abs=1e-3)
-    cool = bhc.run(x, y, bhc.Setting(p=8, k=2, lr=1e-4), seed=0, iterations=60, every=10, window=20)
-    assert not cool["collapsed"] and cool["final_spread"] > 0.5
-    again = bhc.run(x, y, bhc.Setting(p=8, k=2, lr=1e-4), seed=0, iterations=60, every=10, window=20)
-    assert again["step_loss"] == cool["step_loss"]  # a seed repeats
+# Measured over seeds 0-19 natively and under ATEN_CPU_CAPABILITY=default (scripts/training_test_rates.py):
+# how often each outcome held; the counts asserted below come from these (training_outcomes.min_count).
+HOT_COLLAPSES = (36, 40)  # 16 × 4, lr 5e-2, squared, 100 steps: 19/20 native, 17/20 ATEN default
+COOL_TRAINS = (40, 40)  # 8 × 2, lr 1e-4, plain, 60 steps: 20/20 on both
+GROWS = (40, 40)  # 4 × 2 -> 8 × 4 -> 16 × 4 at lr 1e-3 grew within 80 steps: 20/20 on both
+
+
+@pytest.mark.trains
+def test_a_hot_squared_setting_collapses_and_a_cool_plain_one_trains():
+    """Report 002's observation as rates over 6 seeds: 16 × 4 batches at a high learning rate with
+    squared distances mostly collapse (loss stuck at the margin); 8 × 2 at lr 1e-4 with plain
+    distances train. One seed's outcome is a coin flip between CPUs; a count over seeds is not."""
+    seeds = range(6)  # a hot run is 100 steps of 64 patches (~4 s): 6 seeds ask for >= 2 collapses, >= 3 clean runs
+    hot = [outcomes.hot_squared_collapses(s) for s in seeds]
+    cool = [outcomes.cool_plain_trains(s) for s in seeds]
+    assert sum(hot) >= outcomes.min_count(HOT_COLLAPSES, len(seeds)), hot
+    assert sum(cool) >= outcomes.min_count(COOL_TRAINS, len(seeds)), cool
+    assert sum(hot) > sum(not c for c in cool)  # collapse is the hot setting's, not the cool one's
+
+
+@pytest.mark.trains
+def test_a_seed_repeats_on_one_machine():
+    first = outcomes.cool_plain_run(0)
+    assert outcomes.cool_plain_run(0)["step_loss"] == first["step_loss"]
 
 
 def test_squared_gradients_vanish_near_collapse_and_plain_ones_do_not():
@@ -61,21 +78,28 @@ def test_impossible_batches_are_refused(kwargs, match):
         bhc.Setting(**kwargs)
 
 
+@pytest.mark.trains
 def test_more_patches_per_batch_than_the_data_has(tiny):
     _, x, y = tiny
     with pytest.raises(ValueError, match="P = 64 patches per batch, but the training set has 48; lower P"):
         bhc.run(x, y, bhc.Setting(p=64, k=2, lr=1e-3), seed=0, iterations=5)
 
 
-def test_growing_batches_grow_only_after_the_loss_stayed_below_the_collapse_value(tiny):
-    _, x, y = tiny
-    out = bhc.progressive_run(x, y, [(4, 2), (8, 4), (16, 4)], lr=1e-3, seed=0, iterations=80, window=10, every=10)
-    steps = [s for s, _ in out["growth"]]
-    assert out["growth"][0] == (0, (4, 2)) and steps == sorted(steps)
-    losses = out["step_loss"]
-    for (step, _), (prev, _) in zip(out["growth"][1:], out["growth"][:-1]):
-        assert step - prev >= 10 and np.mean(losses[step - 10:step]) < 0.5  # the window before each growth
-    assert len(out["growth"]) >= 2 and out["setting"]["schedule"] == [[4, 2], [8, 4], [16, 4]]
+@pytest.mark.trains
+def test_growing_batches_grow_only_after_the_loss_stayed_below_the_collapse_value():
+    """The rule holds on every seed (each growth follows a window of losses below the margin); that
+    the batch grows at all within 80 steps is an outcome of training, asserted as a count over seeds."""
+    grew = 0
+    for seed in range(3):
+        out = outcomes.progressive_run(seed)
+        steps = [s for s, _ in out["growth"]]
+        assert out["growth"][0] == (0, (4, 2)) and steps == sorted(steps)
+        losses = out["step_loss"]
+        for (step, _), (prev, _) in zip(out["growth"][1:], out["growth"][:-1]):
+            assert step - prev >= 10 and np.mean(losses[step - 10:step]) < 0.5  # the window before each growth
+        assert out["setting"]["schedule"] == [[4, 2], [8, 4], [16, 4]]
+        grew += len(out["growth"]) >= 2
+    assert grew >= outcomes.min_count(GROWS, 3)
 
 
 def test_growing_batches_never_grow_while_the_loss_sits_at_the_margin(tiny):
@@ -86,6 +110,7 @@ def test_growing_batches_never_grow_while_the_loss_sits_at_the_margin(tiny):
     assert sizes == {8} and b.growth == [(0, (4, 2))]
 
 
+@pytest.mark.trains
 def test_the_collapse_map_has_a_row_per_setting_and_seed(tiny):
     seqs, x, y = tiny
     settings = [bhc.Setting(4, 2, 1e-4), bhc.Setting(16, 4, 1e-2, squared=True)]
@@ -150,6 +175,7 @@ def tiny_notebook(tmp_path_factory):
     return cfg, data, grid, traces, prog, prog_traces, base
 
 
+@pytest.mark.trains
 def test_the_steps_give_a_row_per_run_with_the_benchmarks_scores(tiny_notebook):
     cfg, data, grid, traces, prog, prog_traces, base = tiny_notebook
     assert data.provenance["n_train_sequences"] == 4 and data.provenance["n_test_sequences"] == 2
@@ -170,6 +196,7 @@ def test_the_steps_give_a_row_per_run_with_the_benchmarks_scores(tiny_notebook):
     assert len(t["loss"]) == 10 and t["steps"] == [0, 5, 10]
 
 
+@pytest.mark.trains
 def test_claims_come_from_the_runs_and_use_the_verdict_vocabulary(tiny_notebook):
     cfg, data, grid, traces, prog, prog_traces, base = tiny_notebook
     claims = bhc.claims(cfg, bhc.triplet_count_table(), bhc.no_valid_triplet_curves(cfg), bhc.gradient_study(cfg), grid, prog, base)
@@ -262,6 +289,7 @@ def test_first_growth_is_read_from_the_record():
     assert bhc._first_growth("8×2 at step 0") is None
 
 
+@pytest.mark.trains
 def test_the_paper_profile_reads_an_hpatches_release(tmp_path, tiny):
     """Where HPatches is present, the paper profile trains on its split's train part and tests on the test part."""
     seqs, _, _ = tiny

@@ -71,6 +71,7 @@ def test_iterations_to_reach_and_smooth():
     assert len(ct.smooth([1.0, 2.0], 50)) == 2
 
 
+@pytest.mark.trains
 def test_a_short_run_is_deterministic_and_tracked(small_retrieval_cfg):
     cfg = small_retrieval_cfg
     data = ct.prepare(cfg)
@@ -81,6 +82,7 @@ def test_a_short_run_is_deterministic_and_tracked(small_retrieval_cfg):
     assert r1["summary"]["loss"] == "circle" and r1["summary"]["margin"] == 0.4
 
 
+@pytest.mark.trains
 def test_step_time_benchmark_interleaves_both_losses(small_retrieval_cfg):
     cfg = small_retrieval_cfg
     cfg.values.update(timing_repeats=3, timing_steps=2)

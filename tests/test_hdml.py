@@ -10,6 +10,11 @@ from dml_utils.data import batch_loader, load_dataset
 from dml_utils.sampling import TupleBatchSampler
 from dml_utils.train import fit
 
+from training_outcomes import hdml_plain_step_lowers_J_m, min_count
+
+# Measured over seeds 0-19 natively and under ATEN_CPU_CAPABILITY=default (scripts/training_test_rates.py).
+J_M_DROPS = (40, 40)  # 20/20 native, 20/20 ATEN default
+
 
 # ---------------------------------------------------------------- eq. 1
 def test_pull_negatives_by_hand():
@@ -159,6 +164,7 @@ def _moved(before, m):
     return any(not torch.equal(before[k], v) for k, v in m.state_dict().items() if k in before and "running" not in k)
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("loss", H.LOSSES)
 @pytest.mark.parametrize("frozen", ["metric", "generator", "softmax"])
 def test_each_loss_moves_only_its_own_group(loss, frozen):
@@ -174,6 +180,7 @@ def test_each_loss_moves_only_its_own_group(loss, frozen):
         assert _moved(before[k], m) == (k != frozen), k
 
 
+@pytest.mark.trains
 def test_the_engine_gives_each_group_only_its_own_loss_gradient():
     x, y, net, h, step = _setup("triplet")
     b = next(iter(TupleBatchSampler(y, "triplet", 4, 1, seed=0)))
@@ -191,6 +198,7 @@ def test_the_engine_gives_each_group_only_its_own_loss_gradient():
         assert torch.allclose(g_engine, g_alone, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.trains
 @pytest.mark.parametrize("loss", H.LOSSES)
 def test_500_steps_on_fashion_mnist_stay_finite_and_follow_the_official_schedule(loss):
     seed_everything(0)
@@ -214,12 +222,14 @@ def test_500_steps_on_fashion_mnist_stay_finite_and_follow_the_official_schedule
     assert hist.losses["J_metric"][0] == pytest.approx(w[0] * hist.losses["J_m"][0] + (1 - w[0]) * hist.losses["J_syn"][0], rel=1e-5)
 
 
+@pytest.mark.trains
 def test_plain_step_trains_the_same_J_m():
     x, y, net, h, _ = _setup("npair")
     step = H.hdml_step(net, h, H.LearningRates(metric=1e-3), apply=False)
-    hist = fit(step, batch_loader(x, y, TupleBatchSampler(y, "npair", 6, 100, seed=0)), 1, progress=False)
+    hist = fit(step, batch_loader(x, y, TupleBatchSampler(y, "npair", 6, 2, seed=0)), 1, progress=False)
     assert list(hist.losses) == ["J_m"] and np.isfinite(hist.step_loss).all()
-    assert np.mean(hist.step_loss[-20:]) < np.mean(hist.step_loss[:20])
+    # that 100 such steps lower J_m is an outcome of training: a count over seeds (training_outcomes)
+    assert sum(hdml_plain_step_lowers_J_m(s) for s in range(4)) >= min_count(J_M_DROPS, 4)
 
 
 def test_settings_refuse_impossible_values():

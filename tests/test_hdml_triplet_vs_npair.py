@@ -88,6 +88,7 @@ def test_in_range_ids_give_no_nan_with_the_official_arithmetic(tiny):
     assert not M.cascade_matches_symptom(cascade)
 
 
+@pytest.mark.trains
 def test_npair_batch_table_runs_every_n_the_classes_allow(tiny):
     cfg, data = tiny
     t = M.npair_batch_table(cfg, data)
@@ -106,6 +107,7 @@ def test_official_npair_rule():
 
 
 # ---------------------------------------------------------------- the grid and its read-outs
+@pytest.mark.trains
 def test_grid_schedules_distances_and_claims(tiny):
     cfg, data = tiny
     grid, runs = M.run_grid(cfg, data, progress=False)
@@ -150,6 +152,7 @@ def test_grid_schedules_distances_and_claims(tiny):
     assert by_claim["N-pair + HDML needs a batch size dividing 128 and below the class count"] == "not reproduced"
 
 
+@pytest.mark.trains
 def test_notebook_02_paper_profile_starts_on_cars196(tmp_path):
     """The official set-up (ResNet18 here, N-pair batch 128 = 64 pairs, Cars196 halves) on a
     fixture tree: data preparation and two HDML-N-pair steps on RGB images."""

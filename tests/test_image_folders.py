@@ -111,6 +111,7 @@ def test_mismatched_lists_are_an_error(tmp_path):
         imf.cub200_list(tmp_path)
 
 
+@pytest.mark.trains
 def test_notebook_04_paper_profile_starts_on_cars196(tmp_path):
     """The paper's set-up (ResNet18, batch 70 = 14 classes × 5, Cars196 halves) on a fixture tree:
     data preparation and two iterations of one sampler × loss run, on RGB images."""

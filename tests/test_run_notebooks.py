@@ -18,6 +18,12 @@ spec.loader.exec_module(rn)
 NB03 = ROOT / "notebooks" / "03_yukawa_vs_contrastive_mnist.ipynb"
 
 
+@pytest.fixture(autouse=True)
+def committed_seeds(monkeypatch):
+    """These tests are about publishing, which only a run at the committed seeds does."""
+    monkeypatch.delenv(rn.SEED_OFFSET_ENV, raising=False)
+
+
 @pytest.mark.parametrize("argv,phrase", [
     (["--profile", "smoke", "--baseline", "-p", "imbalance_ratio", "10", str(NB03)], "does not know ['imbalance_ratio']; known: ['allow_download'"),
     (["--profile", "default", "-p", "profile", "smoke", str(NB03)], "not -p profile"),
@@ -103,6 +109,19 @@ def test_a_run_with_any_override_publishes_nothing(tmp_path, argv, where):
     assert _state(tmp_path) == before
     assert (tmp_path / where / "notebooks" / "99_fake.ipynb").exists()
     assert (tmp_path / where / "figures" / "99_fake_curve.png").exists()
+
+
+def test_a_seed_shifted_run_publishes_nothing(tmp_path, monkeypatch, capsys):
+    nb = _fake_repo(tmp_path)
+    assert rn.main([str(nb)], root=tmp_path) == 0
+    before = _state(tmp_path)
+    monkeypatch.setenv(rn.SEED_OFFSET_ENV, "3")
+    assert rn.main([str(nb)], root=tmp_path) == 0
+    assert _state(tmp_path) == before and (tmp_path / "build" / "default" / "figures" / "99_fake_curve.png").exists()
+    assert "DML_SEED_OFFSET=3 moves every run seed" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        rn.main(["--profile", "smoke", "--baseline", str(nb)], root=tmp_path)
+    assert e.value.code == 2 and "baselines are made at the committed seeds" in capsys.readouterr().err
 
 
 def test_a_figure_the_run_no_longer_makes_is_removed(tmp_path):

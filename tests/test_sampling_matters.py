@@ -40,6 +40,7 @@ def test_config_errors(kwargs, match):
         config("04_sampling_matters", "smoke", **kwargs)
 
 
+@pytest.mark.trains
 def test_unknown_sampler_or_loss_names():
     from dml_utils import sampling_matters
     from dml_utils.config import config
@@ -56,6 +57,7 @@ def test_unknown_sampler_or_loss_names():
         sampling_matters.build_loss("npair", cfg, 8)
 
 
+@pytest.mark.trains
 def test_a_short_grid_cell_on_a_fixture(fashion_fixture):
     from dml_utils import sampling_matters
     from dml_utils.config import config
