@@ -3,7 +3,8 @@
     python scripts/compare_results.py OLD.json NEW.json     # exit 1 and list every difference
 
 Ignored: when and from which commit it was written, and wall-clock timings (``ms_per_iteration``,
-``train_seconds``, the step-time benchmark and the claim row built on it). Everything else,
+``train_seconds``, the step-time benchmark and the claim row built on it); ``seed_offset`` missing
+on one side counts as 0 (results written before the seed shift existed). Everything else,
 every float included, must be equal bit for bit: this is the check that a refactor changed no
 committed number.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 IGNORED_KEYS = {"written_at", "git_commit", "ms_per_iteration", "train_seconds", "step_time_benchmark"}
 TIMING_CLAIM = "an iteration costs the same"
+DEFAULTS = {"seed_offset": 0}  # results written before the key existed ran at this value
 
 
 def differences(a: Any, b: Any, path: str = "") -> list[str]:
@@ -23,6 +25,8 @@ def differences(a: Any, b: Any, path: str = "") -> list[str]:
         for k in sorted(set(a) | set(b), key=str):
             if k in IGNORED_KEYS:
                 continue
+            if k in DEFAULTS and a.get(k, DEFAULTS[k]) == b.get(k, DEFAULTS[k]):
+                continue  # a key added since, at its default value: the same run
             if k not in a or k not in b:
                 out.append(f"{path}/{k}: only in {'new' if k in b else 'old'}")
                 continue

@@ -16,3 +16,8 @@ def test_timings_and_stamps_are_ignored_everything_else_counts():
     new["claims"][1]["verdict"] = "w"
     new["extra"] = 1
     assert cr.differences(old, new) == ["/claims['x']/verdict: 'v' -> 'w'", "/extra: only in new", f"/runs[0]/map: 0.5 -> {0.5 + 1e-16!r}"]
+
+
+def test_a_missing_seed_offset_is_the_unshifted_run():
+    assert cr.differences({"seed_offset": 0, "x": 1}, {"x": 1}) == [] and cr.differences({"x": 1}, {"seed_offset": 0, "x": 1}) == []
+    assert cr.differences({"x": 1}, {"seed_offset": 1000, "x": 1}) == ["/seed_offset: only in new"]

@@ -91,8 +91,8 @@ SHIFT = "1000"
 def test_a_seed_shift_moves_what_training_gives_and_not_the_data(name, smoke_results):
     """A smoke run under DML_SEED_OFFSET against the plain one: every exact number (data counts,
     closed forms, Monte-Carlo tables) and every raw-pixel baseline stays; in each group of trained
-    numbers that holds continuous ones (each of the notebook's training paths: main runs, sweep,
-    grid, map, ...) numbers move,
+    numbers that holds two or more continuous ones (each of the notebook's training paths: main
+    runs, sweep, grid, map, ...) numbers move,
     and at least 80 % of the continuous ones do. Measured (AVX-512 EPYC, shift 1000): 0-2 continuous
     trained numbers stay per notebook (a collapsed run's loss at the margin, a discrete score that
     repeats); collapse indicators and counts may stay (no run collapsed either way, the positives a
@@ -116,7 +116,9 @@ def test_a_seed_shift_moves_what_training_gives_and_not_the_data(name, smoke_res
     # stay: a run that collapses under both seeds, a batch's positives; the rest are continuous
     continuous = [k for k in trained if not k.rsplit("/", 1)[-1].startswith("collapsed")
                   and not (plain[k][1] is not None and float(plain[k][1]).is_integer())]
-    unmoved_groups = [g for g, keys in groups.items() if any(k in continuous for k in keys)
+    # a group of two or more continuous numbers none of which moved is a path the shift missed (a
+    # single share can repeat: 04's distance_weighted_same_as_hard was 299 of 336 pairs both ways under ATEN default)
+    unmoved_groups = [g for g, keys in groups.items() if sum(k in continuous for k in keys) >= 2
                       and all(k in same for k in keys)]
     assert not unmoved_groups, f"the shift did not reach {unmoved_groups}"
     moved = sum(k not in same for k in continuous)
