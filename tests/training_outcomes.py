@@ -52,17 +52,17 @@ COOL = dict(p=8, k=2, lr=1e-4)  # small batches, a low learning rate, plain dist
 
 
 def hot_squared_run(seed: int) -> dict:
-    from dml_utils import batch_hard_collapse as bhc
+    from dml_utils import batch_hard as bh
 
     _, x, y = tiny_patches()
-    return bhc.run(x, y, bhc.Setting(**HOT), seed=seed, iterations=100, every=10, window=20)
+    return bh.run(x, y, bh.Setting(**HOT), seed=seed, iterations=100, every=10, window=20)
 
 
 def cool_plain_run(seed: int) -> dict:
-    from dml_utils import batch_hard_collapse as bhc
+    from dml_utils import batch_hard as bh
 
     _, x, y = tiny_patches()
-    return bhc.run(x, y, bhc.Setting(**COOL), seed=seed, iterations=60, every=10, window=20)
+    return bh.run(x, y, bh.Setting(**COOL), seed=seed, iterations=60, every=10, window=20)
 
 
 def hot_squared_collapses(seed: int) -> bool:
@@ -76,10 +76,10 @@ def cool_plain_trains(seed: int) -> bool:
 
 
 def progressive_run(seed: int) -> dict:
-    from dml_utils import batch_hard_collapse as bhc
+    from dml_utils import batch_hard as bh
 
     _, x, y = tiny_patches()
-    return bhc.progressive_run(x, y, [(4, 2), (8, 4), (16, 4)], lr=1e-3, seed=seed, iterations=80, window=10, every=10)
+    return bh.progressive_run(x, y, [(4, 2), (8, 4), (16, 4)], lr=1e-3, seed=seed, iterations=80, window=10, every=10)
 
 
 def progressive_grows(seed: int) -> bool:
