@@ -44,3 +44,69 @@ def test_every_parameter_has_a_type_and_every_profile_value_fits_it(notebook):
     for name, profile in m.PROFILES.items():
         for key, value in profile.items():
             assert _fits(value, m.TYPES[key]), (notebook, name, key, value)
+
+
+# ---------------------------------------------------------------- the parameters cells say what the profiles hold
+def _parameters_cell(notebook: str) -> str:
+    import json
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / f"{notebook}.ipynb").read_text())
+    return next("".join(c["source"]) for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+
+
+def _top_level(text: str, open_: str = "(", close: str = ")", sep: str | None = None) -> list[str]:
+    """The parenthesized groups of ``text`` (sep None), or ``text`` split at commas outside brackets."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            if sep is None and depth == 0 and ch == open_:
+                start = i + 1
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if sep is None and depth == 0 and ch == close:
+                out.append(text[start:i])
+        elif sep is not None and ch == sep and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    return out + ([text[start:]] if sep is not None else [])
+
+
+def parameter_cell_claims(notebook: str) -> list[tuple[str, str, object]]:
+    """(name, profile, value) for every "<value> <profile>[ / <profile>]" or "<profile> <value>"
+    that a parameters-cell comment states about a parameter's profile value."""
+    import ast
+    import re
+
+    names = "smoke|default|paper"
+    after = re.compile(rf"^(?P<lit>.+?)\s+(?P<profs>(?:{names})(?:\s*/\s*(?:{names}))*)$")
+    before = re.compile(rf"^(?P<profs>{names})\s+(?P<lit>.+)$")
+    claims = []
+    for line in _parameters_cell(notebook).splitlines():
+        code, _, comment = line.partition("#")
+        if ":" not in code or "=" not in code or "the profile's" not in comment:
+            continue
+        name = code.split(":")[0].strip()
+        for group in _top_level(comment):
+            for part in _top_level(group, sep=","):
+                m = after.match(part.strip()) or before.match(part.strip())
+                if not m:
+                    continue
+                try:
+                    value = ast.literal_eval(m["lit"].strip())
+                except (ValueError, SyntaxError):
+                    continue  # prose, not a literal ("[0..4]", '"convnet"; "resnet18" for')
+                claims += [(name, p.strip(), value) for p in m["profs"].split("/")]
+    return claims
+
+
+@pytest.mark.parametrize("notebook", sorted(NOTEBOOKS))
+def test_the_parameters_cell_states_the_profiles_values(notebook):
+    """A comment such as "(30 smoke, 50 default, 2000 paper)" must say what the profiles hold
+    (notebook 05's once said 60 where its default profile has 50)."""
+    claims = parameter_cell_claims(notebook)
+    assert len(claims) >= 3, claims  # the parser still reads this cell
+    wrong = [(name, prof, said, config(notebook, prof).values[name]) for name, prof, said in claims
+             if config(notebook, prof).values[name] != said]
+    assert not wrong, wrong
