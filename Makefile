@@ -1,7 +1,7 @@
 # make reproduce:  every numbered notebook at the default profile (commits-worthy outputs)
 # make test:       unit tests + the regression part (nbval replay of every notebook at the smoke
 #                  profile, CPU-independent cells only; smoke results vs tests/regression/reference);
-#                  not the slow ci_stage checks
+#                  not the slow ci_stage checks; first make lint (ruff format --check, ruff check)
 # make regression: the regression part alone, with its ci_stage checks (CI runs it under
 #                  ATEN_CPU_CAPABILITY=default)
 # make train-tests: the unit tests that train (marker `trains`); CI reruns them under seed shifts
@@ -12,7 +12,7 @@ PY       := $(VENV)/bin/python
 NOTEBOOKS = $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL     = --nbval-lax --nbval-sanitize-with tests/regression/sanitize.cfg --nbval-cell-timeout 900
 
-.PHONY: env reproduce test unit train-tests regression baselines references lab lab-test bench clean
+.PHONY: env reproduce test lint unit train-tests regression baselines references lab lab-test bench clean
 
 env: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/setup_env.sh
@@ -21,8 +21,12 @@ $(VENV)/.installed: pyproject.toml scripts/setup_env.sh
 reproduce: env
 	$(PY) scripts/run_notebooks.py --profile default $(NOTEBOOKS)
 
-test: env
+test: env lint
 	$(VENV)/bin/pytest $(NBVAL) -m "not ci_stage" tests
+
+lint: env
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 
 unit: env
 	$(VENV)/bin/pytest tests --ignore=tests/regression --ignore=tests/test_regression.py

@@ -2,6 +2,7 @@
 Hermans et al., ``losses.batch_hard_triplet``) vs one step of notebook 01's triplet training
 (MultiSimilarityMiner + TripletMarginLoss, margin 0.1) on the same P × K batch of 32-px patches,
 same network and optimizer. Medians of interleaved repeats (the machine is shared and noisy)."""
+
 from __future__ import annotations
 
 import statistics
@@ -26,8 +27,10 @@ def main() -> None:
     for p, k in ((16, 4), (32, 8)):
         batch = next(iter(ClassBalancedBatchSampler(y, p, k, 1, seed=0)))
         xb, yb = x[batch], torch.as_tensor(y[batch])
-        parts = {"batch-hard (05)": batch_hard_triplet(margin=0.5)[::-1],
-                 "triplet + multi-similarity miner (01)": (ct.build_loss("triplet", 0.1), ct.build_miner("multisimilarity"))}
+        parts = {
+            "batch-hard (05)": batch_hard_triplet(margin=0.5)[::-1],
+            "triplet + multi-similarity miner (01)": (ct.build_loss("triplet", 0.1), ct.build_miner("multisimilarity")),
+        }
         times = {name: [] for name in parts}
         for _ in range(REPEATS):
             for name, (loss, miner) in parts.items():
@@ -43,9 +46,13 @@ def main() -> None:
                     opt.step()
                 times[name].append((time.perf_counter() - t0) / STEPS)
         base = statistics.median(times["triplet + multi-similarity miner (01)"])
-        print(f"one training step, P × K = {p} × {k} patches of 32 px, SmallConvNet, Adam (median of {REPEATS} × {STEPS} steps)")
+        print(
+            f"one training step, P × K = {p} × {k} patches of 32 px, SmallConvNet, Adam (median of {REPEATS} × {STEPS} steps)"
+        )
         for name, t in times.items():
-            print(f"  {name:40s} {statistics.median(t) * 1e3:7.1f} ms   ratio to 01's triplet step {statistics.median(t) / base:.2f}")
+            print(
+                f"  {name:40s} {statistics.median(t) * 1e3:7.1f} ms   ratio to 01's triplet step {statistics.median(t) / base:.2f}"
+            )
 
 
 if __name__ == "__main__":

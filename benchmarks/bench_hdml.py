@@ -3,10 +3,10 @@ plain step of the same loss (J_m, one update) on the same batch, same network, f
 N-pair, at the notebook's batch (12 Fashion-MNIST images) and at the official batch (128 images:
 42 triplets, 64 N-pair pairs of random images, 64 classes). Medians of interleaved repeats (the
 machine is shared and noisy); the issue's goal is a ratio ≤ 2."""
+
 from __future__ import annotations
 
 import statistics
-import time
 
 import numpy as np
 import torch
@@ -40,10 +40,14 @@ def main() -> None:
     x, y = ds.x_train[keep], ds.y_train[keep]
     rng = np.random.default_rng(0)
     y64 = rng.integers(0, 64, size=len(y))  # 64 pseudo-classes for the official batch size
-    settings = {"notebook batch, 12 images": {"triplet": (4, y), "npair": (6, y)},
-                "official batch, 126 / 128 images": {"triplet": (42, y64), "npair": (64, y64)}}
+    settings = {
+        "notebook batch, 12 images": {"triplet": (4, y), "npair": (6, y)},
+        "official batch, 126 / 128 images": {"triplet": (42, y64), "npair": (64, y64)},
+    }
     for title, losses in settings.items():
-        print(f"one training step, {title}, SmallConvNet with 2 × 2-pooled features, Adam (median of {REPEATS} repeats × {STEPS} steps)")
+        print(
+            f"one training step, {title}, SmallConvNet with 2 × 2-pooled features, Adam (median of {REPEATS} repeats × {STEPS} steps)"
+        )
         for loss, (tuples, labels) in losses.items():
             batch = batch_for(loss, tuples, x, labels)
             classes = np.unique(labels)

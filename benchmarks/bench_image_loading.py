@@ -4,6 +4,7 @@ Builds 400 JPEGs of 500 × 375 px (CUB-200-2011's typical size; 200 in the train
 temporary folder, then times LazyImages decoding at 224 px, batch by batch as training reads
 them (median of 5 passes), and prints the peak resident memory.
 """
+
 from __future__ import annotations
 
 import resource
@@ -27,7 +28,9 @@ def make_tree(root: Path) -> None:
         for k in range(PER_CLASS):
             rel = f"{c:03d}.class/{k}.jpg"
             (root / "images" / rel).parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(rng.integers(0, 256, size=(375, 500, 3), dtype=np.uint8)).save(root / "images" / rel, quality=90)
+            Image.fromarray(rng.integers(0, 256, size=(375, 500, 3), dtype=np.uint8)).save(
+                root / "images" / rel, quality=90
+            )
             images.append(rel)
             labels.append(c)
     (root / "images.txt").write_text("".join(f"{i} {p}\n" for i, p in enumerate(images, 1)))
@@ -47,10 +50,14 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         med = statistics.median(times)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        print(f"LazyImages, {len(x)} JPEGs of 500×375 → {SIZE}×{SIZE}, batches of {BATCH}: median {med:.2f} s per pass "
-              f"= {len(x) / med:.0f} images/s (one process, 5 passes); peak memory {peak:.2f} GB")
-        print(f"  in memory at once: one batch, {BATCH * 3 * SIZE * SIZE * 4 / 2**20:.0f} MB; SOP's 120k images decoded whole "
-              f"would be {120_053 * 3 * SIZE * SIZE * 4 / 2**30:.0f} GB")
+        print(
+            f"LazyImages, {len(x)} JPEGs of 500×375 → {SIZE}×{SIZE}, batches of {BATCH}: median {med:.2f} s per pass "
+            f"= {len(x) / med:.0f} images/s (one process, 5 passes); peak memory {peak:.2f} GB"
+        )
+        print(
+            f"  in memory at once: one batch, {BATCH * 3 * SIZE * SIZE * 4 / 2**20:.0f} MB; SOP's 120k images decoded whole "
+            f"would be {120_053 * 3 * SIZE * SIZE * 4 / 2**30:.0f} GB"
+        )
 
 
 if __name__ == "__main__":

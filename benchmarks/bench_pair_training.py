@@ -3,6 +3,7 @@
 1. YukawaLoss forward+backward time ÷ PML ContrastiveLoss on the same batch (goal <= 1.3).
 2. dml_utils.train.fit throughput ÷ a bare PyTorch loop, same model, loss and batches (goal >= 0.95).
 """
+
 from __future__ import annotations
 
 import statistics
@@ -13,8 +14,8 @@ from pytorch_metric_learning.losses import ContrastiveLoss
 
 from dml_utils import yukawa_vs_contrastive as yc
 from dml_utils.data import load_dataset
-from dml_utils.pairs import alternating_pairs, pair_indices_tuple, pair_loader, pair_loss
 from dml_utils.models import MLPEmbedding
+from dml_utils.pairs import alternating_pairs, pair_indices_tuple, pair_loader, pair_loss
 from dml_utils.train import fit, single_loss_step
 
 REPEATS = 9
@@ -33,8 +34,11 @@ def bench_losses() -> None:
     torch.manual_seed(0)
     emb = (torch.randn(256, 128) * 0.1).requires_grad_()
     idx = pair_indices_tuple(torch.randint(0, 2, (128,)))
-    fns = {"PML ContrastiveLoss (defaults)": ContrastiveLoss(), "SquaredHingeContrastiveLoss (report)": yc.build_loss("contrastive"),
-           "YukawaLoss (report)": yc.build_loss("yukawa")}
+    fns = {
+        "PML ContrastiveLoss (defaults)": ContrastiveLoss(),
+        "SquaredHingeContrastiveLoss (report)": yc.build_loss("contrastive"),
+        "YukawaLoss (report)": yc.build_loss("yukawa"),
+    }
     times = {name: [] for name in fns}
     for _ in range(REPEATS):  # interleaved, so drifts in machine load hit all alike
         for name, fn in fns.items():
@@ -42,7 +46,9 @@ def bench_losses() -> None:
     base = statistics.median(times["PML ContrastiveLoss (defaults)"])
     print("loss forward+backward, batch of 128 pairs, 128-d (median of", REPEATS, "x 300 iterations)")
     for name, t in times.items():
-        print(f"  {name:40s} {statistics.median(t) * 1e6:8.1f} µs   ratio to PML contrastive {statistics.median(t) / base:.2f}")
+        print(
+            f"  {name:40s} {statistics.median(t) * 1e6:8.1f} µs   ratio to PML contrastive {statistics.median(t) / base:.2f}"
+        )
 
 
 def bench_loop() -> None:
@@ -55,7 +61,11 @@ def bench_loop() -> None:
     def fresh():
         torch.manual_seed(0)
         m = MLPEmbedding()
-        return m, torch.optim.RMSprop(m.parameters(), lr=1e-3, alpha=0.9, eps=1e-7), pair_loader(x, pairs, same, 128, torch.Generator().manual_seed(0))
+        return (
+            m,
+            torch.optim.RMSprop(m.parameters(), lr=1e-3, alpha=0.9, eps=1e-7),
+            pair_loader(x, pairs, same, 128, torch.Generator().manual_seed(0)),
+        )
 
     for _ in range(REPEATS):
         m, opt, loader = fresh()

@@ -10,6 +10,7 @@ fed by the step's ``after_update``); ``collapse_map`` runs settings × seeds;
 
 A class is one patch, its samples its views, so K is at most the 16 views an HPatches patch has.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -41,10 +42,14 @@ class Setting:
 
     def __post_init__(self):
         if self.p < 2 or self.k < 2:
-            raise ValueError(f"a P × K batch needs P >= 2 patches and K >= 2 views of each (a positive and a negative); "
-                             f"got P = {self.p}, K = {self.k}")
+            raise ValueError(
+                f"a P × K batch needs P >= 2 patches and K >= 2 views of each (a positive and a negative); "
+                f"got P = {self.p}, K = {self.k}"
+            )
         if self.k > len(IMAGE_TYPES):
-            raise ValueError(f"K = {self.k} views per patch, but a patch has {len(IMAGE_TYPES)} (ref, e1…e5, h1…h5, t1…t5)")
+            raise ValueError(
+                f"K = {self.k} views per patch, but a patch has {len(IMAGE_TYPES)} (ref, e1…e5, h1…h5, t1…t5)"
+            )
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
 
@@ -54,12 +59,24 @@ class Setting:
         return ("ln 2", LN2) if self.soft else ("margin", self.margin)
 
     def label(self) -> str:
-        return (f"P{self.p}×K{self.k} lr {self.lr:g} {'soft' if self.soft else 'hard'} "
-                f"{'squared' if self.squared else 'plain'}{' L2-norm' if self.normalize else ''}")
+        return (
+            f"P{self.p}×K{self.k} lr {self.lr:g} {'soft' if self.soft else 'hard'} "
+            f"{'squared' if self.squared else 'plain'}{' L2-norm' if self.normalize else ''}"
+        )
 
 
-def run(x: torch.Tensor, y: np.ndarray, setting: Setting, seed: int, iterations: int, every: int = 10,
-        window: int = 30, probe: int = 256, embedding_size: int = 128, progress: bool = False) -> dict[str, Any]:
+def run(
+    x: torch.Tensor,
+    y: np.ndarray,
+    setting: Setting,
+    seed: int,
+    iterations: int,
+    every: int = 10,
+    window: int = 30,
+    probe: int = 256,
+    embedding_size: int = 128,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Train a fresh descriptor net on P × K batches with the batch-hard loss for ``iterations``
     steps, watching for collapse on a fixed probe batch. Returns the outcome, the step losses,
     the monitor's records and the model."""
@@ -67,8 +84,19 @@ def run(x: torch.Tensor, y: np.ndarray, setting: Setting, seed: int, iterations:
         raise ValueError(f"P = {setting.p} patches per batch, but the training set has {len(np.unique(y))}; lower P")
     labels = torch.as_tensor(y)
     batches = [(x[b], labels[b]) for b in ClassBalancedBatchSampler(y, setting.p, setting.k, iterations, seed=seed)]
-    return _train(x, y, setting, seed, batches, iterations, every=every, window=window, probe=probe,
-                  embedding_size=embedding_size, progress=progress)
+    return _train(
+        x,
+        y,
+        setting,
+        seed,
+        batches,
+        iterations,
+        every=every,
+        window=window,
+        probe=probe,
+        embedding_size=embedding_size,
+        progress=progress,
+    )
 
 
 class GrowingPKBatches:
@@ -78,14 +106,25 @@ class GrowingPKBatches:
     network while maintaining the loss below the margin"). A mean, not every loss: the batch-hard
     loss of small random batches jumps from step to step. ``growth`` records (step, (P, K))."""
 
-    def __init__(self, x: torch.Tensor, y: np.ndarray, schedule: list[tuple[int, int]], iterations: int, below: float,
-                 window: int, seed: int, losses: list[float]):
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: np.ndarray,
+        schedule: list[tuple[int, int]],
+        iterations: int,
+        below: float,
+        window: int,
+        seed: int,
+        losses: list[float],
+    ):
         if not schedule:
             raise ValueError("the schedule needs at least one (P, K)")
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window}")
         self.x, self.labels, self.losses = x, torch.as_tensor(y), losses
-        self.samplers = [ClassBalancedBatchSampler(y, p, k, iterations, seed=seed + 1000 * i) for i, (p, k) in enumerate(schedule)]
+        self.samplers = [
+            ClassBalancedBatchSampler(y, p, k, iterations, seed=seed + 1000 * i) for i, (p, k) in enumerate(schedule)
+        ]
         self.schedule, self.iterations, self.below, self.window = list(schedule), iterations, below, window
         self.growth: list[tuple[int, tuple[int, int]]] = [(0, tuple(schedule[0]))]
 
@@ -94,17 +133,35 @@ class GrowingPKBatches:
         stage, since = 0, 0
         for step in range(self.iterations):
             recent = self.losses[since:]
-            if stage + 1 < len(self.schedule) and len(recent) >= self.window and np.mean(recent[-self.window:]) < self.below:
+            if (
+                stage + 1 < len(self.schedule)
+                and len(recent) >= self.window
+                and np.mean(recent[-self.window :]) < self.below
+            ):
                 stage, since = stage + 1, len(self.losses)
                 self.growth.append((step, tuple(self.schedule[stage])))
             b = next(streams[stage])
             yield self.x[b], self.labels[b]
 
 
-def progressive_run(x: torch.Tensor, y: np.ndarray, schedule: list[tuple[int, int]], lr: float, seed: int, iterations: int,
-                    soft: bool = False, squared: bool = False, normalize: bool = False, margin: float = 0.5,
-                    window: int = 30, every: int = 10, probe: int = 256, embedding_size: int = 128,
-                    progress: bool = False, growth_window: int | None = None) -> dict[str, Any]:
+def progressive_run(
+    x: torch.Tensor,
+    y: np.ndarray,
+    schedule: list[tuple[int, int]],
+    lr: float,
+    seed: int,
+    iterations: int,
+    soft: bool = False,
+    squared: bool = False,
+    normalize: bool = False,
+    margin: float = 0.5,
+    window: int = 30,
+    every: int = 10,
+    probe: int = 256,
+    embedding_size: int = 128,
+    progress: bool = False,
+    growth_window: int | None = None,
+) -> dict[str, Any]:
     """``run`` with the batch growing along ``schedule`` (``GrowingPKBatches``): start small, grow
     P × K once the mean loss of the last ``growth_window`` steps (default: ``window``, the monitor's
     pinned-loss window) is below the collapse value."""
@@ -113,41 +170,85 @@ def progressive_run(x: torch.Tensor, y: np.ndarray, schedule: list[tuple[int, in
         if len(np.unique(y)) < s.p:
             raise ValueError(f"P = {s.p} patches per batch, but the training set has {len(np.unique(y))}; lower P")
     losses: list[float] = []
-    batches = GrowingPKBatches(x, y, schedule, iterations, settings[0].collapse_value[1],
-                               window if growth_window is None else growth_window, seed, losses)
-    out = _train(x, y, settings[0], seed, batches, iterations, every=every, window=window, probe=probe,
-                 embedding_size=embedding_size, progress=progress, after_update=lambda v: losses.append(v["loss"]))
+    batches = GrowingPKBatches(
+        x,
+        y,
+        schedule,
+        iterations,
+        settings[0].collapse_value[1],
+        window if growth_window is None else growth_window,
+        seed,
+        losses,
+    )
+    out = _train(
+        x,
+        y,
+        settings[0],
+        seed,
+        batches,
+        iterations,
+        every=every,
+        window=window,
+        probe=probe,
+        embedding_size=embedding_size,
+        progress=progress,
+        after_update=lambda v: losses.append(v["loss"]),
+    )
     out["growth"] = batches.growth
     out["setting"]["schedule"] = [list(pk) for pk in schedule]
     return out
 
 
-def _train(x, y, setting: Setting, seed: int, batches, iterations: int, *, every: int, window: int, probe: int,
-           embedding_size: int, progress: bool, after_update=None) -> dict[str, Any]:
+def _train(
+    x,
+    y,
+    setting: Setting,
+    seed: int,
+    batches,
+    iterations: int,
+    *,
+    every: int,
+    window: int,
+    probe: int,
+    embedding_size: int,
+    progress: bool,
+    after_update=None,
+) -> dict[str, Any]:
     """One run of ``setting`` on ``batches``; ``after_update`` (the step's) sees each step's losses."""
     seed_everything(seed)
     model = SmallConvNet(embedding_size=embedding_size, in_channels=1, image_size=x.shape[-1])
-    miner, loss = batch_hard_triplet(margin=setting.margin, soft=setting.soft, squared=setting.squared,
-                                     normalize=setting.normalize)
+    miner, loss = batch_hard_triplet(
+        margin=setting.margin, soft=setting.soft, squared=setting.squared, normalize=setting.normalize
+    )
     opt = torch.optim.Adam(model.parameters(), lr=setting.lr)
     step = single_loss_step(model, labelled_loss(loss, miner), opt)
     step.after_update = after_update
     probe_rows = run_rng(10_000 + seed).choice(len(x), size=min(probe, len(x)), replace=False)
     name, value = setting.collapse_value
-    monitor = CollapseMonitor(model, x[np.sort(probe_rows)], every=every, normalized=setting.normalize,
-                              pinned={name: value}, window=window)
+    monitor = CollapseMonitor(
+        model, x[np.sort(probe_rows)], every=every, normalized=setting.normalize, pinned={name: value}, window=window
+    )
     hist = fit(step, batches, 1, monitor=monitor, desc=setting.label(), progress=progress)
     first = hist.collapsed_at
-    return {"setting": asdict(setting), "seed": seed, "iterations": iterations,
-            "collapsed": first is not None, "collapsed_at": first["step"] if first else None,
-            "reason": first["reason"] if first else None, "final_loss": hist.step_loss[-1],
-            "final_spread": hist.collapse[-1]["spread"] if hist.collapse else float("nan"),
-            "ms_per_iteration": hist.median_step_ms, "step_loss": hist.step_loss, "monitor": hist.collapse,
-            "model": model}
+    return {
+        "setting": asdict(setting),
+        "seed": seed,
+        "iterations": iterations,
+        "collapsed": first is not None,
+        "collapsed_at": first["step"] if first else None,
+        "reason": first["reason"] if first else None,
+        "final_loss": hist.step_loss[-1],
+        "final_spread": hist.collapse[-1]["spread"] if hist.collapse else float("nan"),
+        "ms_per_iteration": hist.median_step_ms,
+        "step_loss": hist.step_loss,
+        "monitor": hist.collapse,
+        "model": model,
+    }
 
 
-def gradient_norms_near_collapse(scales, p: int = 8, k: int = 4, dim: int = 16, soft: bool = False, margin: float = 0.5,
-                                 seed: int = 0) -> dict[str, list[float]]:
+def gradient_norms_near_collapse(
+    scales, p: int = 8, k: int = 4, dim: int = 16, soft: bool = False, margin: float = 0.5, seed: int = 0
+) -> dict[str, list[float]]:
     """The norm of the batch-hard loss's gradient with respect to the descriptors when a fixed
     random batch is shrunk towards one point (descriptors = scale · z), for plain and squared
     distance. Plain Euclidean distance is homogeneous of degree 1, so its gradient keeps its size
@@ -167,9 +268,16 @@ def gradient_norms_near_collapse(scales, p: int = 8, k: int = 4, dim: int = 16, 
     return out
 
 
-
-def collapse_map(x: torch.Tensor, y: np.ndarray, settings: list[Setting], seeds: list[int], iterations: int,
-                 evaluate=None, progress: bool = True, **kwargs) -> tuple[Any, dict]:
+def collapse_map(
+    x: torch.Tensor,
+    y: np.ndarray,
+    settings: list[Setting],
+    seeds: list[int],
+    iterations: int,
+    evaluate=None,
+    progress: bool = True,
+    **kwargs,
+) -> tuple[Any, dict]:
     """Every setting × seed: a row each (the setting, collapsed or not, the step it was caught at,
     final loss and spread, and what ``evaluate(model, setting)`` returns, e.g. the test mAP).
     Returns (table, {(setting label, seed): step losses})."""
@@ -178,11 +286,21 @@ def collapse_map(x: torch.Tensor, y: np.ndarray, settings: list[Setting], seeds:
     from .progress import bar
 
     rows, curves = [], {}
-    for s, seed in bar([(s, seed) for s in settings for seed in seeds], desc="collapse map", disable=not progress, mininterval=5):
+    for s, seed in bar(
+        [(s, seed) for s in settings for seed in seeds], desc="collapse map", disable=not progress, mininterval=5
+    ):
         r = run(x, y, s, seed, iterations, **kwargs)
-        row = {**r["setting"], "label": s.label(), "seed": seed, "collapsed": r["collapsed"], "collapsed_at": r["collapsed_at"],
-               "reason": r["reason"], "final_loss": r["final_loss"], "final_spread": r["final_spread"],
-               "ms_per_iteration": r["ms_per_iteration"]}
+        row = {
+            **r["setting"],
+            "label": s.label(),
+            "seed": seed,
+            "collapsed": r["collapsed"],
+            "collapsed_at": r["collapsed_at"],
+            "reason": r["reason"],
+            "final_loss": r["final_loss"],
+            "final_spread": r["final_spread"],
+            "ms_per_iteration": r["ms_per_iteration"],
+        }
         if evaluate is not None:
             row.update(evaluate(r["model"], s))
         rows.append(row)

@@ -7,6 +7,7 @@ patches (65-pixel patches area-downsampled, each standardized to zero mean and u
 L2-Net and HardNet feed theirs). The method (a ``Setting`` trained by ``run`` with the collapse
 monitor, progressive growth, the gradient near collapse) lives in ``batch_hard``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ from .seeds import seed_everything
 PATCH_INPUT = 32  # the network's patch side, as HardNet's
 
 
-def patch_arrays(seqs: dict[str, PatchSequence], names: list[str], size: int = PATCH_INPUT) -> tuple[torch.Tensor, np.ndarray]:
+def patch_arrays(
+    seqs: dict[str, PatchSequence], names: list[str], size: int = PATCH_INPUT
+) -> tuple[torch.Tensor, np.ndarray]:
     """The views of every patch of ``names`` as (N·16, size, size) float32, standardized per
     patch, and the class of each (one class per patch of a sequence)."""
     xs, ys, first = [], [], 0
@@ -43,8 +46,9 @@ def patch_arrays(seqs: dict[str, PatchSequence], names: list[str], size: int = P
 
 
 @torch.no_grad()
-def descriptors(model: torch.nn.Module, seqs: dict[str, PatchSequence], size: int = PATCH_INPUT,
-                normalize: bool = False) -> dict[str, dict[str, np.ndarray]]:
+def descriptors(
+    model: torch.nn.Module, seqs: dict[str, PatchSequence], size: int = PATCH_INPUT, normalize: bool = False
+) -> dict[str, dict[str, np.ndarray]]:
     """``descriptors[seq][image type]`` (N, D) for the HPatches measures (L2-normalized when the
     model was trained on normalized descriptors)."""
     model.eval()
@@ -74,9 +78,13 @@ SPREAD_COLLAPSED = 0.05  # the monitor's rule: spread below 5 % of step 0 is col
 AT_VALUE = 1e-2  # "stuck at m" / "≈ 0.693": the last step's loss (drawn before that step's update) within 1e-2
 FULLY_COLLAPSED = 1e-3  # ... of the runs whose final spread is below 1e-3 of step 0 (descriptors equal to 3 digits)
 HERMANS = {"p": 32, "k": 4, "lr": 3e-4, "variant": "soft"}  # Hermans et al. 2017: P 32 × K 4, soft margin, Adam 3e-4
-VARIANT_LABELS = {"plain": "hard margin, plain distance", "squared": "hard margin, squared distance",
-                  "soft": "soft margin, plain distance", "soft-squared": "soft margin, squared distance",
-                  "normalized": "hard margin, L2-normalized"}
+VARIANT_LABELS = {
+    "plain": "hard margin, plain distance",
+    "squared": "hard margin, squared distance",
+    "soft": "soft margin, plain distance",
+    "soft-squared": "soft margin, squared distance",
+    "normalized": "hard margin, L2-normalized",
+}
 
 
 def variant_of(setting: Setting) -> str:
@@ -129,28 +137,47 @@ def prepare(cfg) -> PatchData:
         source = f"HPatches release, benchmark split {cfg.split!r} (train / test parts of splits.json)"
         name = "hpatches"
     elif cfg.profile == "paper":
-        raise ConfigError("the paper profile runs on HPatches: set data_root to the folder holding hpatches-release/ (the 116 "
-                          "sequence folders) and splits.json from the hpatches-benchmark repository; without it use the "
-                          "default profile (patches cut from scikit-image's photos)")
+        raise ConfigError(
+            "the paper profile runs on HPatches: set data_root to the folder holding hpatches-release/ (the 116 "
+            "sequence folders) and splits.json from the hpatches-benchmark repository; without it use the "
+            "default profile (patches cut from scikit-image's photos)"
+        )
     else:
         photos_train = tuple(cfg.photos_train or hp.PHOTOS_TRAIN)
         photos_test = tuple(cfg.photos_test or hp.PHOTOS_TEST)
-        seqs, splits = hp.synthetic_release(photos_train + photos_test, cfg.n_patches, cfg.release_seed, cfg.max_side,
-                                            test_photos=photos_test)
+        seqs, splits = hp.synthetic_release(
+            photos_train + photos_test, cfg.n_patches, cfg.release_seed, cfg.max_side, test_photos=photos_test
+        )
         train = {n: seqs[n] for n in splits["a"]["train"]}
         test = {n: seqs[n] for n in splits["a"]["test"]}
-        source = (f"HPatches-style sequences cut from scikit-image's photos (release seed {cfg.release_seed}): "
-                  f"train photos {', '.join(photos_train)}; test photos {', '.join(photos_test)}")
+        source = (
+            f"HPatches-style sequences cut from scikit-image's photos (release seed {cfg.release_seed}): "
+            f"train photos {', '.join(photos_train)}; test photos {', '.join(photos_test)}"
+        )
         name = "synthetic-hpatches"
     x, y = patch_arrays(train, list(train), cfg.patch_size)
     map_seqs, table_seqs = _subset(test, cfg.map_patches), _subset(test, cfg.table_patches)
     lengths = {n: s.n for n, s in table_seqs.items()}
-    prov = {"name": name, "source": source, "n_train_sequences": len(train), "n_test_sequences": len(test),
-            "n_train_patches": int(len(np.unique(y))), "n_train_views": int(len(y)),
-            "n_test_patches": int(sum(s.n for s in test.values())),
-            "n_map_patches": int(sum(s.n for s in map_seqs.values())), "n_table_patches": int(sum(lengths.values()))}
-    return PatchData(x, y, map_seqs, table_seqs, hp.verification_pairs(lengths, cfg.verification_pairs),
-                     hp.informative(table_seqs), prov)
+    prov = {
+        "name": name,
+        "source": source,
+        "n_train_sequences": len(train),
+        "n_test_sequences": len(test),
+        "n_train_patches": int(len(np.unique(y))),
+        "n_train_views": int(len(y)),
+        "n_test_patches": int(sum(s.n for s in test.values())),
+        "n_map_patches": int(sum(s.n for s in map_seqs.values())),
+        "n_table_patches": int(sum(lengths.values())),
+    }
+    return PatchData(
+        x,
+        y,
+        map_seqs,
+        table_seqs,
+        hp.verification_pairs(lengths, cfg.verification_pairs),
+        hp.informative(table_seqs),
+        prov,
+    )
 
 
 def task_scores(desc: dict, data: PatchData, cfg, prefix: str = "") -> dict[str, float]:
@@ -175,8 +202,17 @@ def map_settings(cfg) -> list[tuple[str, Setting]]:
     "extra" = the extra variants at the largest P × K and the highest lr; "low lr" = the low-lr
     variants at low_lr at the largest P × K; "hermans" = Hermans et al.'s own setting."""
     largest = max(cfg.pk_grid, key=lambda pk: (pk[0] * pk[1], pk[1]))
-    out = [("grid", make_setting(cfg, pk, lr, v)) for v in cfg.distance_variants for pk in cfg.pk_grid for lr in cfg.lr_grid]
-    out += [("extra", make_setting(cfg, largest, max(cfg.lr_grid), v)) for v in cfg.extra_variants if v not in cfg.distance_variants]
+    out = [
+        ("grid", make_setting(cfg, pk, lr, v))
+        for v in cfg.distance_variants
+        for pk in cfg.pk_grid
+        for lr in cfg.lr_grid
+    ]
+    out += [
+        ("extra", make_setting(cfg, largest, max(cfg.lr_grid), v))
+        for v in cfg.extra_variants
+        if v not in cfg.distance_variants
+    ]
     out += [("low lr", make_setting(cfg, largest, cfg.low_lr, v)) for v in cfg.low_lr_variants]
     if cfg.hermans_setting:
         out.append(("hermans", make_setting(cfg, (HERMANS["p"], HERMANS["k"]), HERMANS["lr"], HERMANS["variant"])))
@@ -189,15 +225,33 @@ def map_settings(cfg) -> list[tuple[str, Setting]]:
 
 
 def _row(r: dict, s: Setting, group: str) -> dict[str, Any]:
-    return {"group": group, "pk": _pk(s), "p": s.p, "k": s.k, "lr": s.lr, "variant": variant_of(s), "seed": r["seed"],
-            "collapsed": bool(r["collapsed"]), "collapsed_at": r["collapsed_at"], "reason": r["reason"],
-            "loss_step0": r["step_loss"][0], "final_loss": r["final_loss"], "final_spread": r["final_spread"],
-            "collapsed_at_end": bool(r["final_spread"] < SPREAD_COLLAPSED), "ms_per_iteration": r["ms_per_iteration"]}
+    return {
+        "group": group,
+        "pk": _pk(s),
+        "p": s.p,
+        "k": s.k,
+        "lr": s.lr,
+        "variant": variant_of(s),
+        "seed": r["seed"],
+        "collapsed": bool(r["collapsed"]),
+        "collapsed_at": r["collapsed_at"],
+        "reason": r["reason"],
+        "loss_step0": r["step_loss"][0],
+        "final_loss": r["final_loss"],
+        "final_spread": r["final_spread"],
+        "collapsed_at_end": bool(r["final_spread"] < SPREAD_COLLAPSED),
+        "ms_per_iteration": r["ms_per_iteration"],
+    }
 
 
 def _trace(r: dict) -> dict[str, list]:
-    return {"loss": r["step_loss"], "steps": [m["step"] for m in r["monitor"]], "spread": [m["spread"] for m in r["monitor"]],
-            "collapsed_at": r["collapsed_at"], "growth": r.get("growth")}
+    return {
+        "loss": r["step_loss"],
+        "steps": [m["step"] for m in r["monitor"]],
+        "spread": [m["spread"] for m in r["monitor"]],
+        "collapsed_at": r["collapsed_at"],
+        "growth": r.get("growth"),
+    }
 
 
 def run_collapse_map(cfg, data: PatchData, progress: bool = True):
@@ -210,10 +264,20 @@ def run_collapse_map(cfg, data: PatchData, progress: bool = True):
 
     cells = map_settings(cfg)
     rows, traces = [], {}
-    for (group, s), seed in bar([(c, seed) for c in cells for seed in cfg.seeds], desc="collapse map", disable=not progress,
-                                mininterval=5):
-        r = run(data.x, data.y, s, seed, cfg.iterations, every=cfg.monitor_every, window=cfg.pinned_window, probe=cfg.probe,
-                embedding_size=cfg.embedding_size)
+    for (group, s), seed in bar(
+        [(c, seed) for c in cells for seed in cfg.seeds], desc="collapse map", disable=not progress, mininterval=5
+    ):
+        r = run(
+            data.x,
+            data.y,
+            s,
+            seed,
+            cfg.iterations,
+            every=cfg.monitor_every,
+            window=cfg.pinned_window,
+            probe=cfg.probe,
+            embedding_size=cfg.embedding_size,
+        )
         row = _row(r, s, group)
         row.update(_scores(r["model"], data, cfg, s.normalize, table=group in ("hermans", "low lr")))
         rows.append(row)
@@ -248,20 +312,52 @@ def run_progressive(cfg, data: PatchData, progress: bool = True):
 
     rows, traces = [], {}
     n = cfg.progressive_iterations
-    jobs = [(start, v, seed) for v in cfg.progressive_variants for seed in cfg.seeds for start in ("progressive", "large start")]
+    jobs = [
+        (start, v, seed)
+        for v in cfg.progressive_variants
+        for seed in cfg.seeds
+        for start in ("progressive", "large start")
+    ]
     for start, v, seed in bar(jobs, desc="progressive vs large start", disable=not progress, mininterval=5):
         first = make_setting(cfg, cfg.schedule[0] if start == "progressive" else cfg.schedule[-1], cfg.lr, v)
         if start == "progressive":
-            r = progressive_run(data.x, data.y, [tuple(pk) for pk in cfg.schedule], cfg.lr, seed, n, first.soft, first.squared,
-                                first.normalize, cfg.margin, window=cfg.pinned_window, every=cfg.monitor_every, probe=cfg.probe,
-                                embedding_size=cfg.embedding_size, growth_window=cfg.growth_window)
+            r = progressive_run(
+                data.x,
+                data.y,
+                [tuple(pk) for pk in cfg.schedule],
+                cfg.lr,
+                seed,
+                n,
+                first.soft,
+                first.squared,
+                first.normalize,
+                cfg.margin,
+                window=cfg.pinned_window,
+                every=cfg.monitor_every,
+                probe=cfg.probe,
+                embedding_size=cfg.embedding_size,
+                growth_window=cfg.growth_window,
+            )
         else:
-            r = run(data.x, data.y, first, seed, n, every=cfg.monitor_every, window=cfg.pinned_window, probe=cfg.probe,
-                    embedding_size=cfg.embedding_size)
+            r = run(
+                data.x,
+                data.y,
+                first,
+                seed,
+                n,
+                every=cfg.monitor_every,
+                window=cfg.pinned_window,
+                probe=cfg.probe,
+                embedding_size=cfg.embedding_size,
+            )
             r["growth"] = [(0, (first.p, first.k))]
         row = _row(r, first, start)
-        row.update({"growth": "; ".join(f"{p}×{k} at step {step}" for step, (p, k) in r["growth"]),
-                    "final_pk": "×".join(map(str, r["growth"][-1][1]))})
+        row.update(
+            {
+                "growth": "; ".join(f"{p}×{k} at step {step}" for step, (p, k) in r["growth"]),
+                "final_pk": "×".join(map(str, r["growth"][-1][1])),
+            }
+        )
         if start == "progressive":
             row["pk"] = " → ".join(f"{p}×{k}" for p, k in cfg.schedule)
         row.update(_scores(r["model"], data, cfg, first.normalize, table=True))
@@ -283,7 +379,9 @@ def baselines(cfg, data: PatchData):
     from . import hpatches as hp
 
     row = {"model": "raw pixels", "seed": None}
-    row.update({f"map_{k}": v for k, v in hp.matching_map(raw_pixel_descriptors(data.map_seqs, cfg.patch_size)).items()})
+    row.update(
+        {f"map_{k}": v for k, v in hp.matching_map(raw_pixel_descriptors(data.map_seqs, cfg.patch_size)).items()}
+    )
     row.update(task_scores(raw_pixel_descriptors(data.table_seqs, cfg.patch_size), data, cfg, "table_"))
     rows.append(row)
     return pd.DataFrame(rows)
@@ -296,18 +394,35 @@ def retrieval_table(grid, prog, base, cfg):
 
     parts = [base.assign(model=base["model"])]
     with_table = grid[grid["table_matching_mean"].notna()] if "table_matching_mean" in grid else grid.iloc[:0]
-    parts.append(with_table.assign(model=with_table["group"] + " " + with_table["pk"] + " " + with_table["variant"]
-                                   + " lr " + with_table["lr"].map("{:g}".format)))
-    parts.append(prog.assign(model=prog["group"] + " " + prog["pk"] + " " + prog["variant"] + " lr " + prog["lr"].map("{:g}".format)))
+    parts.append(
+        with_table.assign(
+            model=with_table["group"]
+            + " "
+            + with_table["pk"]
+            + " "
+            + with_table["variant"]
+            + " lr "
+            + with_table["lr"].map("{:g}".format)
+        )
+    )
+    parts.append(
+        prog.assign(
+            model=prog["group"] + " " + prog["pk"] + " " + prog["variant"] + " lr " + prog["lr"].map("{:g}".format)
+        )
+    )
     df = pd.concat(parts, ignore_index=True)
     cols = [c for c in df.columns if c.startswith("table_")]
     agg = df.groupby("model", sort=False)[cols].agg(["mean", "std"])
     out = pd.DataFrame(index=agg.index)
     for c in cols:
         m, s = agg[(c, "mean")], agg[(c, "std")]
-        out[c.removeprefix("table_")] = [f"{a:.3f}" if not np.isfinite(b) else f"{a:.3f} ± {b:.3f}" for a, b in zip(m, s)]
-    out["collapsed"] = [f"{int(g['collapsed'].sum())}/{len(g)}" if "collapsed" in g and g["collapsed"].notna().all() else "—"
-                        for _, g in df.groupby("model", sort=False)]
+        out[c.removeprefix("table_")] = [
+            f"{a:.3f}" if not np.isfinite(b) else f"{a:.3f} ± {b:.3f}" for a, b in zip(m, s)
+        ]
+    out["collapsed"] = [
+        f"{int(g['collapsed'].sum())}/{len(g)}" if "collapsed" in g and g["collapsed"].notna().all() else "—"
+        for _, g in df.groupby("model", sort=False)
+    ]
     return out
 
 
@@ -321,8 +436,15 @@ def triplet_count_table(pk_list=((2, 2), (3, 4), (8, 2), (16, 4), (32, 4), (32, 
     rows = []
     for p, k in pk_list:
         brute = valid_triplet_count(np.repeat(np.arange(p), k)) if p * k <= 128 else None
-        rows.append({"P": p, "K": k, "brute force": brute, "P·K²(K−1)(P−1)": pk_triplet_count(p, k),
-                     "report: K²(K−1)(S−1)": k * k * (k - 1) * (p - 1)})
+        rows.append(
+            {
+                "P": p,
+                "K": k,
+                "brute force": brute,
+                "P·K²(K−1)(P−1)": pk_triplet_count(p, k),
+                "report: K²(K−1)(S−1)": k * k * (k - 1) * (p - 1),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -336,9 +458,11 @@ def no_valid_triplet_curves(cfg) -> dict[int, dict[str, list[float]]]:
 
     out = {}
     for b in cfg.triplet_batches:
-        out[b] = {"classes": list(TRIPLET_CLASSES),
-                  "closed_form": [no_valid_triplet_probability(b, c) for c in TRIPLET_CLASSES],
-                  "monte_carlo": [no_valid_triplet_monte_carlo(b, c, cfg.mc_trials, seed=b * 7 + c) for c in TRIPLET_CLASSES]}
+        out[b] = {
+            "classes": list(TRIPLET_CLASSES),
+            "closed_form": [no_valid_triplet_probability(b, c) for c in TRIPLET_CLASSES],
+            "monte_carlo": [no_valid_triplet_monte_carlo(b, c, cfg.mc_trials, seed=b * 7 + c) for c in TRIPLET_CLASSES],
+        }
     return out
 
 
@@ -365,6 +489,7 @@ def gradient_study(cfg) -> dict[str, Any]:
 
 def _paired(grid, unit: list[str], pick_a: dict, pick_b: dict, value: str = "collapsed"):
     """Values of ``value`` for rows matching ``pick_a`` and ``pick_b``, paired on ``unit`` columns."""
+
     def side(pick):
         g = grid
         for col, want in pick.items():
@@ -393,93 +518,174 @@ def claims(cfg, counts, novalid, grads, grid, prog, base):
     formula_ok = bool((brute["brute force"] == brute["P·K²(K−1)(P−1)"]).all())
     report_ok = bool((brute["brute force"] == brute["report: K²(K−1)(S−1)"]).all())
     eg = brute.iloc[-1]
-    rows.append({"claim": "a P × K batch (S = P classes × K ≥ 2) guarantees K²(K−1)(S−1) valid triplets",
-                 "reported": "K²(K−1)(S−1)",
-                 "ours": f"brute force over {len(brute)} batches equals P·K²(K−1)(P−1) for all: {formula_ok}; equals the report's "
-                         f"formula: {report_ok} (P {int(eg['P'])} × K {int(eg['K'])}: {int(eg['brute force'])} vs the report's "
-                         f"{int(eg['report: K²(K−1)(S−1)'])})",
-                 "verdict": "reproduced" if report_ok else "not reproduced",
-                 "why": "the report's count is the triplets of one class's anchors; the batch has P classes, so P times as many"})
+    rows.append(
+        {
+            "claim": "a P × K batch (S = P classes × K ≥ 2) guarantees K²(K−1)(S−1) valid triplets",
+            "reported": "K²(K−1)(S−1)",
+            "ours": f"brute force over {len(brute)} batches equals P·K²(K−1)(P−1) for all: {formula_ok}; equals the report's "
+            f"formula: {report_ok} (P {int(eg['P'])} × K {int(eg['K'])}: {int(eg['brute force'])} vs the report's "
+            f"{int(eg['report: K²(K−1)(S−1)'])})",
+            "verdict": "reproduced" if report_ok else "not reproduced",
+            "why": "the report's count is the triplets of one class's anchors; the batch has P classes, so P times as many",
+        }
+    )
     worst = max(abs(m - c) for cur in novalid.values() for m, c in zip(cur["monte_carlo"], cur["closed_form"]))
     b0 = min(novalid)
     at = dict(zip(novalid[b0]["classes"], novalid[b0]["closed_form"]))
     big = max(at)
-    rows.append({"claim": "uniformly random batches hold no valid triplet when the classes are many",
-                 "reported": "argued, no number",
-                 "ours": f"P(no valid triplet), batch {b0}: " + ", ".join(f"C={c}: {p:.3f}" for c, p in at.items())
-                         + f"; Monte Carlo ({cfg.mc_trials} batches) within {worst:.3f} of the closed form",
-                 "verdict": "reproduced" if at[big] > 0.5 and worst < 5 / np.sqrt(cfg.mc_trials) else "not reproduced",
-                 "why": f"reproduced = more than half of random batches of {b0} have no valid triplet at C = {big} and the "
-                        f"Monte Carlo agrees with the closed form within 5/√trials"})
+    rows.append(
+        {
+            "claim": "uniformly random batches hold no valid triplet when the classes are many",
+            "reported": "argued, no number",
+            "ours": f"P(no valid triplet), batch {b0}: "
+            + ", ".join(f"C={c}: {p:.3f}" for c, p in at.items())
+            + f"; Monte Carlo ({cfg.mc_trials} batches) within {worst:.3f} of the closed form",
+            "verdict": "reproduced" if at[big] > 0.5 and worst < 5 / np.sqrt(cfg.mc_trials) else "not reproduced",
+            "why": f"reproduced = more than half of random batches of {b0} have no valid triplet at C = {big} and the "
+            f"Monte Carlo agrees with the closed form within 5/√trials",
+        }
+    )
     grid = grid.copy()
     main = grid[grid["group"].isin(["grid", "extra", "low lr"])]
     pks = sorted({(p, k) for p, k in zip(main["p"], main["k"])}, key=lambda pk: (pk[0] * pk[1], pk[1]))
     small, large = f"{pks[0][0]}×{pks[0][1]}", f"{pks[-1][0]}×{pks[-1][1]}"
     g = main[main["group"] == "grid"]
     a, b = _paired(g, ["lr", "variant", "seed"], {"pk": large}, {"pk": small})
-    rows.append(interval_claim(f"large batches with large K collapse, small batches do not ({large} vs {small}, hard margin)",
-                               "collapse at large P × K", a - b, "collapse_share",
-                               ours=f"collapsed: {large} {_share(a)}, {small} {_share(b)} (paired over lr × distance × seed)",
-                               label="collapse share difference", digits=2))
+    rows.append(
+        interval_claim(
+            f"large batches with large K collapse, small batches do not ({large} vs {small}, hard margin)",
+            "collapse at large P × K",
+            a - b,
+            "collapse_share",
+            ours=f"collapsed: {large} {_share(a)}, {small} {_share(b)} (paired over lr × distance × seed)",
+            label="collapse share difference",
+            digits=2,
+        )
+    )
     hi_lr = max(cfg.lr_grid)
     a, b = _paired(main[main["pk"] == large], ["variant", "seed"], {"lr": hi_lr}, {"lr": cfg.low_lr})
-    rows.append(interval_claim(f"a low learning rate avoids collapse ({large}: lr {hi_lr:g} vs {cfg.low_lr:g})",
-                               "low lr avoids it", a - b, "collapse_share",
-                               ours=f"collapsed: lr {hi_lr:g} {_share(a)}, lr {cfg.low_lr:g} {_share(b)} (paired over variant × seed)",
-                               label="collapse share difference", digits=2))
+    rows.append(
+        interval_claim(
+            f"a low learning rate avoids collapse ({large}: lr {hi_lr:g} vs {cfg.low_lr:g})",
+            "low lr avoids it",
+            a - b,
+            "collapse_share",
+            ours=f"collapsed: lr {hi_lr:g} {_share(a)}, lr {cfg.low_lr:g} {_share(b)} (paired over variant × seed)",
+            label="collapse share difference",
+            digits=2,
+        )
+    )
     if {"plain", "squared"} <= set(cfg.distance_variants):
         hard = main[~main["variant"].str.startswith("soft") & (main["variant"] != "normalized")]
         a, b = _paired(hard, ["pk", "lr", "seed"], {"variant": "squared"}, {"variant": "plain"})
-        rows.append(interval_claim("squared Euclidean distance collapses more than plain Euclidean", "squared collapses more",
-                                   a - b, "collapse_share", ours=f"collapsed: squared {_share(a)}, plain {_share(b)} "
-                                   "(paired over P × K × lr × seed)", label="collapse share difference", digits=2))
-    for variant, value, name in (("soft", LN2, "ln 2 ≈ 0.693"), ("plain", cfg.margin, f"the margin m = {cfg.margin:g}")):
+        rows.append(
+            interval_claim(
+                "squared Euclidean distance collapses more than plain Euclidean",
+                "squared collapses more",
+                a - b,
+                "collapse_share",
+                ours=f"collapsed: squared {_share(a)}, plain {_share(b)} (paired over P × K × lr × seed)",
+                label="collapse share difference",
+                digits=2,
+            )
+        )
+    for variant, value, name in (
+        ("soft", LN2, "ln 2 ≈ 0.693"),
+        ("plain", cfg.margin, f"the margin m = {cfg.margin:g}"),
+    ):
         hit = grid[(grid["variant"] == variant) & (grid["final_spread"] < FULLY_COLLAPSED)]
         if len(hit) == 0:
-            verdict, ours = "inconclusive", (f"no {variant} run ended fully collapsed ({int((grid['variant'] == variant).sum())} "
-                                             "runs)")
+            verdict, ours = (
+                "inconclusive",
+                (f"no {variant} run ended fully collapsed ({int((grid['variant'] == variant).sum())} runs)"),
+            )
         else:
             off = (hit["final_loss"] - value).abs().max()
             verdict = "reproduced" if off < AT_VALUE else "not reproduced"
-            ours = (f"{len(hit)} {variant} runs ended with spread < {FULLY_COLLAPSED:g} of step 0 (max "
-                    f"{hit['final_spread'].max():.2g}); their last loss is at most {off:.1e} from {value:.6f}")
-        claim = ("the soft-margin loss collapses at ≈ 0.693" if variant == "soft"
-                 else "a collapsed hard-margin run has its loss stuck at the margin, all descriptors equal")
-        rows.append({"claim": claim, "reported": "0.693" if variant == "soft" else "loss = margin", "ours": ours,
-                     "verdict": verdict, "why": f"reproduced = the last loss of every run that ended fully collapsed is within "
-                                                f"{AT_VALUE:g} of {name}; inconclusive when none did"})
+            ours = (
+                f"{len(hit)} {variant} runs ended with spread < {FULLY_COLLAPSED:g} of step 0 (max "
+                f"{hit['final_spread'].max():.2g}); their last loss is at most {off:.1e} from {value:.6f}"
+            )
+        claim = (
+            "the soft-margin loss collapses at ≈ 0.693"
+            if variant == "soft"
+            else "a collapsed hard-margin run has its loss stuck at the margin, all descriptors equal"
+        )
+        rows.append(
+            {
+                "claim": claim,
+                "reported": "0.693" if variant == "soft" else "loss = margin",
+                "ours": ours,
+                "verdict": verdict,
+                "why": f"reproduced = the last loss of every run that ended fully collapsed is within "
+                f"{AT_VALUE:g} of {name}; inconclusive when none did",
+            }
+        )
     if len(prog):
         final = f"{cfg.schedule[-1][0]}×{cfg.schedule[-1][1]}"
         grew = prog[prog["group"] == "progressive"]
         reached = f"{int((grew['final_pk'] == final).sum())}/{len(grew)} progressive runs reached {final}"
         a, b = _paired(prog, ["variant", "seed"], {"group": "large start"}, {"group": "progressive"})
-        rows.append(interval_claim(f"progressive growth avoids the collapse of a large start (lr {cfg.lr:g}, "
-                                   f"{cfg.progressive_iterations} iterations each)", "progressive growth without collapse",
-                                   a - b, "collapse_share", ours=f"collapsed: large start {_share(a)}, progressive {_share(b)} "
-                                   f"(paired over variant × seed); {reached}", label="collapse share difference", digits=2))
+        rows.append(
+            interval_claim(
+                f"progressive growth avoids the collapse of a large start (lr {cfg.lr:g}, "
+                f"{cfg.progressive_iterations} iterations each)",
+                "progressive growth without collapse",
+                a - b,
+                "collapse_share",
+                ours=f"collapsed: large start {_share(a)}, progressive {_share(b)} "
+                f"(paired over variant × seed); {reached}",
+                label="collapse share difference",
+                digits=2,
+            )
+        )
         rows.append(_growth_claim(grew))
-        a, b = _paired(prog, ["variant", "seed"], {"group": "progressive"}, {"group": "large start"}, "table_matching_mean")
-        rows.append(interval_claim("progressive growth gives better descriptors than the large start (matching mAP)",
-                                   "not reported", a - b, "hpatches_map",
-                                   ours=f"progressive {np.mean(a):.3f} vs large start {np.mean(b):.3f} ({reached})",
-                                   label="mAP difference"))
+        a, b = _paired(
+            prog, ["variant", "seed"], {"group": "progressive"}, {"group": "large start"}, "table_matching_mean"
+        )
+        rows.append(
+            interval_claim(
+                "progressive growth gives better descriptors than the large start (matching mAP)",
+                "not reported",
+                a - b,
+                "hpatches_map",
+                ours=f"progressive {np.mean(a):.3f} vs large start {np.mean(b):.3f} ({reached})",
+                label="mAP difference",
+            )
+        )
     if "normalized" in set(main["variant"]) and "plain" in set(main["variant"]):
-        a, b = _paired(main[(main["pk"] == large) & (main["lr"] == hi_lr)], ["seed"], {"variant": "plain"}, {"variant": "normalized"})
-        rows.append(interval_claim(f"(ours) L2-normalized descriptors collapse less than raw ones ({large}, lr {hi_lr:g}, plain distance)",
-                                   "normalization 'does not avoid collapse'", a - b, "collapse_share",
-                                   ours=f"collapsed: raw {_share(a)}, normalized {_share(b)} (paired by seed)",
-                                   label="collapse share difference", digits=2))
+        a, b = _paired(
+            main[(main["pk"] == large) & (main["lr"] == hi_lr)],
+            ["seed"],
+            {"variant": "plain"},
+            {"variant": "normalized"},
+        )
+        rows.append(
+            interval_claim(
+                f"(ours) L2-normalized descriptors collapse less than raw ones ({large}, lr {hi_lr:g}, plain distance)",
+                "normalization 'does not avoid collapse'",
+                a - b,
+                "collapse_share",
+                ours=f"collapsed: raw {_share(a)}, normalized {_share(b)} (paired by seed)",
+                label="collapse share difference",
+                digits=2,
+            )
+        )
     near = grads["near_collapse"]
     i, one = near["scale"].index(1e-3), near["scale"].index(1.0)
     zero = max(v["gradient_norm"] for v in grads["at_identical"].values())
     ratio, ratio1 = near["squared"][i] / near["plain"][i], near["squared"][one] / near["plain"][one]
-    rows.append({"claim": "(ours) collapse is a stationary point, and the squared distance stops pushing before it",
-                 "reported": "not tested",
-                 "ours": f"largest gradient norm at identical descriptors over {len(grads['at_identical'])} variants: {zero:.1e}; "
-                         f"squared/plain gradient ratio {ratio1:.2g} at the batch's scale, {ratio:.2g} at 1e-3 of it",
-                 "verdict": "reproduced" if zero == 0 and ratio < 1e-2 * ratio1 else "not reproduced",
-                 "why": "reproduced = exactly 0 at identical descriptors, and shrinking the batch 1000-fold shrinks the "
-                        "squared/plain gradient ratio at least 100-fold"})
+    rows.append(
+        {
+            "claim": "(ours) collapse is a stationary point, and the squared distance stops pushing before it",
+            "reported": "not tested",
+            "ours": f"largest gradient norm at identical descriptors over {len(grads['at_identical'])} variants: {zero:.1e}; "
+            f"squared/plain gradient ratio {ratio1:.2g} at the batch's scale, {ratio:.2g} at 1e-3 of it",
+            "verdict": "reproduced" if zero == 0 and ratio < 1e-2 * ratio1 else "not reproduced",
+            "why": "reproduced = exactly 0 at identical descriptors, and shrinking the batch 1000-fold shrinks the "
+            "squared/plain gradient ratio at least 100-fold",
+        }
+    )
     untrained = base[base["model"] == "untrained"].sort_values("seed")
     raw = float(base[base["model"] == "raw pixels"]["table_matching_mean"].iloc[0])
     trained = {}
@@ -487,12 +693,20 @@ def claims(cfg, counts, novalid, grads, grid, prog, base):
     for _, r in scored.groupby(["group", "pk", "lr", "variant"], sort=False):
         if r["table_matching_mean"].notna().all() and len(r) == len(untrained):
             g0 = r.iloc[0]
-            trained[f"{'Hermans ' if g0['group'] == 'hermans' else ''}{g0['pk']} {g0['variant']} lr {g0['lr']:g}"] = \
+            trained[f"{'Hermans ' if g0['group'] == 'hermans' else ''}{g0['pk']} {g0['variant']} lr {g0['lr']:g}"] = (
                 r.sort_values("seed")["table_matching_mean"].to_numpy()
+            )
     if trained:
-        rows.append(beats_baselines_claim("batch-hard training at a learning rate that does not collapse beats the baselines "
-                                          "(matching mAP on the test photos)", trained,
-                                          untrained["table_matching_mean"].to_numpy(), raw, "hpatches_map"))
+        rows.append(
+            beats_baselines_claim(
+                "batch-hard training at a learning rate that does not collapse beats the baselines "
+                "(matching mAP on the test photos)",
+                trained,
+                untrained["table_matching_mean"].to_numpy(),
+                raw,
+                "hpatches_map",
+            )
+        )
     return claims_table(rows)
 
 
@@ -511,27 +725,49 @@ def _growth_claim(grew) -> dict[str, str]:
 
     claim = "once the loss is below the collapse value, growing the batch does not bring collapse"
     first = [_first_growth(g) for g in grew["growth"]]
-    after = [bool(c) and at is not None and f is not None and at >= f
-             for c, at, f in zip(grew["collapsed"], grew["collapsed_at"], first)]
+    after = [
+        bool(c) and at is not None and f is not None and at >= f
+        for c, at, f in zip(grew["collapsed"], grew["collapsed_at"], first)
+    ]
     grown = [i for i, f in enumerate(first) if f is not None]
     hits = [after[i] for i in grown]
-    where = "; ".join(f"{grew.iloc[i]['variant']} seed {grew.iloc[i]['seed']} at step {int(grew.iloc[i]['collapsed_at'])} "
-                      f"(grew at step {first[i]})" for i in grown if after[i])
-    ours = f"{len(grown)}/{len(grew)} progressive runs grew; {sum(hits)} of them collapsed after growing" + (f": {where}" if where else "")
-    why = "the claim is a share of 0: reproduced = its 95 % interval below 0.1, not reproduced = the interval excludes 0"
+    where = "; ".join(
+        f"{grew.iloc[i]['variant']} seed {grew.iloc[i]['seed']} at step {int(grew.iloc[i]['collapsed_at'])} "
+        f"(grew at step {first[i]})"
+        for i in grown
+        if after[i]
+    )
+    ours = f"{len(grown)}/{len(grew)} progressive runs grew; {sum(hits)} of them collapsed after growing" + (
+        f": {where}" if where else ""
+    )
+    why = (
+        "the claim is a share of 0: reproduced = its 95 % interval below 0.1, not reproduced = the interval excludes 0"
+    )
     if not grown:
-        return {"claim": claim, "reported": "the risk of collapse disappears below the margin", "ours": ours,
-                "verdict": "inconclusive", "why": "no progressive run grew; " + why}
+        return {
+            "claim": claim,
+            "reported": "the risk of collapse disappears below the margin",
+            "ours": ours,
+            "verdict": "inconclusive",
+            "why": "no progressive run grew; " + why,
+        }
     ci = paired_interval(np.asarray(hits, dtype=float))
-    ours += f"; share {ci['mean']:.2f}" + (f", 95 % CI [{ci['lo']:+.2f}, {ci['hi']:+.2f}] (n={ci['n']})" if ci["n"] > 1 else "")
+    ours += f"; share {ci['mean']:.2f}" + (
+        f", 95 % CI [{ci['lo']:+.2f}, {ci['hi']:+.2f}] (n={ci['n']})" if ci["n"] > 1 else ""
+    )
     if ci["n"] > 1 and ci["lo"] > 0:
         verdict = "not reproduced"
     elif ci["n"] > 1 and ci["hi"] < 0.1:
         verdict = "reproduced"
     else:
         verdict = "inconclusive"
-    return {"claim": claim, "reported": "the risk of collapse disappears below the margin", "ours": ours, "verdict": verdict,
-            "why": why}
+    return {
+        "claim": claim,
+        "reported": "the risk of collapse disappears below the margin",
+        "ours": ours,
+        "verdict": verdict,
+        "why": why,
+    }
 
 
 def traces_at(traces: dict, pk, lr: float, seed: int) -> dict[str, dict]:

@@ -1,6 +1,7 @@
 """Report 000's experiment: circle loss vs triplet loss with a miner and class-balanced batches
 on imbalanced data; convergence, unseen-class retrieval, margin sweep, train/val loss gap.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,9 +10,9 @@ import numpy as np
 from pytorch_metric_learning.losses import CircleLoss, TripletMarginLoss
 from pytorch_metric_learning.miners import MultiSimilarityMiner
 
+from .class_disjoint import RetrievalData, prepare  # noqa: F401
 from .config import Config
 from .evaluate import embed
-from .class_disjoint import RetrievalData, prepare  # noqa: F401
 from .retrieval_run import baselines, train_and_evaluate  # noqa: F401  (notebook 01 calls ct.prepare, ct.baselines)
 
 LOSSES = ("circle", "triplet")
@@ -47,12 +48,29 @@ def circle_boundary(m: float) -> dict[str, Any]:
     return {"O_p": 1 + m, "O_n": -m, "delta_p": 1 - m, "delta_n": m, "inverted": m > 0.5}
 
 
-def run(cfg: Config, data: RetrievalData, loss_name: str, margin: float, seed: int, iterations: int,
-        track: bool = True, progress: bool = True) -> dict[str, Any]:
+def run(
+    cfg: Config,
+    data: RetrievalData,
+    loss_name: str,
+    margin: float,
+    seed: int,
+    iterations: int,
+    track: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Train one model with ``loss_name`` at ``margin`` behind the configured miner."""
     loss_fn, miner = build_loss(loss_name, margin, cfg.circle_gamma), build_miner(cfg.miner)
-    r = train_and_evaluate(cfg, data, loss_fn, miner, seed, iterations, desc=f"{loss_name} m={margin} seed {seed}",
-                           track=track, progress=progress)
+    r = train_and_evaluate(
+        cfg,
+        data,
+        loss_fn,
+        miner,
+        seed,
+        iterations,
+        desc=f"{loss_name} m={margin} seed {seed}",
+        track=track,
+        progress=progress,
+    )
     r["summary"] = {"loss": loss_name, "margin": margin, **r["summary"]}
     return r
 
@@ -60,11 +78,16 @@ def run(cfg: Config, data: RetrievalData, loss_name: str, margin: float, seed: i
 def run_main(cfg: Config, data: RetrievalData, progress: bool = True) -> dict[tuple[str, int], dict[str, Any]]:
     """Both losses at their configured margins, every seed, tracked every eval_every iterations."""
     margins = {"circle": cfg.circle_margin, "triplet": cfg.triplet_margin}
-    return {(loss, seed): run(cfg, data, loss, margins[loss], seed, cfg.iterations, progress=progress)
-            for loss in LOSSES for seed in cfg.seeds}
+    return {
+        (loss, seed): run(cfg, data, loss, margins[loss], seed, cfg.iterations, progress=progress)
+        for loss in LOSSES
+        for seed in cfg.seeds
+    }
 
 
-def umap_panels(cfg: Config, data: RetrievalData, main, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def umap_panels(
+    cfg: Config, data: RetrievalData, main, seed: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """UMAP of training and validation embeddings of the first ``umap_classes`` training classes
     (the report's figures 1–2), for each loss. Returns (points per panel, labels per panel)."""
     from .evaluate import project_2d
@@ -102,10 +125,15 @@ def smooth(values, window: int = 50) -> np.ndarray:
 
 def margin_sweep(cfg: Config, data: RetrievalData, progress: bool = True):
     import pandas as pd
+
     from .progress import bar
 
-    jobs = [(loss, m, s) for loss, margins in (("circle", cfg.circle_margins), ("triplet", cfg.triplet_margins))
-            for m in margins for s in cfg.sweep_seeds]
+    jobs = [
+        (loss, m, s)
+        for loss, margins in (("circle", cfg.circle_margins), ("triplet", cfg.triplet_margins))
+        for m in margins
+        for s in cfg.sweep_seeds
+    ]
     rows = []
     for loss, m, s in bar(jobs, desc="margin sweep", disable=not progress, mininterval=5):
         rows.append(run(cfg, data, loss, m, s, cfg.sweep_iterations, track=False, progress=False)["summary"])
@@ -117,10 +145,18 @@ def convergence_table(main, cfg: Config):
     """Per loss and seed: iterations to reach converge_fraction of the final validation MAP@R."""
     import pandas as pd
 
-    return pd.DataFrame([{"loss": loss, "seed": seed,
-                          "iterations_to_converge": iterations_to_reach(r["curve"], cfg.converge_fraction),
-                          "final_val_map_at_r": r["curve"][-1]["val_map_at_r"], "ms_per_iteration": r["summary"]["ms_per_iteration"]}
-                         for (loss, seed), r in main.items()])
+    return pd.DataFrame(
+        [
+            {
+                "loss": loss,
+                "seed": seed,
+                "iterations_to_converge": iterations_to_reach(r["curve"], cfg.converge_fraction),
+                "final_val_map_at_r": r["curve"][-1]["val_map_at_r"],
+                "ms_per_iteration": r["summary"]["ms_per_iteration"],
+            }
+            for (loss, seed), r in main.items()
+        ]
+    )
 
 
 def loss_gap_table(main):
@@ -131,10 +167,16 @@ def loss_gap_table(main):
     rows = []
     for (loss, seed), r in main.items():
         c = r["curve"][-1]
-        rows.append({"loss": loss, "seed": seed, **{k: v for k, v in c.items() if "loss" in k},
-                     "gap_as_reported": c["val_loss_all_tuples"] - c["train_loss_with_miner"],
-                     "gap_both_all_tuples": c["val_loss_all_tuples"] - c["train_loss_all_tuples"],
-                     "gap_both_with_miner": c["val_loss_with_miner"] - c["train_loss_with_miner"]})
+        rows.append(
+            {
+                "loss": loss,
+                "seed": seed,
+                **{k: v for k, v in c.items() if "loss" in k},
+                "gap_as_reported": c["val_loss_all_tuples"] - c["train_loss_with_miner"],
+                "gap_both_all_tuples": c["val_loss_all_tuples"] - c["train_loss_all_tuples"],
+                "gap_both_with_miner": c["val_loss_with_miner"] - c["train_loss_with_miner"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -156,13 +198,18 @@ def step_time_benchmark(cfg: Config, data: RetrievalData, seed: int = 0):
     seed_everything(seed)
     start = build_backbone(cfg, data).to(resolve_device(cfg.device))
     margins = {"circle": cfg.circle_margin, "triplet": cfg.triplet_margin}
-    batches = [(torch.as_tensor(select_rows(data.x_train, b)), torch.as_tensor(data.y_train[b]))
-               for b in fixed_batches(data.y_train, cfg, cfg.timing_steps, seed)]
+    batches = [
+        (torch.as_tensor(select_rows(data.x_train, b)), torch.as_tensor(data.y_train[b]))
+        for b in fixed_batches(data.y_train, cfg, cfg.timing_steps, seed)
+    ]
     steps = {}
     for loss in LOSSES:
         model = copy.deepcopy(start)
-        steps[loss] = single_loss_step(model, labelled_loss(build_loss(loss, margins[loss], cfg.circle_gamma), build_miner(cfg.miner)),
-                                       torch.optim.Adam(model.parameters(), lr=cfg.lr))
+        steps[loss] = single_loss_step(
+            model,
+            labelled_loss(build_loss(loss, margins[loss], cfg.circle_gamma), build_miner(cfg.miner)),
+            torch.optim.Adam(model.parameters(), lr=cfg.lr),
+        )
 
     def block(loss: str) -> float:  # the engine's own step timer: forward, miner, loss, backward, guard, Adam step
         return fit(steps[loss], batches, passes=1, progress=False).median_step_ms
@@ -192,28 +239,66 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config):
         return df[df["loss"] == loss].sort_values("seed")[c].to_numpy()
 
     rows = [
-        paired_claim(f"circle converges in fewer iterations than triplet (iterations to {cfg.converge_fraction:.0%} of final val MAP@R)",
-                     "triplet 'clearly needs more iterations' (no number)", "circle", col(conv, "circle", "iterations_to_converge"),
-                     "triplet", col(conv, "triplet", "iterations_to_converge"), cfg.eval_every, digits=0, lower_wins=True),
+        paired_claim(
+            f"circle converges in fewer iterations than triplet (iterations to {cfg.converge_fraction:.0%} of final val MAP@R)",
+            "triplet 'clearly needs more iterations' (no number)",
+            "circle",
+            col(conv, "circle", "iterations_to_converge"),
+            "triplet",
+            col(conv, "triplet", "iterations_to_converge"),
+            cfg.eval_every,
+            digits=0,
+            lower_wins=True,
+        ),
     ]
     rows[0]["why"] = rows[0]["why"].replace("stated with the claim", "one evaluation interval: the curve's resolution")
-    rows.append(equivalence_claim("an iteration costs the same for both losses", "'almost the same'",
-                                  np.log(timing["circle_ms"].to_numpy() / timing["triplet_ms"].to_numpy()), 0.15,
-                                  ours=f"median step circle {timing['circle_ms'].median():.1f} ms, triplet {timing['triplet_ms'].median():.1f} ms "
-                                       f"({cfg.timing_steps} steps per block, order alternating)",
-                                  why="timed by step_time_benchmark in one process, not from training wall time"))
-    rows.append(paired_claim("circle gives better embeddings: MAP@R on unseen classes", "'far better' (visual, UMAP)",
-                             "circle", col(main_df, "circle", "map_at_r"), "triplet", col(main_df, "triplet", "map_at_r"), "map_at_r"))
-    rows.append(paired_claim("circle generalizes better: MAP@R on held-out images of the training classes", "'better generalization'",
-                             "circle", col(main_df, "circle", "val_map_at_r"), "triplet", col(main_df, "triplet", "val_map_at_r"), "map_at_r"))
+    rows.append(
+        equivalence_claim(
+            "an iteration costs the same for both losses",
+            "'almost the same'",
+            np.log(timing["circle_ms"].to_numpy() / timing["triplet_ms"].to_numpy()),
+            0.15,
+            ours=f"median step circle {timing['circle_ms'].median():.1f} ms, triplet {timing['triplet_ms'].median():.1f} ms "
+            f"({cfg.timing_steps} steps per block, order alternating)",
+            why="timed by step_time_benchmark in one process, not from training wall time",
+        )
+    )
+    rows.append(
+        paired_claim(
+            "circle gives better embeddings: MAP@R on unseen classes",
+            "'far better' (visual, UMAP)",
+            "circle",
+            col(main_df, "circle", "map_at_r"),
+            "triplet",
+            col(main_df, "triplet", "map_at_r"),
+            "map_at_r",
+        )
+    )
+    rows.append(
+        paired_claim(
+            "circle generalizes better: MAP@R on held-out images of the training classes",
+            "'better generalization'",
+            "circle",
+            col(main_df, "circle", "val_map_at_r"),
+            "triplet",
+            col(main_df, "triplet", "val_map_at_r"),
+            "map_at_r",
+        )
+    )
     for metric, what in (("val_map_at_r", "held-out images of training classes"), ("map_at_r", "unseen classes")):
         spread = {loss: _per_seed(sweep, loss, metric, lambda v: v.max() - v.min()) for loss in LOSSES}
         seeds = sorted(set(spread["circle"]) & set(spread["triplet"]))
         c, t = (np.array([spread[loss][s] for s in seeds]) for loss in LOSSES)
-        rows.append(interval_claim(f"circle is far more sensitive to the margin than triplet (sweep 0.4 → 1.0; MAP@R on {what})",
-                                   "visual (fig. 3), no number", c - t, "map_at_r",
-                                   ours=f"range over margins, per seed: circle {mean_std(c, 3)}, triplet {mean_std(t, 3)}",
-                                   label="circle − triplet"))
+        rows.append(
+            interval_claim(
+                f"circle is far more sensitive to the margin than triplet (sweep 0.4 → 1.0; MAP@R on {what})",
+                "visual (fig. 3), no number",
+                c - t,
+                "map_at_r",
+                ours=f"range over margins, per seed: circle {mean_std(c, 3)}, triplet {mean_std(t, 3)}",
+                label="circle − triplet",
+            )
+        )
     circle = sweep[sweep["loss"] == "circle"]
     if (circle["margin"] <= 0.5).any() and (circle["margin"] > 0.5).any():
         low = _per_seed(circle[circle["margin"] <= 0.5], "circle", "val_map_at_r", np.mean)
@@ -221,28 +306,47 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config):
         seeds = sorted(set(low) & set(high))
         lo, hi = np.array([low[s] for s in seeds]), np.array([high[s] for s in seeds])
         frozen = circle[circle["weight_move"] < 0.01]
-        rows.append(interval_claim(
-            "[TARGETS] circle margins m > 0.5 invert the decision boundary (Δn > Δp) and give worse embeddings",
-            "not in the report", lo - hi, "map_at_r",
-            ours=(f"val MAP@R per seed, mean over m ≤ 0.5: {mean_std(lo, 3)}, over m > 0.5: {mean_std(hi, 3)}; weights barely move "
-                  f"(< 0.01) for m in {sorted(frozen['margin'].unique().tolist())} (loss at step 0 ≤ "
-                  f"{frozen['loss_step0'].max() if len(frozen) else float('nan'):.2g})"),
-            label="m ≤ 0.5 − m > 0.5",
-            why="a loss of ~0 at initialization gives ~0 gradient: those nets stay as initialized, identical across margins, "
-                "so each seed counts once"))
+        rows.append(
+            interval_claim(
+                "[TARGETS] circle margins m > 0.5 invert the decision boundary (Δn > Δp) and give worse embeddings",
+                "not in the report",
+                lo - hi,
+                "map_at_r",
+                ours=(
+                    f"val MAP@R per seed, mean over m ≤ 0.5: {mean_std(lo, 3)}, over m > 0.5: {mean_std(hi, 3)}; weights barely move "
+                    f"(< 0.01) for m in {sorted(frozen['margin'].unique().tolist())} (loss at step 0 ≤ "
+                    f"{frozen['loss_step0'].max() if len(frozen) else float('nan'):.2g})"
+                ),
+                label="m ≤ 0.5 − m > 0.5",
+                why="a loss of ~0 at initialization gives ~0 gradient: those nets stay as initialized, identical across margins, "
+                "so each seed counts once",
+            )
+        )
     for loss in LOSSES:
         g = gaps[gaps["loss"] == loss].sort_values("seed")
-        rep, fair_all, fair_miner = (g[c].to_numpy() for c in ("gap_as_reported", "gap_both_all_tuples", "gap_both_with_miner"))
-        rows.append(interval_claim(
-            f"[untested there] {loss}: the train/val loss gap comes from the miner (training loss mined, validation not)",
-            "hypothesis, not tested", 0.5 * np.abs(rep) - np.abs(fair_all), 0.0,
-            ours=f"val(all tuples) − train(miner) = {mean_std(rep, 3)}; like for like: all tuples {mean_std(fair_all, 3)}, "
-                 f"with miner {mean_std(fair_miner, 3)}",
-            label="½·|reported-style gap| − |like-for-like gap|",
-            why="reproduced = the like-for-like gap (all tuples) is under half the reported-style one"))
+        rep, fair_all, fair_miner = (
+            g[c].to_numpy() for c in ("gap_as_reported", "gap_both_all_tuples", "gap_both_with_miner")
+        )
+        rows.append(
+            interval_claim(
+                f"[untested there] {loss}: the train/val loss gap comes from the miner (training loss mined, validation not)",
+                "hypothesis, not tested",
+                0.5 * np.abs(rep) - np.abs(fair_all),
+                0.0,
+                ours=f"val(all tuples) − train(miner) = {mean_std(rep, 3)}; like for like: all tuples {mean_std(fair_all, 3)}, "
+                f"with miner {mean_std(fair_miner, 3)}",
+                label="½·|reported-style gap| − |like-for-like gap|",
+                why="reproduced = the like-for-like gap (all tuples) is under half the reported-style one",
+            )
+        )
     for metric, what in (("val_map_at_r", "held-out images of training classes"), ("map_at_r", "unseen classes")):
-        rows.append(beats_baselines_claim(f"both trained nets beat the baselines: MAP@R on {what}",
-                                          {loss: col(main_df, loss, metric) for loss in LOSSES},
-                                          base[base["loss"] == "untrained"].sort_values("seed")[metric].to_numpy(),
-                                          float(base[base["loss"] == "raw pixels"][metric].iloc[0]), "map_at_r"))
+        rows.append(
+            beats_baselines_claim(
+                f"both trained nets beat the baselines: MAP@R on {what}",
+                {loss: col(main_df, loss, metric) for loss in LOSSES},
+                base[base["loss"] == "untrained"].sort_values("seed")[metric].to_numpy(),
+                float(base[base["loss"] == "raw pixels"][metric].iloc[0]),
+                "map_at_r",
+            )
+        )
     return claims_table(rows)

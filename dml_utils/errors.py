@@ -1,4 +1,5 @@
 """Errors shared by the data modules (kept apart so that ``data`` and ``image_folders`` need not import each other)."""
+
 from __future__ import annotations
 
 

@@ -1,5 +1,6 @@
 """Embeddings, retrieval metrics, similarity statistics, 2-D projections and paired comparisons
 (pair verification is in :mod:`dml_utils.pairs`)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,10 @@ def embed(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 2048
     if dense:
         x = torch.as_tensor(x, dtype=torch.float32)
     dev = next(model.parameters()).device
-    out = [model((x[i : i + batch_size] if dense else torch.as_tensor(np.asarray(x[i : i + batch_size]))).to(dev)).cpu()
-           for i in range(0, len(x), batch_size)]
+    out = [
+        model((x[i : i + batch_size] if dense else torch.as_tensor(np.asarray(x[i : i + batch_size]))).to(dev)).cpu()
+        for i in range(0, len(x), batch_size)
+    ]
     model.train(was_training)
     return torch.cat(out).numpy()
 
@@ -54,7 +57,9 @@ def _same_label(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 KNN_QUERY_BATCH = 2048  # queries per k-NN block: 2048 × 60,000 float32 distances ≈ 0.5 GB (SOP's test half)
-SIMILARITY_BLOCK = 2048  # rows per block of the cosine-similarity means above this many items (2048 × 60,000 float64 ≈ 1 GB)
+SIMILARITY_BLOCK = (
+    2048  # rows per block of the cosine-similarity means above this many items (2048 × 60,000 float64 ≈ 1 GB)
+)
 
 
 def check_embeddings(emb: np.ndarray, labels: np.ndarray) -> None:
@@ -68,12 +73,15 @@ def check_embeddings(emb: np.ndarray, labels: np.ndarray) -> None:
     finite = np.isfinite(np.asarray(emb, dtype=np.float64).reshape(n, -1)).all(axis=1)
     if not finite.all():
         rows = np.flatnonzero(~finite)
-        raise ValueError(f"{len(rows)} of {n} embeddings hold NaN or inf (first row {rows[0]}): the model diverged "
-                         f"or an input is not finite; check the training losses and the input data")
+        raise ValueError(
+            f"{len(rows)} of {n} embeddings hold NaN or inf (first row {rows[0]}): the model diverged "
+            f"or an input is not finite; check the training losses and the input data"
+        )
 
 
-def retrieval_metrics(emb: np.ndarray, labels: np.ndarray, normalize: bool = False,
-                      recall_ks: tuple[int, ...] = (), nmi: bool = False) -> dict[str, float]:
+def retrieval_metrics(
+    emb: np.ndarray, labels: np.ndarray, normalize: bool = False, recall_ks: tuple[int, ...] = (), nmi: bool = False
+) -> dict[str, float]:
     """Precision@1 and MAP@R of each item against the others (PML AccuracyCalculator); optionally
     Recall@K and NMI (k-means from scikit-learn, since faiss is not required here).
 
@@ -90,7 +98,9 @@ def retrieval_metrics(emb: np.ndarray, labels: np.ndarray, normalize: bool = Fal
     # With classes smaller than K + 1, "max_bin_count" alone would compute Recall@K at fewer neighbours.
     need = max(recall_ks, default=1)
     if need > len(labels) - 1:
-        raise ValueError(f"Recall@{need} needs more than {need} items; got {len(labels)}: lower recall_ks or embed more items")
+        raise ValueError(
+            f"Recall@{need} needs more than {need} items; got {len(labels)}: lower recall_ks or embed more items"
+        )
     largest = int(np.unique(np.asarray(labels), return_counts=True)[1].max()) if len(labels) else 0
     calc = _make_calculator(tuple(recall_ks))(
         include=tuple(include),
@@ -107,8 +117,12 @@ def retrieval_metrics(emb: np.ndarray, labels: np.ndarray, normalize: bool = Fal
     if nmi:  # a calculator of its own: PML refuses clustering with a custom label comparison (k-means on e, as before)
         from pytorch_metric_learning.utils.accuracy_calculator import AccuracyCalculator
 
-        clustering = AccuracyCalculator(include=("NMI",), kmeans_func=sklearn_kmeans, knn_func=calc.knn_func,  # (k-NN unused)
-                                        device=torch.device("cpu"))
+        clustering = AccuracyCalculator(
+            include=("NMI",),
+            kmeans_func=sklearn_kmeans,
+            knn_func=calc.knn_func,  # (k-NN unused)
+            device=torch.device("cpu"),
+        )
         out["nmi"] = float(clustering.get_accuracy(e, y)["NMI"])
     return out
 
@@ -126,21 +140,26 @@ def similarity_stats(emb: np.ndarray, labels: np.ndarray, block: int = SIMILARIT
         sim = e @ e.T
         same = y[:, None] == y[None, :]
         off = ~torch.eye(n, dtype=torch.bool)
-        return {"sim_same": float(sim[same & off].mean()), "sim_diff": float(sim[~same].mean()),
-                "sim_all": float(sim[off].mean())}
+        return {
+            "sim_same": float(sim[same & off].mean()),
+            "sim_diff": float(sim[~same].mean()),
+            "sim_all": float(sim[off].mean()),
+        }
     total = same_sum = 0.0
     same_count = 0
     for s in range(0, n, block):
-        sim = e[s:s + block] @ e.T  # block × N: the only large array
-        same = y[s:s + block, None] == y[None, :]  # bool, ~1/8 of sim
+        sim = e[s : s + block] @ e.T  # block × N: the only large array
+        same = y[s : s + block, None] == y[None, :]  # bool, ~1/8 of sim
         total += float(sim.sum())
         same_sum += float(sim[same].sum())  # same-class entries are few: a small copy
         same_count += int(same.sum())
     self_sum = float((e * e).sum())  # the diagonal: cos(x, x) = 1 up to rounding
     diff_count = n * n - same_count
-    return {"sim_same": (same_sum - self_sum) / (same_count - n) if same_count > n else float("nan"),
-            "sim_diff": (total - same_sum) / diff_count if diff_count else float("nan"),
-            "sim_all": (total - self_sum) / (n * (n - 1))}
+    return {
+        "sim_same": (same_sum - self_sum) / (same_count - n) if same_count > n else float("nan"),
+        "sim_diff": (total - same_sum) / diff_count if diff_count else float("nan"),
+        "sim_all": (total - self_sum) / (n * (n - 1)),
+    }
 
 
 def project_2d(emb: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndarray:
@@ -166,8 +185,12 @@ def paired_comparison(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     diff = a - b
-    out = {"n": int(len(diff)), "mean_diff": float(diff.mean()), "std_diff": float(diff.std(ddof=1)) if len(diff) > 1 else float("nan"),
-           "wins": int((diff > 0).sum())}
+    out = {
+        "n": int(len(diff)),
+        "mean_diff": float(diff.mean()),
+        "std_diff": float(diff.std(ddof=1)) if len(diff) > 1 else float("nan"),
+        "wins": int((diff > 0).sum()),
+    }
     if len(diff) > 1 and np.any(diff != diff[0]):
         out["t_p"] = float(stats.ttest_rel(a, b).pvalue)
     else:
@@ -209,7 +232,9 @@ def _clustering_calculator():
         both on the same k-means clusters (k = the number of classes)."""
 
         def calculate_F1(self, query_labels, cluster_labels, **kwargs):
-            return pair_counting_f1(*(np.asarray(x.cpu() if hasattr(x, "cpu") else x) for x in (query_labels, cluster_labels)))
+            return pair_counting_f1(
+                *(np.asarray(x.cpu() if hasattr(x, "cpu") else x) for x in (query_labels, cluster_labels))
+            )
 
         def requires_clustering(self):
             return super().requires_clustering() + ["F1"]
@@ -228,7 +253,8 @@ def clustering_metrics(emb: np.ndarray, labels: np.ndarray, n_clusters: int | No
     if n_clusters is not None and not 1 <= n_clusters <= len(emb):
         raise ValueError(f"n_clusters must be between 1 and the {len(emb)} items, got {n_clusters}")
     kmeans = sklearn_kmeans if n_clusters is None else (lambda x, _k: sklearn_kmeans(x, n_clusters))
-    calc = _clustering_calculator()(include=("NMI", "F1"), kmeans_func=kmeans, device=torch.device("cpu"),
-                                    knn_func=CustomKNN(LpDistance()))  # k-NN unused; PML's default needs faiss
+    calc = _clustering_calculator()(
+        include=("NMI", "F1"), kmeans_func=kmeans, device=torch.device("cpu"), knn_func=CustomKNN(LpDistance())
+    )  # k-NN unused; PML's default needs faiss
     acc = calc.get_accuracy(torch.as_tensor(emb, dtype=torch.float32).reshape(len(emb), -1), torch.as_tensor(labels))
     return {"nmi": float(acc["NMI"]), "f1": float(acc["F1"])}

@@ -39,10 +39,12 @@ and class ids mapped to 0 … C − 1 with an error for an id the classifier doe
 ``num_class`` flag is a fixed 99 / 101 / 11,319). The engine raises on any non-finite loss or
 gradient; nothing is replaced by zero.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -79,8 +81,9 @@ class HDMLNet(nn.Module):
         return self.head(self.features(x))
 
 
-def hdml_net(backbone: str, embedding_size: int, image_shape: tuple[int, ...], pretrained: bool = True,
-             pool: int | None = 2) -> HDMLNet:
+def hdml_net(
+    backbone: str, embedding_size: int, image_shape: tuple[int, ...], pretrained: bool = True, pool: int | None = 2
+) -> HDMLNet:
     """An :class:`HDMLNet` on a backbone of :mod:`dml_utils.models`: the small ConvNet's conv
     features average-pooled to ``pool`` × ``pool`` (64 · pool² values; None: all 64 · (S/4)², flattened),
     or ResNet18's pooled 512. Pooled features play the part of GoogLeNet's pooled 1024 in the
@@ -108,8 +111,12 @@ class Generator(nn.Sequential):
     """z → Linear(hidden) → ReLU → BN → Linear(feature_dim): the official ``generator1`` / ``generator2``."""
 
     def __init__(self, embedding_size: int, feature_dim: int, hidden: int = 512):
-        super().__init__(nn.Linear(embedding_size, hidden), nn.ReLU(), nn.BatchNorm1d(hidden, eps=1e-3, momentum=0.01),
-                         nn.Linear(hidden, feature_dim))
+        super().__init__(
+            nn.Linear(embedding_size, hidden),
+            nn.ReLU(),
+            nn.BatchNorm1d(hidden, eps=1e-3, momentum=0.01),
+            nn.Linear(hidden, feature_dim),
+        )
 
 
 # ---------------------------------------------------------------- distances and eq. 1
@@ -119,8 +126,9 @@ def euclidean(a: torch.Tensor, b: torch.Tensor, eps: float = EPS) -> torch.Tenso
     return torch.sqrt(((a - b) ** 2).sum(dim=1) + eps)
 
 
-def pull_negatives(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, hardness: float,
-                   eps: float = EPS) -> torch.Tensor:
+def pull_negatives(
+    anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, hardness: float, eps: float = EPS
+) -> torch.Tensor:
     """Eq. 1 as the official ``HDML.Pulling`` runs it, row by row, with λ = ``hardness`` = e^{−α/J_avg}:
 
         d̂ = d⁺ + λ·(d⁻ − d⁺),  ẑ⁻ = z + d̂ · (z⁻ − z) / d⁻   where d⁺ < d⁻,  ẑ⁻ = z⁻ elsewhere,
@@ -143,7 +151,9 @@ def triplet_indices(n: int, device=None) -> tuple[torch.Tensor, torch.Tensor, to
 def triplet_J(margin: float = 1.0) -> TripletMarginLoss:
     """The official ``Loss_ops.triplet_loss``: Σ over tuples of [d(a, p)² − d(a, n)² + m]₊, a *sum*
     of squared Euclidean distances (PML's TripletMarginLoss with those settings, given the tuples)."""
-    return TripletMarginLoss(margin=margin, distance=LpDistance(normalize_embeddings=False, power=2), reducer=SumReducer())
+    return TripletMarginLoss(
+        margin=margin, distance=LpDistance(normalize_embeddings=False, power=2), reducer=SumReducer()
+    )
 
 
 def npair_J(l2_reg: float = 3e-3) -> NPairsLoss:
@@ -152,8 +162,11 @@ def npair_J(l2_reg: float = 3e-3) -> NPairsLoss:
     2N embeddings of ‖e‖² (PML's NPairsLoss with an LpRegularizer of power 2). PML's default
     distance L2-normalizes the embeddings first (cosine logits); TF's and HDML's use raw dot
     products, so normalization is turned off here."""
-    return NPairsLoss(distance=DotProductSimilarity(normalize_embeddings=False), embedding_regularizer=LpRegularizer(power=2),
-                      embedding_reg_weight=0.5 * l2_reg)
+    return NPairsLoss(
+        distance=DotProductSimilarity(normalize_embeddings=False),
+        embedding_regularizer=LpRegularizer(power=2),
+        embedding_reg_weight=0.5 * l2_reg,
+    )
 
 
 def npair_synthetic_J(anchors: torch.Tensor, candidates: torch.Tensor, l2_reg: float = 3e-3) -> torch.Tensor:
@@ -167,15 +180,20 @@ def npair_synthetic_J(anchors: torch.Tensor, candidates: torch.Tensor, l2_reg: f
         raise ValueError(f"N-pair J_syn needs N² = {n * n} candidates for N = {n} anchors, got {candidates.shape[0]}")
     logits = torch.einsum("id,ijd->ij", anchors, candidates.reshape(n, n, -1))
     xent = F.cross_entropy(logits, torch.arange(n, device=anchors.device))
-    reg = 0.25 * l2_reg * ((anchors ** 2).sum(1).mean() + (candidates ** 2).sum(1).mean())
+    reg = 0.25 * l2_reg * ((anchors**2).sum(1).mean() + (candidates**2).sum(1).mean())
     return xent + reg
 
 
 def weight_decay(net: nn.Module, factor: float) -> torch.Tensor:
     """The official ``wdLoss``: factor · Σ ‖w‖² / 2 (``tf.nn.l2_loss``) over every weight and bias of
     the embedding network except batch norm's."""
-    bn = {id(p) for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) for p in m.parameters(recurse=False)}
-    return factor * sum((p ** 2).sum() / 2 for p in net.parameters() if id(p) not in bn)
+    bn = {
+        id(p)
+        for m in net.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        for p in m.parameters(recurse=False)
+    }
+    return factor * sum((p**2).sum() / 2 for p in net.parameters() if id(p) not in bn)
 
 
 # ---------------------------------------------------------------- block means (the official data_collector)
@@ -192,7 +210,9 @@ class BlockMean:
 
     def update(self, v: float) -> None:
         if not math.isfinite(v):
-            raise FloatingPointError(f"a non-finite value ({v}) reached a block mean; the engine should have stopped first")
+            raise FloatingPointError(
+                f"a non-finite value ({v}) reached a block mean; the engine should have stopped first"
+            )
         self._pending.append(float(v))
         if len(self._pending) >= self.block:
             self.value, self._pending = float(np.mean(self._pending)), []
@@ -234,15 +254,23 @@ class HDML(nn.Module):
     classifier of ``num_class`` outputs indexed by the raw class ids (their FLAGS.num_class).
     ``cross_entropy`` is the softmax loss J_soft and J_cls use (log-sum-exp, F.cross_entropy)."""
 
-    def __init__(self, net: HDMLNet, classes, settings: HDMLSettings | None = None, hidden: int = 512,
-                 num_class: int | None = None):
+    def __init__(
+        self,
+        net: HDMLNet,
+        classes,
+        settings: HDMLSettings | None = None,
+        hidden: int = 512,
+        num_class: int | None = None,
+    ):
         super().__init__()
         self.settings = settings or HDMLSettings()
         self.generator = Generator(net.embedding_size, net.feature_dim, hidden)
         self.raw_ids = num_class is not None
         self.classifier = nn.Linear(net.feature_dim, num_class if self.raw_ids else len(set(int(c) for c in classes)))
         self.cross_entropy = F.cross_entropy
-        self.register_buffer("classes", torch.as_tensor(sorted({int(c) for c in classes}), dtype=torch.long), persistent=False)
+        self.register_buffer(
+            "classes", torch.as_tensor(sorted({int(c) for c in classes}), dtype=torch.long), persistent=False
+        )
         s = self.settings
         self.j_avg, self.j_gen = BlockMean(s.init, s.block), BlockMean(s.init, s.block)
         self.metric = triplet_J(s.margin) if s.loss == "triplet" else npair_J(s.l2_reg)
@@ -254,8 +282,10 @@ class HDML(nn.Module):
         idx = torch.searchsorted(self.classes, labels)
         bad = (idx >= len(self.classes)) | (self.classes[idx.clamp(max=len(self.classes) - 1)] != labels)
         if bool(bad.any()):
-            raise ValueError(f"labels {sorted(set(labels[bad].tolist()))} are not among the classifier's {len(self.classes)} "
-                             "training classes; pass every training class id to HDML(classes=...)")
+            raise ValueError(
+                f"labels {sorted(set(labels[bad].tolist()))} are not among the classifier's {len(self.classes)} "
+                "training classes; pass every training class id to HDML(classes=...)"
+            )
         return idx
 
     # -- the weights of eq. 1 and eq. 2
@@ -319,8 +349,14 @@ class HDML(nn.Module):
         if s.loss == "triplet":
             return s.softmax_factor * s.lam * self.cross_entropy(self.classifier(y_syn), target)
         n = len(labels) // 2
-        return s.softmax_factor * s.lam * (self.cross_entropy(self.classifier(y_syn[n:]), target[n:])
-                                           + self.cross_entropy(self.classifier(y_syn[:n]), target[:n]))
+        return (
+            s.softmax_factor
+            * s.lam
+            * (
+                self.cross_entropy(self.classifier(y_syn[n:]), target[n:])
+                + self.cross_entropy(self.classifier(y_syn[:n]), target[:n])
+            )
+        )
 
     def losses(self, net: HDMLNet, batch) -> dict[str, torch.Tensor]:
         """Every loss of one HDML step on a batch (x, labels) in the tuple layout.
@@ -341,7 +377,7 @@ class HDML(nn.Module):
         lam, w = self.hardness, self.balance
         z_hat = self.synthetic(z, lam)  # eq. 1
         y_all = self.generator(torch.cat([z, z_hat]))  # one generator pass (one BN batch) over [z; ẑ]
-        y_rec, y_syn = y_all[: len(z)], y_all[len(z):]
+        y_rec, y_syn = y_all[: len(z)], y_all[len(z) :]
         z_syn = net.head(y_syn)  # synthetic features through the same BN and fc as real ones
         j_syn = self.J_syn(z_syn, labels)
         j_metric = w * j_m + (1 - w) * j_syn  # eq. 2
@@ -352,9 +388,20 @@ class HDML(nn.Module):
             a, p, n = self.tuples(z)
             moved = (euclidean(a, p) < euclidean(a, n)).float().mean()
         t = torch.tensor
-        return {"J_metric": j_metric, "J_gen": j_recon + j_soft, "J_cls": j_cls, "J_m": j_m.detach(),
-                "J_m_weighted": (w * j_m).detach(), "J_syn": j_syn.detach(), "J_recon": j_recon.detach(),
-                "J_soft": j_soft.detach(), "wd": wd.detach(), "hardness": t(lam), "balance": t(w), "pulled": moved}
+        return {
+            "J_metric": j_metric,
+            "J_gen": j_recon + j_soft,
+            "J_cls": j_cls,
+            "J_m": j_m.detach(),
+            "J_m_weighted": (w * j_m).detach(),
+            "J_syn": j_syn.detach(),
+            "J_recon": j_recon.detach(),
+            "J_soft": j_soft.detach(),
+            "wd": wd.detach(),
+            "hardness": t(lam),
+            "balance": t(w),
+            "pulled": moved,
+        }
 
     def record(self, values: dict[str, float]) -> None:
         """After a step: the official collectors get the weighted J_m and J_gen."""
@@ -385,12 +432,18 @@ def hdml_step(net: HDMLNet, hdml: HDML, lrs: LearningRates | None = None, apply:
     ``apply=False``, for the plain J_m (one Adam optimizer on the net)."""
     lrs = lrs or LearningRates()
     if not apply:
-        return Step({"net": net}, lambda batch: plain_losses(hdml, net, batch),
-                    [Update("J_m", torch.optim.Adam(net.parameters(), lr=lrs.metric))])
-    return Step({"net": net, "generator": hdml.generator, "classifier": hdml.classifier},
-                lambda batch: hdml.losses(net, batch),
-                [Update("J_metric", torch.optim.Adam(net.parameters(), lr=lrs.metric)),
-                 Update("J_gen", torch.optim.Adam(hdml.generator.parameters(), lr=lrs.generator)),
-                 Update("J_cls", torch.optim.Adam(hdml.classifier.parameters(), lr=lrs.softmax))],
-                after_update=hdml.record)
-
+        return Step(
+            {"net": net},
+            lambda batch: plain_losses(hdml, net, batch),
+            [Update("J_m", torch.optim.Adam(net.parameters(), lr=lrs.metric))],
+        )
+    return Step(
+        {"net": net, "generator": hdml.generator, "classifier": hdml.classifier},
+        lambda batch: hdml.losses(net, batch),
+        [
+            Update("J_metric", torch.optim.Adam(net.parameters(), lr=lrs.metric)),
+            Update("J_gen", torch.optim.Adam(hdml.generator.parameters(), lr=lrs.generator)),
+            Update("J_cls", torch.optim.Adam(hdml.classifier.parameters(), lr=lrs.softmax)),
+        ],
+        after_update=hdml.record,
+    )

@@ -8,6 +8,7 @@ weights, where synthetic negatives fall, and the study of the report's failures:
 cause of the NaN tested against its symptom, the official guard's arithmetic, the N-pair batch
 sizes, and the official evaluation's k-means.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,12 @@ from .sampling import TupleBatchSampler
 from .train import fit
 
 RECALL_KS = (1, 2, 4, 8)
-LABELS = {("triplet", False): "triplet", ("triplet", True): "triplet + HDML", ("npair", False): "N-pair",
-          ("npair", True): "N-pair + HDML"}
+LABELS = {
+    ("triplet", False): "triplet",
+    ("triplet", True): "triplet + HDML",
+    ("npair", False): "N-pair",
+    ("npair", True): "N-pair + HDML",
+}
 CARS196_CLASSES, CARS196_TRAIN = 196, 98  # ids 1–196; the official split trains on 1–98 (FLAGS.num_class = 99)
 
 
@@ -43,8 +48,18 @@ def prepare(cfg: Config) -> RetrievalData:
 
 # ---------------------------------------------------------------- one run
 def settings(cfg: Config, loss: str, **over) -> H.HDMLSettings:
-    return H.HDMLSettings(loss=loss, alpha=cfg.alpha, beta=cfg.beta, lam=cfg.lam, softmax_factor=cfg.softmax_factor,
-                          margin=cfg.margin, l2_reg=cfg.l2_reg, weight_decay=cfg.weight_decay, block=cfg.block, **over)
+    return H.HDMLSettings(
+        loss=loss,
+        alpha=cfg.alpha,
+        beta=cfg.beta,
+        lam=cfg.lam,
+        softmax_factor=cfg.softmax_factor,
+        margin=cfg.margin,
+        l2_reg=cfg.l2_reg,
+        weight_decay=cfg.weight_decay,
+        block=cfg.block,
+        **over,
+    )
 
 
 def build(cfg: Config, data: RetrievalData, loss: str, seed: int, num_class: int | None = None, **over):
@@ -79,16 +94,34 @@ def run(cfg: Config, data: RetrievalData, loss: str, apply: bool, seed: int, pro
 
     def evaluate(p):
         r = retrieval_metrics(embed(net, data.x_val), data.y_val, recall_ks=(1,))
-        curve.append({"iteration": p * cfg.eval_every, "val_recall_at_1": r["recall_at_1"], "val_map_at_r": r["map_at_r"]})
+        curve.append(
+            {"iteration": p * cfg.eval_every, "val_recall_at_1": r["recall_at_1"], "val_map_at_r": r["map_at_r"]}
+        )
 
     passes = cfg.iterations // cfg.eval_every
-    hist = fit(step, batch_loader(data.x_train, data.y_train, sampler), passes, evaluate, range(1, passes + 1),
-               desc=f"{LABELS[(loss, apply)]}, seed {seed}", progress=progress)
+    hist = fit(
+        step,
+        batch_loader(data.x_train, data.y_train, sampler),
+        passes,
+        evaluate,
+        range(1, passes + 1),
+        desc=f"{LABELS[(loss, apply)]}, seed {seed}",
+        progress=progress,
+    )
     nonfinite = sum(int((~np.isfinite(np.asarray(v))).sum()) for v in hist.losses.values())
-    summary = {"loss": loss, "hdml": apply, "method": LABELS[(loss, apply)], "seed": seed, "iterations": hist.steps,
-               "batch_images": sampler.batch_size, "ms_per_step": hist.median_step_ms, "nonfinite_values": nonfinite,
-               "loss_values": sum(len(v) for v in hist.losses.values()),
-               "weight_move": hist.weight_move[passes]["net"], **unseen_metrics(cfg, embed(net, data.x_test), data.y_test)}
+    summary = {
+        "loss": loss,
+        "hdml": apply,
+        "method": LABELS[(loss, apply)],
+        "seed": seed,
+        "iterations": hist.steps,
+        "batch_images": sampler.batch_size,
+        "ms_per_step": hist.median_step_ms,
+        "nonfinite_values": nonfinite,
+        "loss_values": sum(len(v) for v in hist.losses.values()),
+        "weight_move": hist.weight_move[passes]["net"],
+        **unseen_metrics(cfg, embed(net, data.x_test), data.y_test),
+    }
     if apply:
         summary |= {"final_hardness": hd.hardness, "final_balance": hd.balance}
     return {"summary": summary, "curve": curve, "history": hist, "net": net, "hdml": hd}
@@ -129,7 +162,7 @@ def learning_curves(runs: dict, window: int = 25) -> pd.DataFrame:
             row = {"method": LABELS[(loss, apply)], "loss": loss, "hdml": apply, "seed": seed, "step": start + window}
             for k in CURVE_KEYS:
                 if k in h:
-                    row[k] = float(np.mean(h[k][start:start + window]))
+                    row[k] = float(np.mean(h[k][start : start + window]))
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -145,10 +178,22 @@ def schedule_table(runs: dict, block: int) -> pd.DataFrame:
         h = r["history"].losses
         lam, w = np.asarray(h["hardness"]), np.asarray(h["balance"])
         second = min(block, len(lam) - 1)
-        rows.append({"loss": loss, "seed": seed, "hardness_start": lam[0], "hardness_block2": lam[second], "hardness_end": lam[-1],
-                     "graded_share": float(np.mean((lam > 0.05) & (lam < 0.95))), "balance_start": w[0],
-                     "balance_block2": w[second], "balance_end": w[-1], "J_avg_end": float(np.mean(h["J_m_weighted"][-block:])),
-                     "J_gen_end": float(np.mean(h["J_gen"][-block:])), "pulled_end": float(np.mean(h["pulled"][-block:]))})
+        rows.append(
+            {
+                "loss": loss,
+                "seed": seed,
+                "hardness_start": lam[0],
+                "hardness_block2": lam[second],
+                "hardness_end": lam[-1],
+                "graded_share": float(np.mean((lam > 0.05) & (lam < 0.95))),
+                "balance_start": w[0],
+                "balance_block2": w[second],
+                "balance_end": w[-1],
+                "J_avg_end": float(np.mean(h["J_m_weighted"][-block:])),
+                "J_gen_end": float(np.mean(h["J_gen"][-block:])),
+                "pulled_end": float(np.mean(h["pulled"][-block:])),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -173,7 +218,7 @@ def negative_distances(cfg: Config, data: RetrievalData, runs: dict, seed: int) 
             a, p, n = hd.tuples(z)
             z_hat = hd.synthetic(z, hd.hardness)
             z_syn = net.head(hd.generator(z_hat))
-            pulled = z_hat[len(z_hat) - len(n):]  # the ẑ⁻ rows: last n (triplet) or last N² (N-pair)
+            pulled = z_hat[len(z_hat) - len(n) :]  # the ẑ⁻ rows: last n (triplet) or last N² (N-pair)
             if loss == "triplet":
                 sa, sp, sn = z_syn.chunk(3)
                 keep = slice(None)
@@ -181,8 +226,11 @@ def negative_distances(cfg: Config, data: RetrievalData, runs: dict, seed: int) 
                 sa, sp, sn = _npair_synthetic_tuples(z_syn, len(b) // 2)
                 keep = _off_diagonal(len(b) // 2)
             d_ap = H.euclidean(a, p)
-            kinds = {"real negative": H.euclidean(a, n) / d_ap, "eq. 1 negative ẑ⁻": H.euclidean(a, pulled) / d_ap,
-                     "synthetic z̃⁻ (after generator)": H.euclidean(sa, sn) / H.euclidean(sa, sp)}
+            kinds = {
+                "real negative": H.euclidean(a, n) / d_ap,
+                "eq. 1 negative ẑ⁻": H.euclidean(a, pulled) / d_ap,
+                "synthetic z̃⁻ (after generator)": H.euclidean(sa, sn) / H.euclidean(sa, sp),
+            }
             for kind, ratio in kinds.items():
                 rows += [{"loss": loss, "kind": kind, "ratio": float(v)} for v in ratio[keep].cpu().numpy()]
         net.train(), hd.train()
@@ -210,16 +258,20 @@ def report_subset_ids(seed: int = 0, classes: int = CARS196_CLASSES, sampled: in
     that keeps Cars196's class ids: the training half and the test half."""
     rng = np.random.default_rng(seed)
     ids = rng.choice(np.arange(1, classes + 1), size=sampled, replace=False)
-    return {"train": sorted(int(i) for i in ids[: sampled // 2]), "test": sorted(int(i) for i in ids[sampled // 2:])}
+    return {"train": sorted(int(i) for i in ids[: sampled // 2]), "test": sorted(int(i) for i in ids[sampled // 2 :])}
 
 
-def out_of_range_probability(num_class: int = CARS196_TRAIN + 1, classes: int = CARS196_CLASSES, train: int = 10) -> dict[str, float]:
+def out_of_range_probability(
+    num_class: int = CARS196_TRAIN + 1, classes: int = CARS196_CLASSES, train: int = 10
+) -> dict[str, float]:
     """The chance that a training half of ``train`` classes, from ``2 · train`` sampled uniformly out of
     ``classes`` ids 1 … classes, holds an id ≥ ``num_class``: drawn at random (hypergeometric), or
     as the ``train`` lowest ids of the sample (the official converter's ordering)."""
     ok = num_class - 1  # ids 1 … num_class − 1 have a logit
     random_half = 1 - stats.hypergeom(classes, ok, train).pmf(train)
-    lowest_half = stats.hypergeom(classes, ok, 2 * train).cdf(train - 1)  # fewer than `train` of the 2·train sampled ids are in range
+    lowest_half = stats.hypergeom(classes, ok, 2 * train).cdf(
+        train - 1
+    )  # fewer than `train` of the 2·train sampled ids are in range
     return {"random half": float(random_half), "lowest half": float(lowest_half)}
 
 
@@ -246,7 +298,9 @@ def subset_id_map(data: RetrievalData, subset: dict[str, list[int]]) -> dict[int
     """Our training classes renamed as the first training ids of the report-style subset."""
     classes = np.unique(data.y_train).tolist()
     if len(classes) > len(subset["train"]):
-        raise ValueError(f"{len(classes)} training classes but the subset's training half has {len(subset['train'])} ids")
+        raise ValueError(
+            f"{len(classes)} training classes but the subset's training half has {len(subset['train'])} ids"
+        )
     return dict(zip(classes, subset["train"]))
 
 
@@ -270,21 +324,41 @@ def nan_candidates(cfg: Config, data: RetrievalData, ids: dict[int, int], seed: 
     soft_gpu = float(tf_gpu_sparse_softmax_cross_entropy(logits.detach(), y))
     values = hd.losses(net, (x, y.clamp(max=cfg.official_num_class - 1)))  # every loss with in-range ids: their scale
     rows = [
-        {"candidate": "sqrt with no ε (nn_Ops.distance)", "where": "eq. 1's d(a, p), d(a, n)",
-         "measured at iteration 1": f"smallest distance {float(torch.min(torch.cat([d_ap, d_an]))):.3f}; gradient finite: {bool(torch.isfinite(g).all())}",
-         "NaN at iteration 1": not bool(torch.isfinite(g).all()), "can give NaN when": "a distance is exactly 0 (identical embeddings)"},
-        {"candidate": "division by d(a, n) (HDML.Pulling)", "where": "eq. 1",
-         "measured at iteration 1": f"ẑ⁻ finite: {bool(torch.isfinite(pulled).all())}",
-         "NaN at iteration 1": not bool(torch.isfinite(pulled).all()), "can give NaN when": "d(a, n) = 0: 0 · (x / 0)"},
-        {"candidate": f"class id ≥ num_class ({cfg.official_num_class}) in the softmax", "where": "J_soft and the classifier's cross_entropy",
-         "measured at iteration 1": f"{bad} of {len(y)} ids out of range; J_soft as TF computes it on a GPU: {soft_gpu}",
-         "NaN at iteration 1": not math.isfinite(soft_gpu), "can give NaN when": "a training id is ≥ num_class (GPU; a CPU raises)"},
-        {"candidate": "J_soft's scale (softmax factor 10⁴)", "where": "J_soft, J_gen",
-         "measured at iteration 1": f"J_soft {values['J_soft'].item():.0f}, J_gen {values['J_gen'].item():.0f} (float32 max 3.4e38)",
-         "NaN at iteration 1": False, "can give NaN when": "never: log-sum-exp cross-entropy is finite for finite logits"},
-        {"candidate": "e^{−α/J_avg}, e^{−β/J_gen} at the start", "where": "eq. 1, eq. 2",
-         "measured at iteration 1": f"J_avg = J_gen = 1e6: λ = {hd.hardness:.6f}, balance = {hd.balance:.4f}",
-         "NaN at iteration 1": False, "can give NaN when": "J = 0 gives e^{−∞} = 0, still finite"},
+        {
+            "candidate": "sqrt with no ε (nn_Ops.distance)",
+            "where": "eq. 1's d(a, p), d(a, n)",
+            "measured at iteration 1": f"smallest distance {float(torch.min(torch.cat([d_ap, d_an]))):.3f}; gradient finite: {bool(torch.isfinite(g).all())}",
+            "NaN at iteration 1": not bool(torch.isfinite(g).all()),
+            "can give NaN when": "a distance is exactly 0 (identical embeddings)",
+        },
+        {
+            "candidate": "division by d(a, n) (HDML.Pulling)",
+            "where": "eq. 1",
+            "measured at iteration 1": f"ẑ⁻ finite: {bool(torch.isfinite(pulled).all())}",
+            "NaN at iteration 1": not bool(torch.isfinite(pulled).all()),
+            "can give NaN when": "d(a, n) = 0: 0 · (x / 0)",
+        },
+        {
+            "candidate": f"class id ≥ num_class ({cfg.official_num_class}) in the softmax",
+            "where": "J_soft and the classifier's cross_entropy",
+            "measured at iteration 1": f"{bad} of {len(y)} ids out of range; J_soft as TF computes it on a GPU: {soft_gpu}",
+            "NaN at iteration 1": not math.isfinite(soft_gpu),
+            "can give NaN when": "a training id is ≥ num_class (GPU; a CPU raises)",
+        },
+        {
+            "candidate": "J_soft's scale (softmax factor 10⁴)",
+            "where": "J_soft, J_gen",
+            "measured at iteration 1": f"J_soft {values['J_soft'].item():.0f}, J_gen {values['J_gen'].item():.0f} (float32 max 3.4e38)",
+            "NaN at iteration 1": False,
+            "can give NaN when": "never: log-sum-exp cross-entropy is finite for finite logits",
+        },
+        {
+            "candidate": "e^{−α/J_avg}, e^{−β/J_gen} at the start",
+            "where": "eq. 1, eq. 2",
+            "measured at iteration 1": f"J_avg = J_gen = 1e6: λ = {hd.hardness:.6f}, balance = {hd.balance:.4f}",
+            "NaN at iteration 1": False,
+            "can give NaN when": "J = 0 gives e^{−∞} = 0, still finite",
+        },
     ]
     return pd.DataFrame(rows)
 
@@ -325,8 +399,9 @@ class _SkippingRecorder:
                 mean.update(values[key])
 
 
-def nan_cascade(cfg: Config, data: RetrievalData, ids: dict[int, int] | None, seed: int = 0, steps: int = 4,
-                fixed: bool = False) -> pd.DataFrame:
+def nan_cascade(
+    cfg: Config, data: RetrievalData, ids: dict[int, int] | None, seed: int = 0, steps: int = 4, fixed: bool = False
+) -> pd.DataFrame:
     """HDML-triplet for ``steps`` iterations with the official arithmetic: TF's GPU softmax
     cross-entropy, the official num_class and Cars196 ids, no ε, the NaN guard. ``fixed``: the same
     batches with this package's HDML (ids mapped to the classifier's outputs, ε, log-sum-exp)."""
@@ -343,7 +418,10 @@ def nan_cascade(cfg: Config, data: RetrievalData, ids: dict[int, int] | None, se
     def batches():
         for b in sampler:
             y = data.y_train[b]
-            yield torch.as_tensor(select_rows(data.x_train, b)), torch.as_tensor(np.array([ids[int(c)] for c in y]) if ids else y)
+            yield (
+                torch.as_tensor(select_rows(data.x_train, b)),
+                torch.as_tensor(np.array([ids[int(c)] for c in y]) if ids else y),
+            )
 
     out = official_guarded_steps(step, batches(), steps, ("J_soft", "J_cls", "J_gen", "J_syn", "J_m", "J_metric"))
     out.insert(0, "run", "this package's HDML" if fixed else "official arithmetic")
@@ -354,8 +432,12 @@ def cascade_matches_symptom(cascade: pd.DataFrame) -> bool:
     """The report's symptom: J_soft NaN at iteration 1 while J_m and J_metric are finite there, and
     J_m NaN at a later iteration."""
     first = cascade.iloc[0]
-    return (math.isnan(first["J_soft"]) and math.isfinite(first["J_m"]) and math.isfinite(first["J_metric"])
-            and bool(cascade["J_m"].iloc[1:].isna().any()))
+    return (
+        math.isnan(first["J_soft"])
+        and math.isfinite(first["J_m"])
+        and math.isfinite(first["J_metric"])
+        and bool(cascade["J_m"].iloc[1:].isna().any())
+    )
 
 
 # ---------------------------------------------------------------- N-pair batch sizes
@@ -365,7 +447,10 @@ def official_npair_runs(n_pairs: int, train_classes: int, half_batch_size: int =
     64 splits the anchors into 64 rows (TF: 'Dimension size must be evenly divisible by 64'), and
     its sampler (``NPairLossScheme``) asserts batch ≤ 2 × the training classes."""
     if n_pairs != half_batch_size:
-        return False, f"J_syn splits the anchors into {half_batch_size} (new_npair_loss's default): only {half_batch_size} pairs, batch {2 * half_batch_size}, fit"
+        return (
+            False,
+            f"J_syn splits the anchors into {half_batch_size} (new_npair_loss's default): only {half_batch_size} pairs, batch {2 * half_batch_size}, fit",
+        )
     if 2 * n_pairs > 2 * train_classes:
         return False, f"the sampler needs batch {2 * n_pairs} ≤ 2 × {train_classes} training classes"
     return True, "runs"
@@ -398,81 +483,170 @@ def _by_seed(grid: pd.DataFrame, method: str, metric: str) -> np.ndarray:
     return grid[grid["method"] == method].sort_values("seed")[metric].to_numpy(dtype=float)
 
 
-def claims(cfg: Config, grid: pd.DataFrame, base: pd.DataFrame, sched: pd.DataFrame, candidates: pd.DataFrame,
-           cascade: pd.DataFrame, fixed: pd.DataFrame, npair_batches: pd.DataFrame):
+def claims(
+    cfg: Config,
+    grid: pd.DataFrame,
+    base: pd.DataFrame,
+    sched: pd.DataFrame,
+    candidates: pd.DataFrame,
+    cascade: pd.DataFrame,
+    fixed: pd.DataFrame,
+    npair_batches: pd.DataFrame,
+):
     rows = []
     have = set(grid["method"])
     if {"N-pair", "triplet"} <= have:
-        rows.append(paired_claim("N-pair beats triplet on clustering F1 (without HDML)", "N-pair better on all 3 datasets (fig. 5)",
-                                 "N-pair", _by_seed(grid, "N-pair", "f1"), "triplet", _by_seed(grid, "triplet", "f1"), "f1"))
-        rows.append(paired_claim("N-pair beats triplet on Recall@1 (without HDML)", "N-pair better on all 3 datasets (fig. 6)",
-                                 "N-pair", _by_seed(grid, "N-pair", "recall_at_1"), "triplet",
-                                 _by_seed(grid, "triplet", "recall_at_1"), "recall"))
+        rows.append(
+            paired_claim(
+                "N-pair beats triplet on clustering F1 (without HDML)",
+                "N-pair better on all 3 datasets (fig. 5)",
+                "N-pair",
+                _by_seed(grid, "N-pair", "f1"),
+                "triplet",
+                _by_seed(grid, "triplet", "f1"),
+                "f1",
+            )
+        )
+        rows.append(
+            paired_claim(
+                "N-pair beats triplet on Recall@1 (without HDML)",
+                "N-pair better on all 3 datasets (fig. 6)",
+                "N-pair",
+                _by_seed(grid, "N-pair", "recall_at_1"),
+                "triplet",
+                _by_seed(grid, "triplet", "recall_at_1"),
+                "recall",
+            )
+        )
     for loss, label in (("triplet", "triplet"), ("npair", "N-pair")):
         if {label, f"{label} + HDML"} <= have:
             for metric, margin, name in (("recall_at_1", "recall", "Recall@1"), ("f1", "f1", "clustering F1")):
-                rows.append(paired_claim(f"HDML improves {label} on {name} (ours: the report could not run it)",
-                                         "not run in the report; HDML paper: gains for both losses on CUB, Cars196, SOP", f"{label} + HDML",
-                                         _by_seed(grid, f"{label} + HDML", metric), label, _by_seed(grid, label, metric), margin))
+                rows.append(
+                    paired_claim(
+                        f"HDML improves {label} on {name} (ours: the report could not run it)",
+                        "not run in the report; HDML paper: gains for both losses on CUB, Cars196, SOP",
+                        f"{label} + HDML",
+                        _by_seed(grid, f"{label} + HDML", metric),
+                        label,
+                        _by_seed(grid, label, metric),
+                        margin,
+                    )
+                )
     hd = grid[grid["hdml"]]
     total, bad = int(hd["loss_values"].sum()), int(hd["nonfinite_values"].sum())
-    rows.append({"claim": "HDML cannot be trained: J_soft is NaN at the first iteration, then every loss",
-                 "reported": "NaN on every dataset and parameter setting", "verdict": "not reproduced" if bad == 0 and len(hd) else "reproduced",
-                 "ours": f"{len(hd)} HDML runs × {cfg.iterations} iterations completed: {bad} non-finite among {total} recorded loss values",
-                 "why": "ε inside every root, bounded divisions, log-sum-exp softmax, class ids mapped to the classifier's outputs; "
-                        "the engine would have stopped a run at its first non-finite loss or gradient"})
+    rows.append(
+        {
+            "claim": "HDML cannot be trained: J_soft is NaN at the first iteration, then every loss",
+            "reported": "NaN on every dataset and parameter setting",
+            "verdict": "not reproduced" if bad == 0 and len(hd) else "reproduced",
+            "ours": f"{len(hd)} HDML runs × {cfg.iterations} iterations completed: {bad} non-finite among {total} recorded loss values",
+            "why": "ε inside every root, bounded divisions, log-sum-exp softmax, class ids mapped to the classifier's outputs; "
+            "the engine would have stopped a run at its first non-finite loss or gradient",
+        }
+    )
     fits = candidates[candidates["NaN at iteration 1"]]["candidate"].tolist()
     match = cascade_matches_symptom(cascade)
     first_nan_m = cascade.loc[cascade["J_m"].isna(), "iteration"]
-    rows.append({"claim": "Why the report got NaN (ours): a class id the softmax classifier does not have",
-                 "reported": "'division by zero or a value too large'; persists whatever the softmax and pulling parameters",
-                 "ours": (f"of {len(candidates)} candidates only {fits} is NaN at iteration 1; with it, the official arithmetic gives J_soft NaN at "
-                          f"iteration 1 with J_m finite, J_m NaN from iteration {int(first_nan_m.iloc[0]) if len(first_nan_m) else 'never'}; "
-                          f"the fixed HDML on the same batches: {int(fixed[['J_soft', 'J_m', 'J_metric']].isna().to_numpy().sum())} NaN"),
-                 "verdict": "reproduced" if match and len(fits) == 1 else "inconclusive",
-                 "why": "reproduced = exactly one candidate is NaN at iteration 1 and the cascade it starts has the report's order; "
-                        "the report's own label ids are not published, so this is the cause that fits, not one observed on its data"})
+    rows.append(
+        {
+            "claim": "Why the report got NaN (ours): a class id the softmax classifier does not have",
+            "reported": "'division by zero or a value too large'; persists whatever the softmax and pulling parameters",
+            "ours": (
+                f"of {len(candidates)} candidates only {fits} is NaN at iteration 1; with it, the official arithmetic gives J_soft NaN at "
+                f"iteration 1 with J_m finite, J_m NaN from iteration {int(first_nan_m.iloc[0]) if len(first_nan_m) else 'never'}; "
+                f"the fixed HDML on the same batches: {int(fixed[['J_soft', 'J_m', 'J_metric']].isna().to_numpy().sum())} NaN"
+            ),
+            "verdict": "reproduced" if match and len(fits) == 1 else "inconclusive",
+            "why": "reproduced = exactly one candidate is NaN at iteration 1 and the cascade it starts has the report's order; "
+            "the report's own label ids are not published, so this is the cause that fits, not one observed on its data",
+        }
+    )
     guard = cascade.iloc[0]
-    rows.append({"claim": "The official guard (a NaN loss replaced by 0) keeps the weights finite",
-                 "reported": "implicit in the official code (nn_Ops.training)",
-                 "ours": (f"after iteration 1: generator weights NaN {bool(guard['generator weights NaN'])}, classifier weights NaN "
-                          f"{bool(guard['classifier weights NaN'])}: the zeroed loss still back-propagates 0 · NaN = NaN into Adam"),
-                 "verdict": "not reproduced" if guard["generator weights NaN"] or guard["classifier weights NaN"] else "reproduced",
-                 "why": "TensorFlow 1's tf.cond guard has the same arithmetic (checked with TensorFlow 2.21's compat.v1 graph mode: "
-                        "scripts/official_tf_checks.py)"})
+    rows.append(
+        {
+            "claim": "The official guard (a NaN loss replaced by 0) keeps the weights finite",
+            "reported": "implicit in the official code (nn_Ops.training)",
+            "ours": (
+                f"after iteration 1: generator weights NaN {bool(guard['generator weights NaN'])}, classifier weights NaN "
+                f"{bool(guard['classifier weights NaN'])}: the zeroed loss still back-propagates 0 · NaN = NaN into Adam"
+            ),
+            "verdict": "not reproduced"
+            if guard["generator weights NaN"] or guard["classifier weights NaN"]
+            else "reproduced",
+            "why": "TensorFlow 1's tf.cond guard has the same arithmetic (checked with TensorFlow 2.21's compat.v1 graph mode: "
+            "scripts/official_tf_checks.py)",
+        }
+    )
     here = npair_batches["here runs"]
     last_ok = int(npair_batches.loc[here, "N pairs"].max()) if here.any() else 0
-    rows.append({"claim": "N-pair + HDML needs a batch size dividing 128 and below the class count",
-                 "reported": "could not run on 20-class subsets", "verdict": "not reproduced" if here.iloc[:-1].all() and not here.iloc[-1] else "reproduced",
-                 "ours": (f"here every N = 2 … {last_ok} runs (batch {2 * last_ok}) and N = {int(npair_batches['N pairs'].iloc[-1])} "
-                          f"gets the sampler's error; the official graph runs {int(npair_batches['official runs'].sum())} of them"),
-                 "why": "the official limit is not a divisor rule: J_syn leaves new_npair_loss's half_batch_size at its default 64, so only "
-                        "batch 128 (64 pairs, ≥ 64 training classes) builds; under Python 3, HDML.Pulling's tf.tile(·, [batch / 2, 1]) "
-                        "gets a float and no batch builds at all"})
+    rows.append(
+        {
+            "claim": "N-pair + HDML needs a batch size dividing 128 and below the class count",
+            "reported": "could not run on 20-class subsets",
+            "verdict": "not reproduced" if here.iloc[:-1].all() and not here.iloc[-1] else "reproduced",
+            "ours": (
+                f"here every N = 2 … {last_ok} runs (batch {2 * last_ok}) and N = {int(npair_batches['N pairs'].iloc[-1])} "
+                f"gets the sampler's error; the official graph runs {int(npair_batches['official runs'].sum())} of them"
+            ),
+            "why": "the official limit is not a divisor rule: J_syn leaves new_npair_loss's half_batch_size at its default 64, so only "
+            "batch 128 (64 pairs, ≥ 64 training classes) builds; under Python 3, HDML.Pulling's tf.tile(·, [batch / 2, 1]) "
+            "gets a float and no batch builds at all",
+        }
+    )
     if "f1_official_k" in grid:
         per_seed = grid.assign(d=grid["f1"] - grid["f1_official_k"]).groupby("seed")["d"].mean().to_numpy(dtype=float)
-        rows.append(interval_claim(f"The low F1 comes from the evaluation: the official k-means uses k = {cfg.official_clusters}",
-                                   "F1 'low'; the report doubts the measure", per_seed, "f1",
-                                   ours=f"F1 at k = {cfg.official_clusters}: {mean_std(grid['f1_official_k'])} vs k = classes: {mean_std(grid['f1'])} "
-                                        f"(all {len(grid)} runs)", label=f"F1(k = classes) − F1(k = {cfg.official_clusters}), mean of the methods per seed",
-                                   why=f"ours; the official evaluation.Evaluation(..., {cfg.official_clusters}, ...) call"))
+        rows.append(
+            interval_claim(
+                f"The low F1 comes from the evaluation: the official k-means uses k = {cfg.official_clusters}",
+                "F1 'low'; the report doubts the measure",
+                per_seed,
+                "f1",
+                ours=f"F1 at k = {cfg.official_clusters}: {mean_std(grid['f1_official_k'])} vs k = classes: {mean_std(grid['f1'])} "
+                f"(all {len(grid)} runs)",
+                label=f"F1(k = classes) − F1(k = {cfg.official_clusters}), mean of the methods per seed",
+                why=f"ours; the official evaluation.Evaluation(..., {cfg.official_clusters}, ...) call",
+            )
+        )
     if len(sched):
         graded = sched["graded_share"].to_numpy(dtype=float)
-        rows.append({"claim": "The hardness e^{−α/J_avg} makes synthetic negatives harder and harder as training proceeds",
-                     "reported": "report and paper: harder synthetics as the model learns",
-                     "ours": (f"λ: {mean_std(sched['hardness_start'], 4)} for the first {cfg.block} steps, then {mean_std(sched['hardness_block2'], 4)}; "
-                              f"share of steps with 0.05 < λ < 0.95: {mean_std(graded)}"),
-                     "verdict": "not reproduced" if graded.max() < 0.1 else "reproduced" if graded.min() >= 0.5 else "inconclusive",
-                     "why": "reproduced = λ graded (0.05–0.95) on at least half the steps of every run; not reproduced = on under a tenth: "
-                            "with α = 90 and J_avg of a few units λ = e^{−α/J_avg} jumps from ≈ 1 to ≈ 0 after the first block"})
+        rows.append(
+            {
+                "claim": "The hardness e^{−α/J_avg} makes synthetic negatives harder and harder as training proceeds",
+                "reported": "report and paper: harder synthetics as the model learns",
+                "ours": (
+                    f"λ: {mean_std(sched['hardness_start'], 4)} for the first {cfg.block} steps, then {mean_std(sched['hardness_block2'], 4)}; "
+                    f"share of steps with 0.05 < λ < 0.95: {mean_std(graded)}"
+                ),
+                "verdict": "not reproduced"
+                if graded.max() < 0.1
+                else "reproduced"
+                if graded.min() >= 0.5
+                else "inconclusive",
+                "why": "reproduced = λ graded (0.05–0.95) on at least half the steps of every run; not reproduced = on under a tenth: "
+                "with α = 90 and J_avg of a few units λ = e^{−α/J_avg} jumps from ≈ 1 to ≈ 0 after the first block",
+            }
+        )
     trained = {m: _by_seed(grid, m, "map_at_r") for m in LABELS.values() if m in have}
     untrained = base[base["method"] == "untrained"].sort_values("seed")["map_at_r"].to_numpy(dtype=float)
     raw = float(base.loc[base["method"] == "raw pixels", "map_at_r"].iloc[0])
-    rows.append(beats_baselines_claim("Every trained net beats the untrained net and raw pixels on MAP@R (unseen classes)", trained,
-                                      untrained, raw, "map_at_r"))
-    rows.append({"claim": "N-pair + HDML R@1 on CUB 53.7, Cars196 79.1, SOP 68.7", "reported": "HDML paper (anchors)",
-                 "ours": "not run: these datasets are not on this machine (the paper profile reads them from data_root)",
-                 "verdict": "not testable here", "why": "no CUB-200-2011, Cars196 or SOP here, and no download"})
+    rows.append(
+        beats_baselines_claim(
+            "Every trained net beats the untrained net and raw pixels on MAP@R (unseen classes)",
+            trained,
+            untrained,
+            raw,
+            "map_at_r",
+        )
+    )
+    rows.append(
+        {
+            "claim": "N-pair + HDML R@1 on CUB 53.7, Cars196 79.1, SOP 68.7",
+            "reported": "HDML paper (anchors)",
+            "ours": "not run: these datasets are not on this machine (the paper profile reads them from data_root)",
+            "verdict": "not testable here",
+            "why": "no CUB-200-2011, Cars196 or SOP here, and no download",
+        }
+    )
     return claims_table(rows)
 
 
@@ -483,8 +657,14 @@ def f1_by_k(cfg: Config, data: RetrievalData, runs: dict, ks) -> pd.DataFrame:
         emb = embed(r["net"], data.x_test)
         for k in ks:
             if k <= len(emb):
-                rows.append({"method": LABELS[(loss, apply)], "seed": seed, "k": int(k),
-                             **clustering_metrics(emb, data.y_test, n_clusters=int(k))})
+                rows.append(
+                    {
+                        "method": LABELS[(loss, apply)],
+                        "seed": seed,
+                        "k": int(k),
+                        **clustering_metrics(emb, data.y_test, n_clusters=int(k)),
+                    }
+                )
     return pd.DataFrame(rows)
 
 

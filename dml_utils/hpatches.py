@@ -13,6 +13,7 @@ patches of image i (L2) is a match, correct when it is the same patch index; the
 is minus its distance; AP is the area under precision over recall with every patch a positive;
 mAP averages over sequences and images, per difficulty, and "mean" over the three.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,19 +50,25 @@ def read_strip(path: Path) -> np.ndarray:
         with Image.open(path) as im:
             a = np.asarray(im.convert("L"))
     except (OSError, SyntaxError, ValueError) as err:
-        raise LayoutError(f"{path} cannot be decoded ({type(err).__name__}: {err}); restore it from hpatches-release") from err
+        raise LayoutError(
+            f"{path} cannot be decoded ({type(err).__name__}: {err}); restore it from hpatches-release"
+        ) from err
     h, w = a.shape
     if w != PATCH or h % PATCH or h == 0:
-        raise LayoutError(f"{path} is {w} × {h} pixels; an HPatches strip is {PATCH} wide and a multiple of {PATCH} high "
-                          f"(N patches of {PATCH} × {PATCH} stacked vertically)")
+        raise LayoutError(
+            f"{path} is {w} × {h} pixels; an HPatches strip is {PATCH} wide and a multiple of {PATCH} high "
+            f"(N patches of {PATCH} × {PATCH} stacked vertically)"
+        )
     return a.reshape(h // PATCH, PATCH, PATCH)
 
 
 def read_sequence(folder: Path) -> PatchSequence:
     missing = [t for t in IMAGE_TYPES if not (folder / f"{t}.png").is_file()]
     if missing:
-        raise LayoutError(f"{folder} lacks {', '.join(m + '.png' for m in missing)}: an HPatches sequence holds the 16 "
-                          f"images {', '.join(IMAGE_TYPES)}")
+        raise LayoutError(
+            f"{folder} lacks {', '.join(m + '.png' for m in missing)}: an HPatches sequence holds the 16 "
+            f"images {', '.join(IMAGE_TYPES)}"
+        )
     patches = {t: read_strip(folder / f"{t}.png") for t in IMAGE_TYPES}
     counts = {t: len(p) for t, p in patches.items()}
     if len(set(counts.values())) > 1:
@@ -75,23 +82,30 @@ def find_release(data_root: str | Path) -> Path:
     for folder in (base, base / "hpatches-release"):
         if folder.is_dir() and any(p.is_dir() and p.name[:2] in ("i_", "v_") for p in folder.iterdir()):
             return folder
-    raise LayoutError(f"no HPatches sequences (folders i_* and v_*) in {base} or {base / 'hpatches-release'}; "
-                      f"unpack hpatches-release.tar.gz there")
+    raise LayoutError(
+        f"no HPatches sequences (folders i_* and v_*) in {base} or {base / 'hpatches-release'}; "
+        f"unpack hpatches-release.tar.gz there"
+    )
 
 
 def load_splits(path: str | Path) -> dict[str, dict[str, list[str]]]:
     path = Path(path)
     if not path.is_file():
-        raise LayoutError(f"no split file {path}: copy tasks/splits/splits.json of the hpatches-benchmark repository there")
+        raise LayoutError(
+            f"no split file {path}: copy tasks/splits/splits.json of the hpatches-benchmark repository there"
+        )
     try:
         splits = json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise LayoutError(f"{path} is not JSON ({err}); copy tasks/splits/splits.json of hpatches-benchmark again") from err
+        raise LayoutError(
+            f"{path} is not JSON ({err}); copy tasks/splits/splits.json of hpatches-benchmark again"
+        ) from err
     return splits
 
 
-def load_hpatches(data_root: str | Path, split: str = "a", part: str = "test",
-                  splits_file: str | Path | None = None) -> dict[str, PatchSequence]:
+def load_hpatches(
+    data_root: str | Path, split: str = "a", part: str = "test", splits_file: str | Path | None = None
+) -> dict[str, PatchSequence]:
     """The sequences of one part ("train" or "test") of a benchmark split, by name. The split file
     is ``splits.json`` beside the sequence folders unless ``splits_file`` names it."""
     if split not in SPLITS:
@@ -101,12 +115,16 @@ def load_hpatches(data_root: str | Path, split: str = "a", part: str = "test",
     release = find_release(data_root)
     splits = load_splits(splits_file or release / "splits.json")
     if split not in splits or part not in splits[split]:
-        raise LayoutError(f"the split file has no {split!r}/{part!r} list (it has {sorted(splits)}); use the benchmark's splits.json")
+        raise LayoutError(
+            f"the split file has no {split!r}/{part!r} list (it has {sorted(splits)}); use the benchmark's splits.json"
+        )
     names = splits[split][part]
     missing = [n for n in names if not (release / n).is_dir()]
     if missing:
-        raise LayoutError(f"{release} lacks {len(missing)} sequence(s) of split {split} {part}, first {missing[0]!r}: "
-                          f"the release is partial; unpack all 116 sequences")
+        raise LayoutError(
+            f"{release} lacks {len(missing)} sequence(s) of split {split} {part}, first {missing[0]!r}: "
+            f"the release is partial; unpack all 116 sequences"
+        )
     return {n: read_sequence(release / n) for n in names}
 
 
@@ -183,10 +201,12 @@ def verification_pairs(lengths: dict[str, int], n_pairs: int, seed: int = 42) ->
     img = np.array([rng.choice(5, 2, replace=False) for _ in s])
     s2 = rng.choice(len(names), n_pairs)
     idx2 = np.array([rng.integers(lengths[names[k]]) for k in s2])
-    return {"names": np.array(names),
-            "pos": np.stack([s, img[:, 0], idx[:, 0], s, img[:, 1], idx[:, 0]], axis=1),
-            "neg_intra": np.stack([s, img[:, 0], idx[:, 0], s, img[:, 1], idx[:, 1]], axis=1),
-            "neg_inter": np.stack([s, img[:, 0], idx[:, 0], s2, img[:, 1], idx2], axis=1)}
+    return {
+        "names": np.array(names),
+        "pos": np.stack([s, img[:, 0], idx[:, 0], s, img[:, 1], idx[:, 0]], axis=1),
+        "neg_intra": np.stack([s, img[:, 0], idx[:, 0], s, img[:, 1], idx[:, 1]], axis=1),
+        "neg_inter": np.stack([s, img[:, 0], idx[:, 0], s2, img[:, 1], idx2], axis=1),
+    }
 
 
 def _pair_distances(descriptors, names, rows, d: str) -> np.ndarray:
@@ -198,7 +218,9 @@ def _pair_distances(descriptors, names, rows, d: str) -> np.ndarray:
     return np.sqrt(((a - b) ** 2).sum(axis=1))
 
 
-def verification_ap(descriptors: dict[str, dict[str, np.ndarray]], pairs: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+def verification_ap(
+    descriptors: dict[str, dict[str, np.ndarray]], pairs: dict[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
     """The verification task: per difficulty and negative kind (inter / intra), the AP of the
     imbalanced protocol (all negatives, positives 1/5 as many: the benchmark's "mAP") and the ROC
     AUC of the balanced one. Score = minus the L2 distance."""
@@ -222,8 +244,13 @@ def informative(seqs: dict[str, PatchSequence], min_std: float = 10.0) -> dict[s
     return {n: s.patches["ref"].reshape(s.n, -1).std(axis=1) > min_std for n, s in seqs.items()}
 
 
-def retrieval_map(descriptors: dict[str, dict[str, np.ndarray]], n_queries: int, pool_sizes=(100, 500, 1000),
-                  seed: int = 42, keep: dict[str, np.ndarray] | None = None) -> dict[str, dict[int, float]]:
+def retrieval_map(
+    descriptors: dict[str, dict[str, np.ndarray]],
+    n_queries: int,
+    pool_sizes=(100, 500, 1000),
+    seed: int = 42,
+    keep: dict[str, np.ndarray] | None = None,
+) -> dict[str, dict[int, float]]:
     """The retrieval task (``eval_retrieval``): a query is a reference patch; its five positives are
     the same patch in images 1…5 of a difficulty; distractors are reference patches of the other
     sequences, drawn at random among those ``keep`` allows (``informative``). For a pool of k, AP
@@ -232,7 +259,9 @@ def retrieval_map(descriptors: dict[str, dict[str, np.ndarray]], n_queries: int,
     names = sorted(descriptors)
     refs = [(n, i) for n in names for i in range(len(descriptors[n]["ref"])) if keep is None or keep[n][i]]
     if n_queries < 1 or n_queries >= len(refs):
-        raise ValueError(f"n_queries must be in 1..{len(refs) - 1} (there are {len(refs)} usable reference patches), got {n_queries}")
+        raise ValueError(
+            f"n_queries must be in 1..{len(refs) - 1} (there are {len(refs)} usable reference patches), got {n_queries}"
+        )
     order = rng.permutation(len(refs))
     queries = [refs[j] for j in order[:n_queries]]
     distractors = [refs[j] for j in order[n_queries:]]
@@ -240,8 +269,10 @@ def retrieval_map(descriptors: dict[str, dict[str, np.ndarray]], n_queries: int,
     d_desc = np.stack([descriptors[n]["ref"][i] for n, i in distractors]).astype(np.float64)
     fewest = min(int((d_seq != seq).sum()) for seq, _ in queries)
     if max(pool_sizes) - 5 > fewest:
-        raise ValueError(f"a pool of {max(pool_sizes)} needs {max(pool_sizes) - 5} distractors from other sequences, but a "
-                         f"query has only {fewest}; use smaller pools or fewer queries, or evaluate more patches")
+        raise ValueError(
+            f"a pool of {max(pool_sizes)} needs {max(pool_sizes) - 5} distractors from other sequences, but a "
+            f"query has only {fewest}; use smaller pools or fewer queries, or evaluate more patches"
+        )
     out = {label: {k: [] for k in pool_sizes} for label in DIFFICULTIES.values()}
     for seq, i in queries:
         q = descriptors[seq]["ref"][i].astype(np.float64)
@@ -257,8 +288,19 @@ def retrieval_map(descriptors: dict[str, dict[str, np.ndarray]], n_queries: int,
 
 # ---------------------------------------------------------------- patch sequences cut from photos, the way HPatches was made
 # Real photos scikit-image ships (no download): whole photos are held out for the test.
-PHOTOS_TRAIN = ("astronaut", "camera", "chelsea", "coffee", "moon", "rocket", "brick", "grass", "gravel",
-                "immunohistochemistry", "cell")
+PHOTOS_TRAIN = (
+    "astronaut",
+    "camera",
+    "chelsea",
+    "coffee",
+    "moon",
+    "rocket",
+    "brick",
+    "grass",
+    "gravel",
+    "immunohistochemistry",
+    "cell",
+)
 PHOTOS_TEST = ("coins", "hubble_deep_field", "retina", "page", "text")
 PHOTOS_ALL = PHOTOS_TRAIN + PHOTOS_TEST
 # Geometric noise on each patch's frame, per difficulty: rotation (degrees), log-scale, shift (pixels),
@@ -293,8 +335,10 @@ def _keypoints(img: np.ndarray, n: int, rng: np.random.Generator, margin: int) -
 
     peaks = corner_peaks(corner_harris(img), min_distance=6, threshold_rel=1e-4, exclude_border=margin)
     if len(peaks) < MIN_PATCHES:
-        raise ValueError(f"only {len(peaks)} corners {margin} px inside a {img.shape} photo, fewer than {MIN_PATCHES}: "
-                         f"use a larger or more textured photo")
+        raise ValueError(
+            f"only {len(peaks)} corners {margin} px inside a {img.shape} photo, fewer than {MIN_PATCHES}: "
+            f"use a larger or more textured photo"
+        )
     return peaks[:n].astype(np.float64)
 
 
@@ -360,8 +404,9 @@ def synthetic_sequence(img: np.ndarray, name: str, kind: str, n_patches: int, se
     return PatchSequence(name, {t: np.round(np.clip(p, 0, 1) * 255).astype(np.uint8) for t, p in patches.items()})
 
 
-def synthetic_release(photos=PHOTOS_ALL, n_patches: int = 100, seed: int = 0, max_side: int = 512,
-                      test_photos=PHOTOS_TEST) -> tuple[dict[str, PatchSequence], dict[str, dict[str, list[str]]]]:
+def synthetic_release(
+    photos=PHOTOS_ALL, n_patches: int = 100, seed: int = 0, max_side: int = 512, test_photos=PHOTOS_TEST
+) -> tuple[dict[str, PatchSequence], dict[str, dict[str, list[str]]]]:
     """One viewpoint and one illumination sequence per photo, and a split "a" whose test part is
     every sequence of the ``test_photos`` among ``photos`` (whole photos held out)."""
     seqs = {}

@@ -13,6 +13,7 @@ standard class-disjoint protocol: the first half of the classes trains, the seco
 Images are held as ``LazyImages``: float32 (N, 3, S, S) in [0, 1], decoded when indexed (the
 shorter side resized to S, then a centre crop), so SOP at 224 px needs no 72 GB array.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,8 +54,10 @@ def _root(name: str, data_root: str | Path, markers: tuple[str, ...]) -> Path:
     for folder in (base, *(base / s for s in SUBFOLDERS[name])):
         if all((folder / m).exists() for m in markers):
             return folder
-    raise LayoutError(f"no {WHERE[name]} in {base} or its {'/'.join(SUBFOLDERS[name])} subfolder: "
-                      f"expected {', '.join(markers)}. Download and unpack it there; nothing is fetched at run time.")
+    raise LayoutError(
+        f"no {WHERE[name]} in {base} or its {'/'.join(SUBFOLDERS[name])} subfolder: "
+        f"expected {', '.join(markers)}. Download and unpack it there; nothing is fetched at run time."
+    )
 
 
 def _pairs(path: Path, columns: int) -> list[list[str]]:
@@ -74,7 +77,9 @@ def cub200_list(data_root: str | Path) -> ImageList:
     ids = sorted(paths, key=int)
     y = np.array([labels[i] for i in ids]) - 1
     if len(y) and y.min() < 0:
-        raise LayoutError(f"{root / 'image_class_labels.txt'}: class ids start at {y.min() + 1}; CUB-200-2011 numbers them 1–200")
+        raise LayoutError(
+            f"{root / 'image_class_labels.txt'}: class ids start at {y.min() + 1}; CUB-200-2011 numbers them 1–200"
+        )
     return ImageList([root / "images" / paths[i] for i in ids], y, y < 100, root)
 
 
@@ -88,8 +93,10 @@ def cars196_list(data_root: str | Path) -> ImageList:
     except KeyError:
         raise LayoutError(f"{mat} holds no 'annotations' array: it is not Cars196's annotation file") from None
     except Exception as err:  # scipy raises ValueError, TypeError, OSError or MatReadError on a damaged file
-        raise LayoutError(f"{mat} cannot be read ({type(err).__name__}: {err}); it is truncated or not a MATLAB "
-                          f"file: download cars_annos.mat again") from err
+        raise LayoutError(
+            f"{mat} cannot be read ({type(err).__name__}: {err}); it is truncated or not a MATLAB "
+            f"file: download cars_annos.mat again"
+        ) from err
     if not len(annos) or not {"relative_im_path", "class"} <= set(annos.dtype.names or ()):
         raise LayoutError(f"{root / 'cars_annos.mat'} has no annotations with relative_im_path and class")
     paths = [root / str(a["relative_im_path"][0]) for a in annos]
@@ -137,8 +144,10 @@ class LazyImages:
         if check:
             missing = [p for p in self.paths if not Path(p).is_file()]
             if missing:
-                raise LayoutError(f"{missing[0]} is listed but missing ({len(missing)} of {len(self.paths)} listed images are); "
-                                  "the dataset folder is incomplete")
+                raise LayoutError(
+                    f"{missing[0]} is listed but missing ({len(missing)} of {len(self.paths)} listed images are); "
+                    "the dataset folder is incomplete"
+                )
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -156,8 +165,10 @@ class LazyImages:
             with Image.open(self.paths[i]) as im:
                 t = F.pil_to_tensor(im.convert("RGB"))  # uint8 (3, H, W)
         except (OSError, SyntaxError, ValueError) as err:  # PIL's truncated-file and unidentified-image errors
-            raise BadImageError(f"{self.paths[i]} cannot be decoded ({type(err).__name__}: {err}); the file is "
-                                f"truncated or not an image: restore it from the dataset's archive") from err
+            raise BadImageError(
+                f"{self.paths[i]} cannot be decoded ({type(err).__name__}: {err}); the file is "
+                f"truncated or not an image: restore it from the dataset's archive"
+            ) from err
         t = F.center_crop(F.resize(t, [self.image_size], antialias=True), [self.image_size, self.image_size])
         return (t.to(torch.float32) / 255.0).numpy()
 

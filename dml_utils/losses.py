@@ -3,6 +3,7 @@
 They plug into PML's miners, distances and reducers like its own losses do:
 ``YukawaLoss(distance=ClampedEuclideanDistance(), reducer=PooledPairMeanReducer())``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -89,8 +90,16 @@ class YukawaLoss(PairwiseOnlyMixin, GenericPairLoss):
         if len(neg_pair_dist) > 0:
             neg_loss = torch.exp(-self.decay * neg_pair_dist) / neg_pair_dist.clamp_min(self.eps)
         return {
-            "pos_loss": {"losses": pos_loss, "indices": lmu.pos_pairs_from_tuple(indices_tuple), "reduction_type": "pos_pair"},
-            "neg_loss": {"losses": neg_loss, "indices": lmu.neg_pairs_from_tuple(indices_tuple), "reduction_type": "neg_pair"},
+            "pos_loss": {
+                "losses": pos_loss,
+                "indices": lmu.pos_pairs_from_tuple(indices_tuple),
+                "reduction_type": "pos_pair",
+            },
+            "neg_loss": {
+                "losses": neg_loss,
+                "indices": lmu.neg_pairs_from_tuple(indices_tuple),
+                "reduction_type": "neg_pair",
+            },
         }
 
     def get_default_reducer(self):
@@ -138,8 +147,6 @@ class PooledPairMeanReducer(MultipleReducers):
         return torch.cat(parts).mean()
 
 
-
-
 # ---------------------------------------------------------------- batch-hard triplet loss (Hermans et al. 2017)
 HERMANS_EPSILON = 1e-12  # "In Defense of the Triplet Loss", official code: sqrt(Σ(x − y)² + 1e-12)
 
@@ -154,7 +161,9 @@ class HermansEuclideanDistance(LpDistance):
     default, as in Hermans et al.) L2-normalizes first.
     """
 
-    def __init__(self, eps: float = HERMANS_EPSILON, squared: bool = False, normalize_embeddings: bool = False, **kwargs):
+    def __init__(
+        self, eps: float = HERMANS_EPSILON, squared: bool = False, normalize_embeddings: bool = False, **kwargs
+    ):
         if eps < 0:
             raise ValueError(f"eps must be >= 0, got {eps}")
         super().__init__(normalize_embeddings=normalize_embeddings, p=2, power=1, **kwargs)
@@ -171,8 +180,13 @@ class HermansEuclideanDistance(LpDistance):
         return sq if self.squared else (sq + self.eps).sqrt()
 
 
-def batch_hard_triplet(margin: float = 0.5, soft: bool = False, squared: bool = False, normalize: bool = False,
-                       eps: float = HERMANS_EPSILON):
+def batch_hard_triplet(
+    margin: float = 0.5,
+    soft: bool = False,
+    squared: bool = False,
+    normalize: bool = False,
+    eps: float = HERMANS_EPSILON,
+):
     """The batch-hard triplet loss as Hermans et al. implement it, from PML's parts.
 
     For every anchor a of a P × K batch: its farthest positive and its nearest negative
@@ -189,6 +203,11 @@ def batch_hard_triplet(margin: float = 0.5, soft: bool = False, squared: bool = 
         raise ValueError(f"the hard-margin loss needs margin > 0, got {margin}; use soft=True for no margin")
     distance = HermansEuclideanDistance(eps=eps, squared=squared, normalize_embeddings=normalize)
     miner = BatchHardMiner(distance=distance)
-    loss = TripletMarginLoss(margin=0.0 if soft else margin, smooth_loss=soft, distance=distance, reducer=MeanReducer(),
-                             triplets_per_anchor="all")
+    loss = TripletMarginLoss(
+        margin=0.0 if soft else margin,
+        smooth_loss=soft,
+        distance=distance,
+        reducer=MeanReducer(),
+        triplets_per_anchor="all",
+    )
     return miner, loss

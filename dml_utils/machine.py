@@ -5,6 +5,7 @@ matrix products (MKL and oneDNN pick kernels by instruction set), and training a
 bits within a few dozen steps. Every results JSON and regression reference records this
 fingerprint; the regression check itself compares within tolerances (dml_utils.regression).
 """
+
 from __future__ import annotations
 
 import hashlib

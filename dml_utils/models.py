@@ -1,4 +1,5 @@
 """Embedding networks."""
+
 from __future__ import annotations
 
 import torch
@@ -12,8 +13,13 @@ class MLPEmbedding(nn.Sequential):
     PyTorch's own default (Kaiming-uniform with a=√5) starts from different weights.
     """
 
-    def __init__(self, in_features: int = 784, widths: tuple[int, ...] = (128, 128, 128),
-                 dropout: float = 0.1, keras_init: bool = True):
+    def __init__(
+        self,
+        in_features: int = 784,
+        widths: tuple[int, ...] = (128, 128, 128),
+        dropout: float = 0.1,
+        keras_init: bool = True,
+    ):
         if not widths:
             raise ValueError("widths needs at least one layer")
         layers: list[nn.Module] = [nn.Flatten()]
@@ -52,8 +58,12 @@ class SmallConvNet(nn.Module):
     def __init__(self, embedding_size: int = 128, in_channels: int = 1, image_size: int = 28):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
             nn.Flatten(),
         )
         self.head = nn.Linear(64 * (image_size // 4) ** 2, embedding_size)
@@ -82,8 +92,11 @@ def resnet18_embedding(embedding_size: int = 128, in_channels: int = 1, pretrain
     cached = Path(get_dir()) / "checkpoints" / Path(weights.url).name
     use = pretrained and cached.exists()
     if pretrained and not use:
-        warnings.warn(f"ImageNet weights for ResNet18 are not in torchvision's cache ({cached}); no download here, "
-                      "so the network starts from RANDOM initialization", stacklevel=2)
+        warnings.warn(
+            f"ImageNet weights for ResNet18 are not in torchvision's cache ({cached}); no download here, "
+            "so the network starts from RANDOM initialization",
+            stacklevel=2,
+        )
     model = resnet18(weights=weights if use else None)
     if in_channels != 3:
         old = model.conv1

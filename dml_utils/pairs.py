@@ -1,6 +1,7 @@
 """Explicit pairs (report 003's protocol): building them, batching them, the loss of a pair
 batch, and pair verification (accuracy at a threshold, the best threshold, distance statistics).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,12 +50,16 @@ def check_pairs(n_rows: int, pairs: np.ndarray, same: np.ndarray | None = None, 
     if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
         raise ValueError(f"pairs must be a (P, 2) array of row indices, got shape {pairs.shape} of {pairs.dtype}")
     if len(pairs) and (pairs.min() < 0 or pairs.max() >= n_rows):
-        raise ValueError(f"pairs index rows {pairs.min()}..{pairs.max()}, but there are {n_rows} {what}: "
-                         f"these pairs were built for another set")
+        raise ValueError(
+            f"pairs index rows {pairs.min()}..{pairs.max()}, but there are {n_rows} {what}: "
+            f"these pairs were built for another set"
+        )
     if same is not None:
         same = np.asarray(same)
         if len(same) != len(pairs):
-            raise ValueError(f"{len(same)} pair labels for {len(pairs)} pairs: give one label (1 same, 0 different) per pair")
+            raise ValueError(
+                f"{len(same)} pair labels for {len(pairs)} pairs: give one label (1 same, 0 different) per pair"
+            )
         if len(same) and not np.isin(same, (0, 1)).all():
             raise ValueError(f"pair labels must be 1 (same class) or 0, got values {np.unique(same)[:5].tolist()}")
 
@@ -62,13 +67,16 @@ def check_pairs(n_rows: int, pairs: np.ndarray, same: np.ndarray | None = None, 
 def _check_distances(dist: np.ndarray, same: np.ndarray) -> None:
     dist, same = np.asarray(dist), np.asarray(same)
     if len(dist) != len(same) or len(dist) == 0:
-        raise ValueError(f"need as many labels as distances, and at least one pair; got {len(same)} labels for "
-                         f"{len(dist)} distances")
+        raise ValueError(
+            f"need as many labels as distances, and at least one pair; got {len(same)} labels for {len(dist)} distances"
+        )
     bad = ~np.isfinite(dist)
     if bad.any():
-        raise ValueError(f"{int(bad.sum())} of {len(dist)} pair distances are not finite (first at pair "
-                         f"{int(np.flatnonzero(bad)[0])}): the embeddings hold NaN or inf, so the model diverged "
-                         f"or an input is not finite; a NaN would count as 'different' and change the accuracy silently")
+        raise ValueError(
+            f"{int(bad.sum())} of {len(dist)} pair distances are not finite (first at pair "
+            f"{int(np.flatnonzero(bad)[0])}): the embeddings hold NaN or inf, so the model diverged "
+            f"or an input is not finite; a NaN would count as 'different' and change the accuracy silently"
+        )
 
 
 class _PairBatches:

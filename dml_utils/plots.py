@@ -1,8 +1,8 @@
 """Figures: one savefig helper, and the plots the notebooks share."""
+
 from __future__ import annotations
 
 from pathlib import Path
-
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,16 +23,22 @@ def savefig(fig, cfg: Config, what: str, dpi: int = 110) -> Path:
     return path
 
 
-def distance_histograms(dists: dict[str, np.ndarray], same: np.ndarray, title: str, bins: int = 60,
-                        threshold: float | None = 0.5):
+def distance_histograms(
+    dists: dict[str, np.ndarray], same: np.ndarray, title: str, bins: int = 60, threshold: float | None = 0.5
+):
     """One panel per pair kind (positive, negative); one histogram per model, on shared bins."""
     same = np.asarray(same) == 1
     edges = np.linspace(0, max(float(d.max()) for d in dists.values()) * 1.02, bins + 1)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     for ax, mask, kind in ((axes[0], same, "positive"), (axes[1], ~same, "negative")):
         for name, d in dists.items():
-            ax.hist(d[mask], bins=edges, alpha=0.5, density=True,
-                    label=f"{name} (mean {d[mask].mean():.3f}, std {d[mask].std():.3f})")
+            ax.hist(
+                d[mask],
+                bins=edges,
+                alpha=0.5,
+                density=True,
+                label=f"{name} (mean {d[mask].mean():.3f}, std {d[mask].std():.3f})",
+            )
         if threshold is not None:
             ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold D = {threshold}")
         ax.set_xlabel("test pair distance D (embedding units)")
@@ -44,7 +50,9 @@ def distance_histograms(dists: dict[str, np.ndarray], same: np.ndarray, title: s
     return fig
 
 
-def scatter_panels(points: dict[str, np.ndarray], labels, title: str, method: str = "t-SNE", columns: int | None = None):
+def scatter_panels(
+    points: dict[str, np.ndarray], labels, title: str, method: str = "t-SNE", columns: int | None = None
+):
     """2-D projections coloured by class; ``labels`` is one array for all panels or a dict per panel."""
     per_panel = labels if isinstance(labels, dict) else {k: labels for k in points}
     classes = np.unique(np.concatenate(list(per_panel.values())))
@@ -112,10 +120,14 @@ def smoothed_loss_panels(runs: dict[str, dict], smooth_fn, window: int, title: s
         steps = np.arange(1, len(r["step_loss"]) + 1)
         ax.plot(steps, r["step_loss"], color="C0", alpha=0.2, lw=0.8, label="train loss (raw, miner)")
         sm = smooth_fn(r["step_loss"], window)
-        ax.plot(steps[len(steps) - len(sm):], sm, color="C0", lw=2, label=f"train loss, moving average {window}")
+        ax.plot(steps[len(steps) - len(sm) :], sm, color="C0", lw=2, label=f"train loss, moving average {window}")
         it = [c["iteration"] for c in r["curve"]]
-        ax.plot(it, [c["val_loss_all_tuples"] for c in r["curve"]], "o-", color="C3", ms=3, label="val loss, all tuples")
-        ax.plot(it, [c["val_loss_with_miner"] for c in r["curve"]], "s--", color="C2", ms=3, label="val loss, with miner")
+        ax.plot(
+            it, [c["val_loss_all_tuples"] for c in r["curve"]], "o-", color="C3", ms=3, label="val loss, all tuples"
+        )
+        ax.plot(
+            it, [c["val_loss_with_miner"] for c in r["curve"]], "s--", color="C2", ms=3, label="val loss, with miner"
+        )
         ax.set_xlabel("iteration")
         ax.set_ylabel("loss")
         ax.set_title(name)
@@ -143,17 +155,30 @@ def band_curves(df, x: str, y: str, hue: str, title: str, xlabel: str, ylabel: s
     return fig
 
 
-def margin_sweep_panels(sweep, title: str, report_range=(0.4, 1.0), inversion: float = 0.5, baselines: dict | None = None):
+def margin_sweep_panels(
+    sweep, title: str, report_range=(0.4, 1.0), inversion: float = 0.5, baselines: dict | None = None
+):
     """MAP@R vs margin (mean ± std over seeds) for each loss, on held-out images of the training
     classes and on unseen classes (dotted lines: ``baselines``, {name: {metric: value}}); last panel:
     circle loss's mean same- and different-class cosine similarity vs margin."""
     fig, axes = plt.subplots(1, 3, figsize=(17, 4.2))
-    for ax, metric, what in ((axes[0], "val_map_at_r", "held-out images, training classes"), (axes[1], "map_at_r", "unseen classes")):
+    for ax, metric, what in (
+        (axes[0], "val_map_at_r", "held-out images, training classes"),
+        (axes[1], "map_at_r", "unseen classes"),
+    ):
         ax.axvspan(*report_range, color="0.92", label="report's sweep")
         for i, (loss, sub) in enumerate(sweep.groupby("loss", sort=False)):
             g = sub.groupby("margin")[metric]
-            ax.errorbar(g.mean().index, g.mean().values, yerr=g.std(ddof=1).fillna(0).values, fmt="-o", ms=4,
-                        capsize=3, color=f"C{i}", label=loss)
+            ax.errorbar(
+                g.mean().index,
+                g.mean().values,
+                yerr=g.std(ddof=1).fillna(0).values,
+                fmt="-o",
+                ms=4,
+                capsize=3,
+                color=f"C{i}",
+                label=loss,
+            )
         for k, (name, vals) in enumerate((baselines or {}).items()):
             ax.axhline(vals[metric], color="0.4", ls=[":", "-."][k % 2], lw=1, label=name)
         ax.axvline(inversion, color="k", ls="--", lw=1, label="circle: Δn = Δp at m = 0.5")
@@ -165,8 +190,16 @@ def margin_sweep_panels(sweep, title: str, report_range=(0.4, 1.0), inversion: f
     circle = sweep[sweep["loss"] == "circle"]
     for col, label, c in (("sim_same", "same class", "C2"), ("sim_diff", "different class", "C3")):
         g = circle.groupby("margin")[col]
-        ax.errorbar(g.mean().index, g.mean().values, yerr=g.std(ddof=1).fillna(0).values, fmt="-o", ms=4, capsize=3,
-                    color=c, label=f"{label} (unseen test)")
+        ax.errorbar(
+            g.mean().index,
+            g.mean().values,
+            yerr=g.std(ddof=1).fillna(0).values,
+            fmt="-o",
+            ms=4,
+            capsize=3,
+            color=c,
+            label=f"{label} (unseen test)",
+        )
         gv = circle.groupby("margin")[f"val_{col}"]
         ax.plot(gv.mean().index, gv.mean().values, "--", color=c, alpha=0.7, label=f"{label} (val, training classes)")
     ms = np.array(sorted(circle["margin"].unique()))
@@ -191,8 +224,15 @@ def grouped_bars(df, group: str, bars: list[str], title: str, ylabel: str, label
         sub = df[df[group] == g]
         means = [sub[c].mean() for c in bars]
         stds = [sub[c].std(ddof=1) if len(sub) > 1 else 0 for c in bars]
-        ax.bar(range(len(bars)), means, 0.7, yerr=stds, capsize=3, color=[f"C{i}" for i in range(len(bars))],
-               label=labels or bars)
+        ax.bar(
+            range(len(bars)),
+            means,
+            0.7,
+            yerr=stds,
+            capsize=3,
+            color=[f"C{i}" for i in range(len(bars))],
+            label=labels or bars,
+        )
         ax.set_xticks(range(len(bars)), [])
         ax.set_title(str(g), fontsize=10)
         ax.set_ylabel(ylabel)
@@ -278,8 +318,14 @@ def sampler_diagnostics(picked, gvar, title: str):
     ax = axes[-1]
     for i, (s, sub) in enumerate(gvar.groupby("sampler", sort=False)):
         sub = sub[sub["sigma"] > 0]
-        ax.plot(sub["sigma"], sub["gradient_variance"], "-o", ms=4, color=f"C{i}",
-                label=f"{s} (mean D_an {sub['mean_d_an'].iloc[0]:.2f})")
+        ax.plot(
+            sub["sigma"],
+            sub["gradient_variance"],
+            "-o",
+            ms=4,
+            color=f"C{i}",
+            label=f"{s} (mean D_an {sub['mean_d_an'].iloc[0]:.2f})",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("noise σ added to the negative's embedding")
     ax.set_ylabel("variance of ∂ℓ/∂f(x_n) (trace)")
@@ -296,7 +342,13 @@ def mark_collapse(ax, collapsed_at: dict | None, label: str = "collapse") -> boo
     Returns whether a mark was drawn."""
     if not collapsed_at:
         return False
-    ax.axvline(collapsed_at["step"], color="k", ls="--", lw=1, label=f"{label} at step {collapsed_at['step']} ({collapsed_at['reason']})")
+    ax.axvline(
+        collapsed_at["step"],
+        color="k",
+        ls="--",
+        lw=1,
+        label=f"{label} at step {collapsed_at['step']} ({collapsed_at['reason']})",
+    )
     return True
 
 
@@ -322,11 +374,23 @@ def collapse_share_heatmaps(table, title: str, rows: str = "pk", cols: str = "lr
     panels = list(dict.fromkeys(table[panel]))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     for ax, name in zip(axes[0], panels):
-        share = table[table[panel] == name].pivot_table(index=rows, columns=cols, values="collapsed", aggfunc="mean",
-                                                         sort=False)
-        share = share.reindex(sorted(share.columns, reverse=True), axis=1)  # columns by value, rows as the table lists them
-        sns.heatmap(share, ax=ax, vmin=0, vmax=1, annot=True, fmt=".2f", cmap="rocket_r", cbar=ax is axes[0][-1],
-                    cbar_kws={"label": "share of seeds collapsed"})
+        share = table[table[panel] == name].pivot_table(
+            index=rows, columns=cols, values="collapsed", aggfunc="mean", sort=False
+        )
+        share = share.reindex(
+            sorted(share.columns, reverse=True), axis=1
+        )  # columns by value, rows as the table lists them
+        sns.heatmap(
+            share,
+            ax=ax,
+            vmin=0,
+            vmax=1,
+            annot=True,
+            fmt=".2f",
+            cmap="rocket_r",
+            cbar=ax is axes[0][-1],
+            cbar_kws={"label": "share of seeds collapsed"},
+        )
         ax.set_title(str(name))
         ax.set_xlabel("learning rate")
         ax.set_ylabel("batch P × K")
@@ -341,8 +405,13 @@ def gradient_norm_panel(norms: dict[str, list[float]], title: str):
     scale = np.asarray(norms["scale"])
     keep = scale > 0
     for name in ("plain", "squared"):
-        ax.plot(scale[keep], np.asarray(norms[name])[keep], "-o", ms=4,
-                label={"plain": "plain Euclidean √(Σ + 1e-12)", "squared": "squared Euclidean"}[name])
+        ax.plot(
+            scale[keep],
+            np.asarray(norms[name])[keep],
+            "-o",
+            ms=4,
+            label={"plain": "plain Euclidean √(Σ + 1e-12)", "squared": "squared Euclidean"}[name],
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("scale of the descriptors (1 = the batch as drawn; → 0 = collapse)")
@@ -391,9 +460,13 @@ def _spread_at(trace: dict, step: int) -> float:
 def hdml_curves(curves, title: str, block: int | None = None):
     """Block means of HDML's losses and weights against the step, mean over seeds, one line per
     method: J_m (with and without HDML), J_syn, J_gen, and the two weights of eq. 1 and eq. 2."""
-    panels = [("J_m", r"$J_m$ (real tuples + weight decay)", True), ("J_syn", r"$J_{syn}$ (synthetic tuples)", True),
-              ("J_gen", r"$J_{gen} = J_{recon} + J_{soft}$", True), ("hardness", r"hardness $\lambda = e^{-\alpha/J_{avg}}$", False),
-              ("balance", r"balance $e^{-\beta/J_{gen}}$ (weight of $J_m$)", False)]
+    panels = [
+        ("J_m", r"$J_m$ (real tuples + weight decay)", True),
+        ("J_syn", r"$J_{syn}$ (synthetic tuples)", True),
+        ("J_gen", r"$J_{gen} = J_{recon} + J_{soft}$", True),
+        ("hardness", r"hardness $\lambda = e^{-\alpha/J_{avg}}$", False),
+        ("balance", r"balance $e^{-\beta/J_{gen}}$ (weight of $J_m$)", False),
+    ]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.6))
     for ax, (key, label, log) in zip(axes, panels):
         for i, (method, sub) in enumerate(curves.groupby("method", sort=False)):
@@ -437,8 +510,16 @@ def ratio_histograms(table, title: str, bins: int = 40):
     return fig
 
 
-def metric_by_k(table, x: str, y: str, hue: str, title: str, mark: dict[str, float] | None = None, xlabel: str = "",
-                ylabel: str = ""):
+def metric_by_k(
+    table,
+    x: str,
+    y: str,
+    hue: str,
+    title: str,
+    mark: dict[str, float] | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+):
     """A metric against a parameter (log x), one line per ``hue``, optional vertical marks."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for i, (name, sub) in enumerate(table.groupby(hue, sort=False)):

@@ -6,6 +6,7 @@ it ends), except in a run of ``scripts/run_notebooks.py`` or the nbval replay, w
 runs and which the run script strips from the notebooks it commits (``is_progress_output``), so
 no committed notebook carries bar residue or an empty stderr box.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,6 +36,8 @@ def is_progress_output(output: dict) -> bool:
         return all(not ln.strip() or _BAR_LINE.match(ln) for ln in lines)
     if kind == "display_data":
         data = output.get("data", {})
-        return set(data) <= {"application/vnd.jupyter.widget-view+json", "text/plain"} and \
-            "application/vnd.jupyter.widget-view+json" in data
+        return (
+            set(data) <= {"application/vnd.jupyter.widget-view+json", "text/plain"}
+            and "application/vnd.jupyter.widget-view+json" in data
+        )
     return False

@@ -14,6 +14,7 @@ and the kind decides how closely another CPU must reproduce it:
 How each tolerance is derived (``tolerance``) is written into every reference file, with the
 draws it was derived from; ``scripts/regression_reference.py`` measures them.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,7 +64,10 @@ def compare(summary: dict[str, tuple[str, float | None]], reference: dict[str, A
     changed kind, a non-finite value, or a value outside its tolerance. Empty when all agree."""
     metrics = reference["metrics"]
     problems = [f"{k}: in the reference, missing from this run" for k in sorted(set(metrics) - set(summary))]
-    problems += [f"{k}: new in this run, not in the reference (regenerate it on purpose)" for k in sorted(set(summary) - set(metrics))]
+    problems += [
+        f"{k}: new in this run, not in the reference (regenerate it on purpose)"
+        for k in sorted(set(summary) - set(metrics))
+    ]
     for key in sorted(set(metrics) & set(summary)):
         ref, (kind, value) = metrics[key], summary[key]
         if kind != ref["kind"]:
@@ -73,8 +77,10 @@ def compare(summary: dict[str, tuple[str, float | None]], reference: dict[str, A
         elif value is not None and not math.isfinite(value):
             problems.append(f"{key}: {value!r} is not finite")
         elif value is not None and abs(value - ref["value"]) > ref["tol"]:
-            problems.append(f"{key} ({kind}): {value:.6g} vs reference {ref['value']:.6g}, "
-                            f"|diff| {abs(value - ref['value']):.3g} > tol {ref['tol']:.3g}")
+            problems.append(
+                f"{key} ({kind}): {value:.6g} vs reference {ref['value']:.6g}, "
+                f"|diff| {abs(value - ref['value']):.3g} > tol {ref['tol']:.3g}"
+            )
     return problems
 
 
@@ -88,8 +94,9 @@ def _num(v) -> float | None:
         return None
 
 
-def _means(rows: list[dict[str, Any]], keys: tuple[str, ...], metrics: dict[str, str], prefix: str,
-           where=lambda r: True) -> dict[str, tuple[str, float | None]]:
+def _means(
+    rows: list[dict[str, Any]], keys: tuple[str, ...], metrics: dict[str, str], prefix: str, where=lambda r: True
+) -> dict[str, tuple[str, float | None]]:
     """Mean over seeds of each metric, per combination of ``keys``; ``metrics`` maps name -> kind."""
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
@@ -109,16 +116,32 @@ def _provenance(doc: dict[str, Any], fields: tuple[str, ...]) -> dict[str, tuple
     return {f"data/{d['name']}/{f}": ("exact", _num(d[f])) for d in doc["data"] for f in fields if f in d}
 
 
-PAIR_METRICS = ("accuracy", "accuracy_best_threshold", "map_at_r", "p_at_1", "pos_mean", "pos_std", "neg_mean", "neg_std")
+PAIR_METRICS = (
+    "accuracy",
+    "accuracy_best_threshold",
+    "map_at_r",
+    "p_at_1",
+    "pos_mean",
+    "pos_std",
+    "neg_mean",
+    "neg_std",
+)
 
 
 def _summary_03(doc):
     rec = doc["records"]
     trained = {m: "trained" for m in (*PAIR_METRICS, "weight_move")}
     out = _means(rec, ("dataset", "loss", "epoch"), trained, "pairs", lambda r: r["loss"] in ("contrastive", "yukawa"))
-    out |= _means(rec, ("dataset", "loss"), {"loss_step0": "untrained"}, "step0", lambda r: r["loss"] in ("contrastive", "yukawa"))
-    out |= _means(rec, ("dataset", "loss"), dict.fromkeys(PAIR_METRICS, "untrained"), "baseline",
-                  lambda r: r["loss"] in ("untrained", "raw pixels"))
+    out |= _means(
+        rec, ("dataset", "loss"), {"loss_step0": "untrained"}, "step0", lambda r: r["loss"] in ("contrastive", "yukawa")
+    )
+    out |= _means(
+        rec,
+        ("dataset", "loss"),
+        dict.fromkeys(PAIR_METRICS, "untrained"),
+        "baseline",
+        lambda r: r["loss"] in ("untrained", "raw pixels"),
+    )
     last = defaultdict(list)  # "dataset/loss/seedN" -> epoch-mean training loss; mean over seeds of the last epoch's
     for key, curve in doc["loss_curves"].items():
         last[key.rsplit("/", 1)[0]].append(curve[-1])
@@ -132,21 +155,44 @@ RETRIEVAL_METRICS = ("map_at_r", "val_map_at_r", "p_at_1", "nmi", "sim_same", "s
 def _summary_01(doc):
     trained = {m: "trained" for m in (*RETRIEVAL_METRICS, "weight_move")}
     out = _means(doc["main_runs"], ("loss",), trained | {"loss_step0": "untrained"}, "main")
-    out |= _means(doc["margin_sweep"], ("loss", "margin"),
-                  {"map_at_r": "trained", "val_map_at_r": "trained", "weight_move": "trained", "loss_step0": "untrained"}, "sweep")
+    out |= _means(
+        doc["margin_sweep"],
+        ("loss", "margin"),
+        {"map_at_r": "trained", "val_map_at_r": "trained", "weight_move": "trained", "loss_step0": "untrained"},
+        "sweep",
+    )
     out |= _means(doc["baselines"], ("loss",), dict.fromkeys(RETRIEVAL_METRICS, "untrained"), "baseline")
-    out |= _means(doc["loss_gaps"], ("loss",), dict.fromkeys(
-        ("train_loss_with_miner", "train_loss_all_tuples", "val_loss_with_miner", "val_loss_all_tuples"), "trained"), "gap")
+    out |= _means(
+        doc["loss_gaps"],
+        ("loss",),
+        dict.fromkeys(
+            ("train_loss_with_miner", "train_loss_all_tuples", "val_loss_with_miner", "val_loss_all_tuples"), "trained"
+        ),
+        "gap",
+    )
     return out | _provenance(doc, ("n_train_used", "n_val", "n_unseen_test"))
 
 
 def _summary_04(doc):
     out = _means(doc["distance_law"], ("n",), {k: "exact" for k in doc["distance_law"][0] if k != "n"}, "law")
-    grid_metrics = {"val_map_at_r": "trained", "map_at_r": "trained", "p_at_1": "trained", "val_sim_diff": "trained",
-                    "collapsed": "trained", "loss_step0": "untrained"}
+    grid_metrics = {
+        "val_map_at_r": "trained",
+        "map_at_r": "trained",
+        "p_at_1": "trained",
+        "val_sim_diff": "trained",
+        "collapsed": "trained",
+        "loss_step0": "untrained",
+    }
     out |= _means(doc["grid"], ("sampler", "loss"), grid_metrics, "grid")
-    out |= _means(doc["baselines"], ("loss",), {m: "untrained" for m in ("map_at_r", "val_map_at_r", "p_at_1", "nmi")}, "baseline")
-    out |= _means(doc["gradient_variance"], ("sampler", "sigma"), {"gradient_variance": "trained", "mean_d_an": "trained"}, "gradvar")
+    out |= _means(
+        doc["baselines"], ("loss",), {m: "untrained" for m in ("map_at_r", "val_map_at_r", "p_at_1", "nmi")}, "baseline"
+    )
+    out |= _means(
+        doc["gradient_variance"],
+        ("sampler", "sigma"),
+        {"gradient_variance": "trained", "mean_d_an": "trained"},
+        "gradvar",
+    )
     for r in doc["sampled_distances"]:  # what each sampler picks: on the trained net and on uniform sphere points
         kind = "trained" if r["batch"] == "trained ConvNet" else "untrained"
         for stat in ("count", "mean", "std"):
@@ -177,12 +223,25 @@ def _summary_05(doc):
         out[f"gradient/identical/{name}/norm"] = ("untrained", _num(v["gradient_norm"]))
     trained = {m: "trained" for m in ("collapsed", "collapsed_at_end", "final_loss", "final_spread", "map_mean")}
     out |= _means(doc["collapse_map"], ("group", "pk", "lr", "variant"), trained | {"loss_step0": "untrained"}, "map")
-    out |= _means(doc["progressive"], ("group", "variant"), {**trained, "table_matching_mean": "trained"}
-                  | {"loss_step0": "untrained"}, "start")
+    out |= _means(
+        doc["progressive"],
+        ("group", "variant"),
+        {**trained, "table_matching_mean": "trained"} | {"loss_step0": "untrained"},
+        "start",
+    )
     scores = [k for k in doc["baselines"][0] if k.startswith(("map_", "table_"))]
     out |= _means(doc["baselines"], ("model",), dict.fromkeys(scores, "untrained"), "baseline")
-    return out | _provenance(doc, ("n_train_sequences", "n_test_sequences", "n_train_patches", "n_train_views", "n_map_patches",
-                                   "n_table_patches"))
+    return out | _provenance(
+        doc,
+        (
+            "n_train_sequences",
+            "n_test_sequences",
+            "n_train_patches",
+            "n_train_views",
+            "n_map_patches",
+            "n_table_patches",
+        ),
+    )
 
 
 HDML_METRICS = ("recall_at_1", "recall_at_2", "map_at_r", "nmi", "f1", "f1_official_k", "weight_move")
@@ -201,8 +260,13 @@ def _summary_02(doc):
     return out | _provenance(doc, ("n_train_used", "n_val", "n_unseen_test"))
 
 
-SUMMARIES = {"01_circle_vs_triplet_margin": _summary_01, "02_hdml_triplet_vs_npair": _summary_02, "03_yukawa_vs_contrastive_mnist": _summary_03,
-             "04_sampling_matters": _summary_04, "05_batch_hard_collapse": _summary_05}
+SUMMARIES = {
+    "01_circle_vs_triplet_margin": _summary_01,
+    "02_hdml_triplet_vs_npair": _summary_02,
+    "03_yukawa_vs_contrastive_mnist": _summary_03,
+    "04_sampling_matters": _summary_04,
+    "05_batch_hard_collapse": _summary_05,
+}
 
 
 def summarize(doc: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
@@ -234,8 +298,9 @@ SEED_DRAWS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def build_reference(notebook: str, reference: dict, variants: dict[str, dict], seed_draws: list[dict],
-                    made_on: dict[str, Any]) -> dict[str, Any]:
+def build_reference(
+    notebook: str, reference: dict, variants: dict[str, dict], seed_draws: list[dict], made_on: dict[str, Any]
+) -> dict[str, Any]:
     """The reference file of ``notebook`` from the summaries of its draws (see RULE).
 
     ``reference``: the native smoke run; ``variants``: label -> summary under a CPU variant;
@@ -246,17 +311,34 @@ def build_reference(notebook: str, reference: dict, variants: dict[str, dict], s
     for key, (kind, value) in sorted(reference.items()):
         var = {label: s.get(key, (kind, None))[1] for label, s in variants.items()}
         seeds = [s.get(key, (kind, None))[1] for s in seed_draws]
-        if value is not None and kind == "exact" and any(v is not None and abs(v - value) > EXACT_RTOL * _scale(value) for v in var.values()):
+        if (
+            value is not None
+            and kind == "exact"
+            and any(v is not None and abs(v - value) > EXACT_RTOL * _scale(value) for v in var.values())
+        ):
             raise ValueError(f"{notebook}: {key} is marked exact but a CPU variant changes it: {var} vs {value}")
-        metrics[key] = {"kind": kind, "value": value,
-                        "tol": None if value is None else tolerance(kind, value, var.values(), seeds),
-                        "variants": var, "seed_draws": seeds}
-    return {"notebook": notebook, "rule": RULE, "made_on": made_on,
-            "draws": {"variants": {label: CPU_VARIANTS.get(label) for label in variants},
-                      "seed_draws": SEED_DRAWS.get(notebook, [])[: len(seed_draws)]}, "metrics": metrics}
+        metrics[key] = {
+            "kind": kind,
+            "value": value,
+            "tol": None if value is None else tolerance(kind, value, var.values(), seeds),
+            "variants": var,
+            "seed_draws": seeds,
+        }
+    return {
+        "notebook": notebook,
+        "rule": RULE,
+        "made_on": made_on,
+        "draws": {
+            "variants": {label: CPU_VARIANTS.get(label) for label in variants},
+            "seed_draws": SEED_DRAWS.get(notebook, [])[: len(seed_draws)],
+        },
+        "metrics": metrics,
+    }
 
 
-def run_smoke(notebook, out_dir, env: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_smoke(
+    notebook, out_dir, env: dict[str, str] | None = None, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Run ``notebook`` (a path) at the smoke profile with papermill in a subprocess, at the
     committed seeds (``DML_SEED_OFFSET`` cleared), with ``env`` added to the environment and
     ``params`` injected; the executed copy goes to ``out_dir``.
@@ -274,12 +356,27 @@ def run_smoke(notebook, out_dir, env: dict[str, str] | None = None, params: dict
     results = config(notebook.stem, "smoke").results_dir / f"{notebook.stem}.json"
     results.unlink(missing_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "papermill", str(notebook), str(out_dir / notebook.name), "--cwd", str(notebook.parent),
-           "-p", "profile", "smoke", "--no-progress-bar", "--kernel", "python3"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(notebook),
+        str(out_dir / notebook.name),
+        "--cwd",
+        str(notebook.parent),
+        "-p",
+        "profile",
+        "smoke",
+        "--no-progress-bar",
+        "--kernel",
+        "python3",
+    ]
     for name, value in (params or {}).items():
         cmd += ["-y", json.dumps({name: value})]
     # at the committed seeds unless ``env`` asks for a shift: references compare against fixed seeds
     done = subprocess.run(cmd, env={**os.environ, SEED_OFFSET_ENV: "", **(env or {})}, capture_output=True, text=True)
     if done.returncode:
-        raise RuntimeError(f"{notebook.name} (env {env or 'native'}, params {params or 'smoke'}) failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{notebook.name} (env {env or 'native'}, params {params or 'smoke'}) failed:\n{done.stderr[-3000:]}"
+        )
     return json.loads(results.read_text())

@@ -1,4 +1,5 @@
 """Results JSON with provenance, and the claims table every notebook ends with."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,19 @@ import numpy as np
 
 from .config import Config
 
-LIBRARIES = ("torch", "torchvision", "pytorch-metric-learning", "numpy", "scipy", "scikit-learn",
-             "mlxtend", "umap-learn", "seaborn", "matplotlib", "pandas")
+LIBRARIES = (
+    "torch",
+    "torchvision",
+    "pytorch-metric-learning",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "mlxtend",
+    "umap-learn",
+    "seaborn",
+    "matplotlib",
+    "pandas",
+)
 
 
 def library_versions() -> dict[str, str]:
@@ -33,9 +45,16 @@ def library_versions() -> dict[str, str]:
 def git_commit(root: Path) -> str:
     """HEAD's hash, with '+dirty' when tracked files differ from it; 'unknown' outside git."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -100,10 +119,16 @@ VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not testable here")
 # difference" (a claim of "A beats B" is then not reproduced). One per metric, each the size of an
 # effect too small to matter for that metric, and at most half the smallest effect a report claims.
 EQUIVALENCE_MARGINS: dict[str, tuple[float, str]] = {
-    "map_at_r": (0.01, "1 point of MAP@R: below the spread of reruns of one method in 'A Metric Learning Reality Check'"),
+    "map_at_r": (
+        0.01,
+        "1 point of MAP@R: below the spread of reruns of one method in 'A Metric Learning Reality Check'",
+    ),
     "accuracy": (0.0025, "0.25 points of pair accuracy: half the smallest gap report 003 gives (97.76 vs 97.26 %)"),
     "distance": (0.01, "0.01 in embedding distance: half report 003's positive-pair gap (0.030 vs 0.052)"),
-    "collapse_share": (0.1, "a tenth of the runs: a difference of collapse rates smaller than one run in ten is no difference"),
+    "collapse_share": (
+        0.1,
+        "a tenth of the runs: a difference of collapse rates smaller than one run in ten is no difference",
+    ),
     "recall": (0.01, "1 point of Recall@K: fewer than one query in a hundred answered differently"),
     "f1": (0.01, "1 point of clustering F1, as for Recall@K"),
     "hpatches_map": (0.01, "1 point of HPatches mAP: below the gaps between the descriptors the benchmark paper ranks"),
@@ -126,7 +151,14 @@ def paired_interval(diffs, level: float = 0.95) -> dict[str, float]:
     d = np.asarray(diffs, dtype=float)
     n, mean = len(d), float(d.mean()) if len(d) else float("nan")
     if n < 2:
-        return {"n": n, "mean": mean, "sd": float("nan"), "lo": float("nan"), "hi": float("nan"), "seeds_needed": float("nan")}
+        return {
+            "n": n,
+            "mean": mean,
+            "sd": float("nan"),
+            "lo": float("nan"),
+            "hi": float("nan"),
+            "seeds_needed": float("nan"),
+        }
     sd = float(d.std(ddof=1))
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / np.sqrt(n)
     z = stats.norm.ppf(0.5 + level / 2) + stats.norm.ppf(0.8)
@@ -157,13 +189,26 @@ def format_interval(ci: dict[str, float], digits: int = 3, scale: float = 1.0, u
 def _margin(metric: str | float) -> tuple[float, str]:
     if isinstance(metric, str):
         if metric not in EQUIVALENCE_MARGINS:
-            raise ValueError(f"no equivalence margin for {metric!r}; known: {sorted(EQUIVALENCE_MARGINS)} (or pass a number, 0 for none)")
+            raise ValueError(
+                f"no equivalence margin for {metric!r}; known: {sorted(EQUIVALENCE_MARGINS)} (or pass a number, 0 for none)"
+            )
         return EQUIVALENCE_MARGINS[metric]
     return float(metric), "stated with the claim" if metric else ""
 
 
-def interval_claim(claim: str, reported: str, diffs, metric: str | float, ours: str = "", label: str = "difference",
-                   lower_wins: bool = False, digits: int = 3, scale: float = 1.0, unit: str = "", why: str = "") -> dict[str, str]:
+def interval_claim(
+    claim: str,
+    reported: str,
+    diffs,
+    metric: str | float,
+    ours: str = "",
+    label: str = "difference",
+    lower_wins: bool = False,
+    digits: int = 3,
+    scale: float = 1.0,
+    unit: str = "",
+    why: str = "",
+) -> dict[str, str]:
     """A claims-table row for a claim that ``diffs`` (one independent value per seed) are > 0, or
     < 0 with ``lower_wins``; the verdict is interval_verdict's at the equivalence margin of ``metric``
     (a name in EQUIVALENCE_MARGINS, or a number; 0: no margin). The interval is printed in ``ours``."""
@@ -174,14 +219,27 @@ def interval_claim(claim: str, reported: str, diffs, metric: str | float, ours: 
     text = f"{ours}; " if ours else ""
     text += f"{label} = {format_interval(ci, digits, scale, unit)}{' (lower wins)' if lower_wins else ''}"
     reasons = [why] if why else []
-    reasons.append(f"equivalence margin ±{margin * scale:g}{unit} ({margin_why})" if margin > 0 else "no equivalence margin")
+    reasons.append(
+        f"equivalence margin ±{margin * scale:g}{unit} ({margin_why})" if margin > 0 else "no equivalence margin"
+    )
     if verdict == "inconclusive" and np.isfinite(ci["seeds_needed"]):
         reasons.append(f"an effect of this size would need ≈{ci['seeds_needed']:.0f} seeds (80 % power)")
     return {"claim": claim, "reported": reported, "ours": text, "verdict": verdict, "why": "; ".join(reasons)}
 
 
-def paired_claim(claim: str, reported: str, a: str, a_values, b: str, b_values, metric: str | float, scale: float = 1.0,
-                 digits: int = 3, unit: str = "", lower_wins: bool = False) -> dict[str, str]:
+def paired_claim(
+    claim: str,
+    reported: str,
+    a: str,
+    a_values,
+    b: str,
+    b_values,
+    metric: str | float,
+    scale: float = 1.0,
+    digits: int = 3,
+    unit: str = "",
+    lower_wins: bool = False,
+) -> dict[str, str]:
     """A claims-table row for "a beats b", values paired by seed (same initial weights and batches);
     with lower_wins, beating means lower. ``metric``: the equivalence margin (see interval_claim)."""
     a_values, b_values = np.asarray(a_values, dtype=float), np.asarray(b_values, dtype=float)
@@ -189,8 +247,10 @@ def paired_claim(claim: str, reported: str, a: str, a_values, b: str, b_values, 
         raise ValueError(f"paired values need one per seed on each side; got {a_values.shape} and {b_values.shape}")
     diff = a_values - b_values
     wins = int(((-diff if lower_wins else diff) > 0).sum())
-    ours = (f"{a} {mean_std(a_values, digits, scale)}{unit} vs {b} {mean_std(b_values, digits, scale)}{unit}; "
-            f"{a} ahead on {wins}/{len(diff)} seeds")
+    ours = (
+        f"{a} {mean_std(a_values, digits, scale)}{unit} vs {b} {mean_std(b_values, digits, scale)}{unit}; "
+        f"{a} ahead on {wins}/{len(diff)} seeds"
+    )
     return interval_claim(claim, reported, diff, metric, ours, f"{a} − {b}", lower_wins, digits, scale, unit)
 
 
@@ -208,8 +268,12 @@ def format_claims(table) -> str:
     """Plain text, one block per claim: stable to compare (nbval) and readable in any viewer."""
     lines = []
     for i, r in enumerate(table.itertuples(index=False), 1):
-        lines += [f"[{i}] {r.claim}", f"    reported: {r.reported}", f"    ours:     {r.ours}",
-                  f"    verdict:  {r.verdict}" + (f" ({r.why})" if r.why else "")]
+        lines += [
+            f"[{i}] {r.claim}",
+            f"    reported: {r.reported}",
+            f"    ours:     {r.ours}",
+            f"    verdict:  {r.verdict}" + (f" ({r.why})" if r.why else ""),
+        ]
     return "\n".join(lines)
 
 
@@ -217,14 +281,19 @@ def claims_outline(table) -> str:
     """What a claims table asks and in which terms, without the measured numbers or the verdicts
     they give: the columns, each claim with what was reported, and whether every verdict is one of
     VERDICTS. No CPU can change it, so nbval checks it (the numbers are checked in pytest)."""
-    lines = [f"columns: {', '.join(table.columns)}", f"verdicts drawn from: {', '.join(VERDICTS)}",
-             f"every verdict is one of them: {bool(table['verdict'].isin(VERDICTS).all())}"]
+    lines = [
+        f"columns: {', '.join(table.columns)}",
+        f"verdicts drawn from: {', '.join(VERDICTS)}",
+        f"every verdict is one of them: {bool(table['verdict'].isin(VERDICTS).all())}",
+    ]
     for i, r in enumerate(table.itertuples(index=False), 1):
         lines += [f"[{i}] {r.claim}", f"    reported: {r.reported}"]
     return "\n".join(lines)
 
 
-def equivalence_claim(claim: str, reported: str, log_ratios, tolerance: float, ours: str = "", why: str = "") -> dict[str, str]:
+def equivalence_claim(
+    claim: str, reported: str, log_ratios, tolerance: float, ours: str = "", why: str = ""
+) -> dict[str, str]:
     """A row for a claim that two costs are the same: ``log_ratios`` (one per independent repeat)
     estimate log(A / B). *reproduced* when the 95 % interval of the ratio lies within
     [1/(1 + tolerance), 1 + tolerance]; *not reproduced* when it lies wholly outside that band;
@@ -239,8 +308,10 @@ def equivalence_claim(claim: str, reported: str, log_ratios, tolerance: float, o
         verdict = "not reproduced"
     else:
         verdict = "inconclusive"
-    text = (f"{ours}; " if ours else "") + (f"ratio {np.exp(ci['mean']):.3f}, 95 % CI [{np.exp(ci['lo']):.3f}, {np.exp(ci['hi']):.3f}] "
-                                            f"over {ci['n']} interleaved repeats")
+    text = (f"{ours}; " if ours else "") + (
+        f"ratio {np.exp(ci['mean']):.3f}, 95 % CI [{np.exp(ci['lo']):.3f}, {np.exp(ci['hi']):.3f}] "
+        f"over {ci['n']} interleaved repeats"
+    )
     reasons = ([why] if why else []) + [f"the same = the ratio's interval within ±{tolerance:.0%}"]
     return {"claim": claim, "reported": reported, "ours": text, "verdict": verdict, "why": "; ".join(reasons)}
 
@@ -256,12 +327,27 @@ def beats_baselines_claim(claim: str, trained: dict[str, Any], untrained, raw: f
     for name, values in trained.items():
         v = np.asarray(values, dtype=float)
         if v.shape != untrained.shape:
-            raise ValueError(f"{name}: one value per seed, as the untrained baseline ({untrained.shape}), got {v.shape}")
+            raise ValueError(
+                f"{name}: one value per seed, as the untrained baseline ({untrained.shape}), got {v.shape}"
+            )
         ci = paired_interval(v - np.maximum(untrained, raw))
         verdicts.append(interval_verdict(ci, margin))
         parts.append(f"{name} {v.mean():.3f}: {format_interval(ci)}")
-    verdict = ("reproduced" if all(v == "reproduced" for v in verdicts) else
-               "not reproduced" if "not reproduced" in verdicts else "inconclusive")
-    ours = f"untrained {untrained.mean():.3f}, raw pixels {raw:.3f}; margin over the better baseline, per seed: " + "; ".join(parts)
-    return {"claim": claim, "reported": "not reported", "ours": ours, "verdict": verdict,
-            "why": f"every net must be above both; equivalence margin ±{margin:g} ({margin_why})"}
+    verdict = (
+        "reproduced"
+        if all(v == "reproduced" for v in verdicts)
+        else "not reproduced"
+        if "not reproduced" in verdicts
+        else "inconclusive"
+    )
+    ours = (
+        f"untrained {untrained.mean():.3f}, raw pixels {raw:.3f}; margin over the better baseline, per seed: "
+        + "; ".join(parts)
+    )
+    return {
+        "claim": claim,
+        "reported": "not reported",
+        "ours": ours,
+        "verdict": verdict,
+        "why": f"every net must be above both; equivalence margin ±{margin:g} ({margin_why})",
+    }

@@ -2,6 +2,7 @@
 backbone trained with a PML loss and miner on class-balanced batches, tracked on fixed batches
 and held-out images, measured on unseen classes; and the untrained / raw-pixel baselines.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,8 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import Config, resolve_device, seed_everything
 from .class_disjoint import RetrievalData
+from .config import Config, resolve_device, seed_everything
 from .data import batch_loader, select_rows
 from .evaluate import embed, retrieval_metrics, similarity_stats
 from .models import build_backbone as _build
@@ -48,11 +49,24 @@ def batch_losses(model, loss_fn, miner, x, y, batches) -> dict[str, float]:
 
 
 def unseen_metrics(emb_test, y_test) -> dict[str, float]:
-    return {**retrieval_metrics(emb_test, y_test, normalize=True, recall_ks=RECALL_KS, nmi=True), **similarity_stats(emb_test, y_test)}
+    return {
+        **retrieval_metrics(emb_test, y_test, normalize=True, recall_ks=RECALL_KS, nmi=True),
+        **similarity_stats(emb_test, y_test),
+    }
 
 
-def train_and_evaluate(cfg: Config, data: RetrievalData, loss_fn, miner, seed: int, iterations: int, desc: str,
-                       track: bool = True, progress: bool = True, loss_lr: float | None = None) -> dict[str, Any]:
+def train_and_evaluate(
+    cfg: Config,
+    data: RetrievalData,
+    loss_fn,
+    miner,
+    seed: int,
+    iterations: int,
+    desc: str,
+    track: bool = True,
+    progress: bool = True,
+    loss_lr: float | None = None,
+) -> dict[str, Any]:
     """Train a fresh backbone (initialized from ``seed``) on class-balanced batches for ``iterations``.
 
     Every ``eval_every`` iterations: validation MAP@R, and with ``track`` the train / validation
@@ -71,34 +85,54 @@ def train_and_evaluate(cfg: Config, data: RetrievalData, loss_fn, miner, seed: i
     if loss_params:
         groups.append({"params": loss_params, "lr": loss_lr if loss_lr is not None else cfg.lr})
     opt = torch.optim.Adam(groups, lr=cfg.lr)
-    sampler = ClassBalancedBatchSampler(data.y_train, cfg.classes_per_batch, cfg.samples_per_class, cfg.eval_every,
-                                        seed=seed, batch_size=cfg.batch_size)
-    step = single_loss_step(model, labelled_loss(loss_fn, miner), opt, extra_models={"loss": loss_fn} if loss_params else None)
+    sampler = ClassBalancedBatchSampler(
+        data.y_train, cfg.classes_per_batch, cfg.samples_per_class, cfg.eval_every, seed=seed, batch_size=cfg.batch_size
+    )
+    step = single_loss_step(
+        model, labelled_loss(loss_fn, miner), opt, extra_models={"loss": loss_fn} if loss_params else None
+    )
     first = fixed_batches(data.y_train, cfg, 1, seed)[0]  # = the first training batch (same seed, same stream)
     train_eval = fixed_batches(data.y_train, cfg, cfg.loss_eval_batches, seed=10_000 + seed)
     val_eval = fixed_batches(data.y_val, cfg, cfg.loss_eval_batches, seed=20_000 + seed)
     curve = []
 
     def evaluate(p):
-        row = {"iteration": p * cfg.eval_every,
-               "val_map_at_r": retrieval_metrics(embed(model, data.x_val), data.y_val, normalize=True)["map_at_r"]}
+        row = {
+            "iteration": p * cfg.eval_every,
+            "val_map_at_r": retrieval_metrics(embed(model, data.x_val), data.y_val, normalize=True)["map_at_r"],
+        }
         if track:
-            for split, (x, y, b) in {"train": (data.x_train, data.y_train, train_eval),
-                                     "val": (data.x_val, data.y_val, val_eval)}.items():
+            for split, (x, y, b) in {
+                "train": (data.x_train, data.y_train, train_eval),
+                "val": (data.x_val, data.y_val, val_eval),
+            }.items():
                 for k, v in batch_losses(model, loss_fn, miner, x, y, b).items():
                     row[f"{split}_loss_{k}"] = v
         curve.append(row)
 
     passes = iterations // cfg.eval_every
-    hist = fit(step, batch_loader(data.x_train, data.y_train, sampler), passes, evaluate,
-               range(1, passes + 1) if track else [passes], step0_batch=(torch.as_tensor(select_rows(data.x_train, first)),
-                                                                         torch.as_tensor(data.y_train[first])),
-               step0_train_mode=False, desc=desc, progress=progress)
+    hist = fit(
+        step,
+        batch_loader(data.x_train, data.y_train, sampler),
+        passes,
+        evaluate,
+        range(1, passes + 1) if track else [passes],
+        step0_batch=(torch.as_tensor(select_rows(data.x_train, first)), torch.as_tensor(data.y_train[first])),
+        step0_train_mode=False,
+        desc=desc,
+        progress=progress,
+    )
     emb_test = embed(model, data.x_test)
-    summary = {"seed": seed, "iterations": iterations, "loss_step0": hist.step0["loss"],
-               "weight_move": hist.weight_move[passes]["model"], "ms_per_iteration": hist.median_step_ms,
-               "val_map_at_r": curve[-1]["val_map_at_r"], **unseen_metrics(emb_test, data.y_test),
-               **{f"val_{k}": v for k, v in similarity_stats(embed(model, data.x_val), data.y_val).items()}}
+    summary = {
+        "seed": seed,
+        "iterations": iterations,
+        "loss_step0": hist.step0["loss"],
+        "weight_move": hist.weight_move[passes]["model"],
+        "ms_per_iteration": hist.median_step_ms,
+        "val_map_at_r": curve[-1]["val_map_at_r"],
+        **unseen_metrics(emb_test, data.y_test),
+        **{f"val_{k}": v for k, v in similarity_stats(embed(model, data.x_val), data.y_val).items()},
+    }
     return {"summary": summary, "curve": curve, "step_loss": hist.step_loss, "model": model}
 
 
@@ -108,10 +142,20 @@ def baselines(cfg: Config, data: RetrievalData) -> list[dict[str, Any]]:
     for seed in cfg.seeds:
         seed_everything(seed)
         model = build_backbone(cfg, data).to(resolve_device(cfg.device))
-        out.append({"loss": "untrained", "seed": seed, **unseen_metrics(embed(model, data.x_test), data.y_test),
-                     "val_map_at_r": retrieval_metrics(embed(model, data.x_val), data.y_val, normalize=True)["map_at_r"]})
-    raw = {"loss": "raw pixels", "seed": -1, **unseen_metrics(raw_pixels(data.x_test), data.y_test),
-           "val_map_at_r": retrieval_metrics(raw_pixels(data.x_val), data.y_val, normalize=True)["map_at_r"]}
+        out.append(
+            {
+                "loss": "untrained",
+                "seed": seed,
+                **unseen_metrics(embed(model, data.x_test), data.y_test),
+                "val_map_at_r": retrieval_metrics(embed(model, data.x_val), data.y_val, normalize=True)["map_at_r"],
+            }
+        )
+    raw = {
+        "loss": "raw pixels",
+        "seed": -1,
+        **unseen_metrics(raw_pixels(data.x_test), data.y_test),
+        "val_map_at_r": retrieval_metrics(raw_pixels(data.x_val), data.y_val, normalize=True)["map_at_r"],
+    }
     if not isinstance(data.x_test, np.ndarray):
         side = min(RAW_PIXEL_SIZE, data.x_test.shape[-1])
         raw["pixels"] = f"average-pooled to {side}×{side}"
@@ -126,6 +170,6 @@ def raw_pixels(x, block: int = 256) -> np.ndarray:
         return x.reshape(len(x), -1)
     out, side = [], min(RAW_PIXEL_SIZE, x.shape[-1])
     for s in range(0, len(x), block):
-        t = torch.as_tensor(np.asarray(x[s:s + block]))
+        t = torch.as_tensor(np.asarray(x[s : s + block]))
         out.append(torch.nn.functional.adaptive_avg_pool2d(t, side).reshape(len(t), -1).numpy())
     return np.concatenate(out)

@@ -15,6 +15,7 @@ on imbalanced data: it draws *with replacement* from classes smaller than m (dup
 become zero-distance "positives"), and it draws from NumPy's global random state, not a seed of
 its own.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,18 +41,33 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
     for a seed; a new iteration continues the same random stream (epochs differ, runs repeat).
     """
 
-    def __init__(self, labels, classes_per_batch: int, samples_per_class: int, batches: int, seed: int = 0,
-                 batch_size: int | None = None):
+    def __init__(
+        self,
+        labels,
+        classes_per_batch: int,
+        samples_per_class: int,
+        batches: int,
+        seed: int = 0,
+        batch_size: int | None = None,
+    ):
         labels = np.asarray(labels)
-        for name, value in (("classes_per_batch", classes_per_batch), ("samples_per_class", samples_per_class),
-                            ("batches", batches), ("batch_size", batch_size)):
+        for name, value in (
+            ("classes_per_batch", classes_per_batch),
+            ("samples_per_class", samples_per_class),
+            ("batches", batches),
+            ("batch_size", batch_size),
+        ):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))):
                 raise ValueError(f"{name} must be a whole number, got {value!r} ({type(value).__name__})")
         if labels.ndim != 1 or len(labels) == 0:
-            raise ValueError(f"labels must be a non-empty 1-D array (one class id per sample), got shape {labels.shape}")
+            raise ValueError(
+                f"labels must be a non-empty 1-D array (one class id per sample), got shape {labels.shape}"
+            )
         if classes_per_batch < 2 or samples_per_class < 2:
-            raise ValueError(f"classes_per_batch and samples_per_class must be >= 2 (a metric-learning batch needs a "
-                             f"positive pair and a negative), got {classes_per_batch}, {samples_per_class}")
+            raise ValueError(
+                f"classes_per_batch and samples_per_class must be >= 2 (a metric-learning batch needs a "
+                f"positive pair and a negative), got {classes_per_batch}, {samples_per_class}"
+            )
         if batch_size is not None and batch_size != classes_per_batch * samples_per_class:
             raise ValueError(
                 f"batch_size {batch_size} != classes_per_batch {classes_per_batch} × samples_per_class {samples_per_class} "
@@ -179,8 +195,9 @@ def uniform_sphere_distances(num: int, n: int, seed: int = 0) -> np.ndarray:
 STRATEGIES = ("uniform", "semihard", "hard", "distance")
 
 
-def distance_weighted_log_probs(dist: torch.Tensor, negative: torch.Tensor, n_dim: int, cutoff: float = 0.5,
-                                nonzero_loss_cutoff: float = 1.4) -> torch.Tensor:
+def distance_weighted_log_probs(
+    dist: torch.Tensor, negative: torch.Tensor, n_dim: int, cutoff: float = 0.5, nonzero_loss_cutoff: float = 1.4
+) -> torch.Tensor:
     """Per anchor (row), log Pr(n | a) ∝ log min(λ, q(D_an)^{-1}) over its negatives with D_an < nonzero_loss_cutoff.
 
     λ is set as in the official code: distances are clamped to >= ``cutoff`` before q^{-1}.
@@ -231,7 +248,9 @@ class NegativeSamplingMiner(BaseMiner):
 
     def mine(self, embeddings, labels, ref_emb, ref_labels):
         if not torch.isfinite(embeddings).all() or not torch.isfinite(ref_emb).all():
-            raise ValueError("embeddings contain NaN or inf; the network diverged before mining (lower the learning rate)")
+            raise ValueError(
+                "embeddings contain NaN or inf; the network diverged before mining (lower the learning rate)"
+            )
         empty = torch.zeros(0, dtype=torch.long, device=embeddings.device)
         a, p, _, _ = lmu.get_all_pairs_indices(labels, ref_labels)
         negative = labels.unsqueeze(1) != ref_labels.unsqueeze(0)
@@ -244,7 +263,9 @@ class NegativeSamplingMiner(BaseMiner):
         with torch.no_grad():
             dist = self.distance(embeddings, ref_emb)
             if self.strategy == "distance":
-                log_w = distance_weighted_log_probs(dist, negative, embeddings.shape[1], self.cutoff, self.nonzero_loss_cutoff)[a]
+                log_w = distance_weighted_log_probs(
+                    dist, negative, embeddings.shape[1], self.cutoff, self.nonzero_loss_cutoff
+                )[a]
             else:
                 log_w = torch.zeros_like(dist[a], dtype=torch.float64).masked_fill(~negative[a], -torch.inf)
                 if self.strategy == "semihard":
@@ -253,8 +274,12 @@ class NegativeSamplingMiner(BaseMiner):
             dropped = int((~ok).sum())
             if dropped:
                 self.pairs_dropped += dropped
-                log.info("NegativeSamplingMiner(%s): %d of %d positive pairs have no eligible negative; dropped",
-                         self.strategy, dropped, len(a))
+                log.info(
+                    "NegativeSamplingMiner(%s): %d of %d positive pairs have no eligible negative; dropped",
+                    self.strategy,
+                    dropped,
+                    len(a),
+                )
             a, p, log_w = a[ok], p[ok], log_w[ok]
             if len(a) == 0:
                 return empty, empty, empty
@@ -265,8 +290,9 @@ class NegativeSamplingMiner(BaseMiner):
         return a, p, n
 
 
-def pml_distance_weighted_lost_anchors(embeddings: torch.Tensor, labels: torch.Tensor, cutoff: float = 0.5,
-                                      nonzero_loss_cutoff: float = 1.4) -> dict[str, int]:
+def pml_distance_weighted_lost_anchors(
+    embeddings: torch.Tensor, labels: torch.Tensor, cutoff: float = 0.5, nonzero_loss_cutoff: float = 1.4
+) -> dict[str, int]:
     """How many anchors PML's ``DistanceWeightedMiner`` silently skips: anchors with a positive and
     at least one negative within ``nonzero_loss_cutoff`` (which the paper samples) that get no triplet."""
     from pytorch_metric_learning.miners import DistanceWeightedMiner
@@ -274,18 +300,22 @@ def pml_distance_weighted_lost_anchors(embeddings: torch.Tensor, labels: torch.T
     a, _, _ = DistanceWeightedMiner(cutoff=cutoff, nonzero_loss_cutoff=nonzero_loss_cutoff)(embeddings, labels)
     dist = LpDistance(normalize_embeddings=True)(embeddings)
     same = labels.unsqueeze(1) == labels.unsqueeze(0)
-    has_pos = (same.sum(1) > 1)
+    has_pos = same.sum(1) > 1
     has_neg = ((~same) & (dist < nonzero_loss_cutoff)).any(1)
     expected = has_pos & has_neg
     got = torch.zeros_like(expected)
     got[a] = True
-    return {"anchors_expected": int(expected.sum()), "anchors_sampled": int((got & expected).sum()),
-            "anchors_lost": int((expected & ~got).sum())}
+    return {
+        "anchors_expected": int(expected.sum()),
+        "anchors_sampled": int((got & expected).sum()),
+        "anchors_lost": int((expected & ~got).sum()),
+    }
 
 
 # ---------------------------------------------------------------- the paper's fig. 3 diagnostics
-def sampled_negative_distances(embeddings: torch.Tensor, labels: torch.Tensor, strategy: str, seed: int = 0,
-                               repeats: int = 1, **miner_kwargs) -> np.ndarray:
+def sampled_negative_distances(
+    embeddings: torch.Tensor, labels: torch.Tensor, strategy: str, seed: int = 0, repeats: int = 1, **miner_kwargs
+) -> np.ndarray:
     """D(a, n) of the negatives the strategy picks for every positive pair (``repeats`` draws)."""
     miner = NegativeSamplingMiner(strategy, **miner_kwargs)
     torch.manual_seed(seed)
@@ -297,8 +327,9 @@ def sampled_negative_distances(embeddings: torch.Tensor, labels: torch.Tensor, s
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def gradient_variance(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, sigma: float,
-                      draws: int = 200, seed: int = 0) -> float:
+def gradient_variance(
+    anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, sigma: float, draws: int = 200, seed: int = 0
+) -> float:
     """Total variance (trace of the covariance) of ∂ℓ/∂f(x_n) under noise f(x_n) + z, z ~ N(0, σ² I).
 
     ℓ is PML's ``TripletMarginLoss`` on plain distances with a margin (100) large enough that every
@@ -316,7 +347,9 @@ def gradient_variance(anchor: torch.Tensor, positive: torch.Tensor, negative: to
     grads = []
     for f_a, f_p, f_n in zip(anchor, positive, negative):  # one small batch per triplet: [a, p, n + z_1 … n + z_draws]
         neg = (f_n + sigma * torch.randn(draws, len(f_n), generator=g, dtype=f_n.dtype)).requires_grad_(True)
-        loss = loss_fn(torch.cat([f_a[None], f_p[None], neg]), None, (torch.zeros_like(idx), torch.ones_like(idx), idx + 2))
+        loss = loss_fn(
+            torch.cat([f_a[None], f_p[None], neg]), None, (torch.zeros_like(idx), torch.ones_like(idx), idx + 2)
+        )
         grads.append(torch.autograd.grad(loss, neg)[0])
     grad = torch.stack(grads)  # (triplets, draws, dim)
     return float(((grad - grad.mean(1, keepdim=True)) ** 2).sum(-1).mean())
@@ -349,11 +382,15 @@ class TupleBatchSampler(Sampler[list[int]]):
         if len(classes) < 2:
             raise ValueError(f"{kind} batches need at least two classes, the labels have {len(classes)}")
         if kind == "npair" and tuples < 2:
-            raise ValueError("an N-pair batch needs N >= 2 pairs: the other pairs' positives are each anchor's negatives")
+            raise ValueError(
+                "an N-pair batch needs N >= 2 pairs: the other pairs' positives are each anchor's negatives"
+            )
         if tuples > len(eligible):
             need = "N distinct classes" if kind == "npair" else "n distinct anchor classes"
-            raise ValueError(f"a {kind} batch of {tuples} tuples needs {need} with >= 2 images each, and only "
-                             f"{len(eligible)} classes here have two: lower the tuples per batch to <= {len(eligible)}")
+            raise ValueError(
+                f"a {kind} batch of {tuples} tuples needs {need} with >= 2 images each, and only "
+                f"{len(eligible)} classes here have two: lower the tuples per batch to <= {len(eligible)}"
+            )
         self.kind, self.tuples, self.batches = kind, tuples, batches
         self.members = {int(c): np.flatnonzero(labels == c) for c in classes}
         self.eligible, self.classes = eligible, classes
@@ -390,5 +427,7 @@ class TupleBatchSampler(Sampler[list[int]]):
         free = {int(o): [i for i in self.members[int(o)] if i not in used] for o in self.classes if o != anchor_class}
         free = {o: m for o, m in free.items() if m}
         if not free:
-            raise ValueError(f"no image of a class other than {anchor_class} is left for a negative; add data or lower tuples")
+            raise ValueError(
+                f"no image of a class other than {anchor_class} is left for a negative; add data or lower tuples"
+            )
         return int(self.rng.choice(free[int(self.rng.choice(sorted(free)))]))

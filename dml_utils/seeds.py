@@ -17,6 +17,7 @@ alone too, up to float rounding.
 A run records the shift it ran under (``results.write_results``), and the run script refuses to
 publish a shifted run.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,10 @@ def seed_offset() -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{SEED_OFFSET_ENV}={raw!r} is not an integer; set it to a whole number "
-                          f"(e.g. {SEED_OFFSET_ENV}=1) or unset it for the committed seeds") from None
+        raise ConfigError(
+            f"{SEED_OFFSET_ENV}={raw!r} is not an integer; set it to a whole number "
+            f"(e.g. {SEED_OFFSET_ENV}=1) or unset it for the committed seeds"
+        ) from None
     if value < 0:
         raise ConfigError(f"{SEED_OFFSET_ENV}={value} is negative: seeds must stay >= 0; use a positive shift")
     return value

@@ -11,6 +11,7 @@ monitor (:mod:`dml_utils.collapse`) and a :class:`History`.
 A *pass* is one run through the batch iterable: an epoch of the pair loader in notebook 03, a
 block of ``eval_every`` class-balanced batches in notebooks 01 and 04.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,9 +22,9 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 from torch import nn
-from .progress import bar as progress_bar
 
 from .models import weight_distance
+from .progress import bar as progress_bar
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -67,8 +68,10 @@ class Step:
         for u in self.updates:
             for p in u.params:
                 if id(p) in seen:
-                    raise ValueError(f"a parameter is in the optimizers of both {seen[id(p)]!r} and {u.loss!r}; "
-                                     "each parameter group must have one loss")
+                    raise ValueError(
+                        f"a parameter is in the optimizers of both {seen[id(p)]!r} and {u.loss!r}; "
+                        "each parameter group must have one loss"
+                    )
                 seen[id(p)] = u.loss
 
     @property
@@ -128,12 +131,20 @@ def labelled_loss(loss_fn: nn.Module, miner: nn.Module | None = None) -> LossOfB
     return of
 
 
-def single_loss_step(model: nn.Module, loss_of_batch: LossOfBatch, optimizer: torch.optim.Optimizer,
-                     name: str = "loss", extra_models: dict[str, nn.Module] | None = None) -> Step:
+def single_loss_step(
+    model: nn.Module,
+    loss_of_batch: LossOfBatch,
+    optimizer: torch.optim.Optimizer,
+    name: str = "loss",
+    extra_models: dict[str, nn.Module] | None = None,
+) -> Step:
     """The common case: one model, one loss, one optimizer (which may also hold a loss module's
     parameters, e.g. MarginLoss's β; name that module in ``extra_models`` for readable errors)."""
-    return Step({"model": model, **(extra_models or {})}, lambda batch: {name: loss_of_batch(model, batch)},
-                [Update(name, optimizer)])
+    return Step(
+        {"model": model, **(extra_models or {})},
+        lambda batch: {name: loss_of_batch(model, batch)},
+        [Update(name, optimizer)],
+    )
 
 
 # ---------------------------------------------------------------- the loop
@@ -152,15 +163,20 @@ def _where(desc: str, p: int, i: int, history: History) -> str:
 
 
 def _kept(history: History) -> str:
-    return (f"No optimizer stepped on this batch, so the weights are those after global step {history.steps - 1}"
-            if history.steps else "No optimizer has stepped yet: the weights are the initial ones")
+    return (
+        f"No optimizer stepped on this batch, so the weights are those after global step {history.steps - 1}"
+        if history.steps
+        else "No optimizer has stepped yet: the weights are the initial ones"
+    )
 
 
 def _guard_losses(values: dict[str, float], where: str, history: History) -> None:
     bad = {k: v for k, v in values.items() if not math.isfinite(v)}
     if bad:
-        raise NonFiniteLossError(f"{where}: loss {', '.join(f'{k!r} is {v}' for k, v in bad.items())}. {_kept(history)}. "
-                                 "Lower the learning rate, check the inputs for NaN/inf, or raise the loss's eps.")
+        raise NonFiniteLossError(
+            f"{where}: loss {', '.join(f'{k!r} is {v}' for k, v in bad.items())}. {_kept(history)}. "
+            "Lower the learning rate, check the inputs for NaN/inf, or raise the loss's eps."
+        )
 
 
 def _guard_gradients(step: Step, values: dict[str, float], where: str, history: History, names: dict[int, str]) -> None:
@@ -176,12 +192,22 @@ def _guard_gradients(step: Step, values: dict[str, float], where: str, history: 
                 raise NonFiniteLossError(
                     f"{where}: the gradient of loss {u.loss!r} is {kind} for parameter {names.get(id(p), '(unnamed)')!r} "
                     f"although the loss is finite ({values[u.loss]}). {_kept(history)}. Check the inputs for inf/NaN (a finite loss can hide them) "
-                    "and the loss for operations without an eps (square roots, divisions at zero).")
+                    "and the loss for operations without an eps (square roots, divisions at zero)."
+                )
 
 
-def fit(step: Step, batches: Iterable, passes: int, evaluate: Callable[[int], Any] | None = None,
-        eval_passes: Iterable[int] = (), monitor=None, step0_batch=None, step0_train_mode: bool = True,
-        desc: str = "train", progress: bool = True) -> History:
+def fit(
+    step: Step,
+    batches: Iterable,
+    passes: int,
+    evaluate: Callable[[int], Any] | None = None,
+    eval_passes: Iterable[int] = (),
+    monitor=None,
+    step0_batch=None,
+    step0_train_mode: bool = True,
+    desc: str = "train",
+    progress: bool = True,
+) -> History:
     """Run ``passes`` passes over ``batches``.
 
     Before the first update: snapshot every model's weights and, when ``step0_batch`` is given,
@@ -196,7 +222,9 @@ def fit(step: Step, batches: Iterable, passes: int, evaluate: Callable[[int], An
         raise ValueError(f"passes must be >= 1, got {passes}")
     eval_passes = set(eval_passes)
     history = History(losses={u.loss: [] for u in step.updates})
-    history.initial_state = {k: {n: v.detach().clone() for n, v in m.state_dict().items()} for k, m in step.models.items()}
+    history.initial_state = {
+        k: {n: v.detach().clone() for n, v in m.state_dict().items()} for k, m in step.models.items()
+    }
     if step0_batch is not None:
         history.step0 = _losses_before_training(step, step0_batch, step0_train_mode)
     if monitor is not None:
@@ -222,7 +250,9 @@ def fit(step: Step, batches: Iterable, passes: int, evaluate: Callable[[int], An
             if multi:  # each loss differentiated w.r.t. its own group only
                 for j, u in enumerate(step.updates):
                     params = u.params
-                    grads = torch.autograd.grad(losses[u.loss], params, retain_graph=j < len(step.updates) - 1, allow_unused=True)
+                    grads = torch.autograd.grad(
+                        losses[u.loss], params, retain_graph=j < len(step.updates) - 1, allow_unused=True
+                    )
                     for prm, g in zip(params, grads):
                         prm.grad = g
             else:

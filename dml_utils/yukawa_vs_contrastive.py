@@ -4,6 +4,7 @@ contrastive vs Yukawa loss.
 Per seed, both losses start from the same initial weights and see the same batches in the same
 order; only the loss differs, so seeds give paired comparisons.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,13 +14,26 @@ import numpy as np
 import torch
 
 from .config import Config, seed_everything
-from .seeds import run_generator, shifted
 from .data import Dataset, load_dataset, subsample_per_class
 from .evaluate import embed, retrieval_metrics
-from .losses import KERAS_EPSILON, ClampedEuclideanDistance, PooledPairMeanReducer, SquaredHingeContrastiveLoss, YukawaLoss
+from .losses import (
+    KERAS_EPSILON,
+    ClampedEuclideanDistance,
+    PooledPairMeanReducer,
+    SquaredHingeContrastiveLoss,
+    YukawaLoss,
+)
 from .models import MLPEmbedding
-from .pairs import (alternating_pairs, best_threshold, distance_stats, pair_distances, pair_loader, pair_loss,
-                    pair_verification_accuracy)
+from .pairs import (
+    alternating_pairs,
+    best_threshold,
+    distance_stats,
+    pair_distances,
+    pair_loader,
+    pair_loss,
+    pair_verification_accuracy,
+)
+from .seeds import run_generator, shifted
 from .train import fit, single_loss_step
 
 LOSSES = ("contrastive", "yukawa")
@@ -43,7 +57,9 @@ def build_loss(name: str, eps: float = KERAS_EPSILON):
     """The report-003 losses by name, with its distance and its all-pairs mean."""
     distance = ClampedEuclideanDistance(eps=eps)
     if name == "contrastive":
-        return SquaredHingeContrastiveLoss(pos_margin=0, neg_margin=1, distance=distance, reducer=PooledPairMeanReducer())
+        return SquaredHingeContrastiveLoss(
+            pos_margin=0, neg_margin=1, distance=distance, reducer=PooledPairMeanReducer()
+        )
     if name == "yukawa":
         return YukawaLoss(decay=10.0, pos_exponent=3, eps=eps, distance=distance, reducer=PooledPairMeanReducer())
     raise ValueError(f"unknown pair loss {name!r}; use 'contrastive' or 'yukawa'")
@@ -51,8 +67,13 @@ def build_loss(name: str, eps: float = KERAS_EPSILON):
 
 def prepare(cfg: Config, name: str, retrieval_per_class: int = 200) -> PairData:
     """Load ``name``, subsample the training set if the profile says so, build the test pairs."""
-    ds = load_dataset(name, data_root=cfg.data_root, allow_download=cfg.allow_download,
-                      require_full=cfg.require_full, test_fraction=cfg.test_fraction)
+    ds = load_dataset(
+        name,
+        data_root=cfg.data_root,
+        allow_download=cfg.allow_download,
+        require_full=cfg.require_full,
+        test_fraction=cfg.test_fraction,
+    )
     prov = dict(ds.provenance)
     keep = np.arange(len(ds.y_train))
     n_per_class = (cfg.train_per_class or {}).get(name)
@@ -64,8 +85,17 @@ def prepare(cfg: Config, name: str, retrieval_per_class: int = 200) -> PairData:
     pairs, same = alternating_pairs(ds.y_test, seed=PAIR_SEED)
     prov["n_train_used"] = int(len(keep))
     prov["n_test_pairs"] = int(len(pairs))
-    return PairData(ds, x_tr, ds.y_train[keep], x_te, ds.y_test, pairs, same,
-                    subsample_per_class(ds.y_test, retrieval_per_class, seed=PAIR_SEED), prov)
+    return PairData(
+        ds,
+        x_tr,
+        ds.y_train[keep],
+        x_te,
+        ds.y_test,
+        pairs,
+        same,
+        subsample_per_class(ds.y_test, retrieval_per_class, seed=PAIR_SEED),
+        prov,
+    )
 
 
 def evaluate_embeddings(emb_train, emb_test, data: PairData, train_pairs, train_same, cfg: Config) -> dict[str, float]:
@@ -78,7 +108,11 @@ def evaluate_embeddings(emb_train, emb_test, data: PairData, train_pairs, train_
         "best_threshold": thr,
         "accuracy_best_threshold": pair_verification_accuracy(d_test, data.test_same, thr),
         **distance_stats(d_test, data.test_same),
-        **{f"{k}_filtered": v for k, v in distance_stats(d_test, data.test_same, cfg.pos_filter).items() if k.startswith("pos")},
+        **{
+            f"{k}_filtered": v
+            for k, v in distance_stats(d_test, data.test_same, cfg.pos_filter).items()
+            if k.startswith("pos")
+        },
         **retrieval_metrics(emb_test[data.retrieval_idx], data.y_test[data.retrieval_idx]),
     }
     return out
@@ -100,8 +134,16 @@ def run_seed(data: PairData, seed: int, cfg: Config, progress: bool = True) -> d
     init_state = {k: v.clone() for k, v in model.state_dict().items()}
     train_pairs, train_same = alternating_pairs(data.y_train, seed=shifted(seed))
     thr_pairs, thr_same = _train_pairs_for_threshold(train_pairs, train_same)
-    records = [{"loss": "untrained", "seed": seed, "epoch": 0,
-                **evaluate_embeddings(embed(model, data.x_train), embed(model, data.x_test), data, thr_pairs, thr_same, cfg)}]
+    records = [
+        {
+            "loss": "untrained",
+            "seed": seed,
+            "epoch": 0,
+            **evaluate_embeddings(
+                embed(model, data.x_train), embed(model, data.x_test), data, thr_pairs, thr_same, cfg
+            ),
+        }
+    ]
     out: dict[str, Any] = {"records": records, "curves": {}, "embeddings": {"untrained": embed(model, data.x_test)}}
     for loss_name in LOSSES:
         model.load_state_dict(init_state)
@@ -116,11 +158,29 @@ def run_seed(data: PairData, seed: int, cfg: Config, progress: bool = True) -> d
             return {"metrics": evaluate_embeddings(e_tr, e_te, data, thr_pairs, thr_same, cfg), "test_embeddings": e_te}
 
         # one pass of the pair loader is one epoch; the step-0 loss is taken in train mode (dropout on), as Keras reports it
-        hist = fit(step, loader, cfg.epochs, evaluate, cfg.eval_epochs, step0_batch=first, step0_train_mode=True,
-                   desc=f"{data.dataset.name} {loss_name} seed {seed}", progress=progress)
+        hist = fit(
+            step,
+            loader,
+            cfg.epochs,
+            evaluate,
+            cfg.eval_epochs,
+            step0_batch=first,
+            step0_train_mode=True,
+            desc=f"{data.dataset.name} {loss_name} seed {seed}",
+            progress=progress,
+        )
         for epoch, ev in hist.evaluations.items():
-            records.append({"loss": loss_name, "seed": seed, "epoch": epoch, "loss_step0": hist.step0["loss"],
-                            "weight_move": hist.weight_move[epoch]["model"], "train_seconds": hist.seconds, **ev["metrics"]})
+            records.append(
+                {
+                    "loss": loss_name,
+                    "seed": seed,
+                    "epoch": epoch,
+                    "loss_step0": hist.step0["loss"],
+                    "weight_move": hist.weight_move[epoch]["model"],
+                    "train_seconds": hist.seconds,
+                    **ev["metrics"],
+                }
+            )
         out["curves"][loss_name] = hist.pass_loss
         out["embeddings"][loss_name] = hist.evaluations[max(hist.evaluations)]["test_embeddings"]
     return out
@@ -141,8 +201,18 @@ def run(cfg: Config, data: PairData, progress: bool = True):
 
 
 # ---------------------------------------------------------------- tables and claims
-SUMMARY_METRICS = ("accuracy", "accuracy_best_threshold", "map_at_r", "p_at_1", "pos_mean", "pos_std",
-                   "pos_mean_filtered", "pos_std_filtered", "neg_mean", "neg_std")
+SUMMARY_METRICS = (
+    "accuracy",
+    "accuracy_best_threshold",
+    "map_at_r",
+    "p_at_1",
+    "pos_mean",
+    "pos_std",
+    "pos_mean_filtered",
+    "pos_std_filtered",
+    "neg_mean",
+    "neg_std",
+)
 
 
 def summary(df):
@@ -166,8 +236,16 @@ def paired(df, metric: str, a: str = "yukawa", b: str = "contrastive"):
     trained = df[df["loss"].isin([a, b])]
     for (name, epoch), sub in trained.groupby(["dataset", "epoch"], sort=False):
         wide = sub.pivot(index="seed", columns="loss", values=metric)
-        rows.append({"dataset": name, "epoch": epoch, "metric": metric, f"{a}": wide[a].mean(), f"{b}": wide[b].mean(),
-                     **paired_comparison(wide[a].to_numpy(), wide[b].to_numpy())})
+        rows.append(
+            {
+                "dataset": name,
+                "epoch": epoch,
+                "metric": metric,
+                f"{a}": wide[a].mean(),
+                f"{b}": wide[b].mean(),
+                **paired_comparison(wide[a].to_numpy(), wide[b].to_numpy()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -184,26 +262,104 @@ def claims(df, cfg: Config):
             return d[(d["loss"] == loss) & (d["epoch"] == epoch)].sort_values("seed")[col]
 
         def diff_row(claim, reported, a, b, col, epoch, metric, scale=1.0, digits=2, unit="", lower_wins=False):
-            rows.append(paired_claim(f"[{name}, epoch {epoch}] {claim}", reported, a, at(a, epoch, col), b, at(b, epoch, col),
-                                     metric, scale, digits, unit, lower_wins))
+            rows.append(
+                paired_claim(
+                    f"[{name}, epoch {epoch}] {claim}",
+                    reported,
+                    a,
+                    at(a, epoch, col),
+                    b,
+                    at(b, epoch, col),
+                    metric,
+                    scale,
+                    digits,
+                    unit,
+                    lower_wins,
+                )
+            )
 
-        diff_row("Yukawa beats contrastive on pair-verification accuracy (D < 0.5)",
-                 "98.10 vs 97.37 % after 20 epochs (one run)", "yukawa", "contrastive", "accuracy", first, "accuracy", 100, 2, " %")
-        diff_row("Yukawa beats contrastive on pair-verification accuracy (D < 0.5)",
-                 "97.76 vs 97.26 % after 40 epochs (repo notebook, one unseeded run)", "yukawa", "contrastive",
-                 "accuracy", last, "accuracy", 100, 2, " %")
-        diff_row("[untested there] the advantage survives when each model uses its best threshold (chosen on training pairs)",
-                 "not tested", "yukawa", "contrastive", "accuracy_best_threshold", last, "accuracy", 100, 2, " %")
-        diff_row("[untested there] Yukawa gives better embeddings for retrieval (MAP@R, test items vs each other)",
-                 "not tested", "yukawa", "contrastive", "map_at_r", last, "map_at_r", 1, 3)
-        for col, label in (("pos_mean_filtered", "positives with D < 0.4 only, as the report"), ("pos_mean", "all positives")):
-            diff_row(f"contrastive pulls positive pairs closer than Yukawa (mean D, {label})",
-                     "0.030 ± 0.046 vs 0.052 ± 0.058 (contrastive vs Yukawa, D < 0.4 only)",
-                     "contrastive", "yukawa", col, first, "distance", 1, 3, lower_wins=True)
-        diff_row("Yukawa clusters negative pairs tighter (std of negative-pair D)",
-                 "std 0.104 vs 0.199, mean 0.795 vs 1.171 (Yukawa vs contrastive)", "yukawa", "contrastive",
-                 "neg_std", first, "distance", 1, 3, lower_wins=True)
-        rows.append(beats_baselines_claim(f"[{name}, epoch {last}] both trained nets beat the baselines on MAP@R",
-                                          {loss: at(loss, last, "map_at_r") for loss in LOSSES}, at("untrained", 0, "map_at_r"),
-                                          float(d[d["loss"] == "raw pixels"]["map_at_r"].iloc[0]), "map_at_r"))
+        diff_row(
+            "Yukawa beats contrastive on pair-verification accuracy (D < 0.5)",
+            "98.10 vs 97.37 % after 20 epochs (one run)",
+            "yukawa",
+            "contrastive",
+            "accuracy",
+            first,
+            "accuracy",
+            100,
+            2,
+            " %",
+        )
+        diff_row(
+            "Yukawa beats contrastive on pair-verification accuracy (D < 0.5)",
+            "97.76 vs 97.26 % after 40 epochs (repo notebook, one unseeded run)",
+            "yukawa",
+            "contrastive",
+            "accuracy",
+            last,
+            "accuracy",
+            100,
+            2,
+            " %",
+        )
+        diff_row(
+            "[untested there] the advantage survives when each model uses its best threshold (chosen on training pairs)",
+            "not tested",
+            "yukawa",
+            "contrastive",
+            "accuracy_best_threshold",
+            last,
+            "accuracy",
+            100,
+            2,
+            " %",
+        )
+        diff_row(
+            "[untested there] Yukawa gives better embeddings for retrieval (MAP@R, test items vs each other)",
+            "not tested",
+            "yukawa",
+            "contrastive",
+            "map_at_r",
+            last,
+            "map_at_r",
+            1,
+            3,
+        )
+        for col, label in (
+            ("pos_mean_filtered", "positives with D < 0.4 only, as the report"),
+            ("pos_mean", "all positives"),
+        ):
+            diff_row(
+                f"contrastive pulls positive pairs closer than Yukawa (mean D, {label})",
+                "0.030 ± 0.046 vs 0.052 ± 0.058 (contrastive vs Yukawa, D < 0.4 only)",
+                "contrastive",
+                "yukawa",
+                col,
+                first,
+                "distance",
+                1,
+                3,
+                lower_wins=True,
+            )
+        diff_row(
+            "Yukawa clusters negative pairs tighter (std of negative-pair D)",
+            "std 0.104 vs 0.199, mean 0.795 vs 1.171 (Yukawa vs contrastive)",
+            "yukawa",
+            "contrastive",
+            "neg_std",
+            first,
+            "distance",
+            1,
+            3,
+            lower_wins=True,
+        )
+        rows.append(
+            beats_baselines_claim(
+                f"[{name}, epoch {last}] both trained nets beat the baselines on MAP@R",
+                {loss: at(loss, last, "map_at_r") for loss in LOSSES},
+                at("untrained", 0, "map_at_r"),
+                float(d[d["loss"] == "raw pixels"]["map_at_r"].iloc[0]),
+                "map_at_r",
+            )
+        )
     return claims_table(rows)

@@ -8,6 +8,7 @@ on one side counts as 0 (results written before the seed shift existed). Everyth
 every float included, must be equal bit for bit: this is the check that a refactor changed no
 committed number.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ def differences(a: Any, b: Any, path: str = "") -> list[str]:
             b = [r for r in b if not str(r.get("claim", "")).startswith(TIMING_CLAIM)]
         if len(a) != len(b):
             return [f"{path}: {len(a)} vs {len(b)} items"]
-        label = (lambda i, x: f"[{str(x.get('claim', i))[:60]!r}]") if path.endswith("/claims") else (lambda i, x: f"[{i}]")
+        label = (
+            (lambda i, x: f"[{str(x.get('claim', i))[:60]!r}]") if path.endswith("/claims") else (lambda i, x: f"[{i}]")
+        )
         return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}{label(i, x)}")]
     same = a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)  # NaN equals NaN here
     return [] if same else [f"{path}: {a!r} -> {b!r}"]
@@ -53,7 +56,9 @@ def main(argv=None) -> int:
     diffs = differences(old, new)
     for d in diffs[:50]:
         print(d)
-    print(f"{len(diffs)} difference(s) between {argv[0]} and {argv[1]}" + (" (first 50 shown)" if len(diffs) > 50 else ""))
+    print(
+        f"{len(diffs)} difference(s) between {argv[0]} and {argv[1]}" + (" (first 50 shown)" if len(diffs) > 50 else "")
+    )
     return 1 if diffs else 0
 
 

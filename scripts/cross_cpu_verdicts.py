@@ -8,6 +8,7 @@ prints every claim whose verdict moved. A notebook the folder has no rerun of ke
 recorded for it (rerun one notebook, update its entry). A move between *reproduced* and *not reproduced* is a
 failure (exit 1): such a verdict is noise, not a result.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,9 @@ OPPOSED = {frozenset({"reproduced", "not reproduced"})}
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("other_results", type=Path, help="the results/ folder of the rerun")
-    ap.add_argument("--setting", required=True, help="what made the rerun's float path differ, e.g. ATEN_CPU_CAPABILITY=default")
+    ap.add_argument(
+        "--setting", required=True, help="what made the rerun's float path differ, e.g. ATEN_CPU_CAPABILITY=default"
+    )
     args = ap.parse_args(argv)
     recorded = ROOT / "results" / "cross_cpu_verdicts.json"
     before = json.loads(recorded.read_text()) if recorded.exists() else {}

@@ -14,6 +14,7 @@ It uses TensorFlow 2's compat.v1 graph mode, the API of the official TensorFlow 
 5. ``sparse_softmax_cross_entropy_with_logits`` with a class id ≥ num_class on the CPU (TensorFlow
    documents NaN loss and gradient rows on a GPU instead; no GPU here).
 """
+
 from __future__ import annotations
 
 

@@ -6,6 +6,7 @@
 Every number a reader sees in that section comes from a results JSON; tests/test_readme.py fails
 when README.md and this script disagree.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,12 @@ def section(root: Path = ROOT) -> str:
         seeds = cfg.get("seeds")
         sources = "; ".join(f"{d['name']}: {d['source']}" for d in doc.get("data", []))
         other = cross.get(name)
-        out += ["", f"### {_title(name)}",
-                f"Profile `{doc['profile']}`, seeds {seeds}; data: {sources}. Numbers: [`results/{path.name}`](results/{path.name}).", ""]
+        out += [
+            "",
+            f"### {_title(name)}",
+            f"Profile `{doc['profile']}`, seeds {seeds}; data: {sources}. Numbers: [`results/{path.name}`](results/{path.name}).",
+            "",
+        ]
         header = ["claim", "reported", "ours", "verdict"]
         other_verdicts = {}
         if other:
@@ -58,8 +63,12 @@ def section(root: Path = ROOT) -> str:
                 flipped += {theirs, c["verdict"]} == {"reproduced", "not reproduced"}
             out.append("| " + " | ".join(_cell(x) for x in row) + " |")
     if total:
-        out += ["", f"On the other float path {moved} of {total} verdicts moved, {moved - flipped} of them to or from "
-                f"*inconclusive*; {flipped} flipped between *reproduced* and *not reproduced*.", ""]
+        out += [
+            "",
+            f"On the other float path {moved} of {total} verdicts moved, {moved - flipped} of them to or from "
+            f"*inconclusive*; {flipped} flipped between *reproduced* and *not reproduced*.",
+            "",
+        ]
     out.append(END)
     return "\n".join(out)
 
@@ -81,7 +90,10 @@ def main(argv=None) -> int:
     new = rewrite(text, section())
     if args.check:
         if new != text:
-            print("README.md's results section differs from results/*.json; run: python scripts/readme_results.py", file=sys.stderr)
+            print(
+                "README.md's results section differs from results/*.json; run: python scripts/readme_results.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     readme.write_text(new)

@@ -7,6 +7,7 @@ The tolerances follow dml_utils.regression.RULE; each reference file keeps the d
 from. Regenerate a reference on purpose (a change of what a notebook computes), never to silence
 a failing check you have not explained.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,14 +29,22 @@ REFERENCE_DIR = ROOT / "tests" / "regression" / "reference"
 def smoke_run(notebook: Path, env: dict[str, str], params: dict, out_dir: Path) -> dict:
     start = time.perf_counter()
     doc = run_smoke(notebook, out_dir, env, params)
-    print(f"  {notebook.stem} env={env or 'native'} params={params or 'smoke'}: {time.perf_counter() - start:.0f} s", flush=True)
+    print(
+        f"  {notebook.stem} env={env or 'native'} params={params or 'smoke'}: {time.perf_counter() - start:.0f} s",
+        flush=True,
+    )
     return doc
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="+", type=Path)
-    ap.add_argument("--variants", nargs="*", default=list(CPU_VARIANTS), help=f"CPU variant settings (default: all of {list(CPU_VARIANTS)})")
+    ap.add_argument(
+        "--variants",
+        nargs="*",
+        default=list(CPU_VARIANTS),
+        help=f"CPU variant settings (default: all of {list(CPU_VARIANTS)})",
+    )
     ap.add_argument("--seed-draws", type=int, default=3, help="how many other seed sets (default 3)")
     args = ap.parse_args(argv)
     unknown = set(args.variants) - set(CPU_VARIANTS)

@@ -16,6 +16,7 @@ Any other run (another profile, any -p parameter, a seed shift DML_SEED_OFFSET) 
 touches a committed file; so does a run that fails, whose partial notebook is kept in
 build/failed/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ import papermill as pm
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_ENV = "DML_UTILS_OUTPUT_DIR"  # dml_utils.config.OUTPUT_ENV; read there, set only here
-PROGRESS_ENV = "DML_PROGRESS"        # dml_utils.progress.ENV
+PROGRESS_ENV = "DML_PROGRESS"  # dml_utils.progress.ENV
 SEED_OFFSET_ENV = "DML_SEED_OFFSET"  # dml_utils.seeds.SEED_OFFSET_ENV: a shifted run is never published
 
 
@@ -106,10 +107,19 @@ def main(argv=None, root: Path = ROOT) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="+", type=Path)
     ap.add_argument("--profile", default="default", choices=["smoke", "default", "paper"])
-    ap.add_argument("--baseline", action="store_true", help="write the executed notebooks to tests/regression/ (nbval baselines)")
-    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                    help="extra notebook parameter (value parsed as Python literal when possible); the run then "
-                         "writes under build/ and publishes nothing")
+    ap.add_argument(
+        "--baseline", action="store_true", help="write the executed notebooks to tests/regression/ (nbval baselines)"
+    )
+    ap.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="extra notebook parameter (value parsed as Python literal when possible); the run then "
+        "writes under build/ and publishes nothing",
+    )
     args = ap.parse_args(argv)
     params = {"profile": args.profile}
     for name, value in args.parameter:
@@ -127,7 +137,9 @@ def main(argv=None, root: Path = ROOT) -> int:
         ap.error(f"{SEED_OFFSET_ENV}={shift}: baselines are made at the committed seeds; unset it")
     publishing = args.profile == "default" and len(params) == 1 and not args.baseline and shift in ("", "0")
     if shift not in ("", "0"):
-        print(f"note: {SEED_OFFSET_ENV}={shift} moves every run seed; this run writes under build/ and publishes nothing")
+        print(
+            f"note: {SEED_OFFSET_ENV}={shift} moves every run seed; this run writes under build/ and publishes nothing"
+        )
     notebooks = []
     for nb in args.notebooks:
         nb = nb.resolve()
@@ -135,8 +147,11 @@ def main(argv=None, root: Path = ROOT) -> int:
             print(f"error: no notebook {nb}", file=sys.stderr)
             return 2
         if publishing and parameters_cell_profile(nbformat.read(nb, as_version=4)) != "default":
-            print(f"error: {nb.name}'s parameters cell does not set profile = \"default\"; a published notebook "
-                  f"must run its own parameters cell as committed", file=sys.stderr)
+            print(
+                f'error: {nb.name}\'s parameters cell does not set profile = "default"; a published notebook '
+                f"must run its own parameters cell as committed",
+                file=sys.stderr,
+            )
             return 2
         notebooks.append(nb)
     os.environ[PROGRESS_ENV] = "text"  # the kernels inherit it: text bars, stripped below
@@ -150,24 +165,40 @@ def main(argv=None, root: Path = ROOT) -> int:
             target = nb
         else:
             os.environ.pop(OUTPUT_ENV, None)
-            target = (root / "tests" / "regression" / nb.name if args.baseline
-                      else root / "build" / args.profile / "notebooks" / nb.name)
+            target = (
+                root / "tests" / "regression" / nb.name
+                if args.baseline
+                else root / "build" / args.profile / "notebooks" / nb.name
+            )
         out = stage / nb.name
         start = time.perf_counter()
-        print(f"== {_rel(nb, root)} (profile {args.profile}{', ' + str(params) if len(params) > 1 else ''}) -> "
-              f"{_rel(target, root)}{' and figures/, results/' if publishing else ''}", flush=True)
+        print(
+            f"== {_rel(nb, root)} (profile {args.profile}{', ' + str(params) if len(params) > 1 else ''}) -> "
+            f"{_rel(target, root)}{' and figures/, results/' if publishing else ''}",
+            flush=True,
+        )
         try:
             # publishing injects nothing: the committed notebook runs its own parameters cell
-            pm.execute_notebook(str(nb), str(out), parameters=None if publishing else params, cwd=str(nb.parent),
-                                kernel_name="python3", progress_bar=False, stderr_file=sys.stderr)  # bars shown here
+            pm.execute_notebook(
+                str(nb),
+                str(out),
+                parameters=None if publishing else params,
+                cwd=str(nb.parent),
+                kernel_name="python3",
+                progress_bar=False,
+                stderr_file=sys.stderr,
+            )  # bars shown here
         except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
             keep = root / "build" / "failed" / nb.name
             keep.parent.mkdir(parents=True, exist_ok=True)
             if out.exists():
                 shutil.move(out, keep)
             last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
-            print(f"FAILED {nb.name} after {time.perf_counter() - start:.0f} s: {type(exc).__name__}: {last}\n"
-                  f"  no committed file changed; the partial run is in {_rel(keep, root)}", file=sys.stderr)
+            print(
+                f"FAILED {nb.name} after {time.perf_counter() - start:.0f} s: {type(exc).__name__}: {last}\n"
+                f"  no committed file changed; the partial run is in {_rel(keep, root)}",
+                file=sys.stderr,
+            )
             failed.append(nb.name)
             continue
         finally:

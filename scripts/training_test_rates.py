@@ -8,6 +8,7 @@ Each line: the outcome, how many of the seeds gave it, and the Clopper-Pearson 9
 its rate. A test that asserts an outcome over n seeds asserts a count that a rate inside that
 interval reaches with probability >= 0.995 (training_outcomes.min_count).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,9 @@ def main(argv=None) -> int:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--only", default="", help="measure only the outcomes whose name contains this")
     args = ap.parse_args(argv)
-    from dml_utils.config import make_deterministic
     from training_outcomes import OUTCOMES
+
+    from dml_utils.config import make_deterministic
 
     make_deterministic(2)
     seeds = range(args.start, args.start + args.seeds)
@@ -44,8 +46,10 @@ def main(argv=None) -> int:
         got = [bool(outcome(s)) for s in seeds]
         k, n = sum(got), len(got)
         lo, hi = clopper_pearson(k, n)
-        print(f"{name}: {k}/{n} (95 % CI {lo:.2f}-{hi:.2f}); failed at seeds {[s for s, g in zip(seeds, got) if not g]}",
-              flush=True)
+        print(
+            f"{name}: {k}/{n} (95 % CI {lo:.2f}-{hi:.2f}); failed at seeds {[s for s, g in zip(seeds, got) if not g]}",
+            flush=True,
+        )
     return 0
 
 

@@ -58,7 +58,14 @@ def small_retrieval_cfg(fashion_fixture):
     """Notebook 01's smoke config on the fixture: 6 long-tailed training classes (40 → 8), 4 unseen."""
     from dml_utils.config import config
 
-    cfg = config("01_circle_vs_triplet_margin", "smoke", data_root=str(fashion_fixture), root=fashion_fixture, seeds=[0],
-                 iterations=20, eval_every=10)
+    cfg = config(
+        "01_circle_vs_triplet_margin",
+        "smoke",
+        data_root=str(fashion_fixture),
+        root=fashion_fixture,
+        seeds=[0],
+        iterations=20,
+        eval_every=10,
+    )
     cfg.values.update(n_max=40, imbalance_ratio=5, val_per_class=10, test_per_class=10, umap_points=50)
     return cfg

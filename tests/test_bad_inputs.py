@@ -2,6 +2,7 @@
 raise, and a phrase its message must contain (name the parameter, the value, the fix).
 Loader- and data-level rows live beside their modules' tests; this table holds what a
 parameters cell or ``papermill -p`` can set."""
+
 import numpy as np
 import pytest
 
@@ -12,38 +13,70 @@ NB05 = "05_batch_hard_collapse"
 NB02 = "02_hdml_triplet_vs_npair"
 
 BAD_PARAMETERS = [
-    (NB03, {"seeds": "abc"}, "seeds must be list[int], got 'abc' (str) (a single string, not a list); e.g. seeds = [0, 1, 2]"),
+    (
+        NB03,
+        {"seeds": "abc"},
+        "seeds must be list[int], got 'abc' (str) (a single string, not a list); e.g. seeds = [0, 1, 2]",
+    ),
     (NB03, {"datasets": "mnist"}, "datasets must be list[str], got 'mnist' (str) (a single string, not a list)"),
     (NB03, {"eval_epochs": [2.5]}, "eval_epochs must be list[int], got [2.5]"),
     (NB03, {"epochs": 2.0}, "epochs must be int, got 2.0 (float)"),
-    (NB03, {"datasets": ["mnist", "fashion_mnist"]}, "unknown datasets 'fashion_mnist' in ['mnist', 'fashion_mnist']; use some of"),
+    (
+        NB03,
+        {"datasets": ["mnist", "fashion_mnist"]},
+        "unknown datasets 'fashion_mnist' in ['mnist', 'fashion_mnist']; use some of",
+    ),
     (NB03, {"train_per_class": {"mnist": "all"}}, "train_per_class must be dict[str, int] | None"),
     (NB03, {"allow_download": "yes"}, "allow_download must be bool, got 'yes'"),
     (NB01, {"data_root": 123}, "data_root must be path | None, got 123 (int)"),
     (NB01, {"threads": True}, "threads must be int, got True (bool)"),
     (NB01, {"backbone": "vgg"}, "unknown backbone 'vgg'; use one of ['convnet', 'resnet18']"),
-    (NB01, {"miner": "multi_similarity"}, "unknown miner 'multi_similarity'; use one of ['multisimilarity', 'none']. Did you mean 'multisimilarity'?"),
+    (
+        NB01,
+        {"miner": "multi_similarity"},
+        "unknown miner 'multi_similarity'; use one of ['multisimilarity', 'none']. Did you mean 'multisimilarity'?",
+    ),
     (NB01, {"iterations": "forty"}, "iterations must be int, got 'forty' (str)"),
     (NB01, {"imbalance": 10}, "unknown parameter 'imbalance' for 01_circle_vs_triplet_margin; known: ["),
-    (NB04, {"dataset": "cars"}, "unknown dataset 'cars'; use one of ['mnist', 'fashion-mnist', 'digits', 'cub200', 'cars196', 'sop']"),
+    (
+        NB04,
+        {"dataset": "cars"},
+        "unknown dataset 'cars'; use one of ['mnist', 'fashion-mnist', 'digits', 'cub200', 'cars196', 'sop']",
+    ),
     (NB04, {"losses": ["margin", "npair"]}, "unknown losses 'npair'"),
     (NB04, {"image_size": "224px"}, "image_size must be int | None, got '224px' (str)"),
     (NB04, {"samples_per_class": 1, "batch_size": 6}, "samples_per_class must be >= 2"),
-    (NB05, {"pk_grid": [[1, 4]]}, "pk_grid: P = 1 in [1, 4]; a batch needs P >= 2 patches, or no anchor has a negative"),
+    (
+        NB05,
+        {"pk_grid": [[1, 4]]},
+        "pk_grid: P = 1 in [1, 4]; a batch needs P >= 2 patches, or no anchor has a negative",
+    ),
     (NB05, {"pk_grid": [[8, 1]]}, "pk_grid: K = 1 in [8, 1]; a batch needs K >= 2 views of each patch"),
     (NB05, {"schedule": [[8, 32]]}, "schedule: K = 32 in [8, 32], but a patch has 16 views"),
     (NB05, {"pk_grid": [[8]]}, "pk_grid: [8] is not a [P, K] pair"),
     (NB05, {"pk_grid": "8x2"}, "pk_grid must be list[list[int]], got '8x2' (str)"),
-    (NB05, {"distance_variants": ["euclid"]}, "unknown distance_variants 'euclid' in ['euclid']; use some of ['plain', 'squared', 'soft'"),
+    (
+        NB05,
+        {"distance_variants": ["euclid"]},
+        "unknown distance_variants 'euclid' in ['euclid']; use some of ['plain', 'squared', 'soft'",
+    ),
     (NB05, {"photos_test": ["camera"]}, "photos ['camera'] are in both photos_train and photos_test"),
     (NB05, {"photos_train": ["lena"]}, "unknown photos_train 'lena'"),
     (NB05, {"split": "d"}, "unknown split 'd'; use one of ['a', 'b', 'c', 'illum', 'view', 'full']"),
     (NB05, {"retrieval_pools": [5]}, "retrieval_pools [5]: a pool holds the 5 positives"),
     (NB05, {"monitor_every": 100}, "monitor_every (100) > iterations (30)"),
-    (NB02, {"losses": ["triplet", "contrastive"]}, "unknown losses 'contrastive' in ['triplet', 'contrastive']; use some of ['triplet', 'npair']"),
+    (
+        NB02,
+        {"losses": ["triplet", "contrastive"]},
+        "unknown losses 'contrastive' in ['triplet', 'contrastive']; use some of ['triplet', 'npair']",
+    ),
     (NB02, {"tuples": {"triplet": 4}}, "tuples has no entry for ['npair']; give the tuples per batch of every loss"),
     (NB02, {"tuples": {"triplet": 4, "npair": 1}}, "tuples['npair'] = 1: an N-pair batch needs N >= 2 pairs"),
-    (NB02, {"tuples": {"triplet": 4, "npair": 6, "quadruplet": 2}}, "tuples has an entry for 'quadruplet', which is not a loss here"),
+    (
+        NB02,
+        {"tuples": {"triplet": 4, "npair": 6, "quadruplet": 2}},
+        "tuples has an entry for 'quadruplet', which is not a loss here",
+    ),
     (NB02, {"tuples": "6"}, "tuples must be dict[str, int], got '6' (str)"),
     (NB02, {"lam": 1.5}, "lam must be in [0, 1]"),
     (NB02, {"iterations": 100}, "iterations (100) must be a positive multiple of eval_every (75)"),
@@ -58,12 +91,18 @@ def test_a_bad_parameter_fails_before_any_work_and_says_how_to_fix_it(notebook, 
     assert phrase in str(e.value)
 
 
-@pytest.mark.parametrize("overrides,expect", [
-    ({"seeds": "[0, 1]"}, {"seeds": [0, 1]}),  # papermill -p passes a list as its text
-    ({"iterations": "40"}, {"iterations": 40}),
-    ({"lr": 1}, {"lr": 1}),  # an int is a float
-    ({"n_max": 500, "imbalance_ratio": 10}, {"n_max": 500, "imbalance_ratio": 10}),  # every profile value can be set
-])
+@pytest.mark.parametrize(
+    "overrides,expect",
+    [
+        ({"seeds": "[0, 1]"}, {"seeds": [0, 1]}),  # papermill -p passes a list as its text
+        ({"iterations": "40"}, {"iterations": 40}),
+        ({"lr": 1}, {"lr": 1}),  # an int is a float
+        (
+            {"n_max": 500, "imbalance_ratio": 10},
+            {"n_max": 500, "imbalance_ratio": 10},
+        ),  # every profile value can be set
+    ],
+)
 def test_literals_given_as_text_are_read_and_every_profile_value_is_settable(overrides, expect, tmp_path):
     cfg = config(NB01, "smoke", root=tmp_path, **overrides)
     assert {k: cfg.values[k] for k in expect} == expect
@@ -73,7 +112,9 @@ def test_image_size_on_fixed_size_data_is_refused_not_ignored(tmp_path):
     from dml_utils import class_disjoint
 
     cfg = config(NB04, "smoke", root=tmp_path, image_size=64)
-    with pytest.raises(ValueError, match="image_size=64 applies to the image-folder datasets .* only; fashion-mnist keeps its own size"):
+    with pytest.raises(
+        ValueError, match="image_size=64 applies to the image-folder datasets .* only; fashion-mnist keeps its own size"
+    ):
         class_disjoint.prepare(cfg)
 
 
@@ -97,7 +138,9 @@ def _cub(tmp_path, start):
     from test_image_folders import make_cub
 
     root = make_cub(tmp_path, classes=4, per_class=1)
-    (root / "image_class_labels.txt").write_text("".join(f"{i} {c}\n" for i, c in enumerate(range(start, start + 4), 1)))
+    (root / "image_class_labels.txt").write_text(
+        "".join(f"{i} {c}\n" for i, c in enumerate(range(start, start + 4), 1))
+    )
     return tmp_path
 
 
@@ -148,20 +191,68 @@ def _ink(p, size=28, classes=10):
 
 
 BAD_FILES = [
-    ("a truncated .gz", lambda t: _read_idx(_truncated_gz(t)), ValueError, "is truncated or not gzip: download it again"),
+    (
+        "a truncated .gz",
+        lambda t: _read_idx(_truncated_gz(t)),
+        ValueError,
+        "is truncated or not gzip: download it again",
+    ),
     ("a plain file named .gz", lambda t: _read_idx(_plain_file_named_gz(t)), ValueError, "cannot be read (BadGzipFile"),
-    ("CUB class ids from 0", lambda t: _load("cub200", _cub(t, 0)), Exception, "class ids start at 0; CUB-200-2011 numbers them 1–200"),
-    ("a partial CUB folder", lambda t: _load("cub200", _partial_cub(t)), Exception, "lists images of the training classes only (20 images): the folder is partial"),
-    ("a truncated JPEG", _truncated_jpeg, ValueError, "img.jpg cannot be decoded (OSError: Truncated File Read); the file is truncated or not an image"),
+    (
+        "CUB class ids from 0",
+        lambda t: _load("cub200", _cub(t, 0)),
+        Exception,
+        "class ids start at 0; CUB-200-2011 numbers them 1–200",
+    ),
+    (
+        "a partial CUB folder",
+        lambda t: _load("cub200", _partial_cub(t)),
+        Exception,
+        "lists images of the training classes only (20 images): the folder is partial",
+    ),
+    (
+        "a truncated JPEG",
+        _truncated_jpeg,
+        ValueError,
+        "img.jpg cannot be decoded (OSError: Truncated File Read); the file is truncated or not an image",
+    ),
     ("a corrupt cars_annos.mat", lambda t: _corrupt_mat(t, "garbage"), Exception, "cars_annos.mat cannot be read"),
-    ("a .mat without annotations", lambda t: _corrupt_mat(t, "other"), Exception, "cars_annos.mat holds no 'annotations' array"),
-    ("Fashion-MNIST files as MNIST", lambda t: _idx_as(t, "mnist", _ink(0.29)), ValueError,
-     "these IDX files look like fashion-mnist, not mnist (mean pixel 0.289"),
-    ("MNIST files as Fashion-MNIST", lambda t: _idx_as(t, "fashion-mnist", _ink(0.13)), ValueError,
-     "look like mnist, not fashion-mnist"),
-    ("noise IDX files as MNIST", lambda t: _idx_as(t, "mnist", _ink(0.5)), ValueError, "do not look like MNIST (mean pixel 0.50"),
-    ("26-class IDX files as MNIST", lambda t: _idx_as(t, "mnist", _ink(0.13, classes=26)), ValueError, "labels run 0–25; MNIST has classes 0–9"),
-    ("32 × 32 IDX images as MNIST", lambda t: _idx_as(t, "mnist", _ink(0.13, size=32)), ValueError, "the images are (32, 32), not MNIST's 28 × 28"),
+    (
+        "a .mat without annotations",
+        lambda t: _corrupt_mat(t, "other"),
+        Exception,
+        "cars_annos.mat holds no 'annotations' array",
+    ),
+    (
+        "Fashion-MNIST files as MNIST",
+        lambda t: _idx_as(t, "mnist", _ink(0.29)),
+        ValueError,
+        "these IDX files look like fashion-mnist, not mnist (mean pixel 0.289",
+    ),
+    (
+        "MNIST files as Fashion-MNIST",
+        lambda t: _idx_as(t, "fashion-mnist", _ink(0.13)),
+        ValueError,
+        "look like mnist, not fashion-mnist",
+    ),
+    (
+        "noise IDX files as MNIST",
+        lambda t: _idx_as(t, "mnist", _ink(0.5)),
+        ValueError,
+        "do not look like MNIST (mean pixel 0.50",
+    ),
+    (
+        "26-class IDX files as MNIST",
+        lambda t: _idx_as(t, "mnist", _ink(0.13, classes=26)),
+        ValueError,
+        "labels run 0–25; MNIST has classes 0–9",
+    ),
+    (
+        "32 × 32 IDX images as MNIST",
+        lambda t: _idx_as(t, "mnist", _ink(0.13, size=32)),
+        ValueError,
+        "the images are (32, 32), not MNIST's 28 × 28",
+    ),
 ]
 
 
@@ -207,8 +298,9 @@ def _pairs_and_labels():
 
 
 def _pair_loader(pairs, same, n=40):
-    from dml_utils.pairs import pair_loader
     import torch
+
+    from dml_utils.pairs import pair_loader
 
     return pair_loader(np.zeros((n, 28, 28), np.float32), pairs, same, 8, torch.Generator())
 
@@ -241,19 +333,45 @@ def _sampler(labels, cpb=2, spc=2):
 _, PAIRS, SAME = _pairs_and_labels()
 BAD_CALLS = [
     ("pair labels of another pair list", lambda: _pair_loader(PAIRS, SAME[:-2]), "for 72 pairs: give one label"),
-    ("pairs built for a larger set", lambda: _pair_loader(PAIRS, SAME, n=20), "but there are 20 samples: these pairs were built for another set"),
+    (
+        "pairs built for a larger set",
+        lambda: _pair_loader(PAIRS, SAME, n=20),
+        "but there are 20 samples: these pairs were built for another set",
+    ),
     ("pair labels that are not 0/1", lambda: _pair_loader(PAIRS, SAME * 2), "pair labels must be 1 (same class) or 0"),
     ("pair distances with NaN", _nan_distances, "1 of 4 pair distances are not finite (first at pair 1)"),
-    ("distances on pairs past the embeddings", lambda: __import__("dml_utils.pairs").pairs.pair_distances(np.zeros((10, 3)), PAIRS),
-     "but there are 10 embeddings"),
+    (
+        "distances on pairs past the embeddings",
+        lambda: __import__("dml_utils.pairs").pairs.pair_distances(np.zeros((10, 3)), PAIRS),
+        "but there are 10 embeddings",
+    ),
     ("an embedding with NaN", _nan_embedding, "1 of 20 embeddings hold NaN or inf (first row 3)"),
-    ("labels of another test set", lambda: _retrieval(np.zeros((20, 4)), np.arange(19) % 4), "19 labels for 20 embeddings"),
+    (
+        "labels of another test set",
+        lambda: _retrieval(np.zeros((20, 4)), np.arange(19) % 4),
+        "19 labels for 20 embeddings",
+    ),
     ("an empty test set", lambda: _retrieval(np.zeros((0, 4)), np.zeros(0, int)), "no embeddings to evaluate"),
-    ("an empty label array to the sampler", lambda: _sampler(np.array([], dtype=int)), "labels must be a non-empty 1-D array"),
-    ("a non-integer samples_per_class", lambda: _sampler(np.arange(40) % 4, spc=2.5), "samples_per_class must be a whole number, got 2.5"),
-    ("a float batch count", lambda: __import__("dml_utils.sampling").sampling.ClassBalancedBatchSampler(np.arange(40) % 4, 2, 2, 3.0),
-     "batches must be a whole number, got 3.0"),
-    ("samples_per_class = 1", lambda: _sampler(np.arange(40) % 4, spc=1), "a metric-learning batch needs a positive pair"),
+    (
+        "an empty label array to the sampler",
+        lambda: _sampler(np.array([], dtype=int)),
+        "labels must be a non-empty 1-D array",
+    ),
+    (
+        "a non-integer samples_per_class",
+        lambda: _sampler(np.arange(40) % 4, spc=2.5),
+        "samples_per_class must be a whole number, got 2.5",
+    ),
+    (
+        "a float batch count",
+        lambda: __import__("dml_utils.sampling").sampling.ClassBalancedBatchSampler(np.arange(40) % 4, 2, 2, 3.0),
+        "batches must be a whole number, got 3.0",
+    ),
+    (
+        "samples_per_class = 1",
+        lambda: _sampler(np.arange(40) % 4, spc=1),
+        "a metric-learning batch needs a positive pair",
+    ),
     ("classes_per_batch = 1", lambda: _sampler(np.arange(40) % 4, cpb=1), "and a negative"),
 ]
 
@@ -273,7 +391,9 @@ def test_the_table_counts():
 def test_05_paper_profile_without_hpatches_says_where_to_get_it(tmp_path):
     from dml_utils import batch_hard_collapse as bhc
 
-    with pytest.raises(ConfigError, match="the paper profile runs on HPatches: set data_root to the folder holding hpatches-release/"):
+    with pytest.raises(
+        ConfigError, match="the paper profile runs on HPatches: set data_root to the folder holding hpatches-release/"
+    ):
         bhc.prepare(config(NB05, "paper", root=tmp_path))
 
 
@@ -282,5 +402,7 @@ def test_05_a_retrieval_pool_larger_than_the_distractors_is_refused(tmp_path):
 
     cfg = config(NB05, "smoke", root=tmp_path, retrieval_pools=[20, 200])
     data = bhc.prepare(cfg)
-    with pytest.raises(ValueError, match="a pool of 200 needs 195 distractors from other sequences, but a query has only"):
+    with pytest.raises(
+        ValueError, match="a pool of 200 needs 195 distractors from other sequences, but a query has only"
+    ):
         bhc.baselines(cfg, data)

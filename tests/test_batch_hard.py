@@ -1,14 +1,14 @@
 """The batch-hard method on tiny patch sequences: the collapse a hot setting shows (as counts over
 seeds), why squared distances collapse more (the gradient near collapse), impossible batches,
 progressive growth and its rule, the collapse map."""
+
 import numpy as np
 import pytest
+import training_outcomes as outcomes
 
 from dml_utils import batch_hard as bh
 from dml_utils import batch_hard_collapse as bhc  # the study's descriptors, to score a map cell
 from dml_utils import hpatches as hp
-
-import training_outcomes as outcomes
 
 
 @pytest.fixture(scope="module")
@@ -47,16 +47,21 @@ def test_squared_gradients_vanish_near_collapse_and_plain_ones_do_not():
     g = bh.gradient_norms_near_collapse([1.0, 1e-1, 1e-3, 0.0])
     plain, squared = g["plain"], g["squared"]
     assert plain[1] == pytest.approx(plain[0], rel=1e-9) and plain[2] == pytest.approx(plain[0], rel=1e-5)
-    assert squared[1] == pytest.approx(squared[0] * 1e-1, rel=1e-9) and squared[2] == pytest.approx(squared[0] * 1e-3, rel=1e-9)
+    assert squared[1] == pytest.approx(squared[0] * 1e-1, rel=1e-9) and squared[2] == pytest.approx(
+        squared[0] * 1e-3, rel=1e-9
+    )
     assert plain[3] == 0.0 and squared[3] == 0.0  # identical descriptors: the stationary point
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"p": 1, "k": 4, "lr": 1e-3}, "needs P >= 2 patches and K >= 2 views"),
-    ({"p": 8, "k": 1, "lr": 1e-3}, "got P = 8, K = 1"),
-    ({"p": 8, "k": 17, "lr": 1e-3}, "a patch has 16"),
-    ({"p": 8, "k": 2, "lr": 0.0}, "lr must be > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"p": 1, "k": 4, "lr": 1e-3}, "needs P >= 2 patches and K >= 2 views"),
+        ({"p": 8, "k": 1, "lr": 1e-3}, "got P = 8, K = 1"),
+        ({"p": 8, "k": 17, "lr": 1e-3}, "a patch has 16"),
+        ({"p": 8, "k": 2, "lr": 0.0}, "lr must be > 0"),
+    ],
+)
 def test_impossible_batches_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         bh.Setting(**kwargs)
@@ -80,7 +85,7 @@ def test_growing_batches_grow_only_after_the_loss_stayed_below_the_collapse_valu
         assert out["growth"][0] == (0, (4, 2)) and steps == sorted(steps)
         losses = out["step_loss"]
         for (step, _), (prev, _) in zip(out["growth"][1:], out["growth"][:-1]):
-            assert step - prev >= 10 and np.mean(losses[step - 10:step]) < 0.5  # the window before each growth
+            assert step - prev >= 10 and np.mean(losses[step - 10 : step]) < 0.5  # the window before each growth
         assert out["setting"]["schedule"] == [[4, 2], [8, 4], [16, 4]]
         grew += len(out["growth"]) >= 2
     assert grew >= outcomes.min_count(GROWS, 3)
@@ -98,8 +103,19 @@ def test_growing_batches_never_grow_while_the_loss_sits_at_the_margin(tiny):
 def test_the_collapse_map_has_a_row_per_setting_and_seed(tiny):
     seqs, x, y = tiny
     settings = [bh.Setting(4, 2, 1e-4), bh.Setting(16, 4, 1e-2, squared=True)]
-    table, curves = bh.collapse_map(x, y, settings, [0, 1], iterations=30, every=10, window=20, progress=False,
-                                     evaluate=lambda model, s: {"matching_map": hp.matching_map(bhc.descriptors(model, seqs))["mean"]})
+    table, curves = bh.collapse_map(
+        x,
+        y,
+        settings,
+        [0, 1],
+        iterations=30,
+        every=10,
+        window=20,
+        progress=False,
+        evaluate=lambda model, s: {"matching_map": hp.matching_map(bhc.descriptors(model, seqs))["mean"]},
+    )
     assert len(table) == 4 and set(curves) == {(s.label(), seed) for s in settings for seed in (0, 1)}
-    assert {"p", "k", "lr", "squared", "collapsed", "collapsed_at", "final_spread", "matching_map"} <= set(table.columns)
+    assert {"p", "k", "lr", "squared", "collapsed", "collapsed_at", "final_spread", "matching_map"} <= set(
+        table.columns
+    )
     assert table["matching_map"].between(0, 1).all()

@@ -1,14 +1,14 @@
 """Study 05 on tiny patch sequences: patches as classes, descriptors in the benchmark's layout, the
 notebook's steps, and the claim rules on hand-made maps (the method: tests/test_batch_hard.py)."""
+
 import numpy as np
 import pytest
 import torch
+import training_outcomes as outcomes
 
 from dml_utils import batch_hard as bh
 from dml_utils import batch_hard_collapse as bhc
 from dml_utils import hpatches as hp
-
-import training_outcomes as outcomes
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +77,27 @@ def test_gradient_study_zero_at_identical_descriptors_for_every_variant(tmp_path
 @pytest.fixture(scope="module")
 def tiny_notebook(tmp_path_factory):
     """Every step of notebook 05 on a tiny profile: 2 training photos, 1 test photo, 10 steps a run."""
-    cfg = config(NB05, "smoke", root=tmp_path_factory.mktemp("nb05"), seeds=[0, 1], iterations=10, monitor_every=5,
-                 pinned_window=5, growth_window=3, pk_grid=[[4, 2], [8, 4]], schedule=[[4, 2], [8, 4]], lr=1e-2,
-                 n_patches=24, map_patches=10, table_patches=24, retrieval_queries=5, retrieval_pools=[10, 20],
-                 verification_pairs=100, mc_trials=500, extra_variants=["soft"])
+    cfg = config(
+        NB05,
+        "smoke",
+        root=tmp_path_factory.mktemp("nb05"),
+        seeds=[0, 1],
+        iterations=10,
+        monitor_every=5,
+        pinned_window=5,
+        growth_window=3,
+        pk_grid=[[4, 2], [8, 4]],
+        schedule=[[4, 2], [8, 4]],
+        lr=1e-2,
+        n_patches=24,
+        map_patches=10,
+        table_patches=24,
+        retrieval_queries=5,
+        retrieval_pools=[10, 20],
+        verification_pairs=100,
+        mc_trials=500,
+        extra_variants=["soft"],
+    )
     data = bhc.prepare(cfg)
     grid, traces = bhc.run_collapse_map(cfg, data, progress=False)
     prog, prog_traces = bhc.run_progressive(cfg, data, progress=False)
@@ -97,7 +114,9 @@ def test_the_steps_give_a_row_per_run_with_the_benchmarks_scores(tiny_notebook):
     assert grid["map_mean"].between(0, 1).all()
     assert grid[grid["group"] == "low lr"]["table_matching_mean"].notna().all()
     assert grid[grid["pk"] == "4×2"]["table_matching_mean"].isna().all()
-    assert sorted(prog["group"]) == ["large start"] * 2 + ["progressive"] * 2 and prog["table_matching_mean"].notna().all()
+    assert (
+        sorted(prog["group"]) == ["large start"] * 2 + ["progressive"] * 2 and prog["table_matching_mean"].notna().all()
+    )
     assert prog[prog["group"] == "progressive"]["growth"].str.startswith("4×2 at step 0").all()
     assert (prog[prog["group"] == "large start"]["growth"] == "8×4 at step 0").all()
     assert {len(t["loss"]) for t in prog_traces.values()} == {cfg.progressive_iterations}
@@ -112,7 +131,9 @@ def test_the_steps_give_a_row_per_run_with_the_benchmarks_scores(tiny_notebook):
 @pytest.mark.trains
 def test_claims_come_from_the_runs_and_use_the_verdict_vocabulary(tiny_notebook):
     cfg, data, grid, traces, prog, prog_traces, base = tiny_notebook
-    claims = bhc.claims(cfg, bhc.triplet_count_table(), bhc.no_valid_triplet_curves(cfg), bhc.gradient_study(cfg), grid, prog, base)
+    claims = bhc.claims(
+        cfg, bhc.triplet_count_table(), bhc.no_valid_triplet_curves(cfg), bhc.gradient_study(cfg), grid, prog, base
+    )
     assert claims["verdict"].isin(VERDICTS).all() and len(claims) >= 10
     assert claims.iloc[0]["verdict"] == "not reproduced"  # the report's triplet count is a factor P short
 
@@ -127,28 +148,95 @@ def _grid(large_collapses: bool, squared_more: bool, soft_loss: float | None):
             for lr in (1e-2, 5e-2):
                 for v in ("plain", "squared"):
                     c = pk == "16×4" and large_collapses and (v == "squared" or not squared_more)
-                    rows.append({"group": "grid", "pk": pk, "p": p, "k": k, "lr": lr, "variant": v, "seed": seed, "collapsed": c,
-                                 "collapsed_at_end": c, "final_loss": 0.5 if c else 0.1, "final_spread": 0.0 if c else 1.0})
+                    rows.append(
+                        {
+                            "group": "grid",
+                            "pk": pk,
+                            "p": p,
+                            "k": k,
+                            "lr": lr,
+                            "variant": v,
+                            "seed": seed,
+                            "collapsed": c,
+                            "collapsed_at_end": c,
+                            "final_loss": 0.5 if c else 0.1,
+                            "final_spread": 0.0 if c else 1.0,
+                        }
+                    )
         for v in ("plain", "squared", "soft"):
-            rows.append({"group": "low lr", "pk": "16×4", "p": 16, "k": 4, "lr": 1e-3, "variant": v, "seed": seed,
-                         "collapsed": False, "collapsed_at_end": False, "final_loss": 0.2, "final_spread": 1.0})
+            rows.append(
+                {
+                    "group": "low lr",
+                    "pk": "16×4",
+                    "p": 16,
+                    "k": 4,
+                    "lr": 1e-3,
+                    "variant": v,
+                    "seed": seed,
+                    "collapsed": False,
+                    "collapsed_at_end": False,
+                    "final_loss": 0.2,
+                    "final_spread": 1.0,
+                }
+            )
         c = soft_loss is not None
-        rows.append({"group": "extra", "pk": "16×4", "p": 16, "k": 4, "lr": 5e-2, "variant": "soft", "seed": seed, "collapsed": c,
-                     "collapsed_at_end": c, "final_loss": soft_loss if c else 0.3, "final_spread": 0.0 if c else 1.0})
+        rows.append(
+            {
+                "group": "extra",
+                "pk": "16×4",
+                "p": 16,
+                "k": 4,
+                "lr": 5e-2,
+                "variant": "soft",
+                "seed": seed,
+                "collapsed": c,
+                "collapsed_at_end": c,
+                "final_loss": soft_loss if c else 0.3,
+                "final_spread": 0.0 if c else 1.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def _verdicts(grid, prog=None):
     import pandas as pd
 
-    cfg = config(NB05, "smoke", pk_grid=[[4, 2], [16, 4]], lr_grid=[1e-2, 5e-2], extra_variants=["soft"], progressive_variants=["plain"],
-                 schedule=[[4, 2], [16, 4]], lr=5e-2)
-    prog = pd.DataFrame(prog or [], columns=["group", "pk", "variant", "seed", "lr", "collapsed", "collapsed_at", "collapsed_at_end",
-                                             "final_pk", "growth", "table_matching_mean", "final_loss", "final_spread"])
-    base = pd.DataFrame([{"model": "untrained", "seed": s, "table_matching_mean": 0.1} for s in (0, 1, 2)]
-                        + [{"model": "raw pixels", "seed": None, "table_matching_mean": 0.2}])
-    grads = {"near_collapse": {"scale": [1.0, 1e-3], "plain": [1.0, 1.0], "squared": [1.0, 1e-3]},
-             "at_identical": {"plain": {"loss": 0.5, "gradient_norm": 0.0}}}
+    cfg = config(
+        NB05,
+        "smoke",
+        pk_grid=[[4, 2], [16, 4]],
+        lr_grid=[1e-2, 5e-2],
+        extra_variants=["soft"],
+        progressive_variants=["plain"],
+        schedule=[[4, 2], [16, 4]],
+        lr=5e-2,
+    )
+    prog = pd.DataFrame(
+        prog or [],
+        columns=[
+            "group",
+            "pk",
+            "variant",
+            "seed",
+            "lr",
+            "collapsed",
+            "collapsed_at",
+            "collapsed_at_end",
+            "final_pk",
+            "growth",
+            "table_matching_mean",
+            "final_loss",
+            "final_spread",
+        ],
+    )
+    base = pd.DataFrame(
+        [{"model": "untrained", "seed": s, "table_matching_mean": 0.1} for s in (0, 1, 2)]
+        + [{"model": "raw pixels", "seed": None, "table_matching_mean": 0.2}]
+    )
+    grads = {
+        "near_collapse": {"scale": [1.0, 1e-3], "plain": [1.0, 1.0], "squared": [1.0, 1e-3]},
+        "at_identical": {"plain": {"loss": 0.5, "gradient_norm": 0.0}},
+    }
     novalid = {32: {"classes": [10, 10_000], "closed_form": [0.0, 0.95], "monte_carlo": [0.0, 0.95]}}
     claims = bhc.claims(cfg, bhc.triplet_count_table([(2, 2)]), novalid, grads, grid, prog, base)
     return dict(zip(claims["claim"].str.split(" \\(").str[0], claims["verdict"]))
@@ -158,7 +246,9 @@ def test_claim_rules_on_hand_made_maps():
     v = _verdicts(_grid(large_collapses=True, squared_more=False, soft_loss=0.6935))
     assert v["large batches with large K collapse, small batches do not"] == "reproduced"
     assert v["a low learning rate avoids collapse"] == "reproduced"
-    assert v["squared Euclidean distance collapses more than plain Euclidean"] == "not reproduced"  # both always: no difference
+    assert (
+        v["squared Euclidean distance collapses more than plain Euclidean"] == "not reproduced"
+    )  # both always: no difference
     assert v["the soft-margin loss collapses at ≈ 0.693"] == "reproduced"
     assert v["a collapsed hard-margin run has its loss stuck at the margin, all descriptors equal"] == "reproduced"
     assert v["uniformly random batches hold no valid triplet when the classes are many"] == "reproduced"
@@ -173,9 +263,21 @@ def test_claim_rules_on_hand_made_maps():
 
 
 def _prog(seed, group, collapsed, growth, collapsed_at=None, final_pk="16×4"):
-    return {"group": group, "pk": "4×2 → 16×4" if group == "progressive" else "16×4", "variant": "plain", "seed": seed, "lr": 5e-2,
-            "collapsed": collapsed, "collapsed_at": collapsed_at, "collapsed_at_end": collapsed, "final_pk": final_pk,
-            "growth": growth, "table_matching_mean": 0.01 if collapsed else 0.3, "final_loss": 0.5, "final_spread": 0.0}
+    return {
+        "group": group,
+        "pk": "4×2 → 16×4" if group == "progressive" else "16×4",
+        "variant": "plain",
+        "seed": seed,
+        "lr": 5e-2,
+        "collapsed": collapsed,
+        "collapsed_at": collapsed_at,
+        "collapsed_at_end": collapsed,
+        "final_pk": final_pk,
+        "growth": growth,
+        "table_matching_mean": 0.01 if collapsed else 0.3,
+        "final_loss": 0.5,
+        "final_spread": 0.0,
+    }
 
 
 def test_progressive_claims_on_hand_made_runs():
@@ -207,8 +309,18 @@ def test_the_paper_profile_reads_an_hpatches_release(tmp_path, tiny):
     """Where HPatches is present, the paper profile trains on its split's train part and tests on the test part."""
     seqs, _, _ = tiny
     hp.write_release(seqs, {"a": {"train": ["v_camera"], "test": ["i_camera"]}}, tmp_path / "hpatches-release")
-    cfg = config(NB05, "paper", root=tmp_path, data_root=str(tmp_path), n_patches=None, map_patches=10, table_patches=24,
-                 retrieval_queries=2, retrieval_pools=[10], verification_pairs=50)
+    cfg = config(
+        NB05,
+        "paper",
+        root=tmp_path,
+        data_root=str(tmp_path),
+        n_patches=None,
+        map_patches=10,
+        table_patches=24,
+        retrieval_queries=2,
+        retrieval_pools=[10],
+        verification_pairs=50,
+    )
     data = bhc.prepare(cfg)
     assert data.provenance["name"] == "hpatches" and data.provenance["n_train_sequences"] == 1
     assert data.provenance["n_train_patches"] == 24 and data.provenance["n_map_patches"] == 10

@@ -18,13 +18,16 @@ def test_build_loss_and_miner_errors():
     assert ct.build_miner("none") is None
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"batch_size": 30}, "batch_size 30 != classes_per_batch 4 × samples_per_class 8"),
-    ({"circle_margin": -0.1}, "circle_margin must be > 0"),
-    ({"triplet_margins": [0.1, 0.0]}, "triplet_margins"),
-    ({"iterations": 55}, "multiple of eval_every"),
-    ({"profile": "gpu"}, "unknown profile"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"batch_size": 30}, "batch_size 30 != classes_per_batch 4 × samples_per_class 8"),
+        ({"circle_margin": -0.1}, "circle_margin must be > 0"),
+        ({"triplet_margins": [0.1, 0.0]}, "triplet_margins"),
+        ({"iterations": 55}, "multiple of eval_every"),
+        ({"profile": "gpu"}, "unknown profile"),
+    ],
+)
 def test_config_errors(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         config(NB, **kwargs)
@@ -95,8 +98,11 @@ def test_sweep_claims_count_each_seed_once():
     runs: the margin claims reduce them to one value per seed before any interval."""
     import pandas as pd
 
-    rows = [{"loss": "circle", "margin": m, "seed": s, "val_map_at_r": (0.70 if m <= 0.5 else 0.46) + 0.01 * s}
-            for m in (0.4, 0.5, 0.8, 0.9, 1.0) for s in (0, 1, 2)]
+    rows = [
+        {"loss": "circle", "margin": m, "seed": s, "val_map_at_r": (0.70 if m <= 0.5 else 0.46) + 0.01 * s}
+        for m in (0.4, 0.5, 0.8, 0.9, 1.0)
+        for s in (0, 1, 2)
+    ]
     sweep = pd.DataFrame(rows)
     low = ct._per_seed(sweep[sweep["margin"] <= 0.5], "circle", "val_map_at_r", np.mean)
     high = ct._per_seed(sweep[sweep["margin"] > 0.5], "circle", "val_map_at_r", np.mean)
@@ -104,5 +110,3 @@ def test_sweep_claims_count_each_seed_once():
     assert low[1] == pytest.approx(0.71) and high[2] == pytest.approx(0.48)
     spread = ct._per_seed(sweep, "circle", "val_map_at_r", lambda v: v.max() - v.min())
     assert spread == pytest.approx({0: 0.24, 1: 0.24, 2: 0.24})
-
-

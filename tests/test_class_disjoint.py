@@ -14,11 +14,14 @@ def test_long_tailed_training_classes_held_out_images_and_unseen_classes(small_r
     assert len(data.y_val) == 6 * 10 and len(data.y_test) == 4 * 10
 
 
-@pytest.mark.parametrize("update,match", [
-    ({"train_classes": [0, 1, 2, 3, 4, 5, 6, 7, 8]}, "at least two classes"),
-    ({"train_classes": [0, 42]}, r"train_classes \[42\] are not classes of fashion-mnist"),
-    ({"n_max": None}, "needs imbalance_ratio=1"),
-])
+@pytest.mark.parametrize(
+    "update,match",
+    [
+        ({"train_classes": [0, 1, 2, 3, 4, 5, 6, 7, 8]}, "at least two classes"),
+        ({"train_classes": [0, 42]}, r"train_classes \[42\] are not classes of fashion-mnist"),
+        ({"n_max": None}, "needs imbalance_ratio=1"),
+    ],
+)
 def test_impossible_splits_are_explained(small_retrieval_cfg, update, match):
     small_retrieval_cfg.values.update(update)
     with pytest.raises(ValueError, match=match):

@@ -2,10 +2,9 @@ import math
 
 import pytest
 import torch
+from training_outcomes import dying_relu_collapse_is_caught, gaussian_blobs_run, linear_run_is_not_collapsed, min_count
 
 from dml_utils.collapse import LN2, CollapseMonitor, embedding_spread
-
-from training_outcomes import dying_relu_collapse_is_caught, gaussian_blobs_run, linear_run_is_not_collapsed, min_count
 
 # Measured over seeds 0-19 natively and under ATEN_CPU_CAPABILITY=default (scripts/training_test_rates.py).
 CAUGHT = (40, 40)  # 20/20 native, 20/20 ATEN default
@@ -38,9 +37,12 @@ def test_monitoring_does_not_change_training():
 def test_spread_measures():
     e = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
     s = embedding_spread(e)
-    assert s["mean_distance"] == pytest.approx((2 ** 0.5 + 2 + 2 ** 0.5) / 3)
+    assert s["mean_distance"] == pytest.approx((2**0.5 + 2 + 2**0.5) / 3)
     assert s["mean_cosine"] == pytest.approx((0 + -1 + 0) / 3)
-    assert embedding_spread(torch.ones(4, 3) * 5, normalized=True) == {"mean_distance": 0.0, "mean_cosine": pytest.approx(1.0)}
+    assert embedding_spread(torch.ones(4, 3) * 5, normalized=True) == {
+        "mean_distance": 0.0,
+        "mean_cosine": pytest.approx(1.0),
+    }
     with pytest.raises(ValueError, match="at least two"):
         embedding_spread(torch.ones(1, 3))
 

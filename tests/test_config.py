@@ -34,15 +34,18 @@ def test_the_run_scripts_staging_folder(tmp_path, monkeypatch):
             config(NB, "default", root=tmp_path)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"profile": "fast"}, "unknown profile 'fast'"),
-    ({"epochs": 0}, "epochs must be"),
-    ({"batch_size": 1}, "batch_size must be"),
-    ({"eval_epochs": [50]}, "eval_epochs"),
-    ({"seeds": []}, "seeds"),
-    ({"lr": -1.0}, "lr must be"),
-    ({"epoch": 3}, "unknown parameter 'epoch'.*Did you mean 'epochs'"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"profile": "fast"}, "unknown profile 'fast'"),
+        ({"epochs": 0}, "epochs must be"),
+        ({"batch_size": 1}, "batch_size must be"),
+        ({"eval_epochs": [50]}, "eval_epochs"),
+        ({"seeds": []}, "seeds"),
+        ({"lr": -1.0}, "lr must be"),
+        ({"epoch": 3}, "unknown parameter 'epoch'.*Did you mean 'epochs'"),
+    ],
+)
 def test_bad_parameters(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         config(NB, **kwargs)
@@ -68,14 +71,19 @@ def test_devices():
 
 
 # ---------------------------------------------------------------- notebook_config: what a parameters cell sets reaches the config
-PARAMS_CELL = 'profile: str = "default"  # smoke | default\nseeds: list[int] = None  # None: the profile\'s\nthreads: int = 2\n'
+PARAMS_CELL = (
+    'profile: str = "default"  # smoke | default\nseeds: list[int] = None  # None: the profile\'s\nthreads: int = 2\n'
+)
 
 
 def test_parameter_cell_names():
     from dml_utils.config import parameter_cell_names
 
     assert parameter_cell_names(PARAMS_CELL) == ["profile", "seeds", "threads"]
-    assert parameter_cell_names('# Parameters\nprofile = "smoke"\nimbalance_ratio = 10\n') == ["profile", "imbalance_ratio"]
+    assert parameter_cell_names('# Parameters\nprofile = "smoke"\nimbalance_ratio = 10\n') == [
+        "profile",
+        "imbalance_ratio",
+    ]
     assert parameter_cell_names("import numpy as np\nx = 1") is None
     assert parameter_cell_names("first = cfg.seeds[0]") is None
     assert parameter_cell_names("x = (") is None
@@ -84,8 +92,14 @@ def test_parameter_cell_names():
 def test_papermill_injected_names_reach_the_config(tmp_path):
     from dml_utils.config import notebook_config
 
-    ns = {"In": ["", PARAMS_CELL, '# Parameters\nprofile = "smoke"\nimbalance_ratio = 10\n', "import pandas as pd"],
-          "profile": "smoke", "seeds": None, "threads": 2, "imbalance_ratio": 10, "pd": object()}
+    ns = {
+        "In": ["", PARAMS_CELL, '# Parameters\nprofile = "smoke"\nimbalance_ratio = 10\n', "import pandas as pd"],
+        "profile": "smoke",
+        "seeds": None,
+        "threads": 2,
+        "imbalance_ratio": 10,
+        "pd": object(),
+    }
     c = notebook_config("01_circle_vs_triplet_margin", ns, root=tmp_path)
     assert c.profile == "smoke" and c.imbalance_ratio == 10 and c.seeds == [0]
 
@@ -94,8 +108,14 @@ def test_a_value_typed_into_the_parameters_cell_takes_effect(tmp_path):
     from dml_utils.config import notebook_config
 
     edited = PARAMS_CELL.replace('"default"', '"smoke"') + "n_max: int = 500\n"
-    ns = {"In": ["", PARAMS_CELL, edited, "first = cfg.seeds[0]"], "profile": "smoke", "seeds": None, "threads": 2,
-          "n_max": 500, "first": 3}
+    ns = {
+        "In": ["", PARAMS_CELL, edited, "first = cfg.seeds[0]"],
+        "profile": "smoke",
+        "seeds": None,
+        "threads": 2,
+        "n_max": 500,
+        "first": 3,
+    }
     c = notebook_config("04_sampling_matters", ns, root=tmp_path)
     assert c.n_max == 500 and c.profile == "smoke" and c.seeds == [0]
 
@@ -103,9 +123,17 @@ def test_a_value_typed_into_the_parameters_cell_takes_effect(tmp_path):
 def test_an_unknown_parameter_fails_with_the_known_ones(tmp_path):
     from dml_utils.config import notebook_config
 
-    ns = {"In": ["", PARAMS_CELL, '# Parameters\nprofile = "smoke"\nimbalance_ratio = 10\n'], "profile": "smoke",
-          "seeds": None, "threads": 2, "imbalance_ratio": 10}
-    with pytest.raises(ConfigError, match=r"unknown parameter 'imbalance_ratio' for 03_yukawa_vs_contrastive_mnist; known: \['allow_download'"):
+    ns = {
+        "In": ["", PARAMS_CELL, '# Parameters\nprofile = "smoke"\nimbalance_ratio = 10\n'],
+        "profile": "smoke",
+        "seeds": None,
+        "threads": 2,
+        "imbalance_ratio": 10,
+    }
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown parameter 'imbalance_ratio' for 03_yukawa_vs_contrastive_mnist; known: \['allow_download'",
+    ):
         notebook_config(NB, ns, root=tmp_path)
 
 

@@ -1,5 +1,6 @@
 """scripts/cross_cpu_verdicts.py: a rerun's verdicts recorded beside the committed ones; a flip
 between reproduced and not reproduced fails; a notebook not rerun keeps its recorded entry."""
+
 import importlib.util
 import json
 from pathlib import Path
@@ -17,19 +18,26 @@ def _script(root):
 
 def _results(folder, name, verdicts):
     folder.mkdir(parents=True, exist_ok=True)
-    doc = {"config": {"seeds": [0]}, "claims": [{"claim": f"c{i}", "verdict": v, "ours": ""} for i, v in enumerate(verdicts)]}
+    doc = {
+        "config": {"seeds": [0]},
+        "claims": [{"claim": f"c{i}", "verdict": v, "ours": ""} for i, v in enumerate(verdicts)],
+    }
     (folder / f"{name}.json").write_text(json.dumps(doc))
 
 
 def test_a_rerun_of_one_notebook_updates_its_entry_and_keeps_the_others(tmp_path):
     _results(tmp_path / "results", "01_a", ["reproduced"])
     _results(tmp_path / "results", "05_b", ["reproduced", "inconclusive"])
-    (tmp_path / "results" / "cross_cpu_verdicts.json").write_text(json.dumps({"01_a": {"setting": "X=1", "claims": ["kept"]}}))
+    (tmp_path / "results" / "cross_cpu_verdicts.json").write_text(
+        json.dumps({"01_a": {"setting": "X=1", "claims": ["kept"]}})
+    )
     _results(tmp_path / "other", "05_b", ["inconclusive", "inconclusive"])
     assert _script(tmp_path).main(["--setting", "X=2", str(tmp_path / "other")]) == 0
     out = json.loads((tmp_path / "results" / "cross_cpu_verdicts.json").read_text())
     assert out["01_a"] == {"setting": "X=1", "claims": ["kept"]}
-    assert [c["verdict"] for c in out["05_b"]["claims"]] == ["inconclusive", "inconclusive"] and out["05_b"]["setting"] == "X=2"
+    assert [c["verdict"] for c in out["05_b"]["claims"]] == ["inconclusive", "inconclusive"] and out["05_b"][
+        "setting"
+    ] == "X=2"
 
 
 def test_a_flip_between_reproduced_and_not_reproduced_fails(tmp_path):

@@ -25,7 +25,9 @@ def test_idx_rejects_bad_and_truncated_files(tmp_path):
 def test_loaders_read_published_layouts(tmp_path, idx_tree, name, sub):
     from conftest import FASHION_INK, MNIST_INK
 
-    arrays = idx_tree(tmp_path / sub if sub else tmp_path, gz=(sub != ""), p=MNIST_INK if name == "mnist" else FASHION_INK)
+    arrays = idx_tree(
+        tmp_path / sub if sub else tmp_path, gz=(sub != ""), p=MNIST_INK if name == "mnist" else FASHION_INK
+    )
     ds = D.load_dataset(name, data_root=tmp_path)
     assert ds.x_train.shape == (30, 28, 28) and ds.x_test.shape == (12, 28, 28)
     assert ds.x_train.dtype == np.float32 and 0 <= ds.x_train.min() and ds.x_train.max() <= 1

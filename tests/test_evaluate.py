@@ -57,7 +57,11 @@ def test_recall_at_k_nmi_and_similarities_against_brute_force():
     tight = retrieval_metrics(np.eye(5)[labels] * 10 + rng.normal(0, 0.01, (60, 5)), labels, nmi=True)
     assert tight["nmi"] == pytest.approx(1.0)
     s = similarity_stats(np.array([[1.0, 0], [1, 0], [0, 1]]), np.array([0, 0, 1]))
-    assert s["sim_same"] == pytest.approx(1.0) and s["sim_diff"] == pytest.approx(0.0) and s["sim_all"] == pytest.approx(1 / 3)
+    assert (
+        s["sim_same"] == pytest.approx(1.0)
+        and s["sim_diff"] == pytest.approx(0.0)
+        and s["sim_all"] == pytest.approx(1 / 3)
+    )
 
 
 def test_recall_at_k_uses_k_neighbours_when_classes_are_smaller_than_k():
@@ -70,8 +74,12 @@ def test_recall_at_k_uses_k_neighbours_when_classes_are_smaller_than_k():
     np.fill_diagonal(d, np.inf)
     order = np.argsort(d, axis=1)
     for k in (1, 4, 8):
-        assert out[f"recall_at_{k}"] == pytest.approx(np.mean([(labels[order[i, :k]] == labels[i]).any() for i in range(18)]))
-    assert out["map_at_r"] == pytest.approx(retrieval_metrics(emb, labels)["map_at_r"])  # MAP@R unchanged by the larger k
+        assert out[f"recall_at_{k}"] == pytest.approx(
+            np.mean([(labels[order[i, :k]] == labels[i]).any() for i in range(18)])
+        )
+    assert out["map_at_r"] == pytest.approx(
+        retrieval_metrics(emb, labels)["map_at_r"]
+    )  # MAP@R unchanged by the larger k
     with pytest.raises(ValueError, match="Recall@32 needs more than 32 items"):
         retrieval_metrics(emb, labels, recall_ks=(32,))
 

@@ -3,14 +3,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from training_outcomes import hdml_plain_step_lowers_J_m, min_count
 
 from dml_utils import hdml as H
 from dml_utils.config import seed_everything
 from dml_utils.data import batch_loader, load_dataset
 from dml_utils.sampling import TupleBatchSampler
 from dml_utils.train import fit
-
-from training_outcomes import hdml_plain_step_lowers_J_m, min_count
 
 # Measured over seeds 0-19 natively and under ATEN_CPU_CAPABILITY=default (scripts/training_test_rates.py).
 J_M_DROPS = (40, 40)  # 20/20 native, 20/20 ATEN default
@@ -63,7 +62,7 @@ def test_npair_J_is_tf_npairs_loss():
     labels = torch.tensor([3, 1, 7, 5, 3, 1, 7, 5])
     a, p = z[:4], z[4:]
     xent = torch.nn.functional.cross_entropy(a @ p.T, torch.arange(4))
-    want = xent + 0.25 * 3e-3 * ((a ** 2).sum(1).mean() + (p ** 2).sum(1).mean())
+    want = xent + 0.25 * 3e-3 * ((a**2).sum(1).mean() + (p**2).sum(1).mean())
     r = torch.arange(4)
     got = H.npair_J(3e-3)(z, labels, (r, r + 4, r[:0], r[:0]))
     assert torch.allclose(got, want, rtol=1e-5)
@@ -74,9 +73,9 @@ def test_npair_synthetic_J_scores_each_anchor_against_its_own_candidates():
     a, c = torch.randn(3, 4, generator=g), torch.randn(9, 4, generator=g)
     terms = []
     for i in range(3):  # the official per-anchor loop
-        logits = (a[i:i + 1] @ c[3 * i:3 * i + 3].T)
+        logits = a[i : i + 1] @ c[3 * i : 3 * i + 3].T
         terms.append(torch.nn.functional.cross_entropy(logits, torch.tensor([i])))
-    want = torch.stack(terms).mean() + 0.25 * 1e-2 * ((a ** 2).sum(1).mean() + (c ** 2).sum(1).mean())
+    want = torch.stack(terms).mean() + 0.25 * 1e-2 * ((a**2).sum(1).mean() + (c**2).sum(1).mean())
     assert torch.allclose(H.npair_synthetic_J(a, c, 1e-2), want, rtol=1e-5)
     with pytest.raises(ValueError, match="N² = 9"):
         H.npair_synthetic_J(a, c[:8])
@@ -191,7 +190,9 @@ def test_the_engine_gives_each_group_only_its_own_loss_gradient():
     captured = {}
     gen_opt = step.updates[1].optimizer
     orig = gen_opt.step
-    gen_opt.step = lambda *a, **k: captured.setdefault("g", [p.grad.clone() for p in h.generator.parameters()]) and orig()
+    gen_opt.step = lambda *a, **k: (
+        captured.setdefault("g", [p.grad.clone() for p in h.generator.parameters()]) and orig()
+    )
     torch.manual_seed(0)
     fit(step, [batch], 1, progress=False)
     for g_engine, g_alone in zip(captured["g"], want):
@@ -219,7 +220,9 @@ def test_500_steps_on_fashion_mnist_stay_finite_and_follow_the_official_schedule
     w = np.asarray(hist.losses["balance"])
     assert np.allclose(w[:64], math.exp(-1e4 / 1e6))
     assert w[64] == pytest.approx(math.exp(-1e4 / np.mean(hist.losses["J_gen"][:64])), rel=1e-6)
-    assert hist.losses["J_metric"][0] == pytest.approx(w[0] * hist.losses["J_m"][0] + (1 - w[0]) * hist.losses["J_syn"][0], rel=1e-5)
+    assert hist.losses["J_metric"][0] == pytest.approx(
+        w[0] * hist.losses["J_m"][0] + (1 - w[0]) * hist.losses["J_syn"][0], rel=1e-5
+    )
 
 
 @pytest.mark.trains

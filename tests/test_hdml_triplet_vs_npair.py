@@ -16,8 +16,20 @@ NB = "02_hdml_triplet_vs_npair"
 @pytest.fixture
 def tiny(fashion_fixture, tmp_path):
     """Notebook 02's smoke profile on the Fashion-MNIST fixture, a few steps, two-step blocks."""
-    cfg = config(NB, "smoke", root=tmp_path, data_root=str(fashion_fixture), n_max=30, val_per_class=8, test_per_class=15,
-                 iterations=8, eval_every=4, block=4, histogram_batches=2, official_clusters=20)
+    cfg = config(
+        NB,
+        "smoke",
+        root=tmp_path,
+        data_root=str(fashion_fixture),
+        n_max=30,
+        val_per_class=8,
+        test_per_class=15,
+        iterations=8,
+        eval_every=4,
+        block=4,
+        histogram_batches=2,
+        official_clusters=20,
+    )
     return cfg, M.prepare(cfg)
 
 
@@ -54,12 +66,17 @@ def test_the_official_guard_zeroes_the_loss_but_not_the_nan_gradient():
     from dml_utils.train import Step, Update
 
     w = torch.nn.Linear(2, 1)
-    step = Step({"w": w}, lambda b: {"loss": (w(b) * torch.log(torch.zeros(1))).sum() * 0},
-                [Update("loss", torch.optim.Adam(w.parameters(), lr=1e-3))])
+    step = Step(
+        {"w": w},
+        lambda b: {"loss": (w(b) * torch.log(torch.zeros(1))).sum() * 0},
+        [Update("loss", torch.optim.Adam(w.parameters(), lr=1e-3))],
+    )
     out = M.official_guarded_steps(step, [torch.ones(1, 2)], 1).iloc[0]
     assert math.isnan(out["loss"]) and out["w weights NaN"]
     fine = torch.nn.Linear(2, 1)
-    step = Step({"w": fine}, lambda b: {"loss": fine(b).sum()}, [Update("loss", torch.optim.Adam(fine.parameters(), lr=1e-3))])
+    step = Step(
+        {"w": fine}, lambda b: {"loss": fine(b).sum()}, [Update("loss", torch.optim.Adam(fine.parameters(), lr=1e-3))]
+    )
     assert not M.official_guarded_steps(step, [torch.ones(1, 2)], 1).iloc[0]["w weights NaN"]
 
 
@@ -116,14 +133,19 @@ def test_grid_schedules_distances_and_claims(tiny):
     assert grid[["recall_at_1", "map_at_r", "nmi", "f1"]].apply(lambda c: c.between(0, 1)).all().all()
     # same seed, same initial net: with and without HDML the untrained weights agree
     for loss in cfg.losses:
-        a, b = runs[(loss, False, 0)]["history"].initial_state["net"], runs[(loss, True, 0)]["history"].initial_state["net"]
+        a, b = (
+            runs[(loss, False, 0)]["history"].initial_state["net"],
+            runs[(loss, True, 0)]["history"].initial_state["net"],
+        )
         assert all(torch.equal(a[k], b[k]) for k in a)
     sched = M.schedule_table(runs, cfg.block)
     assert np.allclose(sched["hardness_start"], math.exp(-cfg.alpha / 1e6))
     for (loss, apply, seed), r in runs.items():
         if apply:  # after the first block, λ = e^{−α / mean of the first block's weighted J_m}
             h = r["history"].losses
-            assert h["hardness"][cfg.block] == pytest.approx(math.exp(-cfg.alpha / np.mean(h["J_m_weighted"][: cfg.block])), rel=1e-6)
+            assert h["hardness"][cfg.block] == pytest.approx(
+                math.exp(-cfg.alpha / np.mean(h["J_m_weighted"][: cfg.block])), rel=1e-6
+            )
     neg = M.negative_distances(cfg, data, runs, 0)
     assert set(neg["kind"]) == {"real negative", "eq. 1 negative ẑ⁻", "synthetic z̃⁻ (after generator)"}
     # eq. 1 never pushes a negative away: its ratio is at most the real one (and ≥ 1 wherever it pulled)
@@ -159,8 +181,17 @@ def test_notebook_02_paper_profile_starts_on_cars196(tmp_path):
     from test_image_folders import make_cars
 
     make_cars(tmp_path / "cars", per_class=7)
-    cfg = config(NB, "paper", root=tmp_path, data_root=str(tmp_path / "cars"), seeds=[0], iterations=2, eval_every=2,
-                 image_size=32, losses=["npair"])
+    cfg = config(
+        NB,
+        "paper",
+        root=tmp_path,
+        data_root=str(tmp_path / "cars"),
+        seeds=[0],
+        iterations=2,
+        eval_every=2,
+        image_size=32,
+        losses=["npair"],
+    )
     assert (cfg.tuples["npair"], cfg.backbone, cfg.lr, cfg.alpha, cfg.beta) == (64, "resnet18", 7e-5, 90.0, 1e4)
     data = M.prepare(cfg)
     assert len(data.provenance["train_classes"]) == 98 and data.x_train.shape[1:] == (3, 32, 32)

@@ -1,5 +1,6 @@
 """The HPatches loader on fixture trees the tests build, and the benchmark's matching mAP on
 descriptors whose answer is known by hand."""
+
 import json
 
 import numpy as np
@@ -46,14 +47,26 @@ def _without(tmp_path, rel):
 
 
 BAD = [
-    ("a strip of the wrong height", lambda t: _strip(t, (100, 65)), "t3.png is 65 × 100 pixels; an HPatches strip is 65 wide and a multiple of 65 high"),
+    (
+        "a strip of the wrong height",
+        lambda t: _strip(t, (100, 65)),
+        "t3.png is 65 × 100 pixels; an HPatches strip is 65 wide and a multiple of 65 high",
+    ),
     ("a strip of the wrong width", lambda t: _strip(t, (130, 64)), "t3.png is 64 × 130 pixels"),
     ("images with different patch counts", lambda t: _strip(t, (130, 65)), "its images hold different patch counts"),
-    ("a missing image type", lambda t: _without(t, "v_c/h4.png"), "v_c lacks h4.png: an HPatches sequence holds the 16 images"),
+    (
+        "a missing image type",
+        lambda t: _without(t, "v_c/h4.png"),
+        "v_c lacks h4.png: an HPatches sequence holds the 16 images",
+    ),
     ("a missing sequence", lambda t: _without(t, "v_c"), "lacks 1 sequence(s) of split a test, first 'v_c'"),
     ("a missing split file", lambda t: _without(t, "splits.json"), "no split file"),
     ("no sequences at all", lambda t: hp.load_hpatches(t), "no HPatches sequences (folders i_* and v_*)"),
-    ("a split the file lacks", lambda t: hp.load_hpatches(make_hpatches(t), split="view"), "the split file has no 'view'/'test' list"),
+    (
+        "a split the file lacks",
+        lambda t: hp.load_hpatches(make_hpatches(t), split="view"),
+        "the split file has no 'view'/'test' list",
+    ),
 ]
 
 
@@ -102,7 +115,9 @@ def camera_sequences():
 
 def test_a_synthetic_sequence_has_the_release_shape_and_repeats(camera_sequences):
     s = camera_sequences["v"]
-    assert set(s.patches) == set(hp.IMAGE_TYPES) and all(p.shape == (30, 65, 65) and p.dtype == np.uint8 for p in s.patches.values())
+    assert set(s.patches) == set(hp.IMAGE_TYPES) and all(
+        p.shape == (30, 65, 65) and p.dtype == np.uint8 for p in s.patches.values()
+    )
     again = hp.synthetic_sequence(hp.skimage_photo("camera", max_side=384), "v_camera", "v", 30, seed=0)
     assert all(np.array_equal(again.patches[t], s.patches[t]) for t in hp.IMAGE_TYPES)
 
@@ -176,8 +191,10 @@ def test_retrieval_on_perfect_descriptors_and_on_a_known_ranking():
     out = hp.retrieval_map(_perfect(), n_queries=5, pool_sizes=(6, 10))
     assert all(v == pytest.approx(1.0) for per in out.values() for v in per.values())
     # two sequences of one patch: each query's five positives at distance 1, the other's reference at 0.5
-    desc = {"A": {t: np.array([[0.0 if t == "ref" else 1.0]]) for t in hp.IMAGE_TYPES},
-            "B": {t: np.array([[0.5 if t == "ref" else -0.5]]) for t in hp.IMAGE_TYPES}}
+    desc = {
+        "A": {t: np.array([[0.0 if t == "ref" else 1.0]]) for t in hp.IMAGE_TYPES},
+        "B": {t: np.array([[0.5 if t == "ref" else -0.5]]) for t in hp.IMAGE_TYPES},
+    }
     got = hp.retrieval_map(desc, n_queries=1, pool_sizes=(6,))["easy"][6]
     assert got == pytest.approx(hp.average_precision([-1.0] * 5 + [-0.5], [1] * 5 + [0]))
     assert got < 1
@@ -201,10 +218,14 @@ def test_descriptors_that_are_all_equal_score_as_chance_not_as_perfect():
         assert per[20] < 0.5 and per[40] < per[20]
     assert hp.matching_map(desc)["mean"] == pytest.approx(hp.average_precision([0.0] * 20, [1] + [0] * 19, numpos=20))
     ver = hp.verification_ap(desc, hp.verification_pairs({n: 20 for n in desc}, 100, seed=0))
-    assert all(v["intra"]["auc"] == pytest.approx(0.5) and v["intra"]["ap"] < 0.2 for v in ver.values())  # AUC: ties are chance
+    assert all(
+        v["intra"]["auc"] == pytest.approx(0.5) and v["intra"]["ap"] < 0.2 for v in ver.values()
+    )  # AUC: ties are chance
     assert hp.average_precision([1.0, 1.0], [1, 0]) == pytest.approx(hp.average_precision([1.0, 2.0], [1, 0]))
 
 
 def test_a_pool_larger_than_the_distractors_is_refused():
-    with pytest.raises(ValueError, match="a pool of 100 needs 95 distractors from other sequences, but a query has only"):
+    with pytest.raises(
+        ValueError, match="a pool of 100 needs 95 distractors from other sequences, but a query has only"
+    ):
         hp.retrieval_map(_perfect(n_seq=2, n=30), n_queries=5, pool_sizes=(10, 100))

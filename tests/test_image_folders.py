@@ -1,4 +1,5 @@
 """The benchmark loaders on tiny fixture trees in each dataset's published layout."""
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -68,7 +69,9 @@ def test_half_of_the_classes_train_the_other_half_test(tmp_path, name, make, n_t
     assert isinstance(ds.x_train, LazyImages)  # nothing decoded yet
     x = np.asarray(ds.x_train)
     assert x.shape == ds.x_train.shape and x.dtype == np.float32
-    assert set(ds.y_train) == set(range(n_train_classes)) and set(ds.y_test) == set(range(n_train_classes, 2 * n_train_classes))
+    assert set(ds.y_train) == set(range(n_train_classes)) and set(ds.y_test) == set(
+        range(n_train_classes, 2 * n_train_classes)
+    )
     assert 0 <= x.min() and x.max() <= 1
     assert ds.provenance["class_disjoint"] and ds.provenance["image_size"] == 16
 
@@ -119,8 +122,16 @@ def test_notebook_04_paper_profile_starts_on_cars196(tmp_path):
     from dml_utils.config import config
 
     make_cars(tmp_path / "cars", per_class=10)
-    cfg = config("04_sampling_matters", "paper", root=tmp_path, data_root=str(tmp_path / "cars"), seeds=[0],
-                 iterations=2, eval_every=2, image_size=32)
+    cfg = config(
+        "04_sampling_matters",
+        "paper",
+        root=tmp_path,
+        data_root=str(tmp_path / "cars"),
+        seeds=[0],
+        iterations=2,
+        eval_every=2,
+        image_size=32,
+    )
     assert (cfg.batch_size, cfg.classes_per_batch, cfg.samples_per_class, cfg.backbone) == (70, 14, 5, "resnet18")
     data = sm.prepare(cfg)
     p = data.provenance
@@ -157,7 +168,9 @@ def test_lazy_images_index_like_an_array_and_decode_only_on_demand(tmp_path):
     ds = load_dataset("cub200", data_root=tmp_path, image_size=8)
     x = ds.x_train
     sub = x[np.array([3, 0, 5])]
-    assert isinstance(sub, LazyImages) and sub.shape == (3, 3, 8, 8) and len(x[:4]) == 4 and len(x[x.shape[0] - 1:]) == 1
+    assert (
+        isinstance(sub, LazyImages) and sub.shape == (3, 3, 8, 8) and len(x[:4]) == 4 and len(x[x.shape[0] - 1 :]) == 1
+    )
     whole = np.asarray(x)
     np.testing.assert_array_equal(np.asarray(sub), whole[[3, 0, 5]])
     np.testing.assert_array_equal(x[2], whole[2])
@@ -181,5 +194,8 @@ def test_embedding_and_raw_pixels_of_lazy_images_match_the_decoded_array(tmp_pat
     torch.manual_seed(0)
     net = SmallConvNet(embedding_size=4, in_channels=3, image_size=8)
     np.testing.assert_allclose(embed(net, x, batch_size=7), embed(net, np.asarray(x)), rtol=1e-6, atol=1e-6)
-    assert RAW_PIXEL_SIZE > 8 and raw_pixels(x, block=9).shape == (len(x), 3 * 8**2)  # smaller than the pool size: as they are
+    assert RAW_PIXEL_SIZE > 8 and raw_pixels(x, block=9).shape == (
+        len(x),
+        3 * 8**2,
+    )  # smaller than the pool size: as they are
     np.testing.assert_array_equal(raw_pixels(x, block=9), np.asarray(x).reshape(len(x), -1))

@@ -8,6 +8,7 @@ The Lab serves a copy of notebooks/ (autosave must never rewrite a committed not
 kernels still import this clone's dml_utils. Skipped, saying how to install them, where Chromium or
 Playwright are missing (``make lab-test`` installs both).
 """
+
 import json
 import os
 import shutil
@@ -25,12 +26,21 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TOKEN = "labtest" + "0" * 17
 # As root on a machine without outside network: no sandbox, no GPU, no background connections.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed: run `make lab-test`")
 if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed: run `make lab-test` (apt-get install chromium)", allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium is not installed: run `make lab-test` (apt-get install chromium)", allow_module_level=True
+    )
 
 
 def _free_port() -> int:
@@ -50,18 +60,29 @@ def lab(tmp_path_factory):
     shutil.copytree(ROOT / "notebooks", served / "notebooks")
     # the test's own Lab settings: every cell rendered (no windowing, so every figure is in the page), no autosave
     settings = served / "settings" / "@jupyterlab"
-    for plugin, value in (("notebook-extension/tracker", {"windowingMode": "none"}),
-                          ("docmanager-extension/plugin", {"autosave": False}),
-                          ("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False})):
+    for plugin, value in (
+        ("notebook-extension/tracker", {"windowingMode": "none"}),
+        ("docmanager-extension/plugin", {"autosave": False}),
+        ("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False}),
+    ):
         (settings / plugin).parent.mkdir(parents=True, exist_ok=True)
         (settings / f"{plugin}.jupyterlab-settings").write_text(json.dumps(value))
     port = _free_port()
     log = open(served / "lab.log", "w")
-    proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "lab.sh")], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                            env={**{k: v for k, v in os.environ.items() if k != "DML_PROGRESS"},  # the Lab's own bars
-                                 "PORT": str(port), "TOKEN": TOKEN, "LAB_DIR": str(served),
-                                 "JUPYTERLAB_SETTINGS_DIR": str(served / "settings")},
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", str(ROOT / "scripts" / "lab.sh")],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "DML_PROGRESS"},  # the Lab's own bars
+            "PORT": str(port),
+            "TOKEN": TOKEN,
+            "LAB_DIR": str(served),
+            "JUPYTERLAB_SETTINGS_DIR": str(served / "settings"),
+        },
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(360):
         try:
@@ -103,8 +124,9 @@ def _kernel_idle(base: str, name: str, timeout: float = 180) -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_a_notebook_opens_renders_and_runs_its_setup_at_smoke(lab, browser, path):
     committed = (path.read_bytes(), path.stat().st_mtime_ns)
-    figures = sum("image/png" in o.get("data", {}) for c in json.loads(path.read_text())["cells"]
-                  for o in c.get("outputs", []))
+    figures = sum(
+        "image/png" in o.get("data", {}) for c in json.loads(path.read_text())["cells"] for o in c.get("outputs", [])
+    )
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         # a workspace of its own: the Lab would otherwise also restore the notebooks an earlier test opened
@@ -112,9 +134,13 @@ def test_a_notebook_opens_renders_and_runs_its_setup_at_smoke(lab, browser, path
         page.wait_for_selector(".jp-NotebookPanel:visible .jp-CodeCell", state="attached", timeout=60_000)
         panel = page.locator(".jp-NotebookPanel:visible")
         _kernel_idle(lab, path.name)
-        assert page.locator(".jp-Dialog").count() == 0, "an error dialog: " + page.locator(".jp-Dialog").first.inner_text()
+        assert page.locator(".jp-Dialog").count() == 0, (
+            "an error dialog: " + page.locator(".jp-Dialog").first.inner_text()
+        )
         # every committed figure is an <img> the browser decoded
-        page.wait_for_function(f"document.querySelectorAll('.jp-RenderedImage img').length >= {figures}", timeout=30_000)
+        page.wait_for_function(
+            f"document.querySelectorAll('.jp-RenderedImage img').length >= {figures}", timeout=30_000
+        )
         decoded = page.evaluate("""async () => { const imgs = [...document.querySelectorAll('.jp-RenderedImage img')];
                                    await Promise.all(imgs.map(i => i.decode().catch(() => null)));
                                    return imgs.filter(i => i.complete && i.naturalWidth > 0).length; }""")
@@ -136,7 +162,9 @@ def test_a_notebook_opens_renders_and_runs_its_setup_at_smoke(lab, browser, path
         page.keyboard.press("Escape")
         page.keyboard.press("a")  # a new cell above the active one
         page.keyboard.press("Enter")
-        page.keyboard.insert_text("from dml_utils.progress import bar\nfor _ in bar(range(3), desc='widget check'): pass")
+        page.keyboard.insert_text(
+            "from dml_utils.progress import bar\nfor _ in bar(range(3), desc='widget check'): pass"
+        )
         page.keyboard.press("Shift+Enter")
         time.sleep(1)
         _kernel_idle(lab, path.name)

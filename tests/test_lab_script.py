@@ -1,4 +1,5 @@
 """scripts/lab.sh (make lab) refuses, saying what to do, before starting anything."""
+
 import shutil
 import socket
 import subprocess
@@ -8,8 +9,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(cwd: Path, **env) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "scripts/lab.sh"], cwd=cwd, capture_output=True, text=True, timeout=60,
-                          env={"PATH": "/usr/bin:/bin", **env})
+    return subprocess.run(
+        ["bash", "scripts/lab.sh"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
 
 
 def test_no_venv(tmp_path):
@@ -25,7 +32,11 @@ def test_a_port_in_use():
         s.listen()
         port = s.getsockname()[1]
         r = _run(ROOT, PORT=str(port))
-    assert r.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in r.stderr and f"make lab PORT={port + 2}" in r.stderr
+    assert (
+        r.returncode == 1
+        and f"cannot listen on 127.0.0.1:{port}" in r.stderr
+        and f"make lab PORT={port + 2}" in r.stderr
+    )
 
 
 def test_a_port_that_is_not_a_number():

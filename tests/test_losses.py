@@ -1,4 +1,5 @@
 """Losses and distances written here, against plain loops, hand values and gradient checks."""
+
 import math
 
 import pytest
@@ -9,7 +10,13 @@ from pytorch_metric_learning.miners import PairMarginMiner
 from pytorch_metric_learning.reducers import MeanReducer
 
 from dml_utils import yukawa_vs_contrastive as yc
-from dml_utils.losses import ClampedEuclideanDistance, PairwiseOnlyMixin, PooledPairMeanReducer, SquaredHingeContrastiveLoss, YukawaLoss
+from dml_utils.losses import (
+    ClampedEuclideanDistance,
+    PairwiseOnlyMixin,
+    PooledPairMeanReducer,
+    SquaredHingeContrastiveLoss,
+    YukawaLoss,
+)
 from dml_utils.pairs import pair_indices_tuple
 
 DTYPES = [torch.float32, torch.float64]
@@ -45,8 +52,9 @@ def contrastive_neg(d):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name,pos_fn,neg_fn", [("yukawa", yukawa_pos, yukawa_neg),
-                                                ("contrastive", contrastive_pos, contrastive_neg)])
+@pytest.mark.parametrize(
+    "name,pos_fn,neg_fn", [("yukawa", yukawa_pos, yukawa_neg), ("contrastive", contrastive_pos, contrastive_neg)]
+)
 def test_pair_losses_match_plain_loop(dtype, name, pos_fn, neg_fn):
     torch.manual_seed(0)
     b = 16
@@ -76,12 +84,16 @@ def test_contrastive_equals_squared_hinge_formula_and_unsquared_pml():
     same = labels[:, None] == labels[None, :]
     off = ~torch.eye(20, dtype=torch.bool)
     pos, neg = d[same & off], d[~same]
-    assert ours(emb, labels).item() == pytest.approx((pos**2).mean().item() + ((1 - neg).clamp_min(0) ** 2).mean().item(), rel=1e-10)
+    assert ours(emb, labels).item() == pytest.approx(
+        (pos**2).mean().item() + ((1 - neg).clamp_min(0) ** 2).mean().item(), rel=1e-10
+    )
     # squaring is the only change from PML's own ContrastiveLoss
     assert pml(emb, labels).item() == pytest.approx(pos.mean().item() + (1 - neg).clamp_min(0).mean().item(), rel=1e-10)
 
 
-@pytest.mark.parametrize("distance", [LpDistance(), LpDistance(normalize_embeddings=False, power=2), CosineSimilarity()])
+@pytest.mark.parametrize(
+    "distance", [LpDistance(), LpDistance(normalize_embeddings=False, power=2), CosineSimilarity()]
+)
 def test_pairwise_only_mixin_equals_pml_matrix_path(distance):
     class PairwiseContrastive(PairwiseOnlyMixin, ContrastiveLoss):
         pass
@@ -89,9 +101,15 @@ def test_pairwise_only_mixin_equals_pml_matrix_path(distance):
     torch.manual_seed(2)
     emb = torch.randn(24, 6, dtype=torch.float64)
     labels = torch.randint(0, 4, (24,))
-    kw = dict(pos_margin=0.1 if not distance.is_inverted else 0.9, neg_margin=0.8 if not distance.is_inverted else 0.2,
-              distance=distance, reducer=MeanReducer())
-    assert PairwiseContrastive(**kw)(emb, labels).item() == pytest.approx(ContrastiveLoss(**kw)(emb, labels).item(), rel=1e-10)
+    kw = dict(
+        pos_margin=0.1 if not distance.is_inverted else 0.9,
+        neg_margin=0.8 if not distance.is_inverted else 0.2,
+        distance=distance,
+        reducer=MeanReducer(),
+    )
+    assert PairwiseContrastive(**kw)(emb, labels).item() == pytest.approx(
+        ContrastiveLoss(**kw)(emb, labels).item(), rel=1e-10
+    )
 
 
 def test_yukawa_finite_at_zero_distance():
@@ -141,7 +159,9 @@ def test_clamped_distance_matrix_and_pairwise_agree():
     x[3] = x[2]
     dist = ClampedEuclideanDistance()
     mat = dist(x)
-    pw = dist.pairwise_distance(x[:, None, :].expand(10, 10, 4).reshape(-1, 4), x[None].expand(10, 10, 4).reshape(-1, 4))
+    pw = dist.pairwise_distance(
+        x[:, None, :].expand(10, 10, 4).reshape(-1, 4), x[None].expand(10, 10, 4).reshape(-1, 4)
+    )
     assert torch.allclose(mat.reshape(-1), pw, rtol=1e-10)
     assert mat[2, 3].item() == pytest.approx(1e-7**0.5)
 
@@ -180,8 +200,17 @@ def _batch_hard_loop(emb, labels, margin, soft, squared, normalize, eps):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("soft,squared,normalize", [(False, False, False), (True, False, False), (False, True, False),
-                                                    (True, True, False), (False, False, True), (True, False, True)])
+@pytest.mark.parametrize(
+    "soft,squared,normalize",
+    [
+        (False, False, False),
+        (True, False, False),
+        (False, True, False),
+        (True, True, False),
+        (False, False, True),
+        (True, False, True),
+    ],
+)
 def test_batch_hard_is_hermans_loss(dtype, soft, squared, normalize):
     from dml_utils.losses import batch_hard_triplet
 
@@ -237,7 +266,9 @@ def test_pml_defaults_are_not_hermans():
     emb = torch.randn(12, 5, generator=g) * 3
     miner, loss = batch_hard_triplet(margin=0.05)
     default_miner = BatchHardMiner()
-    assert TripletMarginLoss()(emb, labels, default_miner(emb, labels)).item() != pytest.approx(loss(emb, labels, miner(emb, labels)).item(), rel=1e-3)
+    assert TripletMarginLoss()(emb, labels, default_miner(emb, labels)).item() != pytest.approx(
+        loss(emb, labels, miner(emb, labels)).item(), rel=1e-3
+    )
 
 
 @pytest.mark.parametrize("kwargs,match", [({"margin": 0.0}, "needs margin > 0"), ({"eps": -1.0}, "eps must be >= 0")])

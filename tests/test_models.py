@@ -10,7 +10,7 @@ def test_keras_init_and_weight_distance():
     lin = [mod for mod in m if isinstance(mod, torch.nn.Linear)]
     bound = (6 / (784 + 128)) ** 0.5  # Glorot uniform
     assert lin[0].weight.abs().max() <= bound and lin[0].weight.abs().max() > 0.95 * bound
-    assert all((l.bias == 0).all() for l in lin)
+    assert all((layer.bias == 0).all() for layer in lin)
     assert sum(isinstance(mod, torch.nn.Dropout) for mod in m) == 2 and isinstance(m[-1], torch.nn.ReLU)
     s0 = {k: v.clone() for k, v in m.state_dict().items()}
     assert weight_distance(m, s0) == 0

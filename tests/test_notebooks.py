@@ -1,5 +1,6 @@
 """Every numbered notebook is runnable by papermill and has a regression baseline (GPflow style:
 count them, so a renamed notebook cannot silently drop out of the suite)."""
+
 import json
 from pathlib import Path
 
@@ -25,17 +26,23 @@ def test_notebook_is_well_formed(path):
     assert any("NBVAL_CHECK_OUTPUT" in "".join(c["source"]) for c in code)
     baseline = ROOT / "tests" / "regression" / path.name
     assert baseline.exists(), "no nbval baseline; run `make baselines`"
-    injected = [c for c in json.loads(baseline.read_text())["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
-    assert injected and "profile = \"smoke\"" in "".join(injected[0]["source"])
+    injected = [
+        c for c in json.loads(baseline.read_text())["cells"] if "injected-parameters" in c["metadata"].get("tags", [])
+    ]
+    assert injected and 'profile = "smoke"' in "".join(injected[0]["source"])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_baseline_replays_the_notebooks_own_cells(path):
     """nbval replays tests/regression/<name>.ipynb: its code cells must be the notebook's (run `make baselines` after an edit)."""
+
     def sources(p):
         cells = json.loads(p.read_text())["cells"]
-        return ["".join(c["source"]) for c in cells
-                if c["cell_type"] == "code" and "injected-parameters" not in c["metadata"].get("tags", [])]
+        return [
+            "".join(c["source"])
+            for c in cells
+            if c["cell_type"] == "code" and "injected-parameters" not in c["metadata"].get("tags", [])
+        ]
 
     assert sources(ROOT / "tests" / "regression" / path.name) == sources(path), "stale baseline: run `make baselines`"
 
@@ -50,11 +57,17 @@ def test_every_parameter_reaches_the_config(path):
     from dml_utils.config import known_parameters, parameter_cell_names
 
     nb = json.loads(path.read_text())
-    code = [c for c in nb["cells"] if c["cell_type"] == "code" and "injected-parameters" not in c["metadata"].get("tags", [])]
+    code = [
+        c
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and "injected-parameters" not in c["metadata"].get("tags", [])
+    ]
     names = parameter_cell_names("".join(code[0]["source"]))
     assert "parameters" in code[0]["metadata"]["tags"] and names and names[0] == "profile"
     assert set(names) - {"profile"} <= known_parameters(path.stem)
-    assert all(isinstance(n, ast.AnnAssign) for n in ast.parse("".join(code[0]["source"])).body), "annotate every parameter"
+    assert all(isinstance(n, ast.AnnAssign) for n in ast.parse("".join(code[0]["source"])).body), (
+        "annotate every parameter"
+    )
     setup = "".join(code[1]["source"])
     assert f'notebook_config("{path.stem}", globals())' in setup
     for c in code[1:]:
@@ -66,7 +79,10 @@ def test_every_parameter_reaches_the_config(path):
 def test_every_module_has_its_test_file():
     """tests/ mirrors dml_utils/: a module without tests/test_<module>.py is a module nobody checks."""
     package = ROOT / "dml_utils"
-    modules = {p.stem for p in package.glob("*.py")} - {"__init__", "errors"}  # errors: two exception classes, raised in test_data
+    modules = {p.stem for p in package.glob("*.py")} - {
+        "__init__",
+        "errors",
+    }  # errors: two exception classes, raised in test_data
     missing = sorted(m for m in modules if not (ROOT / "tests" / f"test_{m}.py").exists())
     assert not missing, f"no test file for {missing}"
     assert (ROOT / "tests" / "test_profiles.py").exists()
@@ -80,12 +96,18 @@ def test_a_committed_notebook_has_one_source_per_parameter(path):
     from dml_utils.progress import is_progress_output
 
     nb = json.loads(path.read_text())
-    assert not [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])], \
+    assert not [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])], (
         "a stale injected-parameters cell: publish with scripts/run_notebooks.py (make reproduce)"
+    )
     residue = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"] if is_progress_output(o)]
     assert not residue, f"{len(residue)} progress-bar outputs committed"
-    assert not [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]
-                if o.get("name") == "stderr" and not "".join(o.get("text", "")).strip()], "empty stderr boxes"
+    assert not [
+        o
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c["outputs"]
+        if o.get("name") == "stderr" and not "".join(o.get("text", "")).strip()
+    ], "empty stderr boxes"
 
 
 # Text that would send a reader of a clone to a file it does not have.

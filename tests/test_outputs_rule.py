@@ -3,6 +3,7 @@ as JupyterLab does, or by plain papermill — at the default profile writes its 
 under build/default/ and leaves every committed file (figures/, results/, notebooks/) as it was,
 bytes and modification time. Each test runs notebook 03 at the default profile with a tiny
 override (one seed, one epoch, scikit-learn's digits: ~20 s)."""
+
 from pathlib import Path
 
 import nbformat
@@ -15,8 +16,12 @@ MADE = ["figures/03_yukawa_vs_contrastive_mnist_loss_curves.png", "results/03_yu
 
 
 def committed_state() -> dict:
-    return {p.relative_to(ROOT): (p.read_bytes(), p.stat().st_mtime_ns)
-            for sub in ("figures", "results", "notebooks") for p in sorted((ROOT / sub).rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(ROOT): (p.read_bytes(), p.stat().st_mtime_ns)
+        for sub in ("figures", "results", "notebooks")
+        for p in sorted((ROOT / sub).rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -48,8 +53,9 @@ def test_cells_run_one_by_one_in_a_kernel_write_under_build(fresh_build):
             if i == 1:  # the setup cell: the user's values ran, and it says where the outputs go
                 printed = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
                 assert "figures -> build/default/figures/" in printed
-        check = kc.execute_interactive("assert cfg.seeds == [0] and cfg.datasets == ['digits'] and cfg.profile == 'default'",
-                                       timeout=30)
+        check = kc.execute_interactive(
+            "assert cfg.seeds == [0] and cfg.datasets == ['digits'] and cfg.profile == 'default'", timeout=30
+        )
         assert check["content"]["status"] == "ok"
     finally:
         kc.stop_channels()
@@ -59,5 +65,11 @@ def test_cells_run_one_by_one_in_a_kernel_write_under_build(fresh_build):
 def test_plain_papermill_at_the_default_profile_writes_under_build(fresh_build, tmp_path):
     import papermill as pm
 
-    pm.execute_notebook(str(NB03), str(tmp_path / "out.ipynb"), parameters=TINY, cwd=str(NB03.parent),
-                        kernel_name="python3", progress_bar=False)
+    pm.execute_notebook(
+        str(NB03),
+        str(tmp_path / "out.ipynb"),
+        parameters=TINY,
+        cwd=str(NB03.parent),
+        kernel_name="python3",
+        progress_bar=False,
+    )

@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from dml_utils.pairs import (alternating_pairs, best_threshold, distance_stats, pair_distances, pair_loader,
-                             pair_verification_accuracy)
+from dml_utils.pairs import (
+    alternating_pairs,
+    best_threshold,
+    distance_stats,
+    pair_distances,
+    pair_loader,
+    pair_verification_accuracy,
+)
 
 
 def test_pair_verification_accuracy_and_distances():

@@ -22,7 +22,10 @@ def test_savefig_writes_the_notebooks_prefix_and_name(tmp_path):
     cfg = config("03_yukawa_vs_contrastive_mnist", "smoke", root=tmp_path)
     fig, _ = plots.plt.subplots()
     path = plots.savefig(fig, cfg, "what")
-    assert path == tmp_path / "build" / "smoke" / "figures" / "03_yukawa_vs_contrastive_mnist_what.png" and path.stat().st_size > 0
+    assert (
+        path == tmp_path / "build" / "smoke" / "figures" / "03_yukawa_vs_contrastive_mnist_what.png"
+        and path.stat().st_size > 0
+    )
 
 
 def test_the_05_panels_draw_what_they_are_given():
@@ -32,26 +35,53 @@ def test_the_05_panels_draw_what_they_are_given():
     from dml_utils.sampling import no_valid_triplet_monte_carlo, no_valid_triplet_probability
 
     classes = [10, 100, 1000]
-    curves = {b: {"classes": classes, "closed_form": [no_valid_triplet_probability(b, c) for c in classes],
-                  "monte_carlo": [no_valid_triplet_monte_carlo(b, c, trials=500) for c in classes]} for b in (8, 32)}
+    curves = {
+        b: {
+            "classes": classes,
+            "closed_form": [no_valid_triplet_probability(b, c) for c in classes],
+            "monte_carlo": [no_valid_triplet_monte_carlo(b, c, trials=500) for c in classes],
+        }
+        for b in (8, 32)
+    }
     fig = plots.no_valid_triplet_panel(curves, "random batches")
     assert len(fig.axes[0].lines) == 4 and fig.axes[0].get_xscale() == "log"
     plots.plt.close(fig)
-    table = pd.DataFrame({"pk": ["8×2", "8×2", "32×8", "32×8"] * 2, "lr": [1e-3, 1e-2] * 4,
-                          "variant": ["hard plain"] * 4 + ["hard squared"] * 4, "collapsed": [0, 0, 0, 1, 0, 1, 1, 1]})
+    table = pd.DataFrame(
+        {
+            "pk": ["8×2", "8×2", "32×8", "32×8"] * 2,
+            "lr": [1e-3, 1e-2] * 4,
+            "variant": ["hard plain"] * 4 + ["hard squared"] * 4,
+            "collapsed": [0, 0, 0, 1, 0, 1, 1, 1],
+        }
+    )
     fig = plots.collapse_share_heatmaps(table, "collapse map")
     assert [ax.get_title() for ax in fig.axes[:2]] == ["hard plain", "hard squared"]
     assert sorted(t.get_text() for t in fig.axes[1].texts) == ["0.00", "1.00", "1.00", "1.00"]
     plots.plt.close(fig)
     fig = plots.gradient_norm_panel(gradient_norms_near_collapse([1.0, 0.1, 0.0]), "near collapse")
-    assert len(fig.axes[0].lines) == 2 and len(fig.axes[0].lines[0].get_xdata()) == 2  # scale 0 cannot sit on a log axis
+    assert (
+        len(fig.axes[0].lines) == 2 and len(fig.axes[0].lines[0].get_xdata()) == 2
+    )  # scale 0 cannot sit on a log axis
     plots.plt.close(fig)
 
 
 def test_collapse_traces_mark_the_catch_and_the_growth():
-    traces = {"collapsed": {"loss": [0.9, 0.6, 0.5, 0.5], "steps": [0, 2, 4], "spread": [1.0, 0.2, 0.0], "collapsed_at": 4, "growth": None},
-              "grown": {"loss": [0.9, 0.4, 0.3, 0.2], "steps": [0, 2, 4], "spread": [1.0, 1.1, 1.2], "collapsed_at": None,
-                        "growth": [(0, (4, 2)), (3, (8, 4))]}}
+    traces = {
+        "collapsed": {
+            "loss": [0.9, 0.6, 0.5, 0.5],
+            "steps": [0, 2, 4],
+            "spread": [1.0, 0.2, 0.0],
+            "collapsed_at": 4,
+            "growth": None,
+        },
+        "grown": {
+            "loss": [0.9, 0.4, 0.3, 0.2],
+            "steps": [0, 2, 4],
+            "spread": [1.0, 1.1, 1.2],
+            "collapsed_at": None,
+            "growth": [(0, (4, 2)), (3, (8, 4))],
+        },
+    }
     fig = plots.collapse_traces(traces, "t", {"margin m": 0.5, "ln 2": 0.693})
     left, right = fig.axes
     assert len(left.lines) == 2 + 1 + 2  # two runs, the growth line, the two collapse values

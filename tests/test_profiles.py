@@ -1,4 +1,5 @@
 """Each notebook's profiles: complete, and validated by the notebook's own rules (no KeyError)."""
+
 import pytest
 
 from dml_utils.config import ConfigError, config, known_parameters
@@ -18,18 +19,25 @@ def test_every_profile_resolves_and_sets_only_known_names(notebook):
         assert known_parameters(notebook) == set(config(notebook, name).values), (notebook, name)
 
 
-@pytest.mark.parametrize("notebook,kwargs,match", [
-    ("01_circle_vs_triplet_margin", {"batch_size": 30}, "batch_size 30 != classes_per_batch 4"),
-    ("01_circle_vs_triplet_margin", {"circle_margins": []}, "circle_margins must be"),
-    ("01_circle_vs_triplet_margin", {"sweep_iterations": 30}, r"sweep_iterations \(30\) must be a positive multiple"),
-    ("01_circle_vs_triplet_margin", {"samples_per_class": 1, "batch_size": 4}, "samples_per_class must be >= 2"),
-    ("04_sampling_matters", {"val_per_class": 4}, "val_per_class 4 < samples_per_class 8"),
-    ("04_sampling_matters", {"nonzero_loss_cutoff": 0.4}, "must exceed cutoff"),
-    ("04_sampling_matters", {"sphere_dims": [1, 3]}, "sphere_dims must all be >= 2"),
-    ("04_sampling_matters", {"margin_beta": 0}, "margin_beta must be > 0"),
-    ("04_sampling_matters", {"threads": 0}, "threads must be"),
-    ("03_yukawa_vs_contrastive_mnist", {"seeds": [1, 1]}, "distinct"),
-])
+@pytest.mark.parametrize(
+    "notebook,kwargs,match",
+    [
+        ("01_circle_vs_triplet_margin", {"batch_size": 30}, "batch_size 30 != classes_per_batch 4"),
+        ("01_circle_vs_triplet_margin", {"circle_margins": []}, "circle_margins must be"),
+        (
+            "01_circle_vs_triplet_margin",
+            {"sweep_iterations": 30},
+            r"sweep_iterations \(30\) must be a positive multiple",
+        ),
+        ("01_circle_vs_triplet_margin", {"samples_per_class": 1, "batch_size": 4}, "samples_per_class must be >= 2"),
+        ("04_sampling_matters", {"val_per_class": 4}, "val_per_class 4 < samples_per_class 8"),
+        ("04_sampling_matters", {"nonzero_loss_cutoff": 0.4}, "must exceed cutoff"),
+        ("04_sampling_matters", {"sphere_dims": [1, 3]}, "sphere_dims must all be >= 2"),
+        ("04_sampling_matters", {"margin_beta": 0}, "margin_beta must be > 0"),
+        ("04_sampling_matters", {"threads": 0}, "threads must be"),
+        ("03_yukawa_vs_contrastive_mnist", {"seeds": [1, 1]}, "distinct"),
+    ],
+)
 def test_each_notebook_checks_its_own_values(notebook, kwargs, match):
     with pytest.raises(ConfigError, match=match):
         config(notebook, "smoke", **kwargs)
@@ -107,6 +115,9 @@ def test_the_parameters_cell_states_the_profiles_values(notebook):
     (notebook 05's once said 60 where its default profile has 50)."""
     claims = parameter_cell_claims(notebook)
     assert len(claims) >= 3, claims  # the parser still reads this cell
-    wrong = [(name, prof, said, config(notebook, prof).values[name]) for name, prof, said in claims
-             if config(notebook, prof).values[name] != said]
+    wrong = [
+        (name, prof, said, config(notebook, prof).values[name])
+        for name, prof, said in claims
+        if config(notebook, prof).values[name] != said
+    ]
     assert not wrong, wrong

@@ -1,6 +1,7 @@
 """One source for every number a reader sees: README's results section is what
 scripts/readme_results.py writes from results/*.json, and a notebook's verdict prose cites only
 numbers that its own outputs print, at the same rounding."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -25,7 +26,9 @@ def _readme_script():
 def test_readme_results_section_is_generated_from_the_results():
     script = _readme_script()
     readme = (ROOT / "README.md").read_text()
-    assert script.rewrite(readme, script.section()) == readme, "README.md is stale: run `python scripts/readme_results.py`"
+    assert script.rewrite(readme, script.section()) == readme, (
+        "README.md is stale: run `python scripts/readme_results.py`"
+    )
 
 
 def test_readme_section_quotes_every_claim_of_every_results_file():
@@ -53,7 +56,9 @@ def _outputs(nb) -> str:
 def verdict_cells(nb) -> list[str]:
     """The Markdown cells from the "## Verdict" heading to the end."""
     cells = [("".join(c["source"]), c["cell_type"]) for c in nb["cells"]]
-    start = next((i for i, (src, kind) in enumerate(cells) if kind == "markdown" and src.startswith("## Verdict")), None)
+    start = next(
+        (i for i, (src, kind) in enumerate(cells) if kind == "markdown" and src.startswith("## Verdict")), None
+    )
     return [] if start is None else [src for src, kind in cells[start:] if kind == "markdown"]
 
 
@@ -68,5 +73,11 @@ def test_verdict_prose_cites_only_printed_numbers(path):
 
 
 def test_the_number_matcher_respects_rounding():
-    assert _numbers("MAP@R 0.433 vs 0.44, p = 0.002, −0.18 pt, 1e-11, m = 0.5") == {"0.433", "0.44", "0.002", "0.18", "0.5"}
+    assert _numbers("MAP@R 0.433 vs 0.44, p = 0.002, −0.18 pt, 1e-11, m = 0.5") == {
+        "0.433",
+        "0.44",
+        "0.002",
+        "0.18",
+        "0.5",
+    }
     assert "0.43" not in _numbers("0.433")

@@ -5,6 +5,7 @@ The results come from the nbval replay of tests/regression/ in the same pytest s
 ran first (build/smoke/results/ written after this session started, at the smoke profile with no
 override); otherwise this file runs the notebook itself with papermill.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,11 @@ def smoke_run(name: str) -> dict:
 def is_plain_smoke(doc: dict, name: str) -> bool:
     """The results of an unmodified smoke run of ``name`` (no parameter overridden, no seed shift)."""
     expected = _jsonable(cfg_lib.config(name, "smoke").as_dict())
-    return doc.get("profile") == "smoke" and not doc.get("seed_offset") and json.loads(json.dumps(doc.get("config"))) == json.loads(json.dumps(expected))
+    return (
+        doc.get("profile") == "smoke"
+        and not doc.get("seed_offset")
+        and json.loads(json.dumps(doc.get("config"))) == json.loads(json.dumps(expected))
+    )
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +68,9 @@ def test_every_notebook_has_a_reference():
 def test_smoke_results_match_the_reference(name, smoke_results):
     reference = json.loads((REFERENCES / f"{name}.json").read_text())
     problems = compare(summarize(smoke_results(name)), reference)
-    assert not problems, f"{len(problems)} of {len(reference['metrics'])} numbers depart from the reference:\n" + "\n".join(problems)
+    assert not problems, (
+        f"{len(problems)} of {len(reference['metrics'])} numbers depart from the reference:\n" + "\n".join(problems)
+    )
 
 
 def _stable(obj):
@@ -100,7 +107,9 @@ def test_a_seed_shift_moves_what_training_gives_and_not_the_data(name, smoke_res
 
     Five more smoke runs (~2.5 min): not in ``make test`` but in ``.ci/run``'s regression stage."""
     plain = summarize(smoke_results(name))
-    shifted_doc = run_smoke(ROOT / "notebooks" / f"{name}.ipynb", ROOT / "build" / "regression-shifted", env={SEED_OFFSET_ENV: SHIFT})
+    shifted_doc = run_smoke(
+        ROOT / "notebooks" / f"{name}.ipynb", ROOT / "build" / "regression-shifted", env={SEED_OFFSET_ENV: SHIFT}
+    )
     assert shifted_doc["seed_offset"] == int(SHIFT) and not smoke_results(name).get("seed_offset")
     shifted = summarize(shifted_doc)
     assert set(shifted) == set(plain)
@@ -114,12 +123,17 @@ def test_a_seed_shift_moves_what_training_gives_and_not_the_data(name, smoke_res
         groups.setdefault(k.split("/")[0], []).append(k)
     # collapse indicators and whole numbers (counts, 0 / 1 shares, zero movement) may legitimately
     # stay: a run that collapses under both seeds, a batch's positives; the rest are continuous
-    continuous = [k for k in trained if not k.rsplit("/", 1)[-1].startswith("collapsed")
-                  and not (plain[k][1] is not None and float(plain[k][1]).is_integer())]
+    continuous = [
+        k
+        for k in trained
+        if not k.rsplit("/", 1)[-1].startswith("collapsed")
+        and not (plain[k][1] is not None and float(plain[k][1]).is_integer())
+    ]
     # a group of two or more continuous numbers none of which moved is a path the shift missed (a
     # single share can repeat: 04's distance_weighted_same_as_hard was 299 of 336 pairs both ways under ATEN default)
-    unmoved_groups = [g for g, keys in groups.items() if sum(k in continuous for k in keys) >= 2
-                      and all(k in same for k in keys)]
+    unmoved_groups = [
+        g for g, keys in groups.items() if sum(k in continuous for k in keys) >= 2 and all(k in same for k in keys)
+    ]
     assert not unmoved_groups, f"the shift did not reach {unmoved_groups}"
     moved = sum(k not in same for k in continuous)
     assert moved >= 0.8 * len(continuous), sorted(k for k in continuous if k in same)
@@ -135,9 +149,14 @@ def test_compare_flags_each_way_a_run_departs():
     assert compare({"a": ("trained", 0.81), "b": ("exact", 100.0), "c": ("untrained", 1.5004)}, ref) == []
     problems = compare({"a": ("trained", 0.85), "b": ("exact", 101.0), "d": ("trained", 1.0)}, ref)
     assert any(p.startswith("a (trained)") for p in problems) and any(p.startswith("b (exact)") for p in problems)
-    assert any(p.startswith("c:") and "missing" in p for p in problems) and any(p.startswith("d:") and "new" in p for p in problems)
+    assert any(p.startswith("c:") and "missing" in p for p in problems) and any(
+        p.startswith("d:") and "new" in p for p in problems
+    )
     assert compare({"a": ("untrained", 0.80), "b": ("exact", float("nan")), "c": ("untrained", None)}, ref) == [
-        "a: kind 'untrained', reference says 'trained'", "b: nan is not finite", "c: None here, 1.5 in the reference"]
+        "a: kind 'untrained', reference says 'trained'",
+        "b: nan is not finite",
+        "c: None here, 1.5 in the reference",
+    ]
 
 
 def test_tolerance_rule():
@@ -158,7 +177,8 @@ def test_a_planted_bug_fails_the_reference(monkeypatch):
     notebook 03's smoke run, in process, departs from the reference where the bug acts (what Yukawa
     training gives) and nowhere else (contrastive, baselines, data). At the initial weights the
     term is ~e^-12, so the step-0 loss cannot see it; training can."""
-    from dml_utils import losses, yukawa_vs_contrastive as yc
+    from dml_utils import losses
+    from dml_utils import yukawa_vs_contrastive as yc
 
     name = "03_yukawa_vs_contrastive_mnist"
     correct = losses.YukawaLoss._compute_loss
@@ -174,11 +194,20 @@ def test_a_planted_bug_fails_the_reference(monkeypatch):
     cfg_lib.make_deterministic(cfg.threads)
     data = {n: yc.prepare(cfg, n) for n in cfg.datasets}
     runs = {n: yc.run(cfg, d, progress=False) for n, d in data.items()}
-    doc = {"notebook": name, "records": [r for df, _ in runs.values() for r in df.to_dict("records")],
-           "loss_curves": {f"{n}/{loss}/seed{s}": o["curves"][loss] for n in runs for s, o in runs[n][1].items() for loss in yc.LOSSES},
-           "data": [d.provenance for d in data.values()]}
+    doc = {
+        "notebook": name,
+        "records": [r for df, _ in runs.values() for r in df.to_dict("records")],
+        "loss_curves": {
+            f"{n}/{loss}/seed{s}": o["curves"][loss] for n in runs for s, o in runs[n][1].items() for loss in yc.LOSSES
+        },
+        "data": [d.provenance for d in data.values()],
+    }
     doc = json.loads(json.dumps(_jsonable(doc)))
     problems = compare(summarize(doc), json.loads((REFERENCES / f"{name}.json").read_text()))
     failed = {p.split(" ")[0].rstrip(":") for p in problems}
-    assert {"curve/mnist/yukawa/last_epoch", "pairs/mnist/yukawa/4/accuracy", "pairs/mnist/yukawa/4/map_at_r"} <= failed, problems
+    assert {
+        "curve/mnist/yukawa/last_epoch",
+        "pairs/mnist/yukawa/4/accuracy",
+        "pairs/mnist/yukawa/4/map_at_r",
+    } <= failed, problems
     assert not [k for k in failed if "contrastive" in k or k.startswith(("baseline/", "data/"))], problems

@@ -4,8 +4,19 @@ import numpy as np
 import pytest
 
 from dml_utils.config import config
-from dml_utils.results import (EQUIVALENCE_MARGINS, beats_baselines_claim, claims_table, equivalence_claim, format_claims,
-                               interval_claim, interval_verdict, mean_std, paired_claim, paired_interval, write_results)
+from dml_utils.results import (
+    EQUIVALENCE_MARGINS,
+    beats_baselines_claim,
+    claims_table,
+    equivalence_claim,
+    format_claims,
+    interval_claim,
+    interval_verdict,
+    mean_std,
+    paired_claim,
+    paired_interval,
+    write_results,
+)
 
 
 def test_write_results_records_provenance_and_replaces_atomically(tmp_path):
@@ -24,7 +35,9 @@ def test_write_results_records_provenance_and_replaces_atomically(tmp_path):
 def test_paired_interval_is_the_t_interval():
     ci = paired_interval([1.0, 2.0, 3.0])
     assert ci["n"] == 3 and ci["mean"] == 2.0 and ci["sd"] == 1.0
-    assert ci["lo"] == pytest.approx(2.0 - 4.302653 / np.sqrt(3)) and ci["hi"] == pytest.approx(2.0 + 4.302653 / np.sqrt(3))
+    assert ci["lo"] == pytest.approx(2.0 - 4.302653 / np.sqrt(3)) and ci["hi"] == pytest.approx(
+        2.0 + 4.302653 / np.sqrt(3)
+    )
     assert ci["seeds_needed"] == np.ceil((2.8016 * 1.0 / 2.0) ** 2)
     one = paired_interval([0.5])
     assert one["n"] == 1 and np.isnan(one["lo"]) and interval_verdict(one) == "inconclusive"
@@ -34,10 +47,25 @@ def test_paired_interval_is_the_t_interval():
 VERDICT_CASES = [
     ([0.80, 0.82, 0.81, 0.83, 0.80], [0.70, 0.71, 0.70, 0.72, 0.69], 0.01, "reproduced"),  # CI well above 0
     ([0.70, 0.71, 0.70, 0.72, 0.69], [0.80, 0.82, 0.81, 0.83, 0.80], 0.01, "not reproduced"),  # CI below 0
-    ([0.800, 0.801, 0.799, 0.800, 0.802], [0.800, 0.800, 0.800, 0.801, 0.800], 0.01, "not reproduced"),  # inside ±margin
-    ([0.800, 0.801, 0.799, 0.800, 0.802], [0.800, 0.800, 0.800, 0.801, 0.800], 0.0, "inconclusive"),  # no margin: no equivalence
+    (
+        [0.800, 0.801, 0.799, 0.800, 0.802],
+        [0.800, 0.800, 0.800, 0.801, 0.800],
+        0.01,
+        "not reproduced",
+    ),  # inside ±margin
+    (
+        [0.800, 0.801, 0.799, 0.800, 0.802],
+        [0.800, 0.800, 0.800, 0.801, 0.800],
+        0.0,
+        "inconclusive",
+    ),  # no margin: no equivalence
     ([0.85, 0.78, 0.83, 0.76, 0.81], [0.80, 0.80, 0.80, 0.80, 0.80], 0.01, "inconclusive"),  # leans A's way, CI spans 0
-    ([0.82, 0.83, 0.82, 0.83, 0.84], [0.80, 0.80, 0.81, 0.81, 0.80], 0.01, "reproduced"),  # small but consistent: CI > 0
+    (
+        [0.82, 0.83, 0.82, 0.83, 0.84],
+        [0.80, 0.80, 0.81, 0.81, 0.80],
+        0.01,
+        "reproduced",
+    ),  # small but consistent: CI > 0
     ([0.81], [0.80], 0.01, "inconclusive"),  # one seed
 ]
 
@@ -48,7 +76,9 @@ def test_paired_claim_verdicts(a, b, margin, verdict):
     assert row["verdict"] == verdict, row
     if len(a) > 1:
         assert "95 % CI [" in row["ours"]
-    low = paired_claim("A is lower", "r", "A", b, "B", a, margin, lower_wins=True)  # the same data, read as "lower wins"
+    low = paired_claim(
+        "A is lower", "r", "A", b, "B", a, margin, lower_wins=True
+    )  # the same data, read as "lower wins"
     assert low["verdict"] == verdict
 
 
@@ -68,9 +98,13 @@ def test_equivalence_and_baseline_claims():
     assert equivalence_claim("same cost", "r", np.log([1.5, 1.6, 1.55, 1.45]), 0.15)["verdict"] == "not reproduced"
     assert equivalence_claim("same cost", "r", np.log([1.0, 1.4, 0.9, 1.3]), 0.15)["verdict"] == "inconclusive"
     untrained = [0.40, 0.41, 0.39]
-    good = beats_baselines_claim("beat", {"x": [0.60, 0.62, 0.61], "y": [0.55, 0.56, 0.57]}, untrained, 0.45, "map_at_r")
+    good = beats_baselines_claim(
+        "beat", {"x": [0.60, 0.62, 0.61], "y": [0.55, 0.56, 0.57]}, untrained, 0.45, "map_at_r"
+    )
     assert good["verdict"] == "reproduced"
-    one_fails = beats_baselines_claim("beat", {"x": [0.60, 0.62, 0.61], "y": [0.30, 0.31, 0.29]}, untrained, 0.45, "map_at_r")
+    one_fails = beats_baselines_claim(
+        "beat", {"x": [0.60, 0.62, 0.61], "y": [0.30, 0.31, 0.29]}, untrained, 0.45, "map_at_r"
+    )
     assert one_fails["verdict"] == "not reproduced"
     assert interval_claim("d > 0", "r", [0.1, 0.2, 0.15], 0.0)["verdict"] == "reproduced"
 

@@ -11,15 +11,20 @@ from dml_utils.seeds import seed_everything
 def test_train_and_evaluate_records_step0_movement_and_curve(small_retrieval_cfg):
     cfg = small_retrieval_cfg
     data = class_disjoint.prepare(cfg)
-    r = retrieval_run.train_and_evaluate(cfg, data, TripletMarginLoss(margin=0.1), None, seed=0, iterations=20, desc="t",
-                                         progress=False)
+    r = retrieval_run.train_and_evaluate(
+        cfg, data, TripletMarginLoss(margin=0.1), None, seed=0, iterations=20, desc="t", progress=False
+    )
     s = r["summary"]
     # the step-0 loss is the loss of the first training batch at the initial weights (eval mode)
     first = retrieval_run.fixed_batches(data.y_train, cfg, 1, 0)[0]
     seed_everything(0)  # the run's seed, as the run draws it (shifted under DML_SEED_OFFSET)
     net = retrieval_run.build_backbone(cfg, data).eval()
     with torch.no_grad():
-        expect = float(TripletMarginLoss(margin=0.1)(net(torch.as_tensor(data.x_train[first])), torch.as_tensor(data.y_train[first])))
+        expect = float(
+            TripletMarginLoss(margin=0.1)(
+                net(torch.as_tensor(data.x_train[first])), torch.as_tensor(data.y_train[first])
+            )
+        )
     assert s["loss_step0"] == pytest.approx(expect, rel=1e-6)
     assert s["weight_move"] > 0 and len(r["step_loss"]) == 20 and [c["iteration"] for c in r["curve"]] == [10, 20]
     assert 0 <= s["map_at_r"] <= 1 and np.isfinite(s["ms_per_iteration"])

@@ -4,6 +4,7 @@ is the only path by which figures/, results/ and the committed notebooks change.
 The publishing tests run tiny notebooks in a scratch repository root (a kernel each, ~2 s): one
 writes a figure and a results file where ``dml_utils.config.output_base`` says, the other does the
 same and then fails."""
+
 import importlib.util
 import os
 from pathlib import Path
@@ -24,10 +25,16 @@ def committed_seeds(monkeypatch):
     monkeypatch.delenv(rn.SEED_OFFSET_ENV, raising=False)
 
 
-@pytest.mark.parametrize("argv,phrase", [
-    (["--profile", "smoke", "--baseline", "-p", "imbalance_ratio", "10", str(NB03)], "does not know ['imbalance_ratio']; known: ['allow_download'"),
-    (["--profile", "default", "-p", "profile", "smoke", str(NB03)], "not -p profile"),
-])
+@pytest.mark.parametrize(
+    "argv,phrase",
+    [
+        (
+            ["--profile", "smoke", "--baseline", "-p", "imbalance_ratio", "10", str(NB03)],
+            "does not know ['imbalance_ratio']; known: ['allow_download'",
+        ),
+        (["--profile", "default", "-p", "profile", "smoke", str(NB03)], "not -p profile"),
+    ],
+)
 def test_refused_before_running(argv, phrase, capsys):
     before = NB03.stat().st_mtime_ns
     with pytest.raises(SystemExit) as e:
@@ -36,7 +43,7 @@ def test_refused_before_running(argv, phrase, capsys):
     assert NB03.stat().st_mtime_ns == before
 
 
-FAKE = '''import os, pathlib
+FAKE = """import os, pathlib
 from dml_utils.config import output_base
 from dml_utils.progress import bar
 for _ in bar(range(3), desc="passes", leave=False):
@@ -49,7 +56,7 @@ for sub in ("figures", "results"):
 print("outputs in", out)
 if fail:
     raise RuntimeError("failed halfway, after writing its figure")
-'''
+"""
 
 
 def _fake_repo(tmp_path: Path, profile="default", fail=False, payload="A", name="99_fake") -> Path:
@@ -66,8 +73,11 @@ def _fake_repo(tmp_path: Path, profile="default", fail=False, payload="A", name=
 
 def _state(root: Path) -> dict:
     """Bytes and modification time of every committed file (outside build/)."""
-    return {p.relative_to(root): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))
-            if p.is_file() and "build" not in p.relative_to(root).parts}
+    return {
+        p.relative_to(root): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "build" not in p.relative_to(root).parts
+    }
 
 
 def test_a_default_run_publishes_after_it_succeeds(tmp_path):
@@ -97,10 +107,13 @@ def test_a_failed_run_changes_no_committed_file(tmp_path):
     assert (tmp_path / "build" / "failed" / "99_fake.ipynb").exists()
 
 
-@pytest.mark.parametrize("argv,where", [
-    (["-p", "payload", "B"], "build/default"),
-    (["--profile", "smoke"], "build/smoke"),
-])
+@pytest.mark.parametrize(
+    "argv,where",
+    [
+        (["-p", "payload", "B"], "build/default"),
+        (["--profile", "smoke"], "build/smoke"),
+    ],
+)
 def test_a_run_with_any_override_publishes_nothing(tmp_path, argv, where):
     nb = _fake_repo(tmp_path)
     assert rn.main([str(nb)], root=tmp_path) == 0

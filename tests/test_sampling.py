@@ -36,12 +36,15 @@ def test_deterministic_with_a_seed():
     assert a == b and a != c
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"classes_per_batch": 6, "samples_per_class": 4}, "only 5 classes"),
-    ({"classes_per_batch": 2, "samples_per_class": 41}, "larger than every class"),
-    ({"classes_per_batch": 2, "samples_per_class": 4, "batch_size": 10}, "batch_size 10 != "),
-    ({"classes_per_batch": 0, "samples_per_class": 4}, ">= 2"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"classes_per_batch": 6, "samples_per_class": 4}, "only 5 classes"),
+        ({"classes_per_batch": 2, "samples_per_class": 41}, "larger than every class"),
+        ({"classes_per_batch": 2, "samples_per_class": 4, "batch_size": 10}, "batch_size 10 != "),
+        ({"classes_per_batch": 0, "samples_per_class": 4}, ">= 2"),
+    ],
+)
 def test_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ClassBalancedBatchSampler(_labels(), batches=5, **kwargs)
@@ -85,8 +88,10 @@ def test_dimension_below_two_or_fractional_is_an_error(n):
 
 
 def test_concentration_near_sqrt2():
-    mode = {n: np.linspace(0.01, 1.99, 2000)[np.argmax(sm.hypersphere_distance_density(np.linspace(0.01, 1.99, 2000), n))]
-            for n in (8, 128, 512)}
+    mode = {
+        n: np.linspace(0.01, 1.99, 2000)[np.argmax(sm.hypersphere_distance_density(np.linspace(0.01, 1.99, 2000), n))]
+        for n in (8, 128, 512)
+    }
     assert abs(mode[512] - 2**0.5) < abs(mode[8] - 2**0.5)
     assert abs(mode[512] - 2**0.5) < 0.01
 
@@ -143,8 +148,12 @@ def test_distance_weighted_probabilities_match_the_formula():
     neg = y[:, None] != y[None]
     logp = sm.distance_weighted_log_probs(d, neg, n_dim=8, cutoff=0.5, nonzero_loss_cutoff=1.4)
     for a in range(len(y)):  # plain loop: w_n = min(λ, 1/q(D)) with λ = 1/q(cutoff), D < 1.4
-        w = np.array([1 / sm.hypersphere_distance_density(max(d[a, n].item(), 0.5), 8)
-                      if neg[a, n] and d[a, n] < 1.4 else 0.0 for n in range(len(y))])
+        w = np.array(
+            [
+                1 / sm.hypersphere_distance_density(max(d[a, n].item(), 0.5), 8) if neg[a, n] and d[a, n] < 1.4 else 0.0
+                for n in range(len(y))
+            ]
+        )
         if w.sum() == 0:
             assert torch.isinf(logp[a]).all()
         else:
@@ -154,7 +163,9 @@ def test_distance_weighted_probabilities_match_the_formula():
 def test_distance_weighted_sampling_frequencies():
     emb, y = _batch(classes=3, per_class=4, dim=8, seed=3)
     miner = sm.NegativeSamplingMiner("distance", nonzero_loss_cutoff=2.0)
-    probs = torch.exp(sm.distance_weighted_log_probs(torch.cdist(emb, emb), y[:, None] != y[None], 8, 0.5, 2.0))[0].numpy()
+    probs = torch.exp(sm.distance_weighted_log_probs(torch.cdist(emb, emb), y[:, None] != y[None], 8, 0.5, 2.0))[
+        0
+    ].numpy()
     torch.manual_seed(0)
     counts = np.zeros(len(y))
     for _ in range(400):

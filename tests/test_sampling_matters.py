@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from test_sampling import _batch  # the labelled unit-sphere batch the miner tests use
 
 
@@ -26,13 +25,16 @@ def test_loss_shapes_match_the_closed_forms():
     assert np.allclose(get("margin", "negative"), relu(a - (ds - b)), atol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"cutoff": 0}, "cutoff must be > 0"),
-    ({"nonzero_loss_cutoff": 0.4}, "must exceed cutoff"),
-    ({"sphere_dims": [1, 8]}, "n >= 2"),
-    ({"batch_size": 50}, "classes_per_batch"),
-    ({"margin_beta": -1.0}, "margin_beta must be > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"cutoff": 0}, "cutoff must be > 0"),
+        ({"nonzero_loss_cutoff": 0.4}, "must exceed cutoff"),
+        ({"sphere_dims": [1, 8]}, "n >= 2"),
+        ({"batch_size": 50}, "classes_per_batch"),
+        ({"margin_beta": -1.0}, "margin_beta must be > 0"),
+    ],
+)
 def test_config_errors(kwargs, match):
     from dml_utils.config import ConfigError, config
 
@@ -43,11 +45,11 @@ def test_config_errors(kwargs, match):
 @pytest.mark.trains
 def test_unknown_sampler_or_loss_names():
     from dml_utils import sampling_matters
-    from dml_utils.config import config
+    from dml_utils.config import ConfigError, config
 
-    from dml_utils.config import ConfigError
-
-    with pytest.raises(ConfigError, match=r"unknown samplers 'hardest' in \['uniform', 'hardest'\]; use some of .*Did you mean 'hard'"):
+    with pytest.raises(
+        ConfigError, match=r"unknown samplers 'hardest' in \['uniform', 'hardest'\]; use some of .*Did you mean 'hard'"
+    ):
         config("04_sampling_matters", "smoke", samplers=["uniform", "hardest"])
     cfg = config("04_sampling_matters", "smoke")
     cfg.values["samplers"] = ["uniform", "hardest"]  # past the config: the grid checks again
@@ -62,8 +64,15 @@ def test_a_short_grid_cell_on_a_fixture(fashion_fixture):
     from dml_utils import sampling_matters
     from dml_utils.config import config
 
-    cfg = config("04_sampling_matters", "smoke", data_root=str(fashion_fixture), root=fashion_fixture, seeds=[0],
-                 iterations=10, eval_every=5)
+    cfg = config(
+        "04_sampling_matters",
+        "smoke",
+        data_root=str(fashion_fixture),
+        root=fashion_fixture,
+        seeds=[0],
+        iterations=10,
+        eval_every=5,
+    )
     cfg.values.update(n_max=30, val_per_class=10, test_per_class=10)
     data = sampling_matters.prepare(cfg)
     r1 = sampling_matters.run(cfg, data, "distance", "margin", 0)
@@ -90,8 +99,12 @@ def test_factor_spread_on_a_synthetic_grid():
 
     from dml_utils.sampling_matters import factor_spread
 
-    rows = [{"sampler": s, "loss": loss, "seed": seed, "m": 0.1 * i + 0.01 * j + 0.001 * seed}
-            for i, s in enumerate(["uniform", "hard", "distance"]) for j, loss in enumerate(["triplet", "margin"]) for seed in range(3)]
+    rows = [
+        {"sampler": s, "loss": loss, "seed": seed, "m": 0.1 * i + 0.01 * j + 0.001 * seed}
+        for i, s in enumerate(["uniform", "hard", "distance"])
+        for j, loss in enumerate(["triplet", "margin"])
+        for seed in range(3)
+    ]
     f = factor_spread(pd.DataFrame(rows), "m")
     assert f["sampler_range"] == pytest.approx(0.2) and f["loss_range"] == pytest.approx(0.01)
     assert f["sampler_share"] + f["loss_share"] == pytest.approx(1.0)  # additive effects, no interaction

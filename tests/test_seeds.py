@@ -1,5 +1,6 @@
 """The seed shift (DML_SEED_OFFSET): read and refused as it should be, it reaches the generators of
 a run and leaves the data alone, and every test that trains is marked so that CI reruns it shifted."""
+
 import ast
 import random
 from pathlib import Path
@@ -24,8 +25,10 @@ def test_the_offset_is_read_from_the_environment(monkeypatch, raw, offset):
     assert seed_offset() == offset and shifted(5) == 5 + offset
 
 
-@pytest.mark.parametrize("raw,match", [("one", "is not an integer; set it to a whole number"), ("1.5", "is not an integer"),
-                                       ("-2", "is negative")])
+@pytest.mark.parametrize(
+    "raw,match",
+    [("one", "is not an integer; set it to a whole number"), ("1.5", "is not an integer"), ("-2", "is negative")],
+)
 def test_a_bad_offset_is_refused_with_the_fix(monkeypatch, raw, match):
     monkeypatch.setenv(SEED_OFFSET_ENV, raw)
     with pytest.raises(ConfigError, match=match):
@@ -69,8 +72,12 @@ def test_data_made_from_fixed_seeds_does_not_move(monkeypatch):
     def data():
         img = hp.skimage_photo("camera", max_side=256)
         seq = hp.synthetic_sequence(img, "v_camera", "v", 12, seed=0)
-        return (subsample_per_class(np.repeat(np.arange(5), 8), 3, seed=0).tolist(), seq.patches["e1"].tobytes(),
-                no_valid_triplet_monte_carlo(8, 20, 500, seed=0), uniform_sphere_points(4, 3, seed=0).tobytes())
+        return (
+            subsample_per_class(np.repeat(np.arange(5), 8), 3, seed=0).tolist(),
+            seq.patches["e1"].tobytes(),
+            no_valid_triplet_monte_carlo(8, 20, 500, seed=0),
+            uniform_sphere_points(4, 3, seed=0).tobytes(),
+        )
 
     monkeypatch.setenv(SEED_OFFSET_ENV, "0")
     plain = data()
@@ -130,13 +137,18 @@ def _training_tests_unmarked() -> list[str]:
         if path.name == "test_regression.py":
             continue  # the regression part: fixed seeds against references (its trained numbers are held within a band)
         tree = ast.parse(path.read_text())
-        module_marked = any(isinstance(n, ast.Assign) and "pytestmark" in ast.unparse(n) and "trains" in ast.unparse(n)
-                            for n in tree.body)
+        module_marked = any(
+            isinstance(n, ast.Assign) and "pytestmark" in ast.unparse(n) and "trains" in ast.unparse(n)
+            for n in tree.body
+        )
         funcs = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
         trains = set()  # helpers and fixtures of this module that train, transitively
         while True:
-            more = {name for name, f in funcs.items() if (_called(f) & (training | trains))
-                    or {a.arg for a in f.args.args} & trains} - trains
+            more = {
+                name
+                for name, f in funcs.items()
+                if (_called(f) & (training | trains)) or {a.arg for a in f.args.args} & trains
+            } - trains
             if not more:
                 break
             trains |= more
@@ -165,4 +177,7 @@ def test_the_setup_cell_says_when_seeds_are_shifted(monkeypatch, tmp_path):
     monkeypatch.delenv(SEED_OFFSET_ENV, raising=False)
     assert SEED_OFFSET_ENV not in cfg.outputs_note()
     monkeypatch.setenv(SEED_OFFSET_ENV, "1000")
-    assert "DML_SEED_OFFSET=1000: every run seed draws as seed + 1000 (seeds [0, 1] run as [1000, 1001])" in cfg.outputs_note()
+    assert (
+        "DML_SEED_OFFSET=1000: every run seed draws as seed + 1000 (seeds [0, 1] run as [1000, 1001])"
+        in cfg.outputs_note()
+    )

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from dml_utils.config import make_deterministic
-from dml_utils.seeds import run_generator, seed_everything
-from dml_utils.pairs import pair_loader, pair_loss
 from dml_utils import yukawa_vs_contrastive as yc
+from dml_utils.config import make_deterministic
 from dml_utils.models import MLPEmbedding, weight_distance
+from dml_utils.pairs import pair_loader, pair_loss
+from dml_utils.seeds import run_generator, seed_everything
 from dml_utils.train import NonFiniteLossError, Step, Update, fit, single_loss_step
 
 
@@ -43,7 +43,11 @@ def test_same_seed_same_numbers():
     for _ in range(2):
         model, opt, loader = _setup(seed=5)
         seed_everything(5)  # dropout
-        runs.append(fit(single_loss_step(model, pair_loss(yc.build_loss("contrastive")), opt), loader, 2, progress=False).step_loss)
+        runs.append(
+            fit(
+                single_loss_step(model, pair_loss(yc.build_loss("contrastive")), opt), loader, 2, progress=False
+            ).step_loss
+        )
     assert runs[0] == runs[1]
 
 
@@ -56,10 +60,15 @@ def _two_groups(seed=0):
     def losses(batch):
         emb = backbone(batch)
         synthetic = emb + generator(emb)
-        return {"metric": (emb ** 2).mean() + 0.5 * (synthetic ** 2).mean(),  # backbone's objective (uses the generator)
-                "generator": ((synthetic - emb.detach() - 1.0) ** 2).mean() + emb.abs().mean()}  # generator's (uses the backbone)
+        return {
+            "metric": (emb**2).mean() + 0.5 * (synthetic**2).mean(),  # backbone's objective (uses the generator)
+            "generator": ((synthetic - emb.detach() - 1.0) ** 2).mean() + emb.abs().mean(),
+        }  # generator's (uses the backbone)
 
-    opts = {"metric": torch.optim.SGD(backbone.parameters(), lr=0.1), "generator": torch.optim.SGD(generator.parameters(), lr=0.1)}
+    opts = {
+        "metric": torch.optim.SGD(backbone.parameters(), lr=0.1),
+        "generator": torch.optim.SGD(generator.parameters(), lr=0.1),
+    }
     step = Step({"backbone": backbone, "generator": generator}, losses, [Update(k, o) for k, o in opts.items()])
     return step, backbone, generator, x, losses
 
@@ -67,7 +76,9 @@ def _two_groups(seed=0):
 @pytest.mark.trains
 def test_two_optimizers_each_group_moves_only_with_its_own_loss():
     step, backbone, generator, x, losses = _two_groups()
-    before = {k: [p.detach().clone() for p in m.parameters()] for k, m in (("backbone", backbone), ("generator", generator))}
+    before = {
+        k: [p.detach().clone() for p in m.parameters()] for k, m in (("backbone", backbone), ("generator", generator))
+    }
     out = losses(x)
     expect = {}
     for loss, (name, mod) in (("metric", ("backbone", backbone)), ("generator", ("generator", generator))):
@@ -86,13 +97,16 @@ def test_two_optimizers_each_group_moves_only_with_its_own_loss():
 def test_a_parameter_in_two_updates_is_refused():
     m = torch.nn.Linear(2, 2)
     with pytest.raises(ValueError, match="both"):
-        Step({"m": m}, lambda b: {}, [Update("a", torch.optim.SGD(m.parameters(), lr=1)),
-                                      Update("b", torch.optim.SGD(m.parameters(), lr=1))])
+        Step(
+            {"m": m},
+            lambda b: {},
+            [Update("a", torch.optim.SGD(m.parameters(), lr=1)), Update("b", torch.optim.SGD(m.parameters(), lr=1))],
+        )
 
 
 @pytest.mark.trains
 def test_missing_named_loss_is_reported():
-    step, *_ , x, losses = _two_groups()
+    step, *_, x, losses = _two_groups()
     step.losses = lambda b: {"metric": losses(b)["metric"]}
     with pytest.raises(KeyError, match="generator"):
         fit(step, [x], passes=1, progress=False)
@@ -112,7 +126,9 @@ def test_non_finite_loss_names_the_step_and_no_update_applies_it():
             return loss * float("nan")
         return loss
 
-    with pytest.raises(NonFiniteLossError, match=r"pass 2, step 1 \(global step 5\): loss 'loss' is nan\. No optimizer stepped"):
+    with pytest.raises(
+        NonFiniteLossError, match=r"pass 2, step 1 \(global step 5\): loss 'loss' is nan\. No optimizer stepped"
+    ):
         fit(single_loss_step(model, loss_of, opt), loader, passes=3, progress=False)
     assert all(torch.equal(v, snap[k]) for k, v in model.state_dict().items())
 
@@ -128,8 +144,11 @@ def test_finite_loss_with_non_finite_gradient_is_caught_before_the_step():
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     good, bad = torch.ones(4, 1), torch.tensor([[1.0], [float("inf")], [2.0], [0.0]])
     step = single_loss_step(model, lambda m, x: m(x).sum(), opt)
-    with pytest.raises(NonFiniteLossError, match=r"global step 1\): the gradient of loss 'loss' is NaN for parameter "
-                                                 r"'model\.0\.weight' although the loss is finite \(-?\d"):
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"global step 1\): the gradient of loss 'loss' is NaN for parameter "
+        r"'model\.0\.weight' although the loss is finite \(-?\d",
+    ):
         fit(step, [good, bad], passes=1, progress=False)
     # the weights are those after the one good step
     torch.manual_seed(0)
@@ -152,8 +171,6 @@ def test_bad_passes_and_empty_loader():
         fit(step, [], passes=1, progress=False)
 
 
-
-
 @pytest.mark.trains
 def test_a_huge_but_finite_gradient_is_not_called_non_finite():
     """The fused norm check overflows for gradients near float32's limit; the exact check must then clear them."""
@@ -173,9 +190,12 @@ def test_after_update_sees_every_step_once_after_the_optimizers_and_not_the_step
     optimizers, with every named loss; the no-gradient pass before training does not feed it."""
     w = torch.nn.Linear(2, 1)
     seen = []
-    step = Step({"w": w}, lambda b: {"loss": (w(b) ** 2).mean(), "aux": w.weight.sum().detach()},
-                [Update("loss", torch.optim.SGD(w.parameters(), lr=0.1))],
-                after_update=lambda v: seen.append((v["aux"], float(w.weight.sum()))))
+    step = Step(
+        {"w": w},
+        lambda b: {"loss": (w(b) ** 2).mean(), "aux": w.weight.sum().detach()},
+        [Update("loss", torch.optim.SGD(w.parameters(), lr=0.1))],
+        after_update=lambda v: seen.append((v["aux"], float(w.weight.sum()))),
+    )
     batch = torch.ones(4, 2)
     hist = fit(step, [batch, batch, batch], 1, step0_batch=batch, progress=False)
     assert len(seen) == 3 == hist.steps

@@ -8,7 +8,9 @@ from dml_utils.config import config
 @pytest.fixture(scope="module")
 def digits_run():
     """One seed, two epochs on scikit-learn's 8×8 digits (ships with the package): both losses."""
-    cfg = config("03_yukawa_vs_contrastive_mnist", "smoke", datasets=["digits"], seeds=[0], epochs=2, eval_epochs=[1, 2])
+    cfg = config(
+        "03_yukawa_vs_contrastive_mnist", "smoke", datasets=["digits"], seeds=[0], epochs=2, eval_epochs=[1, 2]
+    )
     data = yc.prepare(cfg, "digits")
     return cfg, data, yc.run_seed(data, 0, cfg, progress=False)
 
@@ -17,11 +19,20 @@ def digits_run():
 def test_both_losses_start_from_the_same_weights_and_are_evaluated_on_schedule(digits_run):
     cfg, data, out = digits_run
     rec = out["records"]
-    assert [(r["loss"], r["epoch"]) for r in rec] == [("untrained", 0), ("contrastive", 1), ("contrastive", 2), ("yukawa", 1), ("yukawa", 2)]
+    assert [(r["loss"], r["epoch"]) for r in rec] == [
+        ("untrained", 0),
+        ("contrastive", 1),
+        ("contrastive", 2),
+        ("yukawa", 1),
+        ("yukawa", 2),
+    ]
     # same initial weights and first batch: the two step-0 losses are those of one network on one batch
     contrastive, yukawa = rec[1]["loss_step0"], rec[3]["loss_step0"]
     assert np.isfinite(contrastive) and np.isfinite(yukawa) and contrastive != yukawa
-    assert 0 < rec[1]["weight_move"] != rec[2]["weight_move"] > 0 and 0 < rec[3]["weight_move"] != rec[4]["weight_move"] > 0
+    assert (
+        0 < rec[1]["weight_move"] != rec[2]["weight_move"] > 0
+        and 0 < rec[3]["weight_move"] != rec[4]["weight_move"] > 0
+    )
     assert set(out["curves"]) == set(yc.LOSSES) and all(len(c) == 2 for c in out["curves"].values())
     assert out["embeddings"]["yukawa"].shape == (len(data.y_test), 128)
 

@@ -5,6 +5,7 @@ several seeds. ``scripts/training_test_rates.py`` measures how often each holds 
 Each outcome takes a run seed (shifted by ``DML_SEED_OFFSET`` where the package turns it into a
 generator) and returns True when the outcome holds for that seed.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -102,7 +103,9 @@ def gaussian_blobs_run(seed: int, final_relu: bool, lr: float, monitor_every: in
     y = np.repeat(np.arange(8), 16)
     x = torch.tensor((rng.normal(size=(8, 32))[y] * 0.3 + rng.normal(size=(len(y), 32))).astype(np.float32))
     seed_everything(seed)
-    layers = [torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 16)] + ([torch.nn.ReLU()] if final_relu else [])
+    layers = [torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 16)] + (
+        [torch.nn.ReLU()] if final_relu else []
+    )
     model = torch.nn.Sequential(*layers)
     loss = TripletMarginLoss(margin=0.5, distance=LpDistance(normalize_embeddings=False))
     step = single_loss_step(model, labelled_loss(loss, BatchHardMiner()), torch.optim.SGD(model.parameters(), lr=lr))
@@ -113,9 +116,14 @@ def gaussian_blobs_run(seed: int, final_relu: bool, lr: float, monitor_every: in
 def dying_relu_collapse_is_caught(seed: int) -> bool:
     h = gaussian_blobs_run(seed, final_relu=True, lr=0.3)
     later = [r for r in h.collapse if r["step"] >= 40]
-    return bool(h.collapsed_at is not None and h.collapsed_at["step"] <= 20 and h.collapsed_at["spread"] < 0.05
-                and later and all(r["pinned_to"] == "margin" and r["collapsed"] for r in later)
-                and abs(h.step_loss[-1] - 0.5) <= 1e-6)
+    return bool(
+        h.collapsed_at is not None
+        and h.collapsed_at["step"] <= 20
+        and h.collapsed_at["spread"] < 0.05
+        and later
+        and all(r["pinned_to"] == "margin" and r["collapsed"] for r in later)
+        and abs(h.step_loss[-1] - 0.5) <= 1e-6
+    )
 
 
 def linear_run_is_not_collapsed(seed: int) -> bool:

@@ -1,6 +1,7 @@
 """Profiles of notebook 05: batch-hard triplet loss on HPatches-style patches, and its collapse (report 002).
 
 Values a profile does not set come from "common"; a notebook parameter overrides one value."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -106,21 +107,47 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 TYPES: dict[str, str] = {
     **RUN_TYPES,
-    "split": "str", "n_patches": "int | None", "photos_train": "list[str] | None", "photos_test": "list[str] | None",
-    "max_side": "int", "release_seed": "int", "patch_size": "int", "embedding_size": "int", "margin": "float",
-    "iterations": "int", "monitor_every": "int", "pinned_window": "int", "probe": "int", "pk_grid": "list[list[int]]",
-    "lr_grid": "list[float]", "low_lr": "float", "distance_variants": "list[str]", "extra_variants": "list[str]",
+    "split": "str",
+    "n_patches": "int | None",
+    "photos_train": "list[str] | None",
+    "photos_test": "list[str] | None",
+    "max_side": "int",
+    "release_seed": "int",
+    "patch_size": "int",
+    "embedding_size": "int",
+    "margin": "float",
+    "iterations": "int",
+    "monitor_every": "int",
+    "pinned_window": "int",
+    "probe": "int",
+    "pk_grid": "list[list[int]]",
+    "lr_grid": "list[float]",
+    "low_lr": "float",
+    "distance_variants": "list[str]",
+    "extra_variants": "list[str]",
     "low_lr_variants": "list[str]",
-    "hermans_setting": "bool", "progressive_iterations": "int", "schedule": "list[list[int]]", "progressive_variants": "list[str]", "growth_window": "int",
-    "map_patches": "int", "table_patches": "int | None", "verification_pairs": "int", "retrieval_queries": "int",
-    "retrieval_pools": "list[int]", "triplet_batches": "list[int]", "mc_trials": "int",
+    "hermans_setting": "bool",
+    "progressive_iterations": "int",
+    "schedule": "list[list[int]]",
+    "progressive_variants": "list[str]",
+    "growth_window": "int",
+    "map_patches": "int",
+    "table_patches": "int | None",
+    "verification_pairs": "int",
+    "retrieval_queries": "int",
+    "retrieval_pools": "list[int]",
+    "triplet_batches": "list[int]",
+    "mc_trials": "int",
 }
-CHOICES = {"distance_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
-           "extra_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
-           "low_lr_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
-           "progressive_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
-           "split": "dml_utils.hpatches:SPLITS",
-           "photos_train": "dml_utils.hpatches:PHOTOS_ALL", "photos_test": "dml_utils.hpatches:PHOTOS_ALL"}
+CHOICES = {
+    "distance_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
+    "extra_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
+    "low_lr_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
+    "progressive_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
+    "split": "dml_utils.hpatches:SPLITS",
+    "photos_train": "dml_utils.hpatches:PHOTOS_ALL",
+    "photos_test": "dml_utils.hpatches:PHOTOS_ALL",
+}
 
 
 def _check_pk(name: str, pairs: list[list[int]]) -> None:
@@ -133,17 +160,38 @@ def _check_pk(name: str, pairs: list[list[int]]) -> None:
         if p < 2:
             raise ConfigError(f"{name}: P = {p} in {pk}; a batch needs P >= 2 patches, or no anchor has a negative")
         if k < 2:
-            raise ConfigError(f"{name}: K = {k} in {pk}; a batch needs K >= 2 views of each patch, or no anchor has a positive")
+            raise ConfigError(
+                f"{name}: K = {k} in {pk}; a batch needs K >= 2 views of each patch, or no anchor has a positive"
+            )
         if k > 16:
-            raise ConfigError(f"{name}: K = {k} in {pk}, but a patch has 16 views (ref, e1…e5, h1…h5, t1…t5); use K <= 16")
+            raise ConfigError(
+                f"{name}: K = {k} in {pk}, but a patch has 16 views (ref, e1…e5, h1…h5, t1…t5); use K <= 16"
+            )
 
 
 def validate(v: dict[str, Any]) -> None:
     check_types(v, TYPES)
     check_run(v)
-    check_positive(v, ("iterations", "progressive_iterations", "monitor_every", "pinned_window", "probe", "growth_window", "map_patches",
-                       "verification_pairs", "retrieval_queries", "mc_trials", "patch_size", "embedding_size", "margin",
-                       "max_side", "low_lr"))
+    check_positive(
+        v,
+        (
+            "iterations",
+            "progressive_iterations",
+            "monitor_every",
+            "pinned_window",
+            "probe",
+            "growth_window",
+            "map_patches",
+            "verification_pairs",
+            "retrieval_queries",
+            "mc_trials",
+            "patch_size",
+            "embedding_size",
+            "margin",
+            "max_side",
+            "low_lr",
+        ),
+    )
     for key in ("lr_grid", "retrieval_pools", "triplet_batches"):
         if not v[key] or any(not x > 0 for x in v[key]):
             raise ConfigError(f"{key} must be a non-empty list of positive numbers, got {v[key]!r}")
@@ -156,9 +204,15 @@ def validate(v: dict[str, Any]) -> None:
     if not v["distance_variants"]:
         raise ConfigError("distance_variants needs at least one variant, e.g. ['plain', 'squared']")
     if v["monitor_every"] > v["iterations"]:
-        raise ConfigError(f"monitor_every ({v['monitor_every']}) > iterations ({v['iterations']}): the monitor would never check")
+        raise ConfigError(
+            f"monitor_every ({v['monitor_every']}) > iterations ({v['iterations']}): the monitor would never check"
+        )
     both = set(v["photos_train"] or []) & set(v["photos_test"] or [])
     if both:
-        raise ConfigError(f"photos {sorted(both)} are in both photos_train and photos_test; the test photos must be held out")
+        raise ConfigError(
+            f"photos {sorted(both)} are in both photos_train and photos_test; the test photos must be held out"
+        )
     if min(v["retrieval_pools"]) <= 5:
-        raise ConfigError(f"retrieval_pools {v['retrieval_pools']}: a pool holds the 5 positives and its distractors; use pools > 5")
+        raise ConfigError(
+            f"retrieval_pools {v['retrieval_pools']}: a pool holds the 5 positives and its distractors; use pools > 5"
+        )

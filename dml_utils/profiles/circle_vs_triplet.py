@@ -1,12 +1,22 @@
 """Profiles of notebook 01: Circle vs triplet loss with a miner on imbalanced data (report 000).
 
 Values a profile does not set come from "common"; a notebook parameter overrides one value."""
+
 from __future__ import annotations
 
 from typing import Any
 
-from .common import (CLASS_DISJOINT_TYPES, DATA_AND_THREADS, RUN_TYPES, ConfigError, check_class_balanced_batches,
-                     check_iterations, check_positive, check_run, check_types)
+from .common import (
+    CLASS_DISJOINT_TYPES,
+    DATA_AND_THREADS,
+    RUN_TYPES,
+    ConfigError,
+    check_class_balanced_batches,
+    check_iterations,
+    check_positive,
+    check_run,
+    check_types,
+)
 
 NOTEBOOK = "01_circle_vs_triplet_margin"
 
@@ -73,12 +83,28 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 TYPES: dict[str, str] = {
-    **RUN_TYPES, **CLASS_DISJOINT_TYPES,
-    "miner": "str", "circle_margin": "float", "circle_gamma": "float", "triplet_margin": "float", "circle_margins": "list[float]",
-    "triplet_margins": "list[float]", "converge_fraction": "float", "timing_repeats": "int", "timing_steps": "int",
-    "smooth_window": "int", "umap_classes": "int", "umap_points": "int", "sweep_seeds": "list[int]", "sweep_iterations": "int",
+    **RUN_TYPES,
+    **CLASS_DISJOINT_TYPES,
+    "miner": "str",
+    "circle_margin": "float",
+    "circle_gamma": "float",
+    "triplet_margin": "float",
+    "circle_margins": "list[float]",
+    "triplet_margins": "list[float]",
+    "converge_fraction": "float",
+    "timing_repeats": "int",
+    "timing_steps": "int",
+    "smooth_window": "int",
+    "umap_classes": "int",
+    "umap_points": "int",
+    "sweep_seeds": "list[int]",
+    "sweep_iterations": "int",
 }
-CHOICES = {"dataset": "dml_utils.data:DATASETS", "backbone": "dml_utils.models:BACKBONES", "miner": "dml_utils.circle_vs_triplet:MINERS"}
+CHOICES = {
+    "dataset": "dml_utils.data:DATASETS",
+    "backbone": "dml_utils.models:BACKBONES",
+    "miner": "dml_utils.circle_vs_triplet:MINERS",
+}
 
 
 def validate(v: dict[str, Any]) -> None:

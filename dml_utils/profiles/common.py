@@ -1,4 +1,5 @@
 """What every notebook shares: the profile names and where data comes from / how many threads run."""
+
 from __future__ import annotations
 
 import ast
@@ -12,12 +13,30 @@ DATA_AND_THREADS: dict[str, Any] = {"data_root": None, "allow_download": False, 
 
 
 # Types shared by notebooks: every run, and the class-disjoint retrieval set-up of 01 and 04.
-RUN_TYPES: dict[str, str] = {"data_root": "path | None", "allow_download": "bool", "threads": "int", "seeds": "list[int]", "lr": "float"}
+RUN_TYPES: dict[str, str] = {
+    "data_root": "path | None",
+    "allow_download": "bool",
+    "threads": "int",
+    "seeds": "list[int]",
+    "lr": "float",
+}
 CLASS_DISJOINT_TYPES: dict[str, str] = {
-    "dataset": "str", "train_classes": "list[int] | None", "n_max": "int | None", "imbalance_ratio": "float",
-    "val_per_class": "int | None", "test_per_class": "int | None", "classes_per_batch": "int", "samples_per_class": "int",
-    "batch_size": "int", "embedding_size": "int", "backbone": "str", "pretrained": "bool", "device": "str",
-    "loss_eval_batches": "int", "iterations": "int", "eval_every": "int",
+    "dataset": "str",
+    "train_classes": "list[int] | None",
+    "n_max": "int | None",
+    "imbalance_ratio": "float",
+    "val_per_class": "int | None",
+    "test_per_class": "int | None",
+    "classes_per_batch": "int",
+    "samples_per_class": "int",
+    "batch_size": "int",
+    "embedding_size": "int",
+    "backbone": "str",
+    "pretrained": "bool",
+    "device": "str",
+    "loss_eval_batches": "int",
+    "iterations": "int",
+    "eval_every": "int",
 }
 
 
@@ -52,8 +71,10 @@ def check_class_balanced_batches(v: dict[str, Any]) -> None:
             f"{v['samples_per_class']}; change one of them so that they match"
         )
     if v["val_per_class"] is not None and v["val_per_class"] < v["samples_per_class"]:
-        raise ConfigError(f"val_per_class {v['val_per_class']} < samples_per_class {v['samples_per_class']}: the validation loss "
-                          "runs on class-balanced batches of held-out images; raise val_per_class or lower samples_per_class")
+        raise ConfigError(
+            f"val_per_class {v['val_per_class']} < samples_per_class {v['samples_per_class']}: the validation loss "
+            "runs on class-balanced batches of held-out images; raise val_per_class or lower samples_per_class"
+        )
 
 
 def check_iterations(v: dict[str, Any], keys: tuple[str, ...]) -> None:
@@ -88,8 +109,16 @@ def _fits(value: Any, kind: str) -> bool:
 
 def _example(kind: str) -> str:
     kind = kind.replace(" | None", "")
-    return {"int": "40", "float": "0.001", "str": '"mnist"', "bool": "True", "list[int]": "[0, 1, 2]",
-            "list[float]": "[0.4, 0.5]", "list[str]": '["mnist"]', "dict[str, int]": '{"fashion-mnist": 400}'}.get(kind, kind)
+    return {
+        "int": "40",
+        "float": "0.001",
+        "str": '"mnist"',
+        "bool": "True",
+        "list[int]": "[0, 1, 2]",
+        "list[float]": "[0.4, 0.5]",
+        "list[str]": '["mnist"]',
+        "dict[str, int]": '{"fashion-mnist": 400}',
+    }.get(kind, kind)
 
 
 def check_types(v: dict[str, Any], types: dict[str, str]) -> None:
@@ -111,4 +140,6 @@ def check_types(v: dict[str, Any], types: dict[str, str]) -> None:
         hint = ""
         if isinstance(value, str) and kind.startswith("list"):
             hint = " (a single string, not a list)"
-        raise ConfigError(f"{key} must be {kind}, got {value!r} ({type(value).__name__}){hint}; e.g. {key} = {_example(kind)}")
+        raise ConfigError(
+            f"{key} must be {kind}, got {value!r} ({type(value).__name__}){hint}; e.g. {key} = {_example(kind)}"
+        )

@@ -1,12 +1,21 @@
 """Profiles of notebook 02: HDML on triplet and N-pair (report 001).
 
 Values a profile does not set come from "common"; a notebook parameter overrides one value."""
+
 from __future__ import annotations
 
 from typing import Any
 
-from .common import (CLASS_DISJOINT_TYPES, DATA_AND_THREADS, RUN_TYPES, ConfigError, check_iterations, check_positive, check_run,
-                     check_types)
+from .common import (
+    CLASS_DISJOINT_TYPES,
+    DATA_AND_THREADS,
+    RUN_TYPES,
+    ConfigError,
+    check_iterations,
+    check_positive,
+    check_run,
+    check_types,
+)
 
 NOTEBOOK = "02_hdml_triplet_vs_npair"
 
@@ -52,7 +61,13 @@ PROFILES: dict[str, dict[str, Any]] = {
         "histogram_batches": 4,
     },
     "default": {
-        "seeds": [0, 1, 2, 3, 4],  # 5 seeds: a paired t-interval at 2 degrees of freedom (3 seeds) is 4.3 standard errors wide
+        "seeds": [
+            0,
+            1,
+            2,
+            3,
+            4,
+        ],  # 5 seeds: a paired t-interval at 2 degrees of freedom (3 seeds) is 4.3 standard errors wide
         "iterations": 2000,
         "eval_every": 500,
     },
@@ -74,23 +89,55 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 TYPES: dict[str, str] = {
-    **RUN_TYPES, **CLASS_DISJOINT_TYPES,
-    "feature_pool": "int | None", "losses": "list[str]", "tuples": "dict[str, int]", "lr_gen": "float", "lr_softmax": "float",
-    "alpha": "float", "beta": "float", "lam": "float", "softmax_factor": "float", "margin": "float", "l2_reg": "float",
-    "weight_decay": "float", "block": "int", "official_clusters": "int", "official_num_class": "int",
-    "histogram_batches": "int", "image_size": "int | None",
+    **RUN_TYPES,
+    **CLASS_DISJOINT_TYPES,
+    "feature_pool": "int | None",
+    "losses": "list[str]",
+    "tuples": "dict[str, int]",
+    "lr_gen": "float",
+    "lr_softmax": "float",
+    "alpha": "float",
+    "beta": "float",
+    "lam": "float",
+    "softmax_factor": "float",
+    "margin": "float",
+    "l2_reg": "float",
+    "weight_decay": "float",
+    "block": "int",
+    "official_clusters": "int",
+    "official_num_class": "int",
+    "histogram_batches": "int",
+    "image_size": "int | None",
 }
 # not read by this notebook: the class-balanced batch sizes of 01 and 04 (batches here are tuples)
 for _k in ("classes_per_batch", "samples_per_class", "batch_size", "loss_eval_batches"):
     TYPES.pop(_k)
-CHOICES = {"dataset": "dml_utils.data:DATASETS", "backbone": "dml_utils.models:BACKBONES", "losses": "dml_utils.hdml:LOSSES"}
+CHOICES = {
+    "dataset": "dml_utils.data:DATASETS",
+    "backbone": "dml_utils.models:BACKBONES",
+    "losses": "dml_utils.hdml:LOSSES",
+}
 
 
 def validate(v: dict[str, Any]) -> None:
     check_types(v, TYPES)
     check_run(v)
-    check_positive(v, ("lr_gen", "lr_softmax", "alpha", "beta", "softmax_factor", "margin", "block", "official_clusters",
-                       "official_num_class", "histogram_batches", "embedding_size"))
+    check_positive(
+        v,
+        (
+            "lr_gen",
+            "lr_softmax",
+            "alpha",
+            "beta",
+            "softmax_factor",
+            "margin",
+            "block",
+            "official_clusters",
+            "official_num_class",
+            "histogram_batches",
+            "embedding_size",
+        ),
+    )
     check_iterations(v, ("iterations",))
     if not 0 <= v["lam"] <= 1:
         raise ConfigError(f"lam must be in [0, 1] (J_gen = (1 − lam)·J_recon + lam·J_soft), got {v['lam']}")
@@ -103,11 +150,15 @@ def validate(v: dict[str, Any]) -> None:
         raise ConfigError(f"unknown losses {unknown[0]!r} in {v['losses']!r}; use some of ['triplet', 'npair']")
     missing = [k for k in v["losses"] if k not in v["tuples"]]
     if missing:
-        raise ConfigError(f"tuples has no entry for {missing}; give the tuples per batch of every loss, e.g. {{'triplet': 4, 'npair': 6}}")
+        raise ConfigError(
+            f"tuples has no entry for {missing}; give the tuples per batch of every loss, e.g. {{'triplet': 4, 'npair': 6}}"
+        )
     for k, n in v["tuples"].items():
         if k not in ("triplet", "npair"):
             raise ConfigError(f"tuples has an entry for {k!r}, which is not a loss here; use 'triplet' and 'npair'")
         if n < (2 if k == "npair" else 1):
-            raise ConfigError(f"tuples[{k!r}] = {n}: {'an N-pair batch needs N >= 2 pairs' if k == 'npair' else 'need >= 1 triplet'}")
+            raise ConfigError(
+                f"tuples[{k!r}] = {n}: {'an N-pair batch needs N >= 2 pairs' if k == 'npair' else 'need >= 1 triplet'}"
+            )
     if v["feature_pool"] is not None and v["feature_pool"] < 1:
         raise ConfigError(f"feature_pool must be >= 1 (or None: every conv feature), got {v['feature_pool']}")

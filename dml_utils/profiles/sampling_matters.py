@@ -1,12 +1,22 @@
 """Profiles of notebook 04: Sampling matters in deep embedding learning (report 004).
 
 Values a profile does not set come from "common"; a notebook parameter overrides one value."""
+
 from __future__ import annotations
 
 from typing import Any
 
-from .common import (CLASS_DISJOINT_TYPES, DATA_AND_THREADS, RUN_TYPES, ConfigError, check_class_balanced_batches,
-                     check_iterations, check_positive, check_run, check_types)
+from .common import (
+    CLASS_DISJOINT_TYPES,
+    DATA_AND_THREADS,
+    RUN_TYPES,
+    ConfigError,
+    check_class_balanced_batches,
+    check_iterations,
+    check_positive,
+    check_run,
+    check_types,
+)
 
 NOTEBOOK = "04_sampling_matters"
 
@@ -79,14 +89,31 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 
 TYPES: dict[str, str] = {
-    **RUN_TYPES, **CLASS_DISJOINT_TYPES,
-    "beta_lr": "float", "samplers": "list[str]", "losses": "list[str]", "contrastive_margin": "float", "triplet_margin": "float",
-    "margin_alpha": "float", "margin_beta": "float", "cutoff": "float", "nonzero_loss_cutoff": "float",
-    "sphere_dims": "list[int]", "sphere_samples": "int", "noise_sigmas": "list[float]", "noise_draws": "int",
-    "claim_sigma": "float", "diag_per_class": "int", "image_size": "int | None",
+    **RUN_TYPES,
+    **CLASS_DISJOINT_TYPES,
+    "beta_lr": "float",
+    "samplers": "list[str]",
+    "losses": "list[str]",
+    "contrastive_margin": "float",
+    "triplet_margin": "float",
+    "margin_alpha": "float",
+    "margin_beta": "float",
+    "cutoff": "float",
+    "nonzero_loss_cutoff": "float",
+    "sphere_dims": "list[int]",
+    "sphere_samples": "int",
+    "noise_sigmas": "list[float]",
+    "noise_draws": "int",
+    "claim_sigma": "float",
+    "diag_per_class": "int",
+    "image_size": "int | None",
 }
-CHOICES = {"dataset": "dml_utils.data:DATASETS", "backbone": "dml_utils.models:BACKBONES",
-           "samplers": "dml_utils.sampling:STRATEGIES", "losses": "dml_utils.sampling_matters:LOSSES"}
+CHOICES = {
+    "dataset": "dml_utils.data:DATASETS",
+    "backbone": "dml_utils.models:BACKBONES",
+    "samplers": "dml_utils.sampling:STRATEGIES",
+    "losses": "dml_utils.sampling_matters:LOSSES",
+}
 
 
 def validate(v: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """Profiles of notebook 03: Yukawa vs contrastive loss on MNIST (report 003).
 
 Values a profile does not set come from "common"; a notebook parameter overrides one value."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -51,9 +52,18 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 TYPES: dict[str, str] = {
     **RUN_TYPES,
-    "batch_size": "int", "rho": "float", "rms_eps": "float", "threshold": "float", "pos_filter": "float", "tsne_points": "int",
-    "test_fraction": "float", "datasets": "list[str]", "epochs": "int", "eval_epochs": "list[int]",
-    "train_per_class": "dict[str, int] | None", "require_full": "bool",
+    "batch_size": "int",
+    "rho": "float",
+    "rms_eps": "float",
+    "threshold": "float",
+    "pos_filter": "float",
+    "tsne_points": "int",
+    "test_fraction": "float",
+    "datasets": "list[str]",
+    "epochs": "int",
+    "eval_epochs": "list[int]",
+    "train_per_class": "dict[str, int] | None",
+    "require_full": "bool",
 }
 CHOICES = {"datasets": "dml_utils.data:DATASETS"}
 
