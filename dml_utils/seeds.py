@@ -5,8 +5,9 @@ few dozen steps, so a CPU change acts like new seeds. ``DML_SEED_OFFSET=k`` move
 seed* by k: the seeds a notebook's ``seeds`` / ``sweep_seeds`` entries or a test hand to a training
 run, wherever the package turns them into a generator (Python's, NumPy's and torch's global
 state, the initial weights, dropout, batch samplers, the pairs a run trains on, a run's fixed
-evaluation batches and probe rows). A check that passes at shifts 0, 1, 2, 3 does not hang on one
-seed's outcome, so it does not hang on one CPU's.
+evaluation batches and probe rows). A check that passes at shifts 0, 1000, 2000 and 3000 (larger
+than the seeds any test uses, so the draws do not overlap) does not hang on one seed's outcome,
+so it does not hang on one CPU's.
 
 Not shifted: what is the same for every seed of a notebook, and so is the data rather than a draw
 — splits and subsets by ``SPLIT_SEED`` / ``PAIR_SEED``, the synthetic HPatches release by its
