@@ -44,7 +44,12 @@ class Dataset:
 
 # ---------------------------------------------------------------- IDX files
 def read_idx(path: str | Path) -> np.ndarray:
-    """Parse an IDX file (plain or .gz): magic 0x0000 | type code | ndim, then big-endian dims."""
+    """Parse an IDX file (plain or .gz): magic 0x0000 | type code | ndim, then big-endian dims.
+
+    Written here rather than taken from torchvision: its ``read_sn3_pascalvincent_tensor`` opens
+    uncompressed files only (Debian's Fashion-MNIST and the MNIST downloads are .gz), admits at
+    most 3 dimensions, and checks a file by ``assert`` (gone under ``python -O``; no path in the
+    message). On the files both read, the arrays are equal (tests/test_data.py)."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:

@@ -179,49 +179,23 @@ def project_2d(emb: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndarr
     raise ValueError(f"unknown projection {method!r}; use 'tsne' or 'umap'")
 
 
-def paired_comparison(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    """a - b across seeds: mean, std, paired t-test p and Wilcoxon signed-rank p (two-sided)."""
-    from scipy import stats
-
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    diff = a - b
-    out = {
-        "n": int(len(diff)),
-        "mean_diff": float(diff.mean()),
-        "std_diff": float(diff.std(ddof=1)) if len(diff) > 1 else float("nan"),
-        "wins": int((diff > 0).sum()),
-    }
-    if len(diff) > 1 and np.any(diff != diff[0]):
-        out["t_p"] = float(stats.ttest_rel(a, b).pvalue)
-    else:
-        out["t_p"] = float("nan")
-    out["wilcoxon_p"] = float(stats.wilcoxon(diff).pvalue) if len(diff) > 1 and np.any(diff != 0) else float("nan")
-    return out
-
-
 def pair_counting_f1(labels, clusters) -> float:
     """Clustering F1 as the lifted-structure (Oh Song et al. 2016) and HDML (Zheng et al. 2019)
     evaluations compute it: over all pairs of items, a pair is a true positive when both items share
     a cluster and a class, a false positive when they share only the cluster, a false negative when
-    they share only the class; F1 = 2PR / (P + R). scikit-learn has the pair counts
-    (``pair_confusion_matrix``) but no F1 of them, and PML's calculator has NMI and AMI only."""
-    from sklearn.metrics.cluster import contingency_matrix
+    they share only the class; F1 = 2PR / (P + R). The pair counts are scikit-learn's
+    ``pair_confusion_matrix`` (exact integers); the F1 of them is written here, as neither
+    scikit-learn nor PML's calculator (NMI, AMI) has it."""
+    from sklearn.metrics.cluster import pair_confusion_matrix
 
     labels, clusters = np.asarray(labels), np.asarray(clusters)
     if labels.shape != clusters.shape or labels.ndim != 1:
         raise ValueError(f"one cluster per label needed; got {labels.shape} labels and {clusters.shape} clusters")
-    table = contingency_matrix(labels, clusters, sparse=True)
-
-    def pairs(counts) -> float:
-        counts = np.asarray(counts, dtype=np.float64).ravel()
-        return float((counts * (counts - 1) / 2).sum())
-
-    tp = pairs(table.data)
-    same_cluster, same_class = pairs(table.sum(axis=0)), pairs(table.sum(axis=1))
+    (_, fp), (fn, tp) = pair_confusion_matrix(labels, clusters)  # rows: same class no/yes; columns: same cluster
     if tp == 0:
         return 0.0
-    precision, recall = tp / same_cluster, tp / same_class
-    return 2 * precision * recall / (precision + recall)
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    return float(2 * precision * recall / (precision + recall))
 
 
 def _clustering_calculator():

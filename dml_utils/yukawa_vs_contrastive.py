@@ -230,7 +230,7 @@ def paired(df, metric: str, a: str = "yukawa", b: str = "contrastive"):
     """Per dataset and epoch: ``metric`` of loss a minus loss b, paired by seed."""
     import pandas as pd
 
-    from .evaluate import paired_comparison
+    from .results import paired_tests
 
     rows = []
     trained = df[df["loss"].isin([a, b])]
@@ -243,7 +243,7 @@ def paired(df, metric: str, a: str = "yukawa", b: str = "contrastive"):
                 "metric": metric,
                 f"{a}": wide[a].mean(),
                 f"{b}": wide[b].mean(),
-                **paired_comparison(wide[a].to_numpy(), wide[b].to_numpy()),
+                **paired_tests(wide[a].to_numpy(), wide[b].to_numpy()),
             }
         )
     return pd.DataFrame(rows)

@@ -87,3 +87,16 @@ def test_long_tailed_counts():
     assert c[0] == 1200 and c[-1] == 24 and (np.diff(c) < 0).all()
     with pytest.raises(ValueError):
         D.long_tailed_counts(6, 1200, 0.5)
+
+
+def test_read_idx_agrees_with_torchvisions_reader(tmp_path):
+    from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
+
+    rng = np.random.default_rng(0)
+    for shape in [(7,), (5, 4), (3, 28, 28)]:
+        a = rng.integers(0, 256, shape, dtype=np.uint8)
+        D.write_idx(tmp_path / "plain", a)
+        D.write_idx(tmp_path / "packed.gz", a)
+        theirs = read_sn3_pascalvincent_tensor(str(tmp_path / "plain")).numpy()
+        np.testing.assert_array_equal(D.read_idx(tmp_path / "plain"), theirs)
+        np.testing.assert_array_equal(D.read_idx(tmp_path / "packed.gz"), theirs)

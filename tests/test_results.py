@@ -38,9 +38,44 @@ def test_paired_interval_is_the_t_interval():
     assert ci["lo"] == pytest.approx(2.0 - 4.302653 / np.sqrt(3)) and ci["hi"] == pytest.approx(
         2.0 + 4.302653 / np.sqrt(3)
     )
-    assert ci["seeds_needed"] == np.ceil((2.8016 * 1.0 / 2.0) ** 2)
+    assert ci["seeds_needed"] == 5  # effect size 2: the normal approximation said 2
+    same = paired_interval([0.5, 0.5, 0.5])  # no spread: the interval is the mean, no seeds to size
+    assert same["lo"] == same["hi"] == 0.5 and np.isnan(same["seeds_needed"])
     one = paired_interval([0.5])
     assert one["n"] == 1 and np.isnan(one["lo"]) and interval_verdict(one) == "inconclusive"
+
+
+def _t_power(effect: float, n: int, alpha: float = 0.05) -> float:
+    """Two-sided one-sample t-test power from the noncentral t (scipy), independent of statsmodels."""
+    from scipy import stats
+
+    crit = stats.t.ppf(1 - alpha / 2, n - 1)
+    ncp = effect * np.sqrt(n)
+    wrong_side = np.nan_to_num(stats.nct.cdf(-crit, n - 1, ncp))  # NaN where it underflows (far from 0)
+    return float(stats.nct.sf(crit, n - 1, ncp) + wrong_side)
+
+
+@pytest.mark.parametrize("effect", [0.3, 0.8, 1.0, 1.5, 2.0, 3.0, 20.0])
+def test_seeds_needed_is_the_fewest_seeds_with_80_percent_t_power(effect):
+    from dml_utils.results import seeds_needed
+
+    n = int(seeds_needed(effect * 0.1, 0.1))
+    assert n >= 2 and _t_power(effect, n) >= 0.8
+    assert n == 2 or _t_power(effect, n - 1) < 0.8
+    assert seeds_needed(-effect * 0.1, 0.1) == n  # the sign of the effect does not matter
+    assert np.isnan(seeds_needed(0.0, 0.1)) and np.isnan(seeds_needed(0.1, 0.0))
+
+
+def test_paired_interval_matches_the_t_formula_to_the_last_digits():
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    for n in (2, 3, 5, 20):
+        d = rng.normal(0.1, 0.05, n)
+        ci = paired_interval(d)
+        half = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / np.sqrt(n)
+        assert ci["lo"] == pytest.approx(d.mean() - half, rel=1e-12, abs=1e-15)
+        assert ci["hi"] == pytest.approx(d.mean() + half, rel=1e-12, abs=1e-15)
 
 
 # synthetic paired tables: (a per seed, b per seed, margin) -> verdict
