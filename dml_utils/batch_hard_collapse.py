@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .batch_hard import Setting, gradient_norms_near_collapse, progressive_run, run
-from .collapse import LN2  # noqa: F401 (notebook 05 reads bhc.LN2)
+from .collapse import LN2, spread_collapsed  # noqa: F401 (notebook 05 reads bhc.LN2)
 from .hpatches import IMAGE_TYPES, PatchSequence
 from .models import SmallConvNet
 from .seeds import seed_everything
@@ -74,7 +74,6 @@ def raw_pixel_descriptors(seqs: dict[str, PatchSequence], size: int = PATCH_INPU
 
 
 # ---------------------------------------------------------------- notebook 05's steps (profiles.batch_hard_collapse)
-SPREAD_COLLAPSED = 0.05  # the monitor's rule: spread below 5 % of step 0 is collapse
 AT_VALUE = 1e-2  # "stuck at m" / "≈ 0.693": the last step's loss (drawn before that step's update) within 1e-2
 FULLY_COLLAPSED = 1e-3  # ... of the runs whose final spread is below 1e-3 of step 0 (descriptors equal to 3 digits)
 HERMANS = {"p": 32, "k": 4, "lr": 3e-4, "variant": "soft"}  # Hermans et al. 2017: P 32 × K 4, soft margin, Adam 3e-4
@@ -239,7 +238,7 @@ def _row(r: dict, s: Setting, group: str) -> dict[str, Any]:
         "loss_step0": r["step_loss"][0],
         "final_loss": r["final_loss"],
         "final_spread": r["final_spread"],
-        "collapsed_at_end": bool(r["final_spread"] < SPREAD_COLLAPSED),
+        "collapsed_at_end": spread_collapsed(r["final_spread"]),
         "ms_per_iteration": r["ms_per_iteration"],
     }
 

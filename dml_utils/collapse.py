@@ -24,6 +24,23 @@ from torch import nn
 
 LN2 = math.log(2.0)  # softplus(0): the soft-margin triplet loss at identical embeddings
 
+# The collapse rules, here only; every study, plot and claim imports them.
+SPREAD_BELOW = 0.05  # the monitor: probe spread below 5 % of its step-0 value is collapse
+COSINE_ABOVE = 0.99  # ... and, for normalized heads, a mean off-diagonal cosine above this
+# After training, on held-out images, for a study that monitors no probe batch (04): a mean
+# different-class cosine similarity above this is collapse into a cone.
+CONE_SIMILARITY = 0.9
+
+
+def spread_collapsed(spread: float) -> bool:
+    """The monitor's spread rule applied to a recorded spread (relative to step 0)."""
+    return bool(spread < SPREAD_BELOW)
+
+
+def cone_collapsed(different_class_similarity: float) -> bool:
+    """The after-training rule: different classes' embeddings squeezed into one cone."""
+    return bool(different_class_similarity > CONE_SIMILARITY)
+
 
 @torch.no_grad()
 def embedding_spread(emb: torch.Tensor, normalized: bool = False) -> dict[str, float]:
@@ -59,8 +76,8 @@ class CollapseMonitor:
         pinned: dict[str, float] | None = None,
         window: int = 50,
         atol: float = 1e-3,
-        spread_below: float = 0.05,
-        cosine_above: float = 0.99,
+        spread_below: float = SPREAD_BELOW,
+        cosine_above: float = COSINE_ABOVE,
     ):
         if every < 1 or window < 1:
             raise ValueError(f"every and window must be >= 1, got every={every}, window={window}")

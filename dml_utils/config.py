@@ -1,7 +1,9 @@
 """Resolved configuration, output folders and seeding for the notebooks.
 
-Each notebook's profiles live in :mod:`dml_utils.profiles` (one module per report module). A
-notebook's ``parameters`` cell holds plain literals; its setup cell calls
+Each notebook's profiles live in :mod:`dml_utils.profiles` (one module per report module: its
+``Parameters`` dataclass types every parameter, ``Literal`` for a choice; its ``PROFILES`` are
+override dicts of values; its ``validate`` the rules between values). A notebook's
+``parameters`` cell holds plain literals; its setup cell calls
 ``notebook_config(notebook, globals())``, which passes every parameter the cell (or papermill)
 set to ``config(notebook, profile, **overrides)``: one resolved, validated ``Config``. A ``None``
 value means "the profile's value"; a name the notebook does not know is an error.
@@ -41,7 +43,7 @@ __all__ = [
 class Config:
     notebook: str
     profile: str
-    values: dict[str, Any]
+    values: dict[str, Any]  # in the profile's order, as the results record them
     root: Path
     figures_dir: Path = field(init=False)
     results_dir: Path = field(init=False)
@@ -75,11 +77,20 @@ class Config:
             f"{rel['results']}/ (figures/ and results/ change only through `make reproduce`, after a complete default run)"
         )
 
+    @property
+    def params(self):
+        """The values as the notebook's typed, frozen ``Parameters`` dataclass
+        (``dml_utils.profiles.<report module>.Parameters``): ``cfg.params.lr`` has a type and completes."""
+        return NOTEBOOKS[self.notebook].Parameters(**self.values)
+
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("values", {})
         if name in values:
             return values[name]
         raise AttributeError(f"config has no parameter {name!r}; known: {sorted(values)}")
+
+    def __dir__(self):  # completion in the Lab offers the parameters too
+        return sorted({*super().__dir__(), *self.__dict__.get("values", {})})
 
     @property
     def prefix(self) -> str:
@@ -222,29 +233,10 @@ def config(notebook: str, profile: str = "default", root: Path | None = None, **
         if value is not None:
             values[key] = value
     module.validate(values)
-    _check_choices(values, getattr(module, "CHOICES", {}))
     if "device" in values:
         resolve_device(values["device"])
+    module.Parameters(**values)  # every name a field of the notebook's dataclass
     return Config(notebook=notebook, profile=profile, values=values, root=Path(root) if root else repo_root())
-
-
-def _check_choices(values: dict[str, Any], choices: dict[str, str]) -> None:
-    """Names that must be one of a module's list (``"dml_utils.models:BACKBONES"``), resolved here
-    so that the profiles need not import torch; a list parameter is checked element by element."""
-    import importlib
-
-    for key, ref in choices.items():
-        module, attr = ref.split(":")
-        allowed = list(getattr(importlib.import_module(module), attr))
-        value = values[key]
-        if value is None:  # "None: the profile's default" where a parameter allows it (its type says so)
-            continue
-        for v in value if isinstance(value, (list, tuple)) else [value]:
-            if v not in allowed:
-                raise ConfigError(
-                    f"unknown {key} {v!r}{' in ' + repr(value) if isinstance(value, (list, tuple)) else ''}; "
-                    f"use {'some' if isinstance(value, (list, tuple)) else 'one'} of {allowed}.{_suggest(str(v), [str(a) for a in allowed])}"
-                )
 
 
 def resolve_device(name: str) -> torch.device:

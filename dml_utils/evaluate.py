@@ -1,7 +1,12 @@
-"""Embeddings, retrieval metrics, similarity statistics, 2-D projections and paired comparisons
-(pair verification is in :mod:`dml_utils.pairs`)."""
+"""Embeddings, retrieval and clustering metrics, similarity statistics, 2-D projections, and the
+evaluation protocols the studies score with (pair verification is in :mod:`dml_utils.pairs`, the
+HPatches tasks in :mod:`dml_utils.hpatches`, paired statistics in :mod:`dml_utils.results`)."""
 
 from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -232,3 +237,94 @@ def clustering_metrics(emb: np.ndarray, labels: np.ndarray, n_clusters: int | No
     )  # k-NN unused; PML's default needs faiss
     acc = calc.get_accuracy(torch.as_tensor(emb, dtype=torch.float32).reshape(len(emb), -1), torch.as_tensor(labels))
     return {"nmi": float(acc["NMI"]), "f1": float(acc["F1"])}
+
+
+# ---------------------------------------------------------------- protocols
+RAW_PIXEL_SIZE = 32  # image folders: the raw-pixel baseline's side after average pooling
+
+
+def raw_pixels(x, block: int = 256) -> np.ndarray:
+    """Flattened pixels for the raw-pixel baseline. Image folders (``LazyImages``) are decoded in
+    blocks and average-pooled to RAW_PIXEL_SIZE² first (when larger): SOP's 60k test images at 224 px would be
+    36 GB of float32 as they are."""
+    if isinstance(x, np.ndarray):
+        return x.reshape(len(x), -1)
+    out, side = [], min(RAW_PIXEL_SIZE, x.shape[-1])
+    for s in range(0, len(x), block):
+        t = torch.as_tensor(np.asarray(x[s : s + block]))
+        out.append(torch.nn.functional.adaptive_avg_pool2d(t, side).reshape(len(t), -1).numpy())
+    return np.concatenate(out)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a study scores embeddings of classes its nets never saw, and its baselines measured the
+    same way. One object per evaluation convention (the named instances below) instead of a
+    look-alike function per study; a study picks one and never rewrites its parts.
+
+    ``normalize``: L2-normalize before the k-NN (cosine ranking). ``recall_ks``: Recall@K beside
+    Precision@1 and MAP@R. ``nmi``: PML's NMI of k-means at k = the number of classes.
+    ``clustering``: NMI and pair-counting F1 of k-means at k = the number of classes, and with
+    ``official_k`` at that k too (``nmi_official_k``, ``f1_official_k``; skipped when there are
+    fewer items than k). ``similarity``: mean same-/different-class cosine similarity."""
+
+    name: str
+    normalize: bool = False
+    recall_ks: tuple[int, ...] = ()
+    nmi: bool = False
+    clustering: bool = False
+    official_k: int | None = None
+    similarity: bool = False
+
+    def __post_init__(self):
+        if self.official_k is not None and not self.clustering:
+            raise ValueError(f"protocol {self.name!r}: official_k needs clustering=True")
+        if self.official_k is not None and self.official_k < 1:
+            raise ValueError(f"protocol {self.name!r}: official_k must be >= 1, got {self.official_k}")
+
+    def retrieval(self, emb: np.ndarray, labels: np.ndarray, recall_ks: tuple[int, ...] | None = None) -> dict:
+        """Precision@1, MAP@R (and Recall@K at ``recall_ks``, the protocol's by default) at its normalization."""
+        ks = self.recall_ks if recall_ks is None else recall_ks
+        return retrieval_metrics(emb, labels, normalize=self.normalize, recall_ks=ks)
+
+    def map_at_r(self, emb: np.ndarray, labels: np.ndarray) -> float:
+        return self.retrieval(emb, labels, recall_ks=())["map_at_r"]
+
+    def score(self, emb: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+        """Every measure of the protocol on one set of embeddings."""
+        out = retrieval_metrics(emb, labels, normalize=self.normalize, recall_ks=self.recall_ks, nmi=self.nmi)
+        if self.clustering:
+            out |= clustering_metrics(emb, labels)
+            if self.official_k is not None and self.official_k <= len(emb):
+                official = clustering_metrics(emb, labels, n_clusters=self.official_k)
+                out |= {"nmi_official_k": official["nmi"], "f1_official_k": official["f1"]}
+        if self.similarity:
+            out |= similarity_stats(emb, labels)
+        return out
+
+    def baselines(self, untrained, x, labels, key: str = "loss", also=None) -> list[dict[str, Any]]:
+        """The baselines every trained net is compared with, scored like the trained nets: one row
+        per ``(seed, net)`` of ``untrained`` (each the initial weights of that seed's runs, built
+        lazily in the order given), then raw pixels (seed −1). ``key`` names the column of the
+        method; ``also(features)`` adds columns from a function mapping inputs to features (the
+        net's embedding, or raw pixels), e.g. a validation score."""
+        rows = []
+        for seed, net in untrained:
+            features = functools.partial(embed, net)
+            rows.append({key: "untrained", "seed": seed, **self.score(features(x), labels), **_also(also, features)})
+        return rows + [{key: "raw pixels", "seed": -1, **self.score(raw_pixels(x), labels), **_also(also, raw_pixels)}]
+
+
+def _also(also, features) -> dict[str, Any]:
+    return also(features) if also is not None else {}
+
+
+CLASS_DISJOINT = Protocol(
+    "class-disjoint retrieval (01, 04)", normalize=True, recall_ks=(1, 2, 4, 8), nmi=True, similarity=True
+)
+HDML_OFFICIAL = Protocol(
+    "HDML's evaluation (02): Euclidean on raw embeddings, clustering at k = classes",
+    recall_ks=(1, 2, 4, 8),
+    clustering=True,
+)
+PAIRS = Protocol("retrieval beside pair verification (03)")

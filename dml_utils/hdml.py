@@ -261,13 +261,14 @@ class HDML(nn.Module):
         settings: HDMLSettings | None = None,
         hidden: int = 512,
         num_class: int | None = None,
+        cross_entropy=F.cross_entropy,
     ):
         super().__init__()
         self.settings = settings or HDMLSettings()
         self.generator = Generator(net.embedding_size, net.feature_dim, hidden)
         self.raw_ids = num_class is not None
         self.classifier = nn.Linear(net.feature_dim, num_class if self.raw_ids else len(set(int(c) for c in classes)))
-        self.cross_entropy = F.cross_entropy
+        self.cross_entropy = cross_entropy
         self.register_buffer(
             "classes", torch.as_tensor(sorted({int(c) for c in classes}), dtype=torch.long), persistent=False
         )
@@ -427,9 +428,10 @@ class LearningRates:
     softmax: float = 1e-3
 
 
-def hdml_step(net: HDMLNet, hdml: HDML, lrs: LearningRates | None = None, apply: bool = True) -> Step:
+def hdml_step(net: HDMLNet, hdml: HDML, lrs: LearningRates | None = None, apply: bool = True, record=None) -> Step:
     """The engine's Step for HDML (three Adam optimizers, each moved only by its loss) or, with
-    ``apply=False``, for the plain J_m (one Adam optimizer on the net)."""
+    ``apply=False``, for the plain J_m (one Adam optimizer on the net). ``record``: what keeps the
+    block means after each step (``hdml.record`` by default)."""
     lrs = lrs or LearningRates()
     if not apply:
         return Step(
@@ -445,5 +447,5 @@ def hdml_step(net: HDMLNet, hdml: HDML, lrs: LearningRates | None = None, apply:
             Update("J_gen", torch.optim.Adam(hdml.generator.parameters(), lr=lrs.generator)),
             Update("J_cls", torch.optim.Adam(hdml.classifier.parameters(), lr=lrs.softmax)),
         ],
-        after_update=hdml.record,
+        after_update=hdml.record if record is None else record,
     )

@@ -11,7 +11,9 @@ sizes, and the official evaluation's k-means.
 
 from __future__ import annotations
 
+import itertools
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,13 +27,11 @@ from .class_disjoint import RetrievalData
 from .class_disjoint import prepare as _prepare
 from .config import Config, resolve_device, seed_everything
 from .data import batch_loader, select_rows
-from .evaluate import clustering_metrics, embed, retrieval_metrics
+from .evaluate import HDML_OFFICIAL, Protocol, clustering_metrics, embed
 from .results import beats_baselines_claim, claims_table, interval_claim, mean_std, paired_claim
-from .retrieval_run import raw_pixels
 from .sampling import TupleBatchSampler
 from .train import fit
 
-RECALL_KS = (1, 2, 4, 8)
 LABELS = {
     ("triplet", False): "triplet",
     ("triplet", True): "triplet + HDML",
@@ -62,25 +62,31 @@ def settings(cfg: Config, loss: str, **over) -> H.HDMLSettings:
     )
 
 
-def build(cfg: Config, data: RetrievalData, loss: str, seed: int, num_class: int | None = None, **over):
+def build(
+    cfg: Config,
+    data: RetrievalData,
+    loss: str,
+    seed: int,
+    num_class: int | None = None,
+    cross_entropy=F.cross_entropy,
+    **over,
+):
     """The net (its initial weights depend on the seed only, so runs with and without HDML start
-    alike) and the HDML parts (generator, softmax classifier)."""
+    alike) and the HDML parts (generator, softmax classifier); ``num_class`` and ``cross_entropy``
+    set the official conventions for the NaN study, ``over`` any HDML setting."""
     seed_everything(seed)
     dev = resolve_device(cfg.device)
     net = H.hdml_net(cfg.backbone, cfg.embedding_size, data.x_train.shape[1:], cfg.pretrained, cfg.feature_pool).to(dev)
-    hd = H.HDML(net, np.unique(data.y_train), settings(cfg, loss, **over), num_class=num_class).to(dev)
-    return net, hd
+    parts = H.HDML(
+        net, np.unique(data.y_train), settings(cfg, loss, **over), num_class=num_class, cross_entropy=cross_entropy
+    )
+    return net, parts.to(dev)
 
 
-def unseen_metrics(cfg: Config, emb: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Recall@K and MAP@R (Euclidean, raw embeddings, as the official evaluation), NMI and clustering
-    F1 at k = the number of classes, and at the official evaluation's hard-wired k."""
-    out = retrieval_metrics(emb, y, normalize=False, recall_ks=RECALL_KS)
-    out |= clustering_metrics(emb, y)
-    if cfg.official_clusters <= len(emb):
-        official = clustering_metrics(emb, y, n_clusters=cfg.official_clusters)
-        out |= {"nmi_official_k": official["nmi"], "f1_official_k": official["f1"]}
-    return out
+def protocol(cfg: Config) -> Protocol:
+    """HDML's evaluation (Recall@K and MAP@R, Euclidean on raw embeddings, as the official code;
+    NMI and clustering F1 at k = the number of classes) with the official code's hard-wired k."""
+    return replace(HDML_OFFICIAL, official_k=cfg.official_clusters)
 
 
 def run(cfg: Config, data: RetrievalData, loss: str, apply: bool, seed: int, progress: bool = True) -> dict[str, Any]:
@@ -93,7 +99,7 @@ def run(cfg: Config, data: RetrievalData, loss: str, apply: bool, seed: int, pro
     curve = []
 
     def evaluate(p):
-        r = retrieval_metrics(embed(net, data.x_val), data.y_val, recall_ks=(1,))
+        r = protocol(cfg).retrieval(embed(net, data.x_val), data.y_val, recall_ks=(1,))
         curve.append(
             {"iteration": p * cfg.eval_every, "val_recall_at_1": r["recall_at_1"], "val_map_at_r": r["map_at_r"]}
         )
@@ -120,7 +126,7 @@ def run(cfg: Config, data: RetrievalData, loss: str, apply: bool, seed: int, pro
         "nonfinite_values": nonfinite,
         "loss_values": sum(len(v) for v in hist.losses.values()),
         "weight_move": hist.weight_move[passes]["net"],
-        **unseen_metrics(cfg, embed(net, data.x_test), data.y_test),
+        **protocol(cfg).score(embed(net, data.x_test), data.y_test),
     }
     if apply:
         summary |= {"final_hardness": hd.hardness, "final_balance": hd.balance}
@@ -140,11 +146,8 @@ def run_grid(cfg: Config, data: RetrievalData, progress: bool = True):
 
 def baselines(cfg: Config, data: RetrievalData) -> list[dict[str, Any]]:
     """The untrained net of each seed (the trained runs' initial weights) and raw pixels."""
-    out = []
-    for seed in cfg.seeds:
-        net, _ = build(cfg, data, cfg.losses[0], seed)
-        out.append({"method": "untrained", "seed": seed, **unseen_metrics(cfg, embed(net, data.x_test), data.y_test)})
-    return out + [{"method": "raw pixels", "seed": -1, **unseen_metrics(cfg, raw_pixels(data.x_test), data.y_test)}]
+    untrained = ((seed, build(cfg, data, cfg.losses[0], seed)[0]) for seed in cfg.seeds)
+    return protocol(cfg).baselines(untrained, data.x_test, data.y_test, key="method")
 
 
 # ---------------------------------------------------------------- schedules and synthetic negatives
@@ -364,27 +367,36 @@ def nan_candidates(cfg: Config, data: RetrievalData, ids: dict[int, int], seed: 
 
 
 def official_guarded_steps(step, batches, steps: int, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """The official loop (``nn_Ops.training``): every loss that is NaN is replaced by 0 before it is
-    differentiated, then each optimizer steps. Returns, per iteration, the losses (``columns``, or
-    all) and which parameter groups hold NaN after the update."""
-    rows, it = [], iter(batches)
-    for i in range(1, steps + 1):
-        losses = step.losses(next(it))
-        values = {k: float(v.detach()) for k, v in losses.items()}
-        for j, u in enumerate(step.updates):
-            guarded = torch.where(torch.isnan(losses[u.loss]), torch.zeros_like(losses[u.loss]), losses[u.loss])
-            grads = torch.autograd.grad(guarded, u.params, retain_graph=j < len(step.updates) - 1, allow_unused=True)
-            for prm, g in zip(u.params, grads):
-                prm.grad = g
-        for u in step.updates:
-            u.optimizer.step()
-        if step.after_update is not None:
-            step.after_update(values)
-        row = {"iteration": i, **{k: values[k] for k in (columns or values)}}
-        for name, m in step.models.items():
-            row[f"{name} weights NaN"] = any(bool(torch.isnan(q).any()) for q in m.parameters())
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """The official loop (``nn_Ops.training``) on the engine (``fit(nonfinite="zero")``): every loss
+    that is NaN is replaced by 0 before it is differentiated, then each optimizer steps. Returns, per
+    iteration, the losses (``columns``, or all) and which models hold NaN weights after the update."""
+    weights = _NaNWeights(step.models)
+    hist = fit(step, itertools.islice(batches, steps), 1, monitor=weights, nonfinite="zero", progress=False)
+    names = columns or tuple(hist.losses)
+    return pd.DataFrame(
+        [
+            {"iteration": i, **{k: hist.losses[k][i - 1] for k in names}, **nan}
+            for i, nan in enumerate(weights.rows, start=1)
+        ]
+    )
+
+
+class _NaNWeights:
+    """A monitor for the engine: after every step, which models hold a NaN weight."""
+
+    def __init__(self, models: dict[str, torch.nn.Module]):
+        self.models, self.rows = models, []
+
+    def start(self, history) -> None:
+        pass
+
+    def after_step(self, history) -> None:
+        self.rows.append(
+            {
+                f"{name} weights NaN": any(bool(torch.isnan(q).any()) for q in m.parameters())
+                for name, m in self.models.items()
+            }
+        )
 
 
 class _SkippingRecorder:
@@ -409,10 +421,16 @@ def nan_cascade(
         net, hd = build(cfg, data, "triplet", seed)
         ids = None
     else:
-        net, hd = build(cfg, data, "triplet", seed, num_class=cfg.official_num_class, eps=0.0)
-        hd.cross_entropy = tf_gpu_sparse_softmax_cross_entropy
-    step = H.hdml_step(net, hd, H.LearningRates(cfg.lr, cfg.lr_gen, cfg.lr_softmax))
-    step.after_update = _SkippingRecorder(hd)
+        net, hd = build(
+            cfg,
+            data,
+            "triplet",
+            seed,
+            num_class=cfg.official_num_class,
+            cross_entropy=tf_gpu_sparse_softmax_cross_entropy,
+            eps=0.0,
+        )
+    step = H.hdml_step(net, hd, H.LearningRates(cfg.lr, cfg.lr_gen, cfg.lr_softmax), record=_SkippingRecorder(hd))
     sampler = TupleBatchSampler(data.y_train, "triplet", cfg.tuples["triplet"], steps, seed=seed)
 
     def batches():

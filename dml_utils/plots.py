@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
+from .collapse import SPREAD_BELOW
 from .config import Config
 
 sns.set_theme(context="notebook", style="whitegrid")
@@ -421,7 +422,7 @@ def gradient_norm_panel(norms: dict[str, list[float]], title: str):
     return fig
 
 
-def collapse_traces(traces: dict[str, dict], title: str, pinned: dict[str, float], spread_below: float = 0.05):
+def collapse_traces(traces: dict[str, dict], title: str, pinned: dict[str, float], spread_below: float = SPREAD_BELOW):
     """Per run: the batch-hard loss per step (left, with the collapse values dashed) and the probe
     batch's spread relative to step 0 (right, log scale, with the collapse threshold). A trace is
     {"loss", "steps", "spread", "collapsed_at", "growth"}; growth steps (progressive runs) are dotted."""

@@ -13,13 +13,12 @@ import torch
 from .class_disjoint import RetrievalData
 from .config import Config, resolve_device, seed_everything
 from .data import batch_loader, select_rows
-from .evaluate import embed, retrieval_metrics, similarity_stats
+from .evaluate import CLASS_DISJOINT, RAW_PIXEL_SIZE, embed, similarity_stats
 from .models import build_backbone as _build
 from .sampling import ClassBalancedBatchSampler
 from .train import fit, labelled_loss, single_loss_step
 
-RECALL_KS = (1, 2, 4, 8)
-RAW_PIXEL_SIZE = 32  # image folders: the raw-pixel baseline's side after average pooling
+PROTOCOL = CLASS_DISJOINT
 
 
 def build_backbone(cfg: Config, data: RetrievalData) -> torch.nn.Module:
@@ -46,13 +45,6 @@ def batch_losses(model, loss_fn, miner, x, y, batches) -> dict[str, float]:
         mined.append(float(loss_fn(emb, lab, miner(emb, lab))) if miner is not None else every[-1])
     model.train(was)
     return {"with_miner": float(np.mean(mined)), "all_tuples": float(np.mean(every))}
-
-
-def unseen_metrics(emb_test, y_test) -> dict[str, float]:
-    return {
-        **retrieval_metrics(emb_test, y_test, normalize=True, recall_ks=RECALL_KS, nmi=True),
-        **similarity_stats(emb_test, y_test),
-    }
 
 
 def train_and_evaluate(
@@ -99,7 +91,7 @@ def train_and_evaluate(
     def evaluate(p):
         row = {
             "iteration": p * cfg.eval_every,
-            "val_map_at_r": retrieval_metrics(embed(model, data.x_val), data.y_val, normalize=True)["map_at_r"],
+            "val_map_at_r": PROTOCOL.map_at_r(embed(model, data.x_val), data.y_val),
         }
         if track:
             for split, (x, y, b) in {
@@ -130,7 +122,7 @@ def train_and_evaluate(
         "weight_move": hist.weight_move[passes]["model"],
         "ms_per_iteration": hist.median_step_ms,
         "val_map_at_r": curve[-1]["val_map_at_r"],
-        **unseen_metrics(emb_test, data.y_test),
+        **PROTOCOL.score(emb_test, data.y_test),
         **{f"val_{k}": v for k, v in similarity_stats(embed(model, data.x_val), data.y_val).items()},
     }
     return {"summary": summary, "curve": curve, "step_loss": hist.step_loss, "model": model}
@@ -138,38 +130,19 @@ def train_and_evaluate(
 
 def baselines(cfg: Config, data: RetrievalData) -> list[dict[str, Any]]:
     """Untrained network (each seed's initialization) and raw pixels, measured like the trained nets."""
-    out = []
-    for seed in cfg.seeds:
-        seed_everything(seed)
-        model = build_backbone(cfg, data).to(resolve_device(cfg.device))
-        out.append(
-            {
-                "loss": "untrained",
-                "seed": seed,
-                **unseen_metrics(embed(model, data.x_test), data.y_test),
-                "val_map_at_r": retrieval_metrics(embed(model, data.x_val), data.y_val, normalize=True)["map_at_r"],
-            }
-        )
-    raw = {
-        "loss": "raw pixels",
-        "seed": -1,
-        **unseen_metrics(raw_pixels(data.x_test), data.y_test),
-        "val_map_at_r": retrieval_metrics(raw_pixels(data.x_val), data.y_val, normalize=True)["map_at_r"],
-    }
+
+    def untrained():
+        for seed in cfg.seeds:
+            seed_everything(seed)
+            yield seed, build_backbone(cfg, data).to(resolve_device(cfg.device))
+
+    rows = PROTOCOL.baselines(
+        untrained(),
+        data.x_test,
+        data.y_test,
+        also=lambda f: {"val_map_at_r": PROTOCOL.map_at_r(f(data.x_val), data.y_val)},
+    )
     if not isinstance(data.x_test, np.ndarray):
         side = min(RAW_PIXEL_SIZE, data.x_test.shape[-1])
-        raw["pixels"] = f"average-pooled to {side}×{side}"
-    return out + [raw]
-
-
-def raw_pixels(x, block: int = 256) -> np.ndarray:
-    """Flattened pixels for the raw-pixel baseline. Image folders (``LazyImages``) are decoded in
-    blocks and average-pooled to RAW_PIXEL_SIZE² first (when larger): SOP's 60k test images at 224 px would be
-    36 GB of float32 as they are."""
-    if isinstance(x, np.ndarray):
-        return x.reshape(len(x), -1)
-    out, side = [], min(RAW_PIXEL_SIZE, x.shape[-1])
-    for s in range(0, len(x), block):
-        t = torch.as_tensor(np.asarray(x[s : s + block]))
-        out.append(torch.nn.functional.adaptive_avg_pool2d(t, side).reshape(len(t), -1).numpy())
-    return np.concatenate(out)
+        rows[-1]["pixels"] = f"average-pooled to {side}×{side}"
+    return rows

@@ -207,6 +207,7 @@ def fit(
     step0_train_mode: bool = True,
     desc: str = "train",
     progress: bool = True,
+    nonfinite: str = "raise",
 ) -> History:
     """Run ``passes`` passes over ``batches``.
 
@@ -216,10 +217,16 @@ def fit(
     (a :class:`dml_utils.collapse.CollapseMonitor`), it is started now and checked at its schedule.
 
     Raises NonFiniteLossError, naming pass, step, loss (and parameter), as soon as a loss or a
-    gradient is NaN or infinite, before any optimizer applies it.
+    gradient is NaN or infinite, before any optimizer applies it. ``nonfinite="zero"`` is the guard
+    of HDML's official TensorFlow loop instead, for the study of its NaN (notebook 02): a loss that
+    is NaN is replaced by 0 before it is differentiated, nothing is checked, the NaN stays in the
+    recorded losses, and a NaN gradient reaches the weights.
     """
     if passes < 1:
         raise ValueError(f"passes must be >= 1, got {passes}")
+    if nonfinite not in ("raise", "zero"):
+        raise ValueError(f"nonfinite must be 'raise' or 'zero', got {nonfinite!r}")
+    guard = nonfinite == "raise"
     eval_passes = set(eval_passes)
     history = History(losses={u.loss: [] for u in step.updates})
     history.initial_state = {
@@ -244,7 +251,10 @@ def fit(
             if missing:
                 raise KeyError(f"the step returned losses {sorted(losses)} but its updates need {missing}")
             values = {k: v.item() for k, v in losses.items()}
-            _guard_losses(values, _where(desc, p, i, history), history)
+            if guard:
+                _guard_losses(values, _where(desc, p, i, history), history)
+            else:
+                losses = {k: torch.where(torch.isnan(v), torch.zeros_like(v), v) for k, v in losses.items()}
             for u in step.updates:
                 u.optimizer.zero_grad(set_to_none=True)
             if multi:  # each loss differentiated w.r.t. its own group only
@@ -257,7 +267,8 @@ def fit(
                         prm.grad = g
             else:
                 losses[main].backward()
-            _guard_gradients(step, values, _where(desc, p, i, history), history, names)
+            if guard:
+                _guard_gradients(step, values, _where(desc, p, i, history), history, names)
             for u in step.updates:
                 u.optimizer.step()
             if step.after_update is not None:

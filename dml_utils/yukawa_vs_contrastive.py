@@ -15,7 +15,7 @@ import torch
 
 from .config import Config, seed_everything
 from .data import Dataset, load_dataset, subsample_per_class
-from .evaluate import embed, retrieval_metrics
+from .evaluate import PAIRS, embed
 from .losses import (
     KERAS_EPSILON,
     ClampedEuclideanDistance,
@@ -113,7 +113,7 @@ def evaluate_embeddings(emb_train, emb_test, data: PairData, train_pairs, train_
             for k, v in distance_stats(d_test, data.test_same, cfg.pos_filter).items()
             if k.startswith("pos")
         },
-        **retrieval_metrics(emb_test[data.retrieval_idx], data.y_test[data.retrieval_idx]),
+        **PAIRS.retrieval(emb_test[data.retrieval_idx], data.y_test[data.retrieval_idx]),
     }
     return out
 

@@ -53,3 +53,15 @@ def test_pinned_needs_a_full_window():
     assert m.pinned_to([1.0, LN2, LN2 + 1e-4, LN2]) == "ln 2"
     assert m.pinned_to([LN2, 0.7, LN2]) is None
     assert math.isclose(LN2, 0.6931471805599453)
+
+
+def test_one_collapse_rule_read_by_the_monitor_the_plots_and_the_studies():
+    import inspect
+
+    from dml_utils import collapse, plots
+
+    assert inspect.signature(collapse.CollapseMonitor).parameters["spread_below"].default == collapse.SPREAD_BELOW
+    assert inspect.signature(collapse.CollapseMonitor).parameters["cosine_above"].default == collapse.COSINE_ABOVE
+    assert inspect.signature(plots.collapse_traces).parameters["spread_below"].default == collapse.SPREAD_BELOW
+    assert collapse.spread_collapsed(0.049) and not collapse.spread_collapsed(0.05)
+    assert collapse.cone_collapsed(0.91) and not collapse.cone_collapsed(0.9)

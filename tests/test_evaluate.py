@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -114,3 +116,62 @@ def test_clustering_metrics_on_separated_and_on_mixed_classes():
     assert clustering_metrics(blobs, y) == {"nmi": pytest.approx(1.0), "f1": pytest.approx(1.0)}
     noise = clustering_metrics(rng.normal(size=(100, 8)), y)
     assert noise["f1"] < 0.5 and noise["nmi"] < 0.3
+
+
+def _separated(n_classes=6, per=12, dim=8, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(n_classes), per)
+    centres = rng.normal(size=(n_classes, dim)) * 3
+    return (centres[y] + rng.normal(size=(len(y), dim))).astype(np.float32), y
+
+
+def test_the_named_protocols_give_what_the_studies_computed_before_them():
+    """Each named protocol is the composition its studies wrote by hand before it existed: the
+    committed numbers of 01-04 did not move when they began to score through it."""
+    from dml_utils.evaluate import CLASS_DISJOINT, HDML_OFFICIAL, PAIRS, clustering_metrics
+
+    emb, y = _separated()
+    assert CLASS_DISJOINT.score(emb, y) == {
+        **retrieval_metrics(emb, y, normalize=True, recall_ks=(1, 2, 4, 8), nmi=True),
+        **similarity_stats(emb, y),
+    }
+    official = clustering_metrics(emb, y, n_clusters=5)
+    assert replace(HDML_OFFICIAL, official_k=5).score(emb, y) == {
+        **retrieval_metrics(emb, y, normalize=False, recall_ks=(1, 2, 4, 8)),
+        **clustering_metrics(emb, y),
+        "nmi_official_k": official["nmi"],
+        "f1_official_k": official["f1"],
+    }
+    assert "nmi_official_k" not in replace(HDML_OFFICIAL, official_k=len(y) + 1).score(emb, y)  # k above the items
+    assert PAIRS.score(emb, y) == retrieval_metrics(emb, y)
+    assert CLASS_DISJOINT.map_at_r(emb, y) == retrieval_metrics(emb, y, normalize=True)["map_at_r"]
+
+
+def test_protocol_baselines_one_row_per_seed_then_raw_pixels_scored_alike():
+    import torch
+
+    from dml_utils.evaluate import CLASS_DISJOINT, embed
+
+    emb, y = _separated()
+    built = []
+
+    def nets():
+        for seed in (3, 4):
+            torch.manual_seed(seed)
+            built.append(torch.nn.Linear(emb.shape[1], 4))
+            yield seed, built[-1]
+
+    rows = CLASS_DISJOINT.baselines(nets(), emb, y, key="method", also=lambda f: {"width": f(emb).shape[1]})
+    assert [(r["method"], r["seed"]) for r in rows] == [("untrained", 3), ("untrained", 4), ("raw pixels", -1)]
+    assert rows[0]["map_at_r"] == CLASS_DISJOINT.score(embed(built[0], emb), y)["map_at_r"]
+    assert rows[-1]["map_at_r"] == CLASS_DISJOINT.score(emb, y)["map_at_r"]
+    assert [r["width"] for r in rows] == [4, 4, emb.shape[1]]
+
+
+def test_a_protocol_refuses_an_official_k_without_clustering():
+    from dml_utils.evaluate import Protocol
+
+    with pytest.raises(ValueError, match="official_k needs clustering"):
+        Protocol("x", official_k=5)
+    with pytest.raises(ValueError, match="official_k must be >= 1"):
+        Protocol("x", clustering=True, official_k=0)

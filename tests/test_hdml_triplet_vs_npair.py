@@ -60,6 +60,7 @@ def test_tf_gpu_cross_entropy_is_nan_only_on_rows_without_a_logit():
     assert torch.isnan(g[1]).all()
 
 
+@pytest.mark.trains  # through the engine (fit); the NaN is arithmetic, the same at every seed
 def test_the_official_guard_zeroes_the_loss_but_not_the_nan_gradient():
     """A loss that is NaN in the forward pass (0 · log 0), guarded as nn_Ops.training guards it:
     its value is 0, its gradient still NaN, and one Adam step writes NaN into the weights."""
@@ -81,6 +82,7 @@ def test_the_official_guard_zeroes_the_loss_but_not_the_nan_gradient():
 
 
 # ---------------------------------------------------------------- the NaN study on data
+@pytest.mark.trains  # through the engine (fit); the NaN is arithmetic, the same at every seed
 def test_only_the_class_id_candidate_is_nan_at_iteration_one_and_it_gives_the_reports_cascade(tiny):
     cfg, data = tiny
     ids = M.subset_id_map(data, M.report_subset_ids(seed=0))
@@ -96,6 +98,7 @@ def test_only_the_class_id_candidate_is_nan_at_iteration_one_and_it_gives_the_re
     assert not fixed.filter(like="weights NaN").to_numpy().any()
 
 
+@pytest.mark.trains  # through the engine (fit); the NaN is arithmetic, the same at every seed
 def test_in_range_ids_give_no_nan_with_the_official_arithmetic(tiny):
     """The cascade needs the out-of-range ids: the same arithmetic with ids 0 … C − 1 stays finite."""
     cfg, data = tiny

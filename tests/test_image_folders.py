@@ -185,9 +185,8 @@ def test_lazy_images_index_like_an_array_and_decode_only_on_demand(tmp_path):
 def test_embedding_and_raw_pixels_of_lazy_images_match_the_decoded_array(tmp_path):
     import torch
 
-    from dml_utils.evaluate import embed
+    from dml_utils.evaluate import RAW_PIXEL_SIZE, embed, raw_pixels
     from dml_utils.models import SmallConvNet
-    from dml_utils.retrieval_run import RAW_PIXEL_SIZE, raw_pixels
 
     make_cub(tmp_path, per_class=1)
     x = load_dataset("cub200", data_root=tmp_path, image_size=8).x_train

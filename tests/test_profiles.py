@@ -45,13 +45,81 @@ def test_each_notebook_checks_its_own_values(notebook, kwargs, match):
 
 @pytest.mark.parametrize("notebook", sorted(NOTEBOOKS))
 def test_every_parameter_has_a_type_and_every_profile_value_fits_it(notebook):
-    from dml_utils.profiles.common import _fits
+    from dml_utils.profiles.common import _fits, parameter_types
 
     m = NOTEBOOKS[notebook]
-    assert set(m.TYPES) == known_parameters(notebook)
+    types = parameter_types(m.Parameters)
+    assert set(types) == known_parameters(notebook)
     for name, profile in m.PROFILES.items():
         for key, value in profile.items():
-            assert _fits(value, m.TYPES[key]), (notebook, name, key, value)
+            assert _fits(value, types[key]), (notebook, name, key, value)
+    for name in PROFILE_NAMES:  # the resolved config is the typed dataclass, frozen
+        cfg = config(notebook, name)
+        assert isinstance(cfg.params, m.Parameters)
+        assert all(getattr(cfg.params, k) is v is getattr(cfg, k) for k, v in cfg.values.items())
+    with pytest.raises(AttributeError):
+        cfg.params.seeds = [9]
+
+
+def _choices_the_package_runs_on():
+    from dml_utils import circle_vs_triplet, data, hdml, hpatches, models, sampling, sampling_matters
+    from dml_utils.profiles import batch_hard_collapse as p05
+
+    return [
+        ("01_circle_vs_triplet_margin", "dataset", list(data.DATASETS)),
+        ("01_circle_vs_triplet_margin", "backbone", list(models.BACKBONES)),
+        ("01_circle_vs_triplet_margin", "miner", list(circle_vs_triplet.MINERS)),
+        ("02_hdml_triplet_vs_npair", "losses", list(hdml.LOSSES)),
+        ("03_yukawa_vs_contrastive_mnist", "datasets", list(data.DATASETS)),
+        ("04_sampling_matters", "samplers", list(sampling.STRATEGIES)),
+        ("04_sampling_matters", "losses", list(sampling_matters.LOSSES)),
+        ("05_batch_hard_collapse", "split", list(hpatches.SPLITS)),
+        ("05_batch_hard_collapse", "photos_train", list(hpatches.PHOTOS_ALL)),
+        ("05_batch_hard_collapse", "distance_variants", list(p05.VARIANTS)),
+    ]
+
+
+def test_each_choice_in_the_annotations_is_the_list_the_package_runs_on():
+    """A choice is a Literal in the Parameters annotations (no module resolved from a string at run
+    time); this test keeps each equal to the list the code that uses it holds."""
+    from dml_utils.profiles.common import _choices, parameter_types
+
+    for notebook, key, runs_on in _choices_the_package_runs_on():
+        assert _choices(parameter_types(NOTEBOOKS[notebook].Parameters)[key]) == runs_on, (notebook, key)
+    for notebook, m in NOTEBOOKS.items():  # every choice of every notebook is one of the lists above
+        checked = {tuple(c) for _, _, c in _choices_the_package_runs_on()}
+        for key, hint in parameter_types(m.Parameters).items():
+            assert not _choices(hint) or tuple(_choices(hint)) in checked, (notebook, key)
+
+
+def test_no_choice_is_resolved_from_a_string():
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "dml_utils"
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
+                raise AssertionError(f"{path.name}: importlib.import_module hides an import from the import graph")
+
+
+@pytest.mark.parametrize("notebook", sorted(NOTEBOOKS))
+def test_the_parameters_cell_annotations_are_the_dataclass_types(notebook):
+    """``papermill --help-notebook`` shows the cell's annotations: each must be the type the
+    Parameters dataclass holds (a path written str, None meaning the profile's)."""
+    import ast
+
+    from dml_utils.profiles.common import describe, parameter_types
+
+    types = parameter_types(NOTEBOOKS[notebook].Parameters)
+    cell = [n for n in ast.parse(_parameters_cell(notebook)).body if isinstance(n, ast.AnnAssign)]
+    assert len(cell) >= 4
+    for node in cell:
+        name, said = node.target.id, ast.unparse(node.annotation)
+        if name == "profile":
+            continue
+        want = describe(types[name]).replace("path", "str")
+        assert said in (want, want.removesuffix(" | None")), (name, said, want)
 
 
 # ---------------------------------------------------------------- the parameters cells say what the profiles hold

@@ -201,3 +201,26 @@ def test_after_update_sees_every_step_once_after_the_optimizers_and_not_the_step
     assert len(seen) == 3 == hist.steps
     for (aux, after), logged in zip(seen, hist.losses["aux"]):
         assert aux == logged and after != aux  # the values of the forward pass, the weights after the update
+
+
+@pytest.mark.trains  # through the engine (fit); the NaN is arithmetic, the same at every seed
+def test_the_official_guard_mode_zeroes_nan_losses_and_lets_nan_gradients_through():
+    """``nonfinite="zero"``: TensorFlow's guard in HDML's official loop (a NaN loss replaced by 0
+    before it is differentiated), for the study of its NaN. The run goes on, the NaN stays in the
+    recorded losses, and a NaN gradient reaches the weights; the default mode raises instead."""
+    w = torch.nn.Linear(2, 1)
+    step = Step(
+        {"w": w},
+        lambda b: {"loss": (w(b) * torch.log(torch.zeros(1))).sum() * 0},  # 0 · log 0: NaN, NaN gradient
+        [Update("loss", torch.optim.Adam(w.parameters(), lr=1e-3))],
+    )
+    hist = fit(step, [torch.ones(1, 2)] * 2, 1, nonfinite="zero", progress=False)
+    assert len(hist.losses["loss"]) == 2 and all(np.isnan(hist.losses["loss"]))
+    assert torch.isnan(w.weight).all()
+    with pytest.raises(ValueError, match="nonfinite must be 'raise' or 'zero'"):
+        fit(step, [torch.ones(1, 2)], 1, nonfinite="skip", progress=False)
+    v = torch.nn.Linear(2, 1)
+    finite = Step({"v": v}, lambda b: {"loss": v(b).sum()}, [Update("loss", torch.optim.SGD(v.parameters(), lr=0.1))])
+    before = v.weight.detach().clone()
+    fit(finite, [torch.ones(1, 2)], 1, nonfinite="zero", progress=False)
+    assert torch.allclose(v.weight.detach(), before - 0.1)  # a finite loss trains as in the default mode

@@ -4,9 +4,10 @@ Values a profile does not set come from "common"; a notebook parameter overrides
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from .common import DATA_AND_THREADS, RUN_TYPES, ConfigError, check_positive, check_run, check_types
+from .common import DATA_AND_THREADS, ConfigError, RunParameters, check_positive, check_run, check_types
 
 NOTEBOOK = "05_batch_hard_collapse"
 
@@ -105,49 +106,63 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 
-TYPES: dict[str, str] = {
-    **RUN_TYPES,
-    "split": "str",
-    "n_patches": "int | None",
-    "photos_train": "list[str] | None",
-    "photos_test": "list[str] | None",
-    "max_side": "int",
-    "release_seed": "int",
-    "patch_size": "int",
-    "embedding_size": "int",
-    "margin": "float",
-    "iterations": "int",
-    "monitor_every": "int",
-    "pinned_window": "int",
-    "probe": "int",
-    "pk_grid": "list[list[int]]",
-    "lr_grid": "list[float]",
-    "low_lr": "float",
-    "distance_variants": "list[str]",
-    "extra_variants": "list[str]",
-    "low_lr_variants": "list[str]",
-    "hermans_setting": "bool",
-    "progressive_iterations": "int",
-    "schedule": "list[list[int]]",
-    "progressive_variants": "list[str]",
-    "growth_window": "int",
-    "map_patches": "int",
-    "table_patches": "int | None",
-    "verification_pairs": "int",
-    "retrieval_queries": "int",
-    "retrieval_pools": "list[int]",
-    "triplet_batches": "list[int]",
-    "mc_trials": "int",
-}
-CHOICES = {
-    "distance_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
-    "extra_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
-    "low_lr_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
-    "progressive_variants": "dml_utils.profiles.batch_hard_collapse:VARIANTS",
-    "split": "dml_utils.hpatches:SPLITS",
-    "photos_train": "dml_utils.hpatches:PHOTOS_ALL",
-    "photos_test": "dml_utils.hpatches:PHOTOS_ALL",
-}
+Variant = Literal["plain", "squared", "soft", "soft-squared", "normalized"]  # the keys of VARIANTS
+Split = Literal["a", "b", "c", "illum", "view", "full"]  # dml_utils.hpatches.SPLITS
+Photo = Literal[  # dml_utils.hpatches.PHOTOS_ALL: the photos scikit-image ships that the synthetic release cuts
+    "astronaut",
+    "camera",
+    "chelsea",
+    "coffee",
+    "moon",
+    "rocket",
+    "brick",
+    "grass",
+    "gravel",
+    "immunohistochemistry",
+    "cell",
+    "coins",
+    "hubble_deep_field",
+    "retina",
+    "page",
+    "text",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Parameters(RunParameters):
+    """Notebook 05's parameters: their types; the values are the profiles'."""
+
+    split: Split
+    n_patches: int | None
+    photos_train: list[Photo] | None
+    photos_test: list[Photo] | None
+    max_side: int
+    release_seed: int
+    patch_size: int
+    embedding_size: int
+    margin: float
+    iterations: int
+    monitor_every: int
+    pinned_window: int
+    probe: int
+    pk_grid: list[list[int]]
+    lr_grid: list[float]
+    low_lr: float
+    distance_variants: list[Variant]
+    extra_variants: list[Variant]
+    low_lr_variants: list[Variant]
+    hermans_setting: bool
+    progressive_iterations: int
+    schedule: list[list[int]]
+    progressive_variants: list[Variant]
+    growth_window: int
+    map_patches: int
+    table_patches: int | None
+    verification_pairs: int
+    retrieval_queries: int
+    retrieval_pools: list[int]
+    triplet_batches: list[int]
+    mc_trials: int
 
 
 def _check_pk(name: str, pairs: list[list[int]]) -> None:
@@ -170,7 +185,7 @@ def _check_pk(name: str, pairs: list[list[int]]) -> None:
 
 
 def validate(v: dict[str, Any]) -> None:
-    check_types(v, TYPES)
+    check_types(v, Parameters)
     check_run(v)
     check_positive(
         v,

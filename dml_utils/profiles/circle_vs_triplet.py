@@ -4,12 +4,12 @@ Values a profile does not set come from "common"; a notebook parameter overrides
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from .common import (
-    CLASS_DISJOINT_TYPES,
     DATA_AND_THREADS,
-    RUN_TYPES,
+    ClassBalancedParameters,
     ConfigError,
     check_class_balanced_batches,
     check_iterations,
@@ -82,33 +82,28 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-TYPES: dict[str, str] = {
-    **RUN_TYPES,
-    **CLASS_DISJOINT_TYPES,
-    "miner": "str",
-    "circle_margin": "float",
-    "circle_gamma": "float",
-    "triplet_margin": "float",
-    "circle_margins": "list[float]",
-    "triplet_margins": "list[float]",
-    "converge_fraction": "float",
-    "timing_repeats": "int",
-    "timing_steps": "int",
-    "smooth_window": "int",
-    "umap_classes": "int",
-    "umap_points": "int",
-    "sweep_seeds": "list[int]",
-    "sweep_iterations": "int",
-}
-CHOICES = {
-    "dataset": "dml_utils.data:DATASETS",
-    "backbone": "dml_utils.models:BACKBONES",
-    "miner": "dml_utils.circle_vs_triplet:MINERS",
-}
+@dataclass(frozen=True, kw_only=True)
+class Parameters(ClassBalancedParameters):
+    """Notebook 01's parameters: their types; the values are the profiles'."""
+
+    miner: Literal["multisimilarity", "none"]  # dml_utils.circle_vs_triplet.MINERS
+    circle_margin: float
+    circle_gamma: float
+    triplet_margin: float
+    circle_margins: list[float]
+    triplet_margins: list[float]
+    converge_fraction: float
+    timing_repeats: int
+    timing_steps: int
+    smooth_window: int
+    umap_classes: int
+    umap_points: int
+    sweep_seeds: list[int]
+    sweep_iterations: int
 
 
 def validate(v: dict[str, Any]) -> None:
-    check_types(v, TYPES)
+    check_types(v, Parameters)
     check_run(v)
     check_class_balanced_batches(v)
     check_positive(v, ("circle_margin", "triplet_margin"))

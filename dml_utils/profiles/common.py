@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import ast
+import difflib
 import os
-from typing import Any
+import types
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
 
 PROFILE_NAMES = ("smoke", "default", "paper")
 
@@ -12,36 +17,55 @@ PROFILE_NAMES = ("smoke", "default", "paper")
 DATA_AND_THREADS: dict[str, Any] = {"data_root": None, "allow_download": False, "threads": 2}
 
 
-# Types shared by notebooks: every run, and the class-disjoint retrieval set-up of 01 and 04.
-RUN_TYPES: dict[str, str] = {
-    "data_root": "path | None",
-    "allow_download": "bool",
-    "threads": "int",
-    "seeds": "list[int]",
-    "lr": "float",
-}
-CLASS_DISJOINT_TYPES: dict[str, str] = {
-    "dataset": "str",
-    "train_classes": "list[int] | None",
-    "n_max": "int | None",
-    "imbalance_ratio": "float",
-    "val_per_class": "int | None",
-    "test_per_class": "int | None",
-    "classes_per_batch": "int",
-    "samples_per_class": "int",
-    "batch_size": "int",
-    "embedding_size": "int",
-    "backbone": "str",
-    "pretrained": "bool",
-    "device": "str",
-    "loss_eval_batches": "int",
-    "iterations": "int",
-    "eval_every": "int",
-}
-
-
 class ConfigError(ValueError):
     """A parameter value that cannot work; the message says how to fix it."""
+
+
+# Choices a parameter of several notebooks takes (tests/test_profiles.py checks each against the
+# list the package runs on: dml_utils.data.DATASETS, dml_utils.models.BACKBONES).
+Dataset = Literal["mnist", "fashion-mnist", "digits", "cub200", "cars196", "sop"]
+Backbone = Literal["convnet", "resnet18"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunParameters:
+    """Every notebook's parameters: where data comes from, threads, seeds and the learning rate.
+    A study's ``Parameters`` extends this; its annotations are the types (``Literal`` for a choice),
+    its profiles are override dicts of values, and nothing else describes a parameter."""
+
+    data_root: Path | None
+    allow_download: bool
+    threads: int
+    seeds: list[int]
+    lr: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassDisjointParameters(RunParameters):
+    """The class-disjoint retrieval set-up of 01 and 04."""
+
+    dataset: Dataset
+    train_classes: list[int] | None
+    n_max: int | None
+    imbalance_ratio: float
+    val_per_class: int | None
+    test_per_class: int | None
+    embedding_size: int
+    backbone: Backbone
+    pretrained: bool
+    device: str
+    iterations: int
+    eval_every: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassBalancedParameters(ClassDisjointParameters):
+    """... trained on class-balanced batches of P classes × K images (01, 04; 02 trains on tuples)."""
+
+    classes_per_batch: int
+    samples_per_class: int
+    batch_size: int
+    loss_eval_batches: int
 
 
 # ---------------------------------------------------------------- rules the notebooks' validate() combine
@@ -85,26 +109,65 @@ def check_iterations(v: dict[str, Any], keys: tuple[str, ...]) -> None:
 
 
 # ---------------------------------------------------------------- parameter types
-# A type is written as in the parameters cells: "int", "float", "bool", "str", "list[int]",
-# "dict[str, int]", with " | None" when None is allowed. A float parameter takes an int;
-# nothing takes a bool but "bool" (True is an int to Python).
-_SCALARS = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "path": (str, os.PathLike)}
+# Read from a Parameters class's annotations. A float parameter takes an int; nothing takes a bool
+# but bool (True is an int to Python); a path takes a str.
 
 
-def _fits(value: Any, kind: str) -> bool:
-    kind = kind.strip()
-    if kind.endswith("| None"):
-        return value is None or _fits(value, kind[: -len("| None")])
-    if kind.startswith("list[") and kind.endswith("]"):
-        return isinstance(value, (list, tuple)) and all(_fits(v, kind[5:-1]) for v in value)
-    if kind.startswith("dict[") and kind.endswith("]"):
-        k, v = (p.strip() for p in kind[5:-1].split(",", 1))
-        return isinstance(value, dict) and all(_fits(a, k) and _fits(b, v) for a, b in value.items())
-    if kind not in _SCALARS:
-        raise KeyError(f"unknown parameter type {kind!r}")
-    if isinstance(value, bool) and kind != "bool":
+def parameter_types(cls: type) -> dict[str, Any]:
+    """Each field of a Parameters dataclass with its resolved type."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
+
+
+def describe(hint: Any) -> str:
+    """A type as the parameters cells write it: ``int``, ``list[float]``, ``dict[str, int] | None``;
+    a choice (``Literal``) as the type of its values, a path as ``path``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        return " | ".join(describe(a) for a in rest) + (" | None" if len(rest) < len(args) else "")
+    if origin is Literal:
+        return type(args[0]).__name__
+    if origin in (list, dict):
+        return f"{origin.__name__}[{', '.join(describe(a) for a in args)}]"
+    if hint is Path:
+        return "path"
+    return hint.__name__
+
+
+def _fits(value: Any, hint: Any, choices: bool = True) -> bool:
+    """Whether ``value`` has type ``hint``; with ``choices=False`` a Literal takes any value of its type."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a, choices) for a in args)
+    if hint is type(None):
+        return value is None
+    if origin is Literal:
+        base = type(args[0])
+        return isinstance(value, base) and not isinstance(value, bool) and (not choices or value in args)
+    if origin is list:
+        return isinstance(value, (list, tuple)) and all(_fits(v, args[0], choices) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            _fits(a, args[0], choices) and _fits(b, args[1], choices) for a, b in value.items()
+        )
+    if hint is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
         return False
-    return isinstance(value, _SCALARS[kind])
+    if hint is float:
+        return isinstance(value, (int, float))
+    if hint is Path:
+        return isinstance(value, (str, os.PathLike))
+    return isinstance(value, hint)
+
+
+def _choices(hint: Any) -> list[Any]:
+    """The values of the Literal inside ``hint`` (through ``| None`` and ``list[...]``), or []."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        return list(args)
+    return [c for a in args for c in _choices(a)] if origin in (typing.Union, types.UnionType, list) else []
 
 
 def _example(kind: str) -> str:
@@ -121,25 +184,35 @@ def _example(kind: str) -> str:
     }.get(kind, kind)
 
 
-def check_types(v: dict[str, Any], types: dict[str, str]) -> None:
-    """Every value of ``v`` against its declared type, in place; the message names the parameter,
-    the value and the fix. A string that holds a Python literal of the right type is read as that
-    literal: ``papermill -p seeds "[0, 1]"`` passes the list as a string."""
-    for key, value in v.items():
-        kind = types[key]
-        if _fits(value, kind):
-            continue
-        if isinstance(value, str) and not _fits("", kind):
+def _suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def check_types(v: dict[str, Any], cls: type) -> None:
+    """Every value of ``v`` against its field's type in the Parameters dataclass ``cls``, in place;
+    the message names the parameter, the value and the fix. A string that holds a Python literal of
+    the right type is read as that literal: ``papermill -p seeds "[0, 1]"`` passes the list as a
+    string. A value of the right type outside a choice gets the list of choices."""
+    for key, hint in parameter_types(cls).items():
+        value, kind = v[key], describe(hint)
+        if not _fits(value, hint, choices=False) and isinstance(value, str) and not _fits("", hint, choices=False):
             try:
                 parsed = ast.literal_eval(value)
             except (ValueError, SyntaxError):
                 parsed = value
-            if _fits(parsed, kind):
-                v[key] = parsed
-                continue
-        hint = ""
-        if isinstance(value, str) and kind.startswith("list"):
-            hint = " (a single string, not a list)"
-        raise ConfigError(
-            f"{key} must be {kind}, got {value!r} ({type(value).__name__}){hint}; e.g. {key} = {_example(kind)}"
-        )
+            if _fits(parsed, hint, choices=False):
+                v[key] = value = parsed
+        if not _fits(value, hint, choices=False):
+            hint_text = " (a single string, not a list)" if isinstance(value, str) and kind.startswith("list") else ""
+            raise ConfigError(
+                f"{key} must be {kind}, got {value!r} ({type(value).__name__}){hint_text}; e.g. {key} = {_example(kind)}"
+            )
+        allowed = _choices(hint)
+        if allowed and not _fits(value, hint):
+            many = isinstance(value, (list, tuple))
+            bad = next(x for x in (value if many else [value]) if x not in allowed)
+            raise ConfigError(
+                f"unknown {key} {bad!r}{' in ' + repr(value) if many else ''}; "
+                f"use {'some' if many else 'one'} of {allowed}.{_suggest(str(bad), [str(a) for a in allowed])}"
+            )

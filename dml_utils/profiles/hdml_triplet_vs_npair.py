@@ -4,12 +4,12 @@ Values a profile does not set come from "common"; a notebook parameter overrides
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from .common import (
-    CLASS_DISJOINT_TYPES,
     DATA_AND_THREADS,
-    RUN_TYPES,
+    ClassDisjointParameters,
     ConfigError,
     check_iterations,
     check_positive,
@@ -88,39 +88,32 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-TYPES: dict[str, str] = {
-    **RUN_TYPES,
-    **CLASS_DISJOINT_TYPES,
-    "feature_pool": "int | None",
-    "losses": "list[str]",
-    "tuples": "dict[str, int]",
-    "lr_gen": "float",
-    "lr_softmax": "float",
-    "alpha": "float",
-    "beta": "float",
-    "lam": "float",
-    "softmax_factor": "float",
-    "margin": "float",
-    "l2_reg": "float",
-    "weight_decay": "float",
-    "block": "int",
-    "official_clusters": "int",
-    "official_num_class": "int",
-    "histogram_batches": "int",
-    "image_size": "int | None",
-}
-# not read by this notebook: the class-balanced batch sizes of 01 and 04 (batches here are tuples)
-for _k in ("classes_per_batch", "samples_per_class", "batch_size", "loss_eval_batches"):
-    TYPES.pop(_k)
-CHOICES = {
-    "dataset": "dml_utils.data:DATASETS",
-    "backbone": "dml_utils.models:BACKBONES",
-    "losses": "dml_utils.hdml:LOSSES",
-}
+@dataclass(frozen=True, kw_only=True)
+class Parameters(ClassDisjointParameters):
+    """Notebook 02's parameters: their types; the values are the profiles'. Not the class-balanced
+    batch sizes of 01 and 04: batches here are tuples."""
+
+    feature_pool: int | None
+    losses: list[Literal["triplet", "npair"]]  # dml_utils.hdml.LOSSES
+    tuples: dict[str, int]
+    lr_gen: float
+    lr_softmax: float
+    alpha: float
+    beta: float
+    lam: float
+    softmax_factor: float
+    margin: float
+    l2_reg: float
+    weight_decay: float
+    block: int
+    official_clusters: int
+    official_num_class: int
+    histogram_batches: int
+    image_size: int | None
 
 
 def validate(v: dict[str, Any]) -> None:
-    check_types(v, TYPES)
+    check_types(v, Parameters)
     check_run(v)
     check_positive(
         v,

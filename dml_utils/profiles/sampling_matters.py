@@ -4,12 +4,12 @@ Values a profile does not set come from "common"; a notebook parameter overrides
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from .common import (
-    CLASS_DISJOINT_TYPES,
     DATA_AND_THREADS,
-    RUN_TYPES,
+    ClassBalancedParameters,
     ConfigError,
     check_class_balanced_batches,
     check_iterations,
@@ -88,36 +88,30 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-TYPES: dict[str, str] = {
-    **RUN_TYPES,
-    **CLASS_DISJOINT_TYPES,
-    "beta_lr": "float",
-    "samplers": "list[str]",
-    "losses": "list[str]",
-    "contrastive_margin": "float",
-    "triplet_margin": "float",
-    "margin_alpha": "float",
-    "margin_beta": "float",
-    "cutoff": "float",
-    "nonzero_loss_cutoff": "float",
-    "sphere_dims": "list[int]",
-    "sphere_samples": "int",
-    "noise_sigmas": "list[float]",
-    "noise_draws": "int",
-    "claim_sigma": "float",
-    "diag_per_class": "int",
-    "image_size": "int | None",
-}
-CHOICES = {
-    "dataset": "dml_utils.data:DATASETS",
-    "backbone": "dml_utils.models:BACKBONES",
-    "samplers": "dml_utils.sampling:STRATEGIES",
-    "losses": "dml_utils.sampling_matters:LOSSES",
-}
+@dataclass(frozen=True, kw_only=True)
+class Parameters(ClassBalancedParameters):
+    """Notebook 04's parameters: their types; the values are the profiles'."""
+
+    beta_lr: float
+    samplers: list[Literal["uniform", "semihard", "hard", "distance"]]  # dml_utils.sampling.STRATEGIES
+    losses: list[Literal["contrastive", "triplet", "margin"]]  # dml_utils.sampling_matters.LOSSES
+    contrastive_margin: float
+    triplet_margin: float
+    margin_alpha: float
+    margin_beta: float
+    cutoff: float
+    nonzero_loss_cutoff: float
+    sphere_dims: list[int]
+    sphere_samples: int
+    noise_sigmas: list[float]
+    noise_draws: int
+    claim_sigma: float
+    diag_per_class: int
+    image_size: int | None
 
 
 def validate(v: dict[str, Any]) -> None:
-    check_types(v, TYPES)
+    check_types(v, Parameters)
     check_run(v)
     check_class_balanced_batches(v)
     check_positive(v, ("contrastive_margin", "triplet_margin", "margin_alpha", "margin_beta", "cutoff"))

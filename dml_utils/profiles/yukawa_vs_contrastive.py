@@ -4,9 +4,10 @@ Values a profile does not set come from "common"; a notebook parameter overrides
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from .common import DATA_AND_THREADS, RUN_TYPES, ConfigError, check_run, check_types
+from .common import DATA_AND_THREADS, ConfigError, Dataset, RunParameters, check_run, check_types
 
 NOTEBOOK = "03_yukawa_vs_contrastive_mnist"
 
@@ -50,26 +51,26 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-TYPES: dict[str, str] = {
-    **RUN_TYPES,
-    "batch_size": "int",
-    "rho": "float",
-    "rms_eps": "float",
-    "threshold": "float",
-    "pos_filter": "float",
-    "tsne_points": "int",
-    "test_fraction": "float",
-    "datasets": "list[str]",
-    "epochs": "int",
-    "eval_epochs": "list[int]",
-    "train_per_class": "dict[str, int] | None",
-    "require_full": "bool",
-}
-CHOICES = {"datasets": "dml_utils.data:DATASETS"}
+@dataclass(frozen=True, kw_only=True)
+class Parameters(RunParameters):
+    """Notebook 03's parameters: their types; the values are the profiles'."""
+
+    batch_size: int
+    rho: float
+    rms_eps: float
+    threshold: float
+    pos_filter: float
+    tsne_points: int
+    test_fraction: float
+    datasets: list[Dataset]
+    epochs: int
+    eval_epochs: list[int]
+    train_per_class: dict[str, int] | None
+    require_full: bool
 
 
 def validate(v: dict[str, Any]) -> None:
-    check_types(v, TYPES)
+    check_types(v, Parameters)
     check_run(v)
     if not isinstance(v["epochs"], int) or v["epochs"] < 1:
         raise ConfigError(f"epochs must be a whole number >= 1, got {v['epochs']!r}")
