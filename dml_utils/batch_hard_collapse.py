@@ -10,7 +10,7 @@ monitor, progressive growth, the gradient near collapse) lives in ``batch_hard``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from .batch_hard import Setting, gradient_norms_near_collapse, progressive_run, 
 from .collapse import LN2, spread_collapsed  # noqa: F401 (notebook 05 reads bhc.LN2)
 from .hpatches import IMAGE_TYPES, PatchSequence
 from .models import SmallConvNet
+from .runs import RunSpec, run_plan
 from .seeds import seed_everything
 
 PATCH_INPUT = 32  # the network's patch side, as HardNet's
@@ -253,35 +254,53 @@ def _trace(r: dict) -> dict[str, list]:
     }
 
 
+def map_plan(cfg) -> list[RunSpec]:
+    """The collapse map's runs: every cell of ``map_settings`` × seed."""
+    return [
+        RunSpec.of(cfg.notebook, "collapse map", seed, {"group": group, **asdict(s)}, iterations=cfg.iterations)
+        for group, s in map_settings(cfg)
+        for seed in cfg.seeds
+    ]
+
+
+def _setting(spec: RunSpec) -> Setting:
+    return Setting(**{f.name: spec[f.name] for f in fields(Setting)})
+
+
+def map_run(cfg, data: PatchData, spec: RunSpec) -> dict[str, Any]:
+    """One run of the collapse map, scored: its row and its trace."""
+    s = _setting(spec)
+    r = run(
+        data.x,
+        data.y,
+        s,
+        spec.seed,
+        spec["iterations"],
+        every=cfg.monitor_every,
+        window=cfg.pinned_window,
+        probe=cfg.probe,
+        embedding_size=cfg.embedding_size,
+    )
+    row = _row(r, s, spec["group"])
+    row.update(_scores(r["model"], data, cfg, s.normalize, table=spec["group"] in ("hermans", "low lr")))
+    return {"row": row, "trace": _trace(r)}
+
+
 def run_collapse_map(cfg, data: PatchData, progress: bool = True):
     """Every cell of ``map_settings`` × seed: a row each (outcome, step caught, final loss and
     spread, matching mAP on the map's test patches; the low-lr and Hermans runs also get the
     retrieval table's scores, prefixed "table_"). Returns (rows, traces by (group, label, seed))."""
     import pandas as pd
 
-    from .progress import bar
-
-    cells = map_settings(cfg)
-    rows, traces = [], {}
-    for (group, s), seed in bar(
-        [(c, seed) for c in cells for seed in cfg.seeds], desc="collapse map", disable=not progress, mininterval=5
-    ):
-        r = run(
-            data.x,
-            data.y,
-            s,
-            seed,
-            cfg.iterations,
-            every=cfg.monitor_every,
-            window=cfg.pinned_window,
-            probe=cfg.probe,
-            embedding_size=cfg.embedding_size,
-        )
-        row = _row(r, s, group)
-        row.update(_scores(r["model"], data, cfg, s.normalize, table=group in ("hermans", "low lr")))
-        rows.append(row)
-        traces[(group, s.label(), seed)] = _trace(r)
-    return pd.DataFrame(rows), traces
+    done = run_plan(
+        map_plan(cfg),
+        lambda spec: map_run(cfg, data, spec),
+        threads=cfg.threads,
+        desc="collapse map",
+        progress=progress,
+    )
+    traces = {(spec["group"], _setting(spec).label(), spec.seed): d["trace"] for spec, d in done.items()}
+    return pd.DataFrame([d["row"] for d in done.values()]), traces
 
 
 def _scores(model, data: PatchData, cfg, normalize: bool, table: bool) -> dict[str, float]:
@@ -300,6 +319,71 @@ def _scores(model, data: PatchData, cfg, normalize: bool, table: bool) -> dict[s
     return {**{f"map_{k}": v for k, v in hp.matching_map(desc).items()}, **out}
 
 
+def progressive_plan(cfg) -> list[RunSpec]:
+    """Progressive growth along ``schedule`` and the large start at its last P × K, for every
+    progressive variant × seed, at ``lr`` for ``progressive_iterations`` steps."""
+    return [
+        RunSpec.of(
+            cfg.notebook,
+            "progressive",
+            seed,
+            {"start": start, "variant": v, "lr": cfg.lr, "schedule": cfg.schedule},
+            iterations=cfg.progressive_iterations,
+        )
+        for v in cfg.progressive_variants
+        for seed in cfg.seeds
+        for start in ("progressive", "large start")
+    ]
+
+
+def progressive_spec_run(cfg, data: PatchData, spec: RunSpec) -> dict[str, Any]:
+    """One run of the progressive plan, scored on the retrieval table's patches: its row and trace."""
+    start, schedule, n, seed = spec["start"], [tuple(pk) for pk in spec["schedule"]], spec["iterations"], spec.seed
+    first = make_setting(cfg, schedule[0] if start == "progressive" else schedule[-1], spec["lr"], spec["variant"])
+    if start == "progressive":
+        r = progressive_run(
+            data.x,
+            data.y,
+            schedule,
+            spec["lr"],
+            seed,
+            n,
+            first.soft,
+            first.squared,
+            first.normalize,
+            cfg.margin,
+            window=cfg.pinned_window,
+            every=cfg.monitor_every,
+            probe=cfg.probe,
+            embedding_size=cfg.embedding_size,
+            growth_window=cfg.growth_window,
+        )
+    else:
+        r = run(
+            data.x,
+            data.y,
+            first,
+            seed,
+            n,
+            every=cfg.monitor_every,
+            window=cfg.pinned_window,
+            probe=cfg.probe,
+            embedding_size=cfg.embedding_size,
+        )
+        r["growth"] = [(0, (first.p, first.k))]
+    row = _row(r, first, start)
+    row.update(
+        {
+            "growth": "; ".join(f"{p}×{k} at step {step}" for step, (p, k) in r["growth"]),
+            "final_pk": "×".join(map(str, r["growth"][-1][1])),
+        }
+    )
+    if start == "progressive":
+        row["pk"] = " → ".join(f"{p}×{k}" for p, k in schedule)
+    row.update(_scores(r["model"], data, cfg, first.normalize, table=True))
+    return {"row": row, "trace": _trace(r)}
+
+
 def run_progressive(cfg, data: PatchData, progress: bool = True):
     """Progressive batch growth along ``schedule`` at ``lr`` for every progressive variant × seed,
     and the same variant started at the schedule's last P × K ("large start": same lr, seed and
@@ -307,62 +391,15 @@ def run_progressive(cfg, data: PatchData, progress: bool = True):
     patches. Returns (rows, traces by (group, variant, seed))."""
     import pandas as pd
 
-    from .progress import bar
-
-    rows, traces = [], {}
-    n = cfg.progressive_iterations
-    jobs = [
-        (start, v, seed)
-        for v in cfg.progressive_variants
-        for seed in cfg.seeds
-        for start in ("progressive", "large start")
-    ]
-    for start, v, seed in bar(jobs, desc="progressive vs large start", disable=not progress, mininterval=5):
-        first = make_setting(cfg, cfg.schedule[0] if start == "progressive" else cfg.schedule[-1], cfg.lr, v)
-        if start == "progressive":
-            r = progressive_run(
-                data.x,
-                data.y,
-                [tuple(pk) for pk in cfg.schedule],
-                cfg.lr,
-                seed,
-                n,
-                first.soft,
-                first.squared,
-                first.normalize,
-                cfg.margin,
-                window=cfg.pinned_window,
-                every=cfg.monitor_every,
-                probe=cfg.probe,
-                embedding_size=cfg.embedding_size,
-                growth_window=cfg.growth_window,
-            )
-        else:
-            r = run(
-                data.x,
-                data.y,
-                first,
-                seed,
-                n,
-                every=cfg.monitor_every,
-                window=cfg.pinned_window,
-                probe=cfg.probe,
-                embedding_size=cfg.embedding_size,
-            )
-            r["growth"] = [(0, (first.p, first.k))]
-        row = _row(r, first, start)
-        row.update(
-            {
-                "growth": "; ".join(f"{p}×{k} at step {step}" for step, (p, k) in r["growth"]),
-                "final_pk": "×".join(map(str, r["growth"][-1][1])),
-            }
-        )
-        if start == "progressive":
-            row["pk"] = " → ".join(f"{p}×{k}" for p, k in cfg.schedule)
-        row.update(_scores(r["model"], data, cfg, first.normalize, table=True))
-        rows.append(row)
-        traces[(start, v, seed)] = _trace(r)
-    return pd.DataFrame(rows), traces
+    done = run_plan(
+        progressive_plan(cfg),
+        lambda spec: progressive_spec_run(cfg, data, spec),
+        threads=cfg.threads,
+        desc="progressive vs large start",
+        progress=progress,
+    )
+    traces = {(spec["start"], spec["variant"], spec.seed): d["trace"] for spec, d in done.items()}
+    return pd.DataFrame([d["row"] for d in done.values()]), traces
 
 
 def baselines(cfg, data: PatchData):

@@ -14,6 +14,7 @@ from .class_disjoint import RetrievalData, prepare  # noqa: F401
 from .config import Config
 from .evaluate import embed
 from .retrieval_run import baselines, train_and_evaluate  # noqa: F401  (notebook 01 calls ct.prepare, ct.baselines)
+from .runs import RunSpec, run_plan
 
 LOSSES = ("circle", "triplet")
 MINERS = ("multisimilarity", "none")
@@ -75,14 +76,38 @@ def run(
     return r
 
 
-def run_main(cfg: Config, data: RetrievalData, progress: bool = True) -> dict[tuple[str, int], dict[str, Any]]:
+def main_plan(cfg: Config) -> list[RunSpec]:
     """Both losses at their configured margins, every seed, tracked every eval_every iterations."""
     margins = {"circle": cfg.circle_margin, "triplet": cfg.triplet_margin}
-    return {
-        (loss, seed): run(cfg, data, loss, margins[loss], seed, cfg.iterations, progress=progress)
+    return [
+        RunSpec.of(cfg.notebook, "main", seed, {"loss": loss, "margin": margins[loss]}, iterations=cfg.iterations)
         for loss in LOSSES
         for seed in cfg.seeds
-    }
+    ]
+
+
+def sweep_plan(cfg: Config) -> list[RunSpec]:
+    """Every margin of each loss's sweep × every sweep seed, untracked."""
+    return [
+        RunSpec.of(cfg.notebook, "sweep", s, {"loss": loss, "margin": m}, iterations=cfg.sweep_iterations)
+        for loss, margins in (("circle", cfg.circle_margins), ("triplet", cfg.triplet_margins))
+        for m in margins
+        for s in cfg.sweep_seeds
+    ]
+
+
+def run_spec(cfg: Config, data: RetrievalData, spec: RunSpec, progress: bool = False) -> dict[str, Any]:
+    """One run of the main comparison (tracked) or of the sweep."""
+    track = spec.kind == "main"
+    return run(cfg, data, spec["loss"], spec["margin"], spec.seed, spec["iterations"], track=track, progress=progress)
+
+
+def run_main(cfg: Config, data: RetrievalData, progress: bool = True) -> dict[tuple[str, int], dict[str, Any]]:
+    """The main plan's runs by (loss, seed)."""
+    done = run_plan(
+        main_plan(cfg), lambda spec: run_spec(cfg, data, spec, progress), threads=cfg.threads, progress=False
+    )
+    return {(spec["loss"], spec.seed): r for spec, r in done.items()}
 
 
 def umap_panels(
@@ -126,18 +151,14 @@ def smooth(values, window: int = 50) -> np.ndarray:
 def margin_sweep(cfg: Config, data: RetrievalData, progress: bool = True):
     import pandas as pd
 
-    from .progress import bar
-
-    jobs = [
-        (loss, m, s)
-        for loss, margins in (("circle", cfg.circle_margins), ("triplet", cfg.triplet_margins))
-        for m in margins
-        for s in cfg.sweep_seeds
-    ]
-    rows = []
-    for loss, m, s in bar(jobs, desc="margin sweep", disable=not progress, mininterval=5):
-        rows.append(run(cfg, data, loss, m, s, cfg.sweep_iterations, track=False, progress=False)["summary"])
-    return pd.DataFrame(rows)
+    done = run_plan(
+        sweep_plan(cfg),
+        lambda spec: run_spec(cfg, data, spec),
+        threads=cfg.threads,
+        desc="margin sweep",
+        progress=progress,
+    )
+    return pd.DataFrame([r["summary"] for r in done.values()])
 
 
 # ---------------------------------------------------------------- tables and claims

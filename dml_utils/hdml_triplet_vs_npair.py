@@ -29,6 +29,7 @@ from .config import Config, resolve_device, seed_everything
 from .data import batch_loader, select_rows
 from .evaluate import HDML_OFFICIAL, Protocol, clustering_metrics, embed
 from .results import beats_baselines_claim, claims_table, interval_claim, mean_std, paired_claim
+from .runs import RunSpec, run_plan
 from .sampling import TupleBatchSampler
 from .train import fit
 
@@ -133,14 +134,26 @@ def run(cfg: Config, data: RetrievalData, loss: str, apply: bool, seed: int, pro
     return {"summary": summary, "curve": curve, "history": hist, "net": net, "hdml": hd}
 
 
-def run_grid(cfg: Config, data: RetrievalData, progress: bool = True):
+def grid_plan(cfg: Config) -> list[RunSpec]:
     """Every loss without and with HDML, for every seed: the same seed gives the same initial net
     and the same batches."""
-    runs = {}
-    for loss in cfg.losses:
-        for apply in (False, True):
-            for seed in cfg.seeds:
-                runs[(loss, apply, seed)] = run(cfg, data, loss, apply, seed, progress)
+    return [
+        RunSpec.of(cfg.notebook, "grid", seed, {"loss": loss, "hdml": apply}, iterations=cfg.iterations)
+        for loss in cfg.losses
+        for apply in (False, True)
+        for seed in cfg.seeds
+    ]
+
+
+def run_grid(cfg: Config, data: RetrievalData, progress: bool = True):
+    """The grid plan's runs: (table of summaries, runs by (loss, hdml, seed))."""
+    done = run_plan(
+        grid_plan(cfg),
+        lambda spec: run(cfg, data, spec["loss"], spec["hdml"], spec.seed, progress),
+        threads=cfg.threads,
+        progress=False,
+    )
+    runs = {(spec["loss"], spec["hdml"], spec.seed): r for spec, r in done.items()}
     return pd.DataFrame([r["summary"] for r in runs.values()]), runs
 
 

@@ -19,6 +19,7 @@ from .config import Config
 from .evaluate import embed
 from .losses import SquaredHingeContrastiveLoss
 from .retrieval_run import baselines, train_and_evaluate  # noqa: F401  (notebook 04 calls sm.prepare, sm.baselines)
+from .runs import RunSpec, run_plan
 from .sampling import (
     STRATEGIES,
     NegativeSamplingMiner,
@@ -80,11 +81,19 @@ def run(cfg: Config, data: RetrievalData, sampler: str, loss: str, seed: int, pr
     return r
 
 
+def grid_plan(cfg: Config) -> list[RunSpec]:
+    """Every sampler × loss × seed."""
+    return [
+        RunSpec.of(cfg.notebook, "grid", seed, {"sampler": s, "loss": loss}, iterations=cfg.iterations)
+        for s in cfg.samplers
+        for loss in cfg.losses
+        for seed in cfg.seeds
+    ]
+
+
 def run_grid(cfg: Config, data: RetrievalData, progress: bool = True):
     """Every sampler × loss × seed. Returns (table of summaries, {(sampler, loss, seed): run})."""
     import pandas as pd
-
-    from .progress import bar
 
     for s in cfg.samplers:
         if s not in STRATEGIES:
@@ -92,10 +101,14 @@ def run_grid(cfg: Config, data: RetrievalData, progress: bool = True):
     for loss in cfg.losses:
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; use some of {list(LOSSES)}")
-    jobs = [(s, loss, seed) for s in cfg.samplers for loss in cfg.losses for seed in cfg.seeds]
-    runs = {}
-    for job in bar(jobs, desc="sampler × loss grid", disable=not progress, mininterval=5):
-        runs[job] = run(cfg, data, *job)
+    done = run_plan(
+        grid_plan(cfg),
+        lambda spec: run(cfg, data, spec["sampler"], spec["loss"], spec.seed),
+        threads=cfg.threads,
+        desc="sampler × loss grid",
+        progress=progress,
+    )
+    runs = {(spec["sampler"], spec["loss"], spec.seed): r for spec, r in done.items()}
     return pd.DataFrame([r["summary"] for r in runs.values()]), runs
 
 

@@ -33,6 +33,7 @@ from .pairs import (
     pair_loss,
     pair_verification_accuracy,
 )
+from .runs import RunSpec, run_plan
 from .seeds import run_generator, shifted
 from .train import fit, single_loss_step
 
@@ -186,13 +187,22 @@ def run_seed(data: PairData, seed: int, cfg: Config, progress: bool = True) -> d
     return out
 
 
+def seed_plan(cfg: Config, dataset: str) -> list[RunSpec]:
+    """One run per seed on ``dataset``: every loss from the same initial weights and batches."""
+    return [RunSpec.of(cfg.notebook, "seed", seed, {"dataset": dataset}, epochs=cfg.epochs) for seed in cfg.seeds]
+
+
 def run(cfg: Config, data: PairData, progress: bool = True):
     """All seeds for one dataset. Returns (records DataFrame, per-seed outputs)."""
     import pandas as pd
 
-    per_seed = {}
-    for seed in cfg.seeds:
-        per_seed[seed] = run_seed(data, seed, cfg, progress=progress)
+    done = run_plan(
+        seed_plan(cfg, data.dataset.name),
+        lambda spec: run_seed(data, spec.seed, cfg, progress=progress),
+        threads=cfg.threads,
+        progress=False,
+    )
+    per_seed = {spec.seed: r for spec, r in done.items()}
     raw = {"loss": "raw pixels", "seed": -1, "epoch": 0, **raw_pixel_baseline(data, cfg)}
     rows = [r for s in per_seed.values() for r in s["records"]] + [raw]
     df = pd.DataFrame(rows)
