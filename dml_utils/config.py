@@ -146,29 +146,88 @@ def known_parameters(notebook: str) -> set[str]:
     return {k for p in NOTEBOOKS[notebook].PROFILES.values() for k in p}
 
 
-def parameter_cell_names(source: str) -> list[str] | None:
-    """The names a cell of plain literal assignments sets (``name = literal`` or ``name: type =
-    literal``, comments allowed), or None when the cell holds anything else."""
+_PLAIN = ("Constant", "List", "Tuple", "Dict", "Set", "UnaryOp", "USub", "UAdd", "Load")
+
+
+def _plain_value(node) -> bool:
+    """A literal, or ``float('nan')`` / ``float('inf')`` inside one: what papermill injects for a
+    non-finite number (so such a value reaches the config, which refuses it by name)."""
+    import ast
+
+    def ok(n) -> bool:
+        if isinstance(n, ast.Call):
+            return (
+                isinstance(n.func, ast.Name)
+                and n.func.id == "float"
+                and len(n.args) == 1
+                and not n.keywords
+                and isinstance(n.args[0], ast.Constant)
+                and isinstance(n.args[0].value, str)
+            )
+        return type(n).__name__ in _PLAIN and all(ok(c) for c in ast.iter_child_nodes(n))
+
+    return ok(node)
+
+
+def _assignments(source: str):
+    """The (name, value node) of every top-level assignment of a cell, or None when the cell holds
+    anything else (or does not parse)."""
     import ast
 
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return None
-    names = []
+    out = []
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            value = node.value
+            out.append((node.targets[0].id, node.value))
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            value = node.value
+            out.append((node.target.id, node.value))
         else:
             return None
-        try:
-            ast.literal_eval(value)
-        except ValueError:
-            return None
-        names.append(node.targets[0].id if isinstance(node, ast.Assign) else node.target.id)
-    return names
+    return out
+
+
+def parameter_cell_names(source: str) -> list[str] | None:
+    """The names a cell of plain value assignments sets (``name = literal`` or ``name: type =
+    literal``, comments allowed; ``float('nan')`` and ``float('inf')`` count as plain, as papermill
+    writes them), or None when the cell holds anything else."""
+    found = _assignments(source)
+    if found is None or not all(_plain_value(value) for _, value in found):
+        return None
+    return [name for name, _ in found]
+
+
+def _check_parameter_cell(source: str) -> None:
+    """A cell that sets ``profile`` is a parameters cell (the notebook's or papermill's injected
+    one): a statement in it that is not a plain value would drop every value of the cell, so it
+    stops the run, named."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return
+    sets_profile = any(
+        isinstance(n, (ast.Assign, ast.AnnAssign))
+        and any(
+            isinstance(t, ast.Name) and t.id == "profile"
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+        )
+        for n in tree.body
+    )
+    if not sets_profile or parameter_cell_names(source) is not None:
+        return
+    bad = next(
+        ast.get_source_segment(source, n) or ast.dump(n)
+        for n in tree.body
+        if _assignments(ast.unparse(n)) is None or not _plain_value(_assignments(ast.unparse(n))[0][1])
+    )
+    raise ConfigError(
+        f"the parameters cell (the cell that sets profile) holds {bad.strip()!r}, which is not a plain value: "
+        "give every parameter a literal (a number, string, list, dict, True/False/None), and compute nothing there"
+    )
 
 
 def notebook_config(notebook: str, namespace: dict[str, Any], root: Path | None = None) -> Config:
@@ -181,9 +240,11 @@ def notebook_config(notebook: str, namespace: dict[str, Any], root: Path | None 
     does not know fails here, before any work, with the list of known ones.
     """
     _check_kernel()
+    _check_not_written_over(notebook, Path(root) if root else repo_root())
     cells = [c for c in namespace.get("In", []) if isinstance(c, str)]
     names: list[str] = []
     for src in cells:
+        _check_parameter_cell(src)
         found = parameter_cell_names(src)
         if found and "profile" in found:
             names += [n for n in found if n not in names]
@@ -193,6 +254,26 @@ def notebook_config(notebook: str, namespace: dict[str, Any], root: Path | None 
         raise ConfigError(f"{notebook}: run the parameters cell first (it sets profile)")
     overrides = {n: namespace[n] for n in names if n != "profile"}
     return config(notebook, namespace["profile"], root=root, **overrides)
+
+
+def _check_not_written_over(notebook: str, root: Path) -> None:
+    """papermill writes its output notebook as it runs, from the first cell on: a run whose output
+    is the committed notebook itself (``papermill notebooks/X.ipynb notebooks/X.ipynb``) has already
+    put an unfinished copy there, papermill's run metadata without an end time. Stop it before any
+    work, and say how to restore the committed one."""
+    import json
+
+    path = root / "notebooks" / f"{notebook}.ipynb"
+    try:
+        meta = json.loads(path.read_text()).get("metadata", {}).get("papermill", {})
+    except (OSError, ValueError):
+        return
+    if meta.get("start_time") and meta.get("end_time") is None:
+        raise ConfigError(
+            f"notebooks/{notebook}.ipynb is being written by this papermill run (its output is the committed "
+            f"notebook): give papermill another output path, e.g. build/{notebook}.ipynb; restore the committed "
+            f"notebook with `git checkout -- notebooks/{notebook}.ipynb`"
+        )
 
 
 def _check_kernel(cwd: Path | None = None) -> None:

@@ -25,7 +25,7 @@ from scipy import stats
 from . import hdml as H
 from .class_disjoint import RetrievalData
 from .class_disjoint import prepare as _prepare
-from .config import Config, resolve_device, seed_everything
+from .config import Config, ConfigError, resolve_device, seed_everything
 from .data import batch_loader, select_rows
 from .evaluate import HDML_OFFICIAL, Protocol, clustering_metrics, embed
 from .results import beats_baselines_claim, claims_table, interval_claim, mean_std, paired_claim
@@ -43,8 +43,33 @@ CARS196_CLASSES, CARS196_TRAIN = 196, 98  # ids 1–196; the official split trai
 
 
 def prepare(cfg: Config) -> RetrievalData:
-    """Training images of the training classes, held-out images of them, and the unseen test classes."""
-    return _prepare(cfg)
+    """Training images of the training classes, held-out images of them, and the unseen test
+    classes; then what the config asks of them is checked (``check_fits``), before any run."""
+    data = _prepare(cfg)
+    check_fits(cfg, data)
+    return data
+
+
+def check_fits(cfg: Config, data: RetrievalData) -> None:
+    """The tuples per batch of every loss need as many training classes with two images each (the
+    sampler's rule), and the official k at most as many clusters as test images: a ConfigError
+    that says what to change, not a failure minutes into the runs."""
+    classes, counts = np.unique(data.y_train, return_counts=True)
+    eligible = int((counts >= 2).sum())
+    for loss in cfg.losses:
+        n = cfg.tuples[loss]
+        if n > eligible:
+            raise ConfigError(
+                f"tuples[{loss!r}] = {n}: a {loss} batch of {n} tuples needs {n} distinct training classes with "
+                f">= 2 images each, and the {len(classes)} training classes here give {eligible}; lower tuples[{loss!r}] "
+                f"to <= {eligible}, or train on more classes (train_classes)"
+            )
+    if cfg.official_clusters > len(data.y_test):
+        raise ConfigError(
+            f"official_clusters = {cfg.official_clusters}, but the unseen classes have {len(data.y_test)} test "
+            f"images: k-means cannot make more clusters than items; lower official_clusters (the official code's "
+            f"98 is the number of Cars196's test classes)"
+        )
 
 
 # ---------------------------------------------------------------- one run

@@ -107,13 +107,22 @@ def load_hpatches(
     data_root: str | Path, split: str = "a", part: str = "test", splits_file: str | Path | None = None
 ) -> dict[str, PatchSequence]:
     """The sequences of one part ("train" or "test") of a benchmark split, by name. The split file
-    is ``splits.json`` beside the sequence folders unless ``splits_file`` names it."""
+    is ``splits.json`` beside the sequence folders or in ``data_root`` (the folder holding
+    ``hpatches-release/``), unless ``splits_file`` names it."""
     if split not in SPLITS:
         raise ValueError(f"unknown HPatches split {split!r}; use one of {list(SPLITS)}")
     if part not in ("train", "test"):
         raise ValueError(f"part must be 'train' or 'test', got {part!r}")
     release = find_release(data_root)
-    splits = load_splits(splits_file or release / "splits.json")
+    if splits_file is None:
+        places = list(dict.fromkeys([release / "splits.json", Path(data_root) / "splits.json"]))
+        splits_file = next((p for p in places if p.is_file()), None)
+        if splits_file is None:
+            raise LayoutError(
+                f"no split file {' or '.join(map(str, places))}: copy tasks/splits/splits.json of the "
+                "hpatches-benchmark repository into one of them"
+            )
+    splits = load_splits(splits_file)
     if split not in splits or part not in splits[split]:
         raise LayoutError(
             f"the split file has no {split!r}/{part!r} list (it has {sorted(splits)}); use the benchmark's splits.json"
@@ -156,11 +165,24 @@ def _l2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cdist(np.asarray(a, np.float64), np.asarray(b, np.float64), "euclidean")
 
 
+def check_descriptors(descriptors: dict[str, dict[str, np.ndarray]]) -> None:
+    """Descriptors a task can score: some sequences, and every value finite (a NaN distance sorts
+    anywhere, so a diverged net would get a score)."""
+    if not descriptors:
+        raise ValueError("no sequences to evaluate")
+    for seq, desc in descriptors.items():
+        for t, d in desc.items():
+            if not np.isfinite(np.asarray(d, dtype=np.float64)).all():
+                raise ValueError(
+                    f"the descriptors of {seq}/{t} hold NaN or inf: the network diverged or an input is not "
+                    "finite; no HPatches score is computed from them (check the training losses)"
+                )
+
+
 def matching_map(descriptors: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
     """The matching task's mAP per difficulty and their mean. ``descriptors[seq][t]`` is the (N, D)
     array of image type t's patches (t in ``IMAGE_TYPES``)."""
-    if not descriptors:
-        raise ValueError("no sequences to evaluate")
+    check_descriptors(descriptors)
     ap = {d: [] for d in DIFFICULTIES}
     for seq, desc in descriptors.items():
         ref = desc["ref"]
@@ -224,6 +246,7 @@ def verification_ap(
     """The verification task: per difficulty and negative kind (inter / intra), the AP of the
     imbalanced protocol (all negatives, positives 1/5 as many: the benchmark's "mAP") and the ROC
     AUC of the balanced one. Score = minus the L2 distance."""
+    check_descriptors(descriptors)
     names = pairs["names"]
     out = {}
     for d, label in DIFFICULTIES.items():
@@ -255,6 +278,7 @@ def retrieval_map(
     the same patch in images 1…5 of a difficulty; distractors are reference patches of the other
     sequences, drawn at random among those ``keep`` allows (``informative``). For a pool of k, AP
     over the five positives and the first k − 5 distractors; mAP over queries."""
+    check_descriptors(descriptors)
     rng = np.random.default_rng(seed)
     names = sorted(descriptors)
     refs = [(n, i) for n in names for i in range(len(descriptors[n]["ref"])) if keep is None or keep[n][i]]

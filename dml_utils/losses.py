@@ -6,6 +6,8 @@ They plug into PML's miners, distances and reducers like its own losses do:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from pytorch_metric_learning.distances import LpDistance
 from pytorch_metric_learning.losses import ContrastiveLoss, GenericPairLoss
@@ -76,7 +78,7 @@ class YukawaLoss(PairwiseOnlyMixin, GenericPairLoss):
 
     def __init__(self, decay: float = 10.0, pos_exponent: float = 3.0, eps: float = KERAS_EPSILON, **kwargs):
         super().__init__(mat_based_loss=False, **kwargs)
-        if decay < 0 or pos_exponent <= 0 or eps <= 0:
+        if not all(math.isfinite(v) for v in (decay, pos_exponent, eps)) or decay < 0 or pos_exponent <= 0 or eps <= 0:
             raise ValueError(f"need decay >= 0, pos_exponent > 0, eps > 0; got {decay}, {pos_exponent}, {eps}")
         if self.distance.is_inverted:
             raise ValueError("YukawaLoss needs a distance (small = similar), not a similarity such as CosineSimilarity")

@@ -144,13 +144,26 @@ def mean_std(values, digits: int = 3, scale: float = 1.0) -> str:
     return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f} (n={len(v)})"
 
 
+def finite_values(values, what: str) -> np.ndarray:
+    """``values`` as a float array, refused when any is NaN or infinite: no interval, test or verdict
+    is computed from a value that is not a number (a diverged run, a metric of an empty set)."""
+    v = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        raise ValueError(
+            f"{int(bad.sum())} of {v.size} values of {what} are NaN or infinite ({v.tolist()}): no interval or "
+            "verdict is computed from them; find the run that gave them (a diverged loss, an empty evaluation)"
+        )
+    return v
+
+
 def paired_interval(diffs, level: float = 0.95) -> dict[str, float]:
     """Mean of paired differences with its two-sided t confidence interval (scipy's
     ``ttest_1samp(...).confidence_interval``, n − 1 degrees of freedom), and the seeds an effect of
     this size would need for that interval to exclude 0 with 80 % power (``seeds_needed``)."""
     from scipy import stats
 
-    d = np.asarray(diffs, dtype=float)
+    d = finite_values(diffs, "the paired differences")
     n, mean = len(d), float(d.mean()) if len(d) else float("nan")
     if n < 2:
         nan = float("nan")
@@ -250,7 +263,7 @@ def interval_claim(
     """A claims-table row for a claim that ``diffs`` (one independent value per seed) are > 0, or
     < 0 with ``lower_wins``; the verdict is interval_verdict's at the equivalence margin of ``metric``
     (a name in EQUIVALENCE_MARGINS, or a number; 0: no margin). The interval is printed in ``ours``."""
-    d = np.asarray(diffs, dtype=float)
+    d = finite_values(diffs, repr(claim))
     margin, margin_why = _margin(metric)
     ci = paired_interval(d)
     verdict = interval_verdict(paired_interval(-d if lower_wins else d), margin)
@@ -280,7 +293,7 @@ def paired_claim(
 ) -> dict[str, str]:
     """A claims-table row for "a beats b", values paired by seed (same initial weights and batches);
     with lower_wins, beating means lower. ``metric``: the equivalence margin (see interval_claim)."""
-    a_values, b_values = np.asarray(a_values, dtype=float), np.asarray(b_values, dtype=float)
+    a_values, b_values = finite_values(a_values, f"{a} in {claim!r}"), finite_values(b_values, f"{b} in {claim!r}")
     if a_values.shape != b_values.shape:
         raise ValueError(f"paired values need one per seed on each side; got {a_values.shape} and {b_values.shape}")
     diff = a_values - b_values
@@ -336,7 +349,7 @@ def equivalence_claim(
     estimate log(A / B). *reproduced* when the 95 % interval of the ratio lies within
     [1/(1 + tolerance), 1 + tolerance]; *not reproduced* when it lies wholly outside that band;
     *inconclusive* otherwise."""
-    ci = paired_interval(log_ratios)
+    ci = paired_interval(finite_values(log_ratios, repr(claim)))
     bound = float(np.log1p(tolerance))
     if not (np.isfinite(ci["lo"]) and np.isfinite(ci["hi"])):
         verdict = "inconclusive"
@@ -359,11 +372,12 @@ def beats_baselines_claim(claim: str, trained: dict[str, Any], untrained, raw: f
     and raw pixels": per net, the per-seed margin over the better baseline with its 95 % interval.
     *reproduced* when every net's interval is above 0, *not reproduced* when any net's is below 0
     or inside the equivalence margin, *inconclusive* otherwise."""
-    untrained = np.asarray(untrained, dtype=float)
+    untrained = finite_values(untrained, f"the untrained baseline in {claim!r}")
+    raw = float(finite_values([raw], f"the raw-pixel baseline in {claim!r}")[0])
     margin, margin_why = _margin(metric)
     parts, verdicts = [], []
     for name, values in trained.items():
-        v = np.asarray(values, dtype=float)
+        v = finite_values(values, f"{name} in {claim!r}")
         if v.shape != untrained.shape:
             raise ValueError(
                 f"{name}: one value per seed, as the untrained baseline ({untrained.shape}), got {v.shape}"

@@ -19,6 +19,7 @@ its own.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Iterator
 
 import numpy as np
@@ -89,6 +90,13 @@ class ClassBalancedBatchSampler(Sampler[list[int]]):
         self.members = {int(c): np.flatnonzero(labels == c) for c in eligible}
         self.eligible = eligible
         self.excluded = classes[counts < samples_per_class]
+        if len(self.excluded):
+            warnings.warn(
+                f"classes {self.excluded.tolist()} have fewer than samples_per_class={samples_per_class} samples "
+                f"(counts {counts[counts < samples_per_class].tolist()}) and never appear in a batch; lower "
+                "samples_per_class, or give those classes more samples",
+                stacklevel=2,
+            )
         self.cpb, self.spc, self.batches = classes_per_batch, samples_per_class, batches
         self.rng = run_rng(seed)  # a run seed: DML_SEED_OFFSET shifts it (dml_utils.seeds)
 

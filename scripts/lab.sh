@@ -32,6 +32,7 @@ fi
 
 token=${TOKEN:-$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(24))')}
 flags=(--ip="$IP" --port="$PORT" --port-retries=0 --ServerApp.root_dir="$LAB_DIR" --IdentityProvider.token="$token"
+       --config=scripts/lab_config.py
        --ServerApp.default_url=/lab/tree/notebooks)
 [ "$(id -u)" = 0 ] && flags+=(--allow-root)   # containers and CI machines run as root
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ "$(uname)" != Darwin ]; then
@@ -44,7 +45,8 @@ JupyterLab from .venv (the notebooks' python3 kernel is this .venv's Python, wit
 From a laptop, when this runs on a remote machine, forward the port first:
     ssh -N -L $PORT:localhost:$PORT $(id -un)@$(hostname)
 then open http://localhost:$PORT/lab/tree/notebooks?token=$token
-Runs started in the Lab write under build/; only 'make reproduce' updates figures/ and results/.
+Runs started in the Lab write under build/; only 'make reproduce' updates figures/, results/ and notebooks/.
+The Lab does not save into notebooks/ (the committed notebooks): keep edits with Save Notebook As... under build/lab/.
 Stop with Ctrl-C.
 EOF
 exec .venv/bin/jupyter lab "${flags[@]}"

@@ -146,6 +146,10 @@ def main(argv=None, root: Path = ROOT) -> int:
         if not nb.is_file():
             print(f"error: no notebook {nb}", file=sys.stderr)
             return 2
+        problem = not_a_repository_notebook(nb, root)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
         if publishing and parameters_cell_profile(nbformat.read(nb, as_version=4)) != "default":
             print(
                 f'error: {nb.name}\'s parameters cell does not set profile = "default"; a published notebook '
@@ -158,64 +162,140 @@ def main(argv=None, root: Path = ROOT) -> int:
     failed = []
     for nb in notebooks:
         stage = root / "build" / "stage" / nb.stem
-        shutil.rmtree(stage, ignore_errors=True)
-        stage.mkdir(parents=True)
-        if publishing:
-            os.environ[OUTPUT_ENV] = str(stage)
-            target = nb
-        else:
-            os.environ.pop(OUTPUT_ENV, None)
-            target = (
-                root / "tests" / "regression" / nb.name
-                if args.baseline
-                else root / "build" / args.profile / "notebooks" / nb.name
-            )
-        out = stage / nb.name
-        start = time.perf_counter()
-        print(
-            f"== {_rel(nb, root)} (profile {args.profile}{', ' + str(params) if len(params) > 1 else ''}) -> "
-            f"{_rel(target, root)}{' and figures/, results/' if publishing else ''}",
-            flush=True,
-        )
         try:
-            # publishing injects nothing: the committed notebook runs its own parameters cell
-            pm.execute_notebook(
-                str(nb),
-                str(out),
-                parameters=None if publishing else params,
-                cwd=str(nb.parent),
-                kernel_name="python3",
-                progress_bar=False,
-                stderr_file=sys.stderr,
-            )  # bars shown here
-        except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
-            keep = root / "build" / "failed" / nb.name
-            keep.parent.mkdir(parents=True, exist_ok=True)
-            if out.exists():
-                shutil.move(out, keep)
-            last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
-            print(
-                f"FAILED {nb.name} after {time.perf_counter() - start:.0f} s: {type(exc).__name__}: {last}\n"
-                f"  no committed file changed; the partial run is in {_rel(keep, root)}",
-                file=sys.stderr,
-            )
+            lock = take_lock(stage)
+        except RuntimeError as err:
+            print(f"error: {err}", file=sys.stderr)
             failed.append(nb.name)
             continue
+        try:
+            ok = run_one(nb, stage, root, args.profile, params, publishing, args.baseline)
+        except KeyboardInterrupt:
+            keep = keep_partial(stage / nb.name, root, nb.name)
+            print(
+                f"\ninterrupted during {nb.name}: no committed file changed"
+                + (f"; the partial run is in {_rel(keep, root)}" if keep else ""),
+                file=sys.stderr,
+            )
+            return 130
         finally:
-            os.environ.pop(OUTPUT_ENV, None)
-        executed = nbformat.read(out, as_version=4)
-        clean_for_commit(executed, keep_injected=not publishing)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if publishing:
-            for line in publish(stage, root, nb.stem):
-                print(f"  {line}", flush=True)
-        nbformat.write(executed, out)
-        os.replace(out, target)
-        print(f"ok {nb.name}: {time.perf_counter() - start:.0f} s", flush=True)
+            lock.unlink(missing_ok=True)
+        if not ok:
+            failed.append(nb.name)
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def not_a_repository_notebook(nb: Path, root: Path) -> str | None:
+    """Why ``nb`` is not one of this repository's numbered notebooks (notebooks/NN_*.ipynb, a
+    notebook file), or None: the script publishes over its input, so it runs nothing else."""
+    if (
+        nb.parent != (root / "notebooks").resolve()
+        or nb.suffix != ".ipynb"
+        or not nb.name[:3].replace("_", "").isdigit()
+    ):
+        return (
+            f"{nb} is not a numbered notebook of this repository (notebooks/NN_*.ipynb under {root}); "
+            "to run another notebook, use papermill with an output path of your own"
+        )
+    try:
+        nbformat.read(nb, as_version=4)
+    except Exception as err:  # nbformat's NotJSONError, a validation error, bad encoding
+        return f"{_rel(nb, root)} is not a readable notebook ({type(err).__name__}): restore it with `git checkout -- {_rel(nb, root)}`"
+    return None
+
+
+def take_lock(stage: Path) -> Path:
+    """A lock file beside the staging folder, so that two runs of one notebook at once do not
+    delete each other's staging folder: refused while the other run's process lives, taken over
+    when it is gone."""
+    lock = stage.with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            with open(lock, "x") as f:
+                f.write(str(os.getpid()))
+            return lock
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text() or 0)
+                os.kill(pid, 0)
+            except (ValueError, ProcessLookupError):
+                lock.unlink(missing_ok=True)  # the run that held it is gone
+                continue
+            except PermissionError:
+                pass  # alive, under another user
+            raise RuntimeError(
+                f"another run of {stage.name} is in progress (process {pid}, lock {lock}); wait for it or stop it"
+            )
+    raise RuntimeError(f"cannot take the lock {lock}; remove it if no run of {stage.name} is going on")
+
+
+def keep_partial(out: Path, root: Path, name: str) -> Path | None:
+    """Move a failed or interrupted run's partial notebook to build/failed/ (None when there is none)."""
+    keep = root / "build" / "failed" / name
+    if not out.exists():
+        return None
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(out, keep)
+    return keep
+
+
+def run_one(nb: Path, stage: Path, root: Path, profile: str, params: dict, publishing: bool, baseline: bool) -> bool:
+    """Run one notebook into ``stage`` and put it where it belongs (publishing: figures/, results/
+    and the committed notebook). False when it failed, reported here, its partial run kept in
+    build/failed/."""
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    if publishing:
+        os.environ[OUTPUT_ENV] = str(stage)
+        target = nb
+    else:
+        os.environ.pop(OUTPUT_ENV, None)
+        target = (
+            root / "tests" / "regression" / nb.name if baseline else root / "build" / profile / "notebooks" / nb.name
+        )
+    out = stage / nb.name
+    start = time.perf_counter()
+    print(
+        f"== {_rel(nb, root)} (profile {profile}{', ' + str(params) if len(params) > 1 else ''}) -> "
+        f"{_rel(target, root)}{' and figures/, results/' if publishing else ''}",
+        flush=True,
+    )
+    try:
+        # publishing injects nothing: the committed notebook runs its own parameters cell
+        pm.execute_notebook(
+            str(nb),
+            str(out),
+            parameters=None if publishing else params,
+            cwd=str(nb.parent),
+            kernel_name="python3",
+            progress_bar=False,
+            stderr_file=sys.stderr,
+        )  # bars shown here
+    except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
+        keep = keep_partial(out, root, nb.name)
+        last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+        print(
+            f"FAILED {nb.name} after {time.perf_counter() - start:.0f} s: {type(exc).__name__}: {last}\n"
+            f"  no committed file changed" + (f"; the partial run is in {_rel(keep, root)}" if keep else ""),
+            file=sys.stderr,
+        )
+        return False
+    finally:
+        os.environ.pop(OUTPUT_ENV, None)
+    executed = nbformat.read(out, as_version=4)
+    clean_for_commit(executed, keep_injected=not publishing)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if publishing:
+        for line in publish(stage, root, nb.stem):
+            print(f"  {line}", flush=True)
+    nbformat.write(executed, out)
+    os.replace(out, target)
+    print(f"ok {nb.name}: {time.perf_counter() - start:.0f} s", flush=True)
+    return True
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -81,6 +81,14 @@ BAD_PARAMETERS = [
     (NB02, {"lam": 1.5}, "lam must be in [0, 1]"),
     (NB02, {"iterations": 100}, "iterations (100) must be a positive multiple of eval_every (75)"),
     (NB02, {"feature_pool": 0}, "feature_pool must be >= 1 (or None: every conv feature)"),
+    # issue 26: values that once failed minutes into a run, or deep in a library
+    (NB01, {"sweep_seeds": []}, "sweep_seeds must be a non-empty list of distinct integers, got []"),
+    (NB01, {"seeds": [-1, 0]}, "seeds must be integers >= 0, got [-1, 0]"),
+    (NB03, {"tsne_points": 0}, "tsne_points must be >= 2"),
+    (NB05, {"schedule": [[16, 4], [4, 2]]}, "schedule [[16, 4], [4, 2]] must grow: at least two [P, K]"),
+    (NB05, {"schedule": [[16, 4]]}, "schedule [[16, 4]] must grow"),
+    (NB02, {"alpha": float("nan")}, "alpha must be a finite number, got nan"),
+    (NB04, {"sphere_dims": [2, 3], "noise_sigmas": [float("inf")]}, "noise_sigmas must be a finite number, got inf"),
 ]
 
 
@@ -106,6 +114,36 @@ def test_a_bad_parameter_fails_before_any_work_and_says_how_to_fix_it(notebook, 
 def test_literals_given_as_text_are_read_and_every_profile_value_is_settable(overrides, expect, tmp_path):
     cfg = config(NB01, "smoke", root=tmp_path, **overrides)
     assert {k: cfg.values[k] for k in expect} == expect
+
+
+@pytest.mark.parametrize(
+    "overrides,phrase",
+    [
+        (
+            {"tuples": {"triplet": 4, "npair": 7}},
+            "tuples['npair'] = 7: a npair batch of 7 tuples needs 7 distinct training classes with >= 2 images each, "
+            "and the 6 training classes here give 6; lower tuples['npair'] to <= 6",
+        ),
+        ({"official_clusters": 1000}, "official_clusters = 1000, but the unseen classes have 60 test images"),
+    ],
+)
+def test_02_checks_what_its_config_asks_of_the_data_before_any_run(fashion_fixture, tmp_path, overrides, phrase):
+    """These once failed after minutes of training (213 s, 368 s), the second with a raw KeyError."""
+    from dml_utils import hdml_triplet_vs_npair as hv
+
+    cfg = config(
+        NB02,
+        "smoke",
+        root=tmp_path,
+        data_root=str(fashion_fixture),
+        n_max=30,
+        val_per_class=8,
+        test_per_class=15,
+        **overrides,
+    )
+    with pytest.raises(ConfigError) as e:
+        hv.prepare(cfg)
+    assert phrase in str(e.value)
 
 
 def test_image_size_on_fixed_size_data_is_refused_not_ignored(tmp_path):
@@ -331,6 +369,16 @@ def _sampler(labels, cpb=2, spc=2):
 
 
 _, PAIRS, SAME = _pairs_and_labels()
+
+
+def _nan_descriptors():
+    from dml_utils import hpatches as hp
+
+    desc = {"s": {t: np.ones((4, 3)) for t in hp.IMAGE_TYPES}}
+    desc["s"]["e1"][2, 1] = np.nan
+    return hp.matching_map(desc)
+
+
 BAD_CALLS = [
     ("pair labels of another pair list", lambda: _pair_loader(PAIRS, SAME[:-2]), "for 72 pairs: give one label"),
     (
@@ -373,6 +421,24 @@ BAD_CALLS = [
         "a metric-learning batch needs a positive pair",
     ),
     ("classes_per_batch = 1", lambda: _sampler(np.arange(40) % 4, cpb=1), "and a negative"),
+    # issue 26: a verdict or a score is never computed from a NaN
+    (
+        "a claim with a NaN among its values",
+        lambda: __import__("dml_utils.results").results.paired_claim(
+            "a beats b", "a", "a", [0.5, float("nan"), 0.6], "b", [0.4, 0.4, 0.5], "map_at_r"
+        ),
+        "1 of 3 values of a in 'a beats b' are NaN or infinite",
+    ),
+    (
+        "an HPatches descriptor with NaN",
+        _nan_descriptors,
+        "the descriptors of s/e1 hold NaN or inf: the network diverged",
+    ),
+    (
+        "a Yukawa decay that is not a number",
+        lambda: __import__("dml_utils.losses").losses.YukawaLoss(decay=float("nan")),
+        "need decay >= 0, pos_exponent > 0, eps > 0; got nan",
+    ),
 ]
 
 
@@ -385,7 +451,7 @@ def test_a_bad_call_into_the_package_is_refused_with_its_reason(what, call, phra
 
 def test_the_table_counts():
     """The bad inputs this file tries (the issue's note counts them)."""
-    assert (len(BAD_PARAMETERS), len(BAD_FILES), len(BAD_CALLS)) == (36, 12, 13)
+    assert (len(BAD_PARAMETERS), len(BAD_FILES), len(BAD_CALLS)) == (43, 12, 16)
 
 
 def test_05_paper_profile_without_hpatches_says_where_to_get_it(tmp_path):

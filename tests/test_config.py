@@ -137,6 +137,66 @@ def test_an_unknown_parameter_fails_with_the_known_ones(tmp_path):
         notebook_config(NB, ns, root=tmp_path)
 
 
+def _injected(**values) -> dict:
+    """The namespace of a notebook whose papermill-injected cell sets ``values`` (as papermill writes them)."""
+    from papermill.translators import PythonTranslator
+
+    cell = PythonTranslator.codify({"profile": "smoke", **values})
+    return {
+        "In": ["", PARAMS_CELL, cell, "import pandas as pd"],
+        "profile": "smoke",
+        "seeds": None,
+        "threads": 2,
+        **values,
+    }
+
+
+@pytest.mark.parametrize(
+    "notebook,values,match",
+    [
+        ("02_hdml_triplet_vs_npair", {"alpha": float("nan")}, "alpha must be a finite number, got nan"),
+        ("03_yukawa_vs_contrastive_mnist", {"rms_eps": float("nan"), "tsne_points": 50}, "rms_eps must be a finite"),
+        (
+            "04_sampling_matters",
+            {"noise_sigmas": [0.1, float("inf")]},
+            r"noise_sigmas must be a finite number, got inf in \[0.1, inf\]",
+        ),
+        ("01_circle_vs_triplet_margin", {"lr": float("-inf")}, "lr must be a finite number, got -inf"),
+        (
+            "01_circle_vs_triplet_margin",
+            {"circle_margin": float("nan"), "not_a_parameter": 1},
+            "unknown parameter 'not_a_parameter'",
+        ),
+    ],
+)
+def test_an_injected_non_finite_number_stops_the_run_by_name_and_drops_nothing(tmp_path, notebook, values, match):
+    """papermill writes NaN as float('nan'): the injected cell still counts (it once was skipped
+    whole, and the run went on at the profile's values), and the value is refused by name."""
+    from dml_utils.config import notebook_config
+
+    with pytest.raises(ConfigError, match=match):
+        notebook_config(notebook, _injected(**values), root=tmp_path)
+    cfg = notebook_config("03_yukawa_vs_contrastive_mnist", _injected(rms_eps=1e-6, tsne_points=50), root=tmp_path)
+    assert cfg.rms_eps == 1e-6 and cfg.tsne_points == 50  # finite values beside it reach the config
+
+
+def test_a_parameters_cell_that_computes_stops_the_run_and_names_the_statement(tmp_path):
+    from dml_utils.config import notebook_config, parameter_cell_names
+
+    assert parameter_cell_names("profile = 'smoke'\nalpha = float('nan')\nd = [1.0, float('inf')]") == [
+        "profile",
+        "alpha",
+        "d",
+    ]
+    assert parameter_cell_names("profile = 'smoke'\nalpha = float(x)") is None
+    cell = 'profile = "smoke"\nimport numpy as np\nepochs = 2\n'
+    with pytest.raises(ConfigError, match="holds 'import numpy as np', which is not a plain value"):
+        notebook_config(NB, {"In": ["", cell], "profile": "smoke", "epochs": 2}, root=tmp_path)
+    cell = 'profile = "smoke"\nepochs = int("2")\n'
+    with pytest.raises(ConfigError, match=r"holds 'epochs = int\(\"2\"\)'"):
+        notebook_config(NB, {"In": ["", cell], "profile": "smoke", "epochs": 2}, root=tmp_path)
+
+
 def test_outside_ipython_the_known_names_of_the_namespace_count(tmp_path):
     from dml_utils.config import notebook_config
 
@@ -157,3 +217,24 @@ def test_a_kernel_running_another_copy_of_dml_utils_is_told(tmp_path):
         _check_kernel(tmp_path / "notebooks")
     _check_kernel(Path(__file__).resolve().parents[1] / "notebooks")  # this clone's own: fine
     _check_kernel(tmp_path / "notebooks" / "elsewhere" / "deep" / "down")  # not inside a clone: nothing to say
+
+
+def test_a_papermill_run_writing_over_the_committed_notebook_stops_and_says_how_to_restore(tmp_path):
+    """``papermill notebooks/X.ipynb notebooks/X.ipynb`` once replaced the committed notebook with a
+    failed partial one: papermill has written its unfinished output there by the time the setup
+    cell runs (start time, no end time), and the run stops before any work."""
+    import json
+
+    from dml_utils.config import notebook_config
+
+    nb = tmp_path / "notebooks" / f"{NB}.ipynb"
+    nb.parent.mkdir()
+    ns = {"profile": "smoke"}
+    for end, fails in (("2026-12-01T14:41:24+00:00", False), (None, True)):
+        meta = {"papermill": {"start_time": "2026-12-01T14:36:58+00:00", "end_time": end}}
+        nb.write_text(json.dumps({"cells": [], "metadata": meta, "nbformat": 4, "nbformat_minor": 5}))
+        if fails:
+            with pytest.raises(ConfigError, match=rf"git checkout -- notebooks/{NB}.ipynb"):
+                notebook_config(NB, ns, root=tmp_path)
+        else:
+            assert notebook_config(NB, ns, root=tmp_path).profile == "smoke"

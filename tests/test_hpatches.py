@@ -34,6 +34,17 @@ def test_a_release_loads_by_split(tmp_path):
     assert list(hp.load_hpatches(tmp_path, part="train")) == ["i_a"]
 
 
+def test_the_split_file_is_found_beside_the_sequences_or_in_data_root(tmp_path):
+    """As the README and the paper profile say: data_root holds hpatches-release/ and splits.json
+    (or splits.json sits inside hpatches-release/, as the loader looked first)."""
+    make_hpatches(tmp_path / "hpatches-release")
+    (tmp_path / "hpatches-release" / "splits.json").rename(tmp_path / "splits.json")
+    assert list(hp.load_hpatches(tmp_path, part="test")) == ["i_b", "v_c"]
+    (tmp_path / "splits.json").unlink()
+    with pytest.raises(hp.LayoutError, match="no split file .*hpatches-release/splits.json or .*/splits.json"):
+        hp.load_hpatches(tmp_path, part="test")
+
+
 def _strip(tmp_path, size):
     make_hpatches(tmp_path)
     Image.fromarray(np.zeros(size, np.uint8)).save(tmp_path / "i_b" / "t3.png")

@@ -42,3 +42,72 @@ def test_a_port_in_use():
 def test_a_port_that_is_not_a_number():
     r = _run(ROOT, PORT="88a8")
     assert r.returncode == 1 and "PORT must be a number, got '88a8'" in r.stderr
+
+
+def test_the_labs_contents_api_refuses_to_save_into_the_committed_notebooks(tmp_path):
+    """The Lab saves (autosave too) through the contents API: with make lab's config a PUT into
+    notebooks/ is refused with where to save instead, the committed bytes stay, and a save under
+    build/lab/ works."""
+    import json
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "t" * 24
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "jupyter"),
+            "server",
+            "--config=scripts/lab_config.py",
+            f"--port={port}",
+            "--port-retries=0",
+            f"--ServerApp.root_dir={ROOT}",
+            f"--IdentityProvider.token={token}",
+            "--no-browser",
+            "--allow-root",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    name = "03_yukawa_vs_contrastive_mnist.ipynb"
+    committed = (ROOT / "notebooks" / name).read_bytes()
+    scratch = ROOT / "build" / "lab" / f"test_lab_save_{port}.ipynb"
+
+    def call(method, path, body=None):
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/contents/{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    try:
+        for _ in range(120):  # the server takes a few seconds to start
+            try:
+                status, model = call("GET", f"notebooks/{name}")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.5)
+        assert status == 200
+        edited = {"type": "notebook", "format": "json", "content": model["content"]}
+        edited["content"]["cells"][0]["source"] = "edited in the Lab"
+        status, err = call("PUT", f"notebooks/{name}", edited)
+        assert status == 403 and "does not save into notebooks/" in err["message"]
+        assert f"build/lab/{name}" in err["message"] and "git checkout -- notebooks/" in err["message"]
+        assert (ROOT / "notebooks" / name).read_bytes() == committed
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        status, _ = call("PUT", f"build/lab/{scratch.name}", edited)
+        assert status in (200, 201) and "edited in the Lab" in scratch.read_text()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        scratch.unlink(missing_ok=True)

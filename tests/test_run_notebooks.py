@@ -157,3 +157,53 @@ def test_the_staging_folder_is_not_left_set(tmp_path):
     nb = _fake_repo(tmp_path)
     rn.main([str(nb)], root=tmp_path)
     assert rn.OUTPUT_ENV not in os.environ
+
+
+def test_only_the_repositorys_numbered_notebooks_run(tmp_path, capsys):
+    """A notebook from elsewhere was once 'published' and rewritten in place; README.md as a
+    notebook gave a raw NotJSONError."""
+    nb = _fake_repo(tmp_path)
+    outside = tmp_path / "elsewhere" / "99_fake.ipynb"
+    outside.parent.mkdir()
+    outside.write_bytes(nb.read_bytes())
+    (tmp_path / "README.md").write_text("# not a notebook\n")
+    (tmp_path / "notebooks" / "98_broken.ipynb").write_text("{ not json")
+    before = _state(tmp_path)
+    for path, phrase in (
+        (outside, "is not a numbered notebook of this repository (notebooks/NN_*.ipynb"),
+        (tmp_path / "README.md", "is not a numbered notebook of this repository"),
+        (tmp_path / "notebooks" / "98_broken.ipynb", "is not a readable notebook (NotJSONError): restore it with"),
+    ):
+        assert rn.main([str(path)], root=tmp_path) == 2
+        assert phrase in capsys.readouterr().err
+    assert _state(tmp_path) == before
+
+
+def test_a_second_run_of_one_notebook_at_once_is_refused_and_a_stale_lock_taken_over(tmp_path, capsys):
+    nb = _fake_repo(tmp_path)
+    lock = tmp_path / "build" / "stage" / "99_fake.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text(str(os.getpid()))  # a live process holds it
+    assert rn.main([str(nb)], root=tmp_path) == 1
+    assert "another run of 99_fake is in progress (process" in capsys.readouterr().err
+    assert not (tmp_path / "figures").exists()
+    lock.write_text("999999999")  # no such process: the run that held it is gone
+    assert rn.main([str(nb)], root=tmp_path) == 0 and not lock.exists()
+    assert (tmp_path / "figures" / "99_fake_curve.png").exists()
+
+
+def test_an_interrupted_run_keeps_its_partial_notebook_and_changes_nothing(tmp_path, monkeypatch, capsys):
+    nb = _fake_repo(tmp_path)
+    before = _state(tmp_path)
+
+    def interrupted(src, out, **kwargs):
+        Path(out).write_text("partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rn.pm, "execute_notebook", interrupted)
+    assert rn.main([str(nb)], root=tmp_path) == 130
+    err = capsys.readouterr().err
+    assert "interrupted during 99_fake.ipynb: no committed file changed; the partial run is in build/failed/" in err
+    assert "Traceback" not in err and _state(tmp_path) == before
+    assert (tmp_path / "build" / "failed" / "99_fake.ipynb").read_text() == "partial"
+    assert not (tmp_path / "build" / "stage" / "99_fake.lock").exists()

@@ -16,7 +16,8 @@ def _labels():
 
 def test_every_batch_has_cpb_distinct_classes_times_spc_distinct_samples():
     y = _labels()
-    s = ClassBalancedBatchSampler(y, classes_per_batch=3, samples_per_class=4, batches=50, seed=0)
+    with pytest.warns(UserWarning, match=r"classes \[5\] have fewer than samples_per_class=4 samples \(counts \[3\]\)"):
+        s = ClassBalancedBatchSampler(y, classes_per_batch=3, samples_per_class=4, batches=50, seed=0)
     batches = list(s)
     assert len(batches) == len(s) == 50
     for b in batches:

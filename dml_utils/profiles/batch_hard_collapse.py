@@ -216,6 +216,12 @@ def validate(v: dict[str, Any]) -> None:
         raise ConfigError(f"table_patches must be >= 2 (or None: every patch), got {v['table_patches']}")
     _check_pk("pk_grid", v["pk_grid"])
     _check_pk("schedule", v["schedule"])
+    sizes = [p * k for p, k in v["schedule"]]
+    if len(sizes) < 2 or any(b <= a for a, b in zip(sizes, sizes[1:])):
+        raise ConfigError(
+            f"schedule {v['schedule']} must grow: at least two [P, K] with P × K larger at each step "
+            f"(batch sizes {sizes}); the last is the large start the progressive runs are compared with"
+        )
     if not v["distance_variants"]:
         raise ConfigError("distance_variants needs at least one variant, e.g. ['plain', 'squared']")
     if v["monitor_every"] > v["iterations"]:

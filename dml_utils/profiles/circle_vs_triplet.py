@@ -15,6 +15,7 @@ from .common import (
     check_iterations,
     check_positive,
     check_run,
+    check_seeds,
     check_types,
 )
 
@@ -105,6 +106,7 @@ class Parameters(ClassBalancedParameters):
 def validate(v: dict[str, Any]) -> None:
     check_types(v, Parameters)
     check_run(v)
+    check_seeds(v, "sweep_seeds")
     check_class_balanced_batches(v)
     check_positive(v, ("circle_margin", "triplet_margin"))
     for key in ("circle_margins", "triplet_margins"):

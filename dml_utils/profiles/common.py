@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 import os
 import types
 import typing
@@ -69,10 +70,17 @@ class ClassBalancedParameters(ClassDisjointParameters):
 
 
 # ---------------------------------------------------------------- rules the notebooks' validate() combine
+def check_seeds(v: dict[str, Any], key: str = "seeds") -> None:
+    """A list of seeds: non-empty, distinct, >= 0 (NumPy's generators take no negative seed)."""
+    if not v[key] or len(set(v[key])) != len(v[key]):
+        raise ConfigError(f"{key} must be a non-empty list of distinct integers, got {v[key]!r}")
+    if min(v[key]) < 0:
+        raise ConfigError(f"{key} must be integers >= 0, got {v[key]!r}; e.g. {key} = [0, 1, 2]")
+
+
 def check_run(v: dict[str, Any]) -> None:
     """Seeds, threads and learning rate: every notebook has them."""
-    if not v["seeds"] or len(set(v["seeds"])) != len(v["seeds"]):
-        raise ConfigError(f"seeds must be a non-empty list of distinct integers, got {v['seeds']!r}")
+    check_seeds(v)
     if not isinstance(v["threads"], int) or isinstance(v["threads"], bool) or v["threads"] < 1:
         raise ConfigError(f"threads must be a whole number >= 1, got {v['threads']!r}")
     if not v["lr"] > 0:
@@ -162,6 +170,14 @@ def _fits(value: Any, hint: Any, choices: bool = True) -> bool:
     return isinstance(value, hint)
 
 
+def _nonfinite(value: Any) -> float | None:
+    """The first NaN or infinite float in ``value`` (through lists and dicts), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return next((bad for v in items if (bad := _nonfinite(v)) is not None), None)
+
+
 def _choices(hint: Any) -> list[Any]:
     """The values of the Literal inside ``hint`` (through ``| None`` and ``list[...]``), or []."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
@@ -207,6 +223,12 @@ def check_types(v: dict[str, Any], cls: type) -> None:
             hint_text = " (a single string, not a list)" if isinstance(value, str) and kind.startswith("list") else ""
             raise ConfigError(
                 f"{key} must be {kind}, got {value!r} ({type(value).__name__}){hint_text}; e.g. {key} = {_example(kind)}"
+            )
+        bad = _nonfinite(value)
+        if bad is not None:
+            raise ConfigError(
+                f"{key} must be a finite number, got {bad!r}{' in ' + repr(value) if bad is not value else ''}; "
+                f"e.g. {key} = {_example(kind)}"
             )
         allowed = _choices(hint)
         if allowed and not _fits(value, hint):

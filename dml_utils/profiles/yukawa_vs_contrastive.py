@@ -72,6 +72,10 @@ class Parameters(RunParameters):
 def validate(v: dict[str, Any]) -> None:
     check_types(v, Parameters)
     check_run(v)
+    if v["tsne_points"] < 2:
+        raise ConfigError(
+            f"tsne_points must be >= 2 (a projection of fewer points shows nothing), got {v['tsne_points']}"
+        )
     if not isinstance(v["epochs"], int) or v["epochs"] < 1:
         raise ConfigError(f"epochs must be a whole number >= 1, got {v['epochs']!r}")
     if not isinstance(v["batch_size"], int) or v["batch_size"] < 2:
