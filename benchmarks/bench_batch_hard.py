@@ -10,11 +10,11 @@ import time
 
 import torch
 
-from dml_utils import batch_hard_collapse as bhc
-from dml_utils import circle_vs_triplet as ct
 from dml_utils import hpatches as hp
 from dml_utils.losses import batch_hard_triplet
 from dml_utils.sampling import ClassBalancedBatchSampler
+from dml_utils.studies.batch_hard_collapse import study as bhc
+from dml_utils.studies.circle_vs_triplet import study as ct
 
 REPEATS, STEPS = 9, 20
 

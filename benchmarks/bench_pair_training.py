@@ -12,10 +12,10 @@ import time
 import torch
 from pytorch_metric_learning.losses import ContrastiveLoss
 
-from dml_utils import yukawa_vs_contrastive as yc
 from dml_utils.data import load_dataset
 from dml_utils.models import MLPEmbedding
 from dml_utils.pairs import alternating_pairs, pair_indices_tuple, pair_loader, pair_loss
+from dml_utils.studies.yukawa_vs_contrastive import study as yc
 from dml_utils.train import fit, single_loss_step
 
 REPEATS = 9

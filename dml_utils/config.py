@@ -1,12 +1,14 @@
 """Resolved configuration, output folders and seeding for the notebooks.
 
-Each notebook's profiles live in :mod:`dml_utils.profiles` (one module per report module: its
-``Parameters`` dataclass types every parameter, ``Literal`` for a choice; its ``PROFILES`` are
-override dicts of values; its ``validate`` the rules between values). A notebook's
+Each study's parameters live in its folder (``dml_utils.studies.<study>.parameters``: its
+``NOTEBOOK``, its ``Parameters`` dataclass typing every parameter, ``Literal`` for a choice; its
+``PROFILES``, override dicts of values; its ``validate``, the rules between values). A notebook's
 ``parameters`` cell holds plain literals; its setup cell calls
-``notebook_config(notebook, globals())``, which passes every parameter the cell (or papermill)
-set to ``config(notebook, profile, **overrides)``: one resolved, validated ``Config``. A ``None``
-value means "the profile's value"; a name the notebook does not know is an error.
+``notebook_config(parameters, globals())`` with its study's parameters module, which passes every
+parameter the cell (or papermill) set to ``config(parameters, profile, **overrides)``: one
+resolved, validated ``Config``. A ``None`` value means "the profile's value"; a name the notebook
+does not know is an error. This module takes the study's module as an argument and imports no
+study: callers that know a notebook only by name go through ``dml_utils.studies``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
 
-from .profiles import NOTEBOOKS
-from .profiles import PROFILE_NAMES as PROFILES
-from .profiles.common import ConfigError
+from .parameters import PROFILE_NAMES as PROFILES
+from .parameters import ConfigError
 from .seeds import SEED_OFFSET_ENV, seed_everything, seed_offset  # seed_everything: re-exported for the notebooks
 
 __all__ = [
@@ -45,6 +47,7 @@ class Config:
     profile: str
     values: dict[str, Any]  # in the profile's order, as the results record them
     root: Path
+    parameters: type | None = field(default=None, repr=False)  # the study's Parameters dataclass
     figures_dir: Path = field(init=False)
     results_dir: Path = field(init=False)
 
@@ -80,8 +83,10 @@ class Config:
     @property
     def params(self):
         """The values as the notebook's typed, frozen ``Parameters`` dataclass
-        (``dml_utils.profiles.<report module>.Parameters``): ``cfg.params.lr`` has a type and completes."""
-        return NOTEBOOKS[self.notebook].Parameters(**self.values)
+        (``dml_utils.studies.<study>.parameters.Parameters``): ``cfg.params.lr`` has a type and completes."""
+        if self.parameters is None:
+            raise AttributeError(f"{self.notebook}: this config was made without its study's Parameters")
+        return self.parameters(**self.values)
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("values", {})
@@ -141,9 +146,10 @@ def _suggest(name: str, known: list[str]) -> str:
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
-def known_parameters(notebook: str) -> set[str]:
-    """Every name a notebook's config accepts (the union over its profiles), ``profile`` aside."""
-    return {k for p in NOTEBOOKS[notebook].PROFILES.values() for k in p}
+def known_parameters(study: ModuleType) -> set[str]:
+    """Every name a study's config accepts (the union over its profiles), ``profile`` aside;
+    ``study`` is its parameters module."""
+    return {k for p in study.PROFILES.values() for k in p}
 
 
 _PLAIN = ("Constant", "List", "Tuple", "Dict", "Set", "UnaryOp", "USub", "UAdd", "Load")
@@ -230,8 +236,9 @@ def _check_parameter_cell(source: str) -> None:
     )
 
 
-def notebook_config(notebook: str, namespace: dict[str, Any], root: Path | None = None) -> Config:
-    """The config of a running notebook from its namespace (pass ``globals()``).
+def notebook_config(study: ModuleType, namespace: dict[str, Any], root: Path | None = None) -> Config:
+    """The config of a running notebook from its namespace (pass ``globals()``); ``study`` is the
+    parameters module of the notebook's study (``dml_utils.studies.<study>.parameters``).
 
     The parameters are the names set by the cells that ran so far and hold only literal
     assignments including ``profile``: the ``parameters`` cell, and papermill's injected cell (in
@@ -239,6 +246,7 @@ def notebook_config(notebook: str, namespace: dict[str, Any], root: Path | None 
     parameters cell or given with ``papermill -p`` always takes effect, and a name the notebook
     does not know fails here, before any work, with the list of known ones.
     """
+    notebook = study.NOTEBOOK
     _check_kernel()
     _check_not_written_over(notebook, Path(root) if root else repo_root())
     cells = [c for c in namespace.get("In", []) if isinstance(c, str)]
@@ -249,11 +257,11 @@ def notebook_config(notebook: str, namespace: dict[str, Any], root: Path | None 
         if found and "profile" in found:
             names += [n for n in found if n not in names]
     if not names:  # outside IPython, or no parameters cell ran: take the known names the namespace holds
-        names = [n for n in ["profile", *sorted(known_parameters(notebook))] if n in namespace]
+        names = [n for n in ["profile", *sorted(known_parameters(study))] if n in namespace]
     if "profile" not in namespace:
         raise ConfigError(f"{notebook}: run the parameters cell first (it sets profile)")
     overrides = {n: namespace[n] for n in names if n != "profile"}
-    return config(notebook, namespace["profile"], root=root, **overrides)
+    return config(study, namespace["profile"], root=root, **overrides)
 
 
 def _check_not_written_over(notebook: str, root: Path) -> None:
@@ -293,19 +301,17 @@ def _check_kernel(cwd: Path | None = None) -> None:
             return
 
 
-def config(notebook: str, profile: str = "default", root: Path | None = None, **overrides: Any) -> Config:
-    """Resolve ``profile`` for ``notebook`` and apply the non-None ``overrides``."""
-    if notebook not in NOTEBOOKS:
-        known = sorted(NOTEBOOKS)
-        raise ConfigError(f"unknown notebook {notebook!r}; known: {known}.{_suggest(notebook, known)}")
+def config(study: ModuleType, profile: str = "default", root: Path | None = None, **overrides: Any) -> Config:
+    """Resolve ``profile`` for a study (its parameters module, ``dml_utils.studies.<study>.parameters``)
+    and apply the non-None ``overrides``. By notebook name: ``dml_utils.studies.config``."""
+    notebook = study.NOTEBOOK
     if profile not in PROFILES:
         raise ConfigError(
             f"unknown profile {profile!r}; use one of {list(PROFILES)}"
             f" (smoke: a quick check, default: the committed results, paper: the report's scale).{_suggest(str(profile), list(PROFILES))}"
         )
-    module = NOTEBOOKS[notebook]
-    values = {**module.PROFILES["common"], **module.PROFILES[profile]}
-    known = known_parameters(notebook)
+    values = {**study.PROFILES["common"], **study.PROFILES[profile]}
+    known = known_parameters(study)
     for key, value in overrides.items():
         if key not in known:
             raise ConfigError(
@@ -313,11 +319,17 @@ def config(notebook: str, profile: str = "default", root: Path | None = None, **
             )
         if value is not None:
             values[key] = value
-    module.validate(values)
+    study.validate(values)
     if "device" in values:
         resolve_device(values["device"])
-    module.Parameters(**values)  # every name a field of the notebook's dataclass
-    return Config(notebook=notebook, profile=profile, values=values, root=Path(root) if root else repo_root())
+    study.Parameters(**values)  # every name a field of the study's dataclass
+    return Config(
+        notebook=notebook,
+        profile=profile,
+        values=values,
+        root=Path(root) if root else repo_root(),
+        parameters=study.Parameters,
+    )
 
 
 def resolve_device(name: str) -> torch.device:

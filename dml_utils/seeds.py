@@ -27,7 +27,7 @@ import random
 import numpy as np
 import torch
 
-from .profiles.common import ConfigError
+from .parameters import ConfigError
 
 SEED_OFFSET_ENV = "DML_SEED_OFFSET"
 

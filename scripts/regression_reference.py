@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dml_utils.machine import cpu_fingerprint  # noqa: E402
-from dml_utils.regression import CPU_VARIANTS, SEED_DRAWS, build_reference, run_smoke, summarize  # noqa: E402
+from dml_utils.regression import CPU_VARIANTS, build_reference, run_smoke  # noqa: E402
+from dml_utils.studies import study, summarize  # noqa: E402
 
 REFERENCE_DIR = ROOT / "tests" / "regression" / "reference"
 
@@ -57,8 +58,9 @@ def main(argv=None) -> int:
             print(f"== {nb.name}", flush=True)
             ref = summarize(smoke_run(nb, {}, {}, Path(tmp)))
             variants = {label: summarize(smoke_run(nb, CPU_VARIANTS[label], {}, Path(tmp))) for label in args.variants}
-            seeds = [summarize(smoke_run(nb, {}, p, Path(tmp))) for p in SEED_DRAWS[nb.stem][: args.seed_draws]]
-            doc = build_reference(nb.stem, ref, variants, seeds, cpu_fingerprint())
+            draws = study(nb.stem).schema.SEED_DRAWS[: args.seed_draws]
+            seeds = [summarize(smoke_run(nb, {}, p, Path(tmp))) for p in draws]
+            doc = build_reference(nb.stem, ref, variants, seeds, draws, cpu_fingerprint())
             path = REFERENCE_DIR / f"{nb.stem}.json"
             path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n")
             print(f"wrote {path.relative_to(ROOT)}: {len(doc['metrics'])} numbers", flush=True)

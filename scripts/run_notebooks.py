@@ -38,11 +38,10 @@ SEED_OFFSET_ENV = "DML_SEED_OFFSET"  # dml_utils.seeds.SEED_OFFSET_ENV: a shifte
 
 def unknown_parameters(notebooks: list[Path], params: dict) -> str | None:
     """A message naming every -p parameter some notebook does not know, before anything runs."""
-    from dml_utils.config import known_parameters
-    from dml_utils.profiles import NOTEBOOKS
+    from dml_utils.studies import STUDIES, known_parameters
 
     for nb in notebooks:
-        if nb.stem not in NOTEBOOKS:
+        if nb.stem not in STUDIES:
             continue  # main() reports a missing notebook
         bad = sorted(set(params) - {"profile"} - known_parameters(nb.stem))
         if bad:

@@ -54,9 +54,28 @@ def fashion_fixture(tmp_path):
 
 
 @pytest.fixture
+def hdml_fixture_config(fashion_fixture, tmp_path):
+    """Notebook 02's smoke config on the fixture (30 training images a class, 8 held out, 15 unseen
+    test images a class), with ``overrides``: a function, so a test can also ask for a config its
+    data refuses."""
+    from dml_utils.studies import config
+
+    def make(**overrides):
+        return config(
+            "02_hdml_triplet_vs_npair",
+            "smoke",
+            root=tmp_path,
+            data_root=str(fashion_fixture),
+            **{"n_max": 30, "val_per_class": 8, "test_per_class": 15, **overrides},
+        )
+
+    return make
+
+
+@pytest.fixture
 def small_retrieval_cfg(fashion_fixture):
     """Notebook 01's smoke config on the fixture: 6 long-tailed training classes (40 → 8), 4 unseen."""
-    from dml_utils.config import config
+    from dml_utils.studies import config
 
     cfg = config(
         "01_circle_vs_triplet_margin",

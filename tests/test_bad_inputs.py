@@ -6,7 +6,8 @@ parameters cell or ``papermill -p`` can set."""
 import numpy as np
 import pytest
 
-from dml_utils.config import ConfigError, config
+from dml_utils.config import ConfigError
+from dml_utils.studies import config
 
 NB01, NB03, NB04 = "01_circle_vs_triplet_margin", "03_yukawa_vs_contrastive_mnist", "04_sampling_matters"
 NB05 = "05_batch_hard_collapse"
@@ -127,20 +128,11 @@ def test_literals_given_as_text_are_read_and_every_profile_value_is_settable(ove
         ({"official_clusters": 1000}, "official_clusters = 1000, but the unseen classes have 60 test images"),
     ],
 )
-def test_02_checks_what_its_config_asks_of_the_data_before_any_run(fashion_fixture, tmp_path, overrides, phrase):
+def test_02_checks_what_its_config_asks_of_the_data_before_any_run(hdml_fixture_config, overrides, phrase):
     """These once failed after minutes of training (213 s, 368 s), the second with a raw KeyError."""
-    from dml_utils import hdml_triplet_vs_npair as hv
+    from dml_utils.studies.hdml_triplet_vs_npair import study as hv
 
-    cfg = config(
-        NB02,
-        "smoke",
-        root=tmp_path,
-        data_root=str(fashion_fixture),
-        n_max=30,
-        val_per_class=8,
-        test_per_class=15,
-        **overrides,
-    )
+    cfg = hdml_fixture_config(**overrides)
     with pytest.raises(ConfigError) as e:
         hv.prepare(cfg)
     assert phrase in str(e.value)
@@ -455,7 +447,7 @@ def test_the_table_counts():
 
 
 def test_05_paper_profile_without_hpatches_says_where_to_get_it(tmp_path):
-    from dml_utils import batch_hard_collapse as bhc
+    from dml_utils.studies.batch_hard_collapse import study as bhc
 
     with pytest.raises(
         ConfigError, match="the paper profile runs on HPatches: set data_root to the folder holding hpatches-release/"
@@ -464,7 +456,7 @@ def test_05_paper_profile_without_hpatches_says_where_to_get_it(tmp_path):
 
 
 def test_05_a_retrieval_pool_larger_than_the_distractors_is_refused(tmp_path):
-    from dml_utils import batch_hard_collapse as bhc
+    from dml_utils.studies.batch_hard_collapse import study as bhc
 
     cfg = config(NB05, "smoke", root=tmp_path, retrieval_pools=[20, 200])
     data = bhc.prepare(cfg)

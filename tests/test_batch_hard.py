@@ -7,8 +7,8 @@ import pytest
 import training_outcomes as outcomes
 
 from dml_utils import batch_hard as bh
-from dml_utils import batch_hard_collapse as bhc  # the study's descriptors, to score a map cell
 from dml_utils import hpatches as hp
+from dml_utils.studies.batch_hard_collapse import study as bhc  # the study's descriptors, to score a map cell
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import torch
 import training_outcomes as outcomes
 
 from dml_utils import batch_hard as bh
-from dml_utils import batch_hard_collapse as bhc
 from dml_utils import hpatches as hp
+from dml_utils.studies.batch_hard_collapse import study as bhc
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,8 @@ def test_raw_pixel_descriptors_are_the_network_input(tiny):
 
 
 # ---------------------------------------------------------------- notebook 05's steps
-from dml_utils.config import config  # noqa: E402
 from dml_utils.results import VERDICTS  # noqa: E402
+from dml_utils.studies import config  # noqa: E402
 
 NB05 = "05_batch_hard_collapse"
 

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from dml_utils import circle_vs_triplet as ct
-from dml_utils.config import ConfigError, config
+from dml_utils.config import ConfigError
+from dml_utils.studies import config
+from dml_utils.studies.circle_vs_triplet import study as ct
 
 NB = "01_circle_vs_triplet_margin"
 

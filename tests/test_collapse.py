@@ -58,10 +58,11 @@ def test_pinned_needs_a_full_window():
 def test_one_collapse_rule_read_by_the_monitor_the_plots_and_the_studies():
     import inspect
 
-    from dml_utils import collapse, plots
+    from dml_utils import collapse
+    from dml_utils.studies.batch_hard_collapse import figures
 
     assert inspect.signature(collapse.CollapseMonitor).parameters["spread_below"].default == collapse.SPREAD_BELOW
     assert inspect.signature(collapse.CollapseMonitor).parameters["cosine_above"].default == collapse.COSINE_ABOVE
-    assert inspect.signature(plots.collapse_traces).parameters["spread_below"].default == collapse.SPREAD_BELOW
+    assert inspect.signature(figures.collapse_traces).parameters["spread_below"].default == collapse.SPREAD_BELOW
     assert collapse.spread_collapsed(0.049) and not collapse.spread_collapsed(0.05)
     assert collapse.cone_collapsed(0.91) and not collapse.cone_collapsed(0.9)

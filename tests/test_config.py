@@ -2,9 +2,18 @@ from pathlib import Path
 
 import pytest
 
-from dml_utils.config import OUTPUT_ENV, ConfigError, config
+from dml_utils.config import OUTPUT_ENV, ConfigError
+from dml_utils.studies import config
 
 NB = "03_yukawa_vs_contrastive_mnist"
+
+
+def notebook_config(notebook, namespace, root=None):
+    """The engine's notebook_config for a notebook given by name (a notebook passes its study's parameters)."""
+    from dml_utils.config import notebook_config as by_module
+    from dml_utils.studies import study
+
+    return by_module(study(notebook).parameters, namespace, root=root)
 
 
 def test_profiles_resolve_and_overrides_apply(tmp_path):
@@ -90,8 +99,6 @@ def test_parameter_cell_names():
 
 
 def test_papermill_injected_names_reach_the_config(tmp_path):
-    from dml_utils.config import notebook_config
-
     ns = {
         "In": ["", PARAMS_CELL, '# Parameters\nprofile = "smoke"\nimbalance_ratio = 10\n', "import pandas as pd"],
         "profile": "smoke",
@@ -105,8 +112,6 @@ def test_papermill_injected_names_reach_the_config(tmp_path):
 
 
 def test_a_value_typed_into_the_parameters_cell_takes_effect(tmp_path):
-    from dml_utils.config import notebook_config
-
     edited = PARAMS_CELL.replace('"default"', '"smoke"') + "n_max: int = 500\n"
     ns = {
         "In": ["", PARAMS_CELL, edited, "first = cfg.seeds[0]"],
@@ -121,8 +126,6 @@ def test_a_value_typed_into_the_parameters_cell_takes_effect(tmp_path):
 
 
 def test_an_unknown_parameter_fails_with_the_known_ones(tmp_path):
-    from dml_utils.config import notebook_config
-
     ns = {
         "In": ["", PARAMS_CELL, '# Parameters\nprofile = "smoke"\nimbalance_ratio = 10\n'],
         "profile": "smoke",
@@ -172,8 +175,6 @@ def _injected(**values) -> dict:
 def test_an_injected_non_finite_number_stops_the_run_by_name_and_drops_nothing(tmp_path, notebook, values, match):
     """papermill writes NaN as float('nan'): the injected cell still counts (it once was skipped
     whole, and the run went on at the profile's values), and the value is refused by name."""
-    from dml_utils.config import notebook_config
-
     with pytest.raises(ConfigError, match=match):
         notebook_config(notebook, _injected(**values), root=tmp_path)
     cfg = notebook_config("03_yukawa_vs_contrastive_mnist", _injected(rms_eps=1e-6, tsne_points=50), root=tmp_path)
@@ -181,7 +182,7 @@ def test_an_injected_non_finite_number_stops_the_run_by_name_and_drops_nothing(t
 
 
 def test_a_parameters_cell_that_computes_stops_the_run_and_names_the_statement(tmp_path):
-    from dml_utils.config import notebook_config, parameter_cell_names
+    from dml_utils.config import parameter_cell_names
 
     assert parameter_cell_names("profile = 'smoke'\nalpha = float('nan')\nd = [1.0, float('inf')]") == [
         "profile",
@@ -198,8 +199,6 @@ def test_a_parameters_cell_that_computes_stops_the_run_and_names_the_statement(t
 
 
 def test_outside_ipython_the_known_names_of_the_namespace_count(tmp_path):
-    from dml_utils.config import notebook_config
-
     c = notebook_config(NB, {"profile": "smoke", "epochs": 2, "eval_epochs": [2], "unrelated": 1}, root=tmp_path)
     assert c.epochs == 2 and c.eval_epochs == [2]
     with pytest.raises(ConfigError, match="run the parameters cell first"):
@@ -224,8 +223,6 @@ def test_a_papermill_run_writing_over_the_committed_notebook_stops_and_says_how_
     failed partial one: papermill has written its unfinished output there by the time the setup
     cell runs (start time, no end time), and the run stops before any work."""
     import json
-
-    from dml_utils.config import notebook_config
 
     nb = tmp_path / "notebooks" / f"{NB}.ipynb"
     nb.parent.mkdir()

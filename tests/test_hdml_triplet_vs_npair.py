@@ -6,24 +6,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dml_utils import hdml_triplet_vs_npair as M
-from dml_utils.config import config
 from dml_utils.results import VERDICTS
+from dml_utils.studies import config
+from dml_utils.studies.hdml_triplet_vs_npair import study as M
 
 NB = "02_hdml_triplet_vs_npair"
 
 
 @pytest.fixture
-def tiny(fashion_fixture, tmp_path):
+def tiny(hdml_fixture_config):
     """Notebook 02's smoke profile on the Fashion-MNIST fixture, a few steps, two-step blocks."""
-    cfg = config(
-        NB,
-        "smoke",
-        root=tmp_path,
-        data_root=str(fashion_fixture),
-        n_max=30,
-        val_per_class=8,
-        test_per_class=15,
+    cfg = hdml_fixture_config(
         iterations=8,
         eval_every=4,
         block=4,

@@ -118,8 +118,8 @@ def test_mismatched_lists_are_an_error(tmp_path):
 def test_notebook_04_paper_profile_starts_on_cars196(tmp_path):
     """The paper's set-up (ResNet18, batch 70 = 14 classes × 5, Cars196 halves) on a fixture tree:
     data preparation and two iterations of one sampler × loss run, on RGB images."""
-    from dml_utils import sampling_matters as sm
-    from dml_utils.config import config
+    from dml_utils.studies import config
+    from dml_utils.studies.sampling_matters import study as sm
 
     make_cars(tmp_path / "cars", per_class=10)
     cfg = config(
@@ -146,15 +146,16 @@ def test_notebook_04_paper_profile_starts_on_cars196(tmp_path):
 
 
 def test_validation_images_must_fill_a_class_balanced_batch():
-    from dml_utils.config import ConfigError, config
+    from dml_utils.config import ConfigError
+    from dml_utils.studies import config
 
     with pytest.raises(ConfigError, match="val_per_class 2 < samples_per_class 5"):
         config("04_sampling_matters", "paper", val_per_class=2)
 
 
 def test_n_max_none_needs_a_balanced_set(tmp_path):
-    from dml_utils import sampling_matters as sm
-    from dml_utils.config import config
+    from dml_utils.studies import config
+    from dml_utils.studies.sampling_matters import study as sm
 
     make_cars(tmp_path / "cars", per_class=7)
     cfg = config("04_sampling_matters", "paper", root=tmp_path, data_root=str(tmp_path / "cars"), image_size=16)

@@ -9,7 +9,6 @@ from pytorch_metric_learning.losses import ContrastiveLoss
 from pytorch_metric_learning.miners import PairMarginMiner
 from pytorch_metric_learning.reducers import MeanReducer
 
-from dml_utils import yukawa_vs_contrastive as yc
 from dml_utils.losses import (
     ClampedEuclideanDistance,
     PairwiseOnlyMixin,
@@ -18,6 +17,7 @@ from dml_utils.losses import (
     YukawaLoss,
 )
 from dml_utils.pairs import pair_indices_tuple
+from dml_utils.studies.yukawa_vs_contrastive import study as yc
 
 DTYPES = [torch.float32, torch.float64]
 TOL = {torch.float32: 1e-5, torch.float64: 1e-12}

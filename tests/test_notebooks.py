@@ -54,7 +54,8 @@ def test_every_parameter_reaches_the_config(path):
     so re-running the setup in JupyterLab reads what the parameters cell says."""
     import ast
 
-    from dml_utils.config import known_parameters, parameter_cell_names
+    from dml_utils.config import parameter_cell_names
+    from dml_utils.studies import known_parameters, study
 
     nb = json.loads(path.read_text())
     code = [
@@ -69,7 +70,8 @@ def test_every_parameter_reaches_the_config(path):
         "annotate every parameter"
     )
     setup = "".join(code[1]["source"])
-    assert f'notebook_config("{path.stem}", globals())' in setup
+    assert f"from dml_utils.studies.{study(path.stem).name} import" in setup  # its own study's folder
+    assert "cfg_lib.notebook_config(parameters, globals())" in setup
     for c in code[1:]:
         for node in ast.walk(ast.parse("".join(c["source"]))):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -77,15 +79,17 @@ def test_every_parameter_reaches_the_config(path):
 
 
 def test_every_module_has_its_test_file():
-    """tests/ mirrors dml_utils/: a module without tests/test_<module>.py is a module nobody checks."""
+    """tests/ mirrors dml_utils/: a module without tests/test_<module>.py is a module nobody checks;
+    a study folder's tests are tests/test_<study>.py (its parameters: test_parameters.py)."""
     package = ROOT / "dml_utils"
     modules = {p.stem for p in package.glob("*.py")} - {
         "__init__",
         "errors",
     }  # errors: two exception classes, raised in test_data
     missing = sorted(m for m in modules if not (ROOT / "tests" / f"test_{m}.py").exists())
+    studies = {p.name for p in (package / "studies").iterdir() if (p / "__init__.py").exists()}
+    missing += sorted(s for s in studies | {"studies"} if not (ROOT / "tests" / f"test_{s}.py").exists())
     assert not missing, f"no test file for {missing}"
-    assert (ROOT / "tests" / "test_profiles.py").exists()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

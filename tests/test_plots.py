@@ -3,21 +3,22 @@ import matplotlib
 matplotlib.use("Agg")
 
 from dml_utils import plots  # noqa: E402
+from dml_utils.studies.batch_hard_collapse import figures  # noqa: E402
 
 
 def test_mark_collapse_draws_a_labelled_line_only_for_a_collapse():
     fig, ax = plots.plt.subplots()
     ax.plot([0, 1, 2], [1.0, 0.5, 0.5])
-    assert not plots.mark_collapse(ax, None)
+    assert not figures.mark_collapse(ax, None)
     assert len(ax.lines) == 1
-    assert plots.mark_collapse(ax, {"step": 40, "reason": "loss pinned at margin"})
+    assert figures.mark_collapse(ax, {"step": 40, "reason": "loss pinned at margin"})
     line = ax.lines[-1]
     assert list(line.get_xdata()) == [40, 40] and "step 40 (loss pinned at margin)" in line.get_label()
     plots.plt.close(fig)
 
 
 def test_savefig_writes_the_notebooks_prefix_and_name(tmp_path):
-    from dml_utils.config import config
+    from dml_utils.studies import config
 
     cfg = config("03_yukawa_vs_contrastive_mnist", "smoke", root=tmp_path)
     fig, _ = plots.plt.subplots()
@@ -31,8 +32,8 @@ def test_savefig_writes_the_notebooks_prefix_and_name(tmp_path):
 def test_the_05_panels_draw_what_they_are_given():
     import pandas as pd
 
-    from dml_utils.batch_hard_collapse import gradient_norms_near_collapse
     from dml_utils.sampling import no_valid_triplet_monte_carlo, no_valid_triplet_probability
+    from dml_utils.studies.batch_hard_collapse.study import gradient_norms_near_collapse
 
     classes = [10, 100, 1000]
     curves = {
@@ -43,7 +44,7 @@ def test_the_05_panels_draw_what_they_are_given():
         }
         for b in (8, 32)
     }
-    fig = plots.no_valid_triplet_panel(curves, "random batches")
+    fig = figures.no_valid_triplet_panel(curves, "random batches")
     assert len(fig.axes[0].lines) == 4 and fig.axes[0].get_xscale() == "log"
     plots.plt.close(fig)
     table = pd.DataFrame(
@@ -54,11 +55,11 @@ def test_the_05_panels_draw_what_they_are_given():
             "collapsed": [0, 0, 0, 1, 0, 1, 1, 1],
         }
     )
-    fig = plots.collapse_share_heatmaps(table, "collapse map")
+    fig = figures.collapse_share_heatmaps(table, "collapse map")
     assert [ax.get_title() for ax in fig.axes[:2]] == ["hard plain", "hard squared"]
     assert sorted(t.get_text() for t in fig.axes[1].texts) == ["0.00", "1.00", "1.00", "1.00"]
     plots.plt.close(fig)
-    fig = plots.gradient_norm_panel(gradient_norms_near_collapse([1.0, 0.1, 0.0]), "near collapse")
+    fig = figures.gradient_norm_panel(gradient_norms_near_collapse([1.0, 0.1, 0.0]), "near collapse")
     assert (
         len(fig.axes[0].lines) == 2 and len(fig.axes[0].lines[0].get_xdata()) == 2
     )  # scale 0 cannot sit on a log axis
@@ -82,7 +83,7 @@ def test_collapse_traces_mark_the_catch_and_the_growth():
             "growth": [(0, (4, 2)), (3, (8, 4))],
         },
     }
-    fig = plots.collapse_traces(traces, "t", {"margin m": 0.5, "ln 2": 0.693})
+    fig = figures.collapse_traces(traces, "t", {"margin m": 0.5, "ln 2": 0.693})
     left, right = fig.axes
     assert len(left.lines) == 2 + 1 + 2  # two runs, the growth line, the two collapse values
     marks = [ln for ln in right.lines if ln.get_marker() == "x"]

@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from dml_utils import config as cfg_lib
-from dml_utils.regression import compare, run_smoke, summarize, tolerance
+from dml_utils import studies
+from dml_utils.regression import compare, run_smoke, tolerance
 from dml_utils.results import _jsonable
 from dml_utils.seeds import SEED_OFFSET_ENV
+from dml_utils.studies import summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = ROOT / "tests" / "regression" / "reference"
@@ -28,7 +30,7 @@ VOLATILE = re.compile(r"seconds|ms_per|_ms$|written_at|git_commit")  # timings a
 
 
 def results_path(name: str) -> Path:
-    return cfg_lib.config(name, "smoke").results_dir / f"{name}.json"
+    return studies.config(name, "smoke").results_dir / f"{name}.json"
 
 
 def smoke_run(name: str) -> dict:
@@ -38,7 +40,7 @@ def smoke_run(name: str) -> dict:
 
 def is_plain_smoke(doc: dict, name: str) -> bool:
     """The results of an unmodified smoke run of ``name`` (no parameter overridden, no seed shift)."""
-    expected = _jsonable(cfg_lib.config(name, "smoke").as_dict())
+    expected = _jsonable(studies.config(name, "smoke").as_dict())
     return (
         doc.get("profile") == "smoke"
         and not doc.get("seed_offset")
@@ -178,7 +180,7 @@ def test_a_planted_bug_fails_the_reference(monkeypatch):
     training gives) and nowhere else (contrastive, baselines, data). At the initial weights the
     term is ~e^-12, so the step-0 loss cannot see it; training can."""
     from dml_utils import losses
-    from dml_utils import yukawa_vs_contrastive as yc
+    from dml_utils.studies.yukawa_vs_contrastive import study as yc
 
     name = "03_yukawa_vs_contrastive_mnist"
     correct = losses.YukawaLoss._compute_loss
@@ -190,7 +192,7 @@ def test_a_planted_bug_fails_the_reference(monkeypatch):
 
     monkeypatch.setattr(losses.YukawaLoss, "_compute_loss", wrong_sign)
     monkeypatch.delenv(SEED_OFFSET_ENV, raising=False)  # the reference's seeds
-    cfg = cfg_lib.config(name, "smoke")
+    cfg = studies.config(name, "smoke")
     cfg_lib.make_deterministic(cfg.threads)
     data = {n: yc.prepare(cfg, n) for n in cfg.datasets}
     runs = {n: yc.run(cfg, d, progress=False) for n, d in data.items()}

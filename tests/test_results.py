@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pytest
 
-from dml_utils.config import config
 from dml_utils.results import (
     EQUIVALENCE_MARGINS,
     beats_baselines_claim,
@@ -17,6 +16,7 @@ from dml_utils.results import (
     paired_interval,
     write_results,
 )
+from dml_utils.studies import config
 
 
 def test_write_results_records_provenance_and_replaces_atomically(tmp_path):

@@ -8,12 +8,12 @@ import sys
 import pytest
 import torch
 
-from dml_utils import batch_hard_collapse as bhc
-from dml_utils import circle_vs_triplet as ct
-from dml_utils import hdml_triplet_vs_npair as hv
-from dml_utils import sampling_matters as sm
-from dml_utils import yukawa_vs_contrastive as yc
 from dml_utils.runs import RunSpec, run_plan
+from dml_utils.studies.batch_hard_collapse import study as bhc
+from dml_utils.studies.circle_vs_triplet import study as ct
+from dml_utils.studies.hdml_triplet_vs_npair import study as hv
+from dml_utils.studies.sampling_matters import study as sm
+from dml_utils.studies.yukawa_vs_contrastive import study as yc
 
 SPEC = RunSpec.of("04_sampling_matters", "grid", 3, {"sampler": "hard", "loss": "margin"}, iterations=600)
 
@@ -82,7 +82,7 @@ PLANS = {  # notebook: (its plans at a config, runs at the default profile)
 
 @pytest.mark.parametrize("notebook", sorted(PLANS))
 def test_each_studys_plan_names_every_run_once(notebook):
-    from dml_utils.config import config
+    from dml_utils.studies import config
 
     cfg = config(notebook, "default")
     make, runs = PLANS[notebook]

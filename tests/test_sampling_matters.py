@@ -4,8 +4,8 @@ from test_sampling import _batch  # the labelled unit-sphere batch the miner tes
 
 
 def test_loss_shapes_match_the_closed_forms():
-    from dml_utils.config import config
-    from dml_utils.sampling_matters import loss_shapes
+    from dml_utils.studies import config
+    from dml_utils.studies.sampling_matters.study import loss_shapes
 
     cfg = config("04_sampling_matters", "smoke")
     ds = np.array([0.0, 0.3, 0.9, 1.3, 1.7])
@@ -36,7 +36,8 @@ def test_loss_shapes_match_the_closed_forms():
     ],
 )
 def test_config_errors(kwargs, match):
-    from dml_utils.config import ConfigError, config
+    from dml_utils.config import ConfigError
+    from dml_utils.studies import config
 
     with pytest.raises(ConfigError, match=match):
         config("04_sampling_matters", "smoke", **kwargs)
@@ -44,8 +45,9 @@ def test_config_errors(kwargs, match):
 
 @pytest.mark.trains
 def test_unknown_sampler_or_loss_names():
-    from dml_utils import sampling_matters
-    from dml_utils.config import ConfigError, config
+    from dml_utils.config import ConfigError
+    from dml_utils.studies import config
+    from dml_utils.studies.sampling_matters import study as sampling_matters
 
     with pytest.raises(
         ConfigError, match=r"unknown samplers 'hardest' in \['uniform', 'hardest'\]; use some of .*Did you mean 'hard'"
@@ -61,8 +63,8 @@ def test_unknown_sampler_or_loss_names():
 
 @pytest.mark.trains
 def test_a_short_grid_cell_on_a_fixture(fashion_fixture):
-    from dml_utils import sampling_matters
-    from dml_utils.config import config
+    from dml_utils.studies import config
+    from dml_utils.studies.sampling_matters import study as sampling_matters
 
     cfg = config(
         "04_sampling_matters",
@@ -84,8 +86,8 @@ def test_a_short_grid_cell_on_a_fixture(fashion_fixture):
 
 
 def test_same_pick_as_hard():
-    from dml_utils import sampling_matters
-    from dml_utils.config import config
+    from dml_utils.studies import config
+    from dml_utils.studies.sampling_matters import study as sampling_matters
 
     cfg = config("04_sampling_matters", "smoke")
     emb, y = _batch(classes=4, per_class=6, dim=3, seed=1)
@@ -97,7 +99,7 @@ def test_same_pick_as_hard():
 def test_factor_spread_on_a_synthetic_grid():
     import pandas as pd
 
-    from dml_utils.sampling_matters import factor_spread
+    from dml_utils.studies.sampling_matters.study import factor_spread
 
     rows = [
         {"sampler": s, "loss": loss, "seed": seed, "m": 0.1 * i + 0.01 * j + 0.001 * seed}

@@ -86,8 +86,8 @@ def test_data_made_from_fixed_seeds_does_not_move(monkeypatch):
 
 
 def test_a_shifted_run_is_recorded_in_its_results(monkeypatch, tmp_path):
-    from dml_utils.config import config
     from dml_utils.results import write_results
+    from dml_utils.studies import config
 
     monkeypatch.setenv(SEED_OFFSET_ENV, "2")
     cfg = config("03_yukawa_vs_contrastive_mnist", "smoke", root=tmp_path)
@@ -171,7 +171,7 @@ def test_every_test_that_trains_is_marked_trains():
 
 
 def test_the_setup_cell_says_when_seeds_are_shifted(monkeypatch, tmp_path):
-    from dml_utils.config import config
+    from dml_utils.studies import config
 
     cfg = config("03_yukawa_vs_contrastive_mnist", "smoke", root=tmp_path, seeds=[0, 1])
     monkeypatch.delenv(SEED_OFFSET_ENV, raising=False)

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from dml_utils import yukawa_vs_contrastive as yc
 from dml_utils.config import make_deterministic
 from dml_utils.models import MLPEmbedding, weight_distance
 from dml_utils.pairs import pair_loader, pair_loss
 from dml_utils.seeds import run_generator, seed_everything
+from dml_utils.studies.yukawa_vs_contrastive import study as yc
 from dml_utils.train import NonFiniteLossError, Step, Update, fit, single_loss_step
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from dml_utils import yukawa_vs_contrastive as yc
-from dml_utils.config import config
+from dml_utils.studies import config
+from dml_utils.studies.yukawa_vs_contrastive import study as yc
 
 
 @pytest.fixture(scope="module")

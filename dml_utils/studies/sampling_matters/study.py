@@ -13,14 +13,14 @@ from pytorch_metric_learning.distances import LpDistance
 from pytorch_metric_learning.losses import MarginLoss, TripletMarginLoss
 from pytorch_metric_learning.reducers import MeanReducer, SumReducer
 
-from .class_disjoint import RetrievalData, prepare  # noqa: F401
-from .collapse import CONE_SIMILARITY, cone_collapsed
-from .config import Config
-from .evaluate import embed
-from .losses import SquaredHingeContrastiveLoss
-from .retrieval_run import baselines, train_and_evaluate  # noqa: F401  (notebook 04 calls sm.prepare, sm.baselines)
-from .runs import RunSpec, run_plan
-from .sampling import (
+from dml_utils.class_disjoint import RetrievalData, prepare  # noqa: F401
+from dml_utils.collapse import CONE_SIMILARITY, cone_collapsed
+from dml_utils.config import Config
+from dml_utils.evaluate import embed
+from dml_utils.losses import SquaredHingeContrastiveLoss
+from dml_utils.retrieval_run import baselines, train_and_evaluate  # noqa: F401  (notebook 04 calls sm.prepare, sm.baselines)
+from dml_utils.runs import RunSpec, run_plan
+from dml_utils.sampling import (
     STRATEGIES,
     NegativeSamplingMiner,
     gradient_variance,
@@ -303,7 +303,7 @@ def factor_spread(grid, metric: str) -> dict[str, Any]:
 
 
 def claims(grid, base, law, gvar, pml_loss, picked, same_as_hard: float, cfg: Config):
-    from .results import beats_baselines_claim, claims_table, paired_claim
+    from dml_utils.results import beats_baselines_claim, claims_table, paired_claim
 
     def col(sampler, loss, metric):
         g = grid[(grid["sampler"] == sampler) & (grid["loss"] == loss)].sort_values("seed")

@@ -10,11 +10,11 @@ import numpy as np
 from pytorch_metric_learning.losses import CircleLoss, TripletMarginLoss
 from pytorch_metric_learning.miners import MultiSimilarityMiner
 
-from .class_disjoint import RetrievalData, prepare  # noqa: F401
-from .config import Config
-from .evaluate import embed
-from .retrieval_run import baselines, train_and_evaluate  # noqa: F401  (notebook 01 calls ct.prepare, ct.baselines)
-from .runs import RunSpec, run_plan
+from dml_utils.class_disjoint import RetrievalData, prepare  # noqa: F401
+from dml_utils.config import Config
+from dml_utils.evaluate import embed
+from dml_utils.retrieval_run import baselines, train_and_evaluate  # noqa: F401  (notebook 01 calls ct.prepare, ct.baselines)
+from dml_utils.runs import RunSpec, run_plan
 
 LOSSES = ("circle", "triplet")
 MINERS = ("multisimilarity", "none")
@@ -115,7 +115,7 @@ def umap_panels(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """UMAP of training and validation embeddings of the first ``umap_classes`` training classes
     (the report's figures 1–2), for each loss. Returns (points per panel, labels per panel)."""
-    from .evaluate import project_2d
+    from dml_utils.evaluate import project_2d
 
     classes = list(cfg.train_classes)[: cfg.umap_classes]
     rng = np.random.default_rng(0)
@@ -211,10 +211,10 @@ def step_time_benchmark(cfg: Config, data: RetrievalData, seed: int = 0):
     import pandas as pd
     import torch
 
-    from .config import resolve_device, seed_everything
-    from .data import select_rows
-    from .retrieval_run import build_backbone, fixed_batches
-    from .train import fit, labelled_loss, single_loss_step
+    from dml_utils.config import resolve_device, seed_everything
+    from dml_utils.data import select_rows
+    from dml_utils.retrieval_run import build_backbone, fixed_batches
+    from dml_utils.train import fit, labelled_loss, single_loss_step
 
     seed_everything(seed)
     start = build_backbone(cfg, data).to(resolve_device(cfg.device))
@@ -254,7 +254,14 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config):
     """The claims table of notebook 01. Every comparison is paired by seed (the seed fixes the
     initial weights and the batches); the seed is the unit of replication, so runs that share a
     seed (the margins of one sweep seed) are reduced to one value per seed before any interval."""
-    from .results import beats_baselines_claim, claims_table, equivalence_claim, interval_claim, mean_std, paired_claim
+    from dml_utils.results import (
+        beats_baselines_claim,
+        claims_table,
+        equivalence_claim,
+        interval_claim,
+        mean_std,
+        paired_claim,
+    )
 
     def col(df, loss, c):
         return df[df["loss"] == loss].sort_values("seed")[c].to_numpy()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .common import (
+from dml_utils.parameters import (
     DATA_AND_THREADS,
     ClassBalancedParameters,
     ConfigError,

@@ -13,18 +13,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import Config, seed_everything
-from .data import Dataset, load_dataset, subsample_per_class
-from .evaluate import PAIRS, embed
-from .losses import (
+from dml_utils.config import Config, seed_everything
+from dml_utils.data import Dataset, load_dataset, subsample_per_class
+from dml_utils.evaluate import PAIRS, embed
+from dml_utils.losses import (
     KERAS_EPSILON,
     ClampedEuclideanDistance,
     PooledPairMeanReducer,
     SquaredHingeContrastiveLoss,
     YukawaLoss,
 )
-from .models import MLPEmbedding
-from .pairs import (
+from dml_utils.models import MLPEmbedding
+from dml_utils.pairs import (
     alternating_pairs,
     best_threshold,
     distance_stats,
@@ -33,9 +33,9 @@ from .pairs import (
     pair_loss,
     pair_verification_accuracy,
 )
-from .runs import RunSpec, run_plan
-from .seeds import run_generator, shifted
-from .train import fit, single_loss_step
+from dml_utils.runs import RunSpec, run_plan
+from dml_utils.seeds import run_generator, shifted
+from dml_utils.train import fit, single_loss_step
 
 LOSSES = ("contrastive", "yukawa")
 PAIR_SEED = 0  # the test pairs (and the retrieval subset) are the same for every seed
@@ -240,7 +240,7 @@ def paired(df, metric: str, a: str = "yukawa", b: str = "contrastive"):
     """Per dataset and epoch: ``metric`` of loss a minus loss b, paired by seed."""
     import pandas as pd
 
-    from .results import paired_tests
+    from dml_utils.results import paired_tests
 
     rows = []
     trained = df[df["loss"].isin([a, b])]
@@ -261,7 +261,7 @@ def paired(df, metric: str, a: str = "yukawa", b: str = "contrastive"):
 
 def claims(df, cfg: Config):
     """The claims table of notebook 03, verdicts computed from the measured numbers (results.interval_claim)."""
-    from .results import beats_baselines_claim, claims_table, paired_claim
+    from dml_utils.results import beats_baselines_claim, claims_table, paired_claim
 
     rows = []
     first, last = min(cfg.eval_epochs), max(cfg.eval_epochs)

@@ -2,8 +2,11 @@
 
 import pytest
 
-from dml_utils.config import ConfigError, config, known_parameters
-from dml_utils.profiles import NOTEBOOKS, PROFILE_NAMES
+from dml_utils.config import ConfigError
+from dml_utils.parameters import PROFILE_NAMES
+from dml_utils.studies import STUDIES, config, known_parameters
+
+NOTEBOOKS = {name: s.parameters for name, s in STUDIES.items()}
 
 
 @pytest.mark.parametrize("notebook", sorted(NOTEBOOKS))
@@ -45,7 +48,7 @@ def test_each_notebook_checks_its_own_values(notebook, kwargs, match):
 
 @pytest.mark.parametrize("notebook", sorted(NOTEBOOKS))
 def test_every_parameter_has_a_type_and_every_profile_value_fits_it(notebook):
-    from dml_utils.profiles.common import _fits, parameter_types
+    from dml_utils.parameters import _fits, parameter_types
 
     m = NOTEBOOKS[notebook]
     types = parameter_types(m.Parameters)
@@ -62,8 +65,10 @@ def test_every_parameter_has_a_type_and_every_profile_value_fits_it(notebook):
 
 
 def _choices_the_package_runs_on():
-    from dml_utils import circle_vs_triplet, data, hdml, hpatches, models, sampling, sampling_matters
-    from dml_utils.profiles import batch_hard_collapse as p05
+    from dml_utils import data, hdml, hpatches, models, sampling
+    from dml_utils.studies.batch_hard_collapse import parameters as p05
+    from dml_utils.studies.circle_vs_triplet import study as circle_vs_triplet
+    from dml_utils.studies.sampling_matters import study as sampling_matters
 
     return [
         ("01_circle_vs_triplet_margin", "dataset", list(data.DATASETS)),
@@ -82,7 +87,7 @@ def _choices_the_package_runs_on():
 def test_each_choice_in_the_annotations_is_the_list_the_package_runs_on():
     """A choice is a Literal in the Parameters annotations (no module resolved from a string at run
     time); this test keeps each equal to the list the code that uses it holds."""
-    from dml_utils.profiles.common import _choices, parameter_types
+    from dml_utils.parameters import _choices, parameter_types
 
     for notebook, key, runs_on in _choices_the_package_runs_on():
         assert _choices(parameter_types(NOTEBOOKS[notebook].Parameters)[key]) == runs_on, (notebook, key)
@@ -109,7 +114,7 @@ def test_the_parameters_cell_annotations_are_the_dataclass_types(notebook):
     Parameters dataclass holds (a path written str, None meaning the profile's)."""
     import ast
 
-    from dml_utils.profiles.common import describe, parameter_types
+    from dml_utils.parameters import describe, parameter_types
 
     types = parameter_types(NOTEBOOKS[notebook].Parameters)
     cell = [n for n in ast.parse(_parameters_cell(notebook)).body if isinstance(n, ast.AnnAssign)]

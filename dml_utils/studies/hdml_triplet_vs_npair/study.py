@@ -22,16 +22,16 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
-from . import hdml as H
-from .class_disjoint import RetrievalData
-from .class_disjoint import prepare as _prepare
-from .config import Config, ConfigError, resolve_device, seed_everything
-from .data import batch_loader, select_rows
-from .evaluate import HDML_OFFICIAL, Protocol, clustering_metrics, embed
-from .results import beats_baselines_claim, claims_table, interval_claim, mean_std, paired_claim
-from .runs import RunSpec, run_plan
-from .sampling import TupleBatchSampler
-from .train import fit
+from dml_utils import hdml as H
+from dml_utils.class_disjoint import RetrievalData
+from dml_utils.class_disjoint import prepare as _prepare
+from dml_utils.config import Config, ConfigError, resolve_device, seed_everything
+from dml_utils.data import batch_loader, select_rows
+from dml_utils.evaluate import HDML_OFFICIAL, Protocol, clustering_metrics, embed
+from dml_utils.results import beats_baselines_claim, claims_table, interval_claim, mean_std, paired_claim
+from dml_utils.runs import RunSpec, run_plan
+from dml_utils.sampling import TupleBatchSampler
+from dml_utils.train import fit
 
 LABELS = {
     ("triplet", False): "triplet",

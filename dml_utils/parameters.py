@@ -1,4 +1,6 @@
-"""What every notebook shares: the profile names and where data comes from / how many threads run."""
+"""What every study's parameters share: the profile names, ``ConfigError``, the base dataclasses
+(``RunParameters`` and the class-disjoint ones) and the checks of types, choices and values. Each
+study's own ``Parameters`` live in its folder (``dml_utils.studies.<study>.parameters``)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ class ConfigError(ValueError):
     """A parameter value that cannot work; the message says how to fix it."""
 
 
-# Choices a parameter of several notebooks takes (tests/test_profiles.py checks each against the
+# Choices a parameter of several notebooks takes (tests/test_parameters.py checks each against the
 # list the package runs on: dml_utils.data.DATASETS, dml_utils.models.BACKBONES).
 Dataset = Literal["mnist", "fashion-mnist", "digits", "cub200", "cars196", "sop"]
 Backbone = Literal["convnet", "resnet18"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .common import DATA_AND_THREADS, ConfigError, RunParameters, check_positive, check_run, check_types
+from dml_utils.parameters import DATA_AND_THREADS, ConfigError, RunParameters, check_positive, check_run, check_types
 
 NOTEBOOK = "05_batch_hard_collapse"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .common import DATA_AND_THREADS, ConfigError, Dataset, RunParameters, check_run, check_types
+from dml_utils.parameters import DATA_AND_THREADS, ConfigError, Dataset, RunParameters, check_run, check_types
 
 NOTEBOOK = "03_yukawa_vs_contrastive_mnist"
 

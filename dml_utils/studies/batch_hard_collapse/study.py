@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from .batch_hard import Setting, gradient_norms_near_collapse, progressive_run, run
-from .collapse import LN2, spread_collapsed  # noqa: F401 (notebook 05 reads bhc.LN2)
-from .hpatches import IMAGE_TYPES, PatchSequence
-from .models import SmallConvNet
-from .runs import RunSpec, run_plan
-from .seeds import seed_everything
+from dml_utils.batch_hard import Setting, gradient_norms_near_collapse, progressive_run, run
+from dml_utils.collapse import LN2, spread_collapsed  # noqa: F401 (notebook 05 reads bhc.LN2)
+from dml_utils.hpatches import IMAGE_TYPES, PatchSequence
+from dml_utils.models import SmallConvNet
+from dml_utils.runs import RunSpec, run_plan
+from dml_utils.seeds import seed_everything
+
+from .parameters import VARIANTS
 
 PATCH_INPUT = 32  # the network's patch side, as HardNet's
 
@@ -74,7 +76,7 @@ def raw_pixel_descriptors(seqs: dict[str, PatchSequence], size: int = PATCH_INPU
     return out
 
 
-# ---------------------------------------------------------------- notebook 05's steps (profiles.batch_hard_collapse)
+# ---------------------------------------------------------------- notebook 05's steps (parameters.py)
 AT_VALUE = 1e-2  # "stuck at m" / "≈ 0.693": the last step's loss (drawn before that step's update) within 1e-2
 FULLY_COLLAPSED = 1e-3  # ... of the runs whose final spread is below 1e-3 of step 0 (descriptors equal to 3 digits)
 HERMANS = {"p": 32, "k": 4, "lr": 3e-4, "variant": "soft"}  # Hermans et al. 2017: P 32 × K 4, soft margin, Adam 3e-4
@@ -88,15 +90,13 @@ VARIANT_LABELS = {
 
 
 def variant_of(setting: Setting) -> str:
-    """The name of a setting's loss variant in ``profiles.batch_hard_collapse.VARIANTS``."""
-    from .profiles.batch_hard_collapse import VARIANTS
+    """The name of a setting's loss variant in ``parameters.VARIANTS``."""
 
     key = (setting.soft, setting.squared, setting.normalize)
     return next(name for name, v in VARIANTS.items() if v == key)
 
 
 def make_setting(cfg, pk, lr: float, variant: str) -> Setting:
-    from .profiles.batch_hard_collapse import VARIANTS
 
     soft, squared, normalize = VARIANTS[variant]
     return Setting(int(pk[0]), int(pk[1]), float(lr), soft, squared, normalize, cfg.margin)
@@ -127,8 +127,8 @@ class PatchData:
 def prepare(cfg) -> PatchData:
     """Training views and test sequences: HPatches (``data_root``, split ``split``) when given,
     else the synthetic release cut from scikit-image's photos (whole photos held out)."""
-    from . import hpatches as hp
-    from .profiles.common import ConfigError
+    from dml_utils import hpatches as hp
+    from dml_utils.parameters import ConfigError
 
     if cfg.data_root is not None:
         train = hp.load_hpatches(cfg.data_root, cfg.split, "train")
@@ -184,7 +184,7 @@ def task_scores(desc: dict, data: PatchData, cfg, prefix: str = "") -> dict[str,
     """The benchmark's three tasks on ``desc`` (descriptors of ``data.table_seqs``), flat: matching
     mAP per difficulty and mean; verification AP (imbalanced) inter / intra and ROC AUC (balanced),
     means over difficulties; retrieval mAP per pool, mean over difficulties."""
-    from . import hpatches as hp
+    from dml_utils import hpatches as hp
 
     out = {f"{prefix}matching_{k}": v for k, v in hp.matching_map(desc).items()}
     ver = hp.verification_ap(desc, data.pairs)
@@ -306,7 +306,7 @@ def run_collapse_map(cfg, data: PatchData, progress: bool = True):
 def _scores(model, data: PatchData, cfg, normalize: bool, table: bool) -> dict[str, float]:
     """Matching mAP on the map's test patches ("map_"), and with ``table`` the three tasks on the
     table's ("table_"); the map's patches are a prefix of the table's, so one forward pass serves both."""
-    from . import hpatches as hp
+    from dml_utils import hpatches as hp
 
     out = {}
     if table:
@@ -412,7 +412,7 @@ def baselines(cfg, data: PatchData):
         seed_everything(seed)
         model = SmallConvNet(embedding_size=cfg.embedding_size, in_channels=1, image_size=cfg.patch_size)
         rows.append({"model": "untrained", "seed": seed, **_scores(model, data, cfg, False, table=True)})
-    from . import hpatches as hp
+    from dml_utils import hpatches as hp
 
     row = {"model": "raw pixels", "seed": None}
     row.update(
@@ -467,7 +467,7 @@ def triplet_count_table(pk_list=((2, 2), (3, 4), (8, 2), (16, 4), (32, 4), (32, 
     the report's K²(K−1)(S−1), S = P."""
     import pandas as pd
 
-    from .sampling import pk_triplet_count, valid_triplet_count
+    from dml_utils.sampling import pk_triplet_count, valid_triplet_count
 
     rows = []
     for p, k in pk_list:
@@ -490,7 +490,7 @@ TRIPLET_CLASSES = (10, 30, 100, 300, 1000, 3000, 10_000)
 def no_valid_triplet_curves(cfg) -> dict[int, dict[str, list[float]]]:
     """P(a uniformly random batch of B holds no valid triplet) for C = 10 … 10,000 classes, closed
     form and Monte Carlo (``mc_trials`` batches), per batch size of ``triplet_batches``."""
-    from .sampling import no_valid_triplet_monte_carlo, no_valid_triplet_probability
+    from dml_utils.sampling import no_valid_triplet_monte_carlo, no_valid_triplet_probability
 
     out = {}
     for b in cfg.triplet_batches:
@@ -508,8 +508,7 @@ GRADIENT_SCALES = (1.0, 0.3, 0.1, 0.03, 0.01, 1e-3, 1e-4, 0.0)
 def gradient_study(cfg) -> dict[str, Any]:
     """Why collapse stays collapsed: the gradient's norm as a fixed batch shrinks to one point
     (plain vs squared distance), and its norm at identical descriptors for every variant."""
-    from .losses import batch_hard_triplet
-    from .profiles.batch_hard_collapse import VARIANTS
+    from dml_utils.losses import batch_hard_triplet
 
     norms = gradient_norms_near_collapse(GRADIENT_SCALES, margin=cfg.margin)
     labels = torch.arange(8).repeat_interleave(4)
@@ -547,7 +546,7 @@ def _share(values) -> str:
 
 def claims(cfg, counts, novalid, grads, grid, prog, base):
     """The claims table of notebook 05 (every verdict from the numbers passed in)."""
-    from .results import beats_baselines_claim, claims_table, interval_claim
+    from dml_utils.results import beats_baselines_claim, claims_table, interval_claim
 
     rows = []
     brute = counts.dropna(subset=["brute force"])
@@ -757,7 +756,7 @@ def _growth_claim(grew) -> dict[str, str]:
     Per progressive run that grew at least once: did it collapse at or after its first growth? The
     claim is that the share is 0: *reproduced* when the 95 % interval of the share lies below 0.1,
     *not reproduced* when it excludes 0, *inconclusive* otherwise (or when no run grew)."""
-    from .results import paired_interval
+    from dml_utils.results import paired_interval
 
     claim = "once the loss is below the collapse value, growing the batch does not bring collapse"
     first = [_first_growth(g) for g in grew["growth"]]
@@ -809,7 +808,6 @@ def _growth_claim(grew) -> dict[str, str]:
 def traces_at(traces: dict, pk, lr: float, seed: int) -> dict[str, dict]:
     """The traces of every variant run at ``pk`` and ``lr`` with ``seed``, by variant name
     (keys of ``run_collapse_map``'s traces are (group, setting label, seed))."""
-    from .profiles.batch_hard_collapse import VARIANTS
 
     out = {}
     for v in VARIANTS:

@@ -1,0 +1,5 @@
+"""Notebook 02: hardness-aware deep metric learning (HDML) on triplet and N-pair losses, and
+why the report's run turned NaN. The method itself is ``dml_utils.hdml``.
+
+``parameters`` (types and profiles), ``study`` (data, plan of runs, analysis, claims), ``figures``,
+``schema`` (the results JSON and its regression summary)."""

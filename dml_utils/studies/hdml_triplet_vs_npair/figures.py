@@ -1,0 +1,88 @@
+"""The figures of notebook 02 (HDML, triplet vs N-pair): what only this study draws (the shared ones and ``savefig``
+are in ``dml_utils.plots``)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from dml_utils import plots  # noqa: F401  (sets the seaborn theme every figure of the notebooks shares)
+
+
+def hdml_curves(curves, title: str, block: int | None = None):
+    """Block means of HDML's losses and weights against the step, mean over seeds, one line per
+    method: J_m (with and without HDML), J_syn, J_gen, and the two weights of eq. 1 and eq. 2."""
+    panels = [
+        ("J_m", r"$J_m$ (real tuples + weight decay)", True),
+        ("J_syn", r"$J_{syn}$ (synthetic tuples)", True),
+        ("J_gen", r"$J_{gen} = J_{recon} + J_{soft}$", True),
+        ("hardness", r"hardness $\lambda = e^{-\alpha/J_{avg}}$", False),
+        ("balance", r"balance $e^{-\beta/J_{gen}}$ (weight of $J_m$)", False),
+    ]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.6))
+    for ax, (key, label, log) in zip(axes, panels):
+        for i, (method, sub) in enumerate(curves.groupby("method", sort=False)):
+            if key not in sub or sub[key].isna().all():
+                continue
+            m = sub.groupby("step")[key].mean()
+            ax.plot(m.index, m.values, color=f"C{i}", ls="-" if "HDML" in method else "--", label=method)
+        if block:
+            ax.axvline(block, color="grey", lw=0.8, ls=":", label=f"first block ({block} steps) ends")
+        ax.set_yscale("log" if log else "linear")
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("step")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def ratio_histograms(table, title: str, bins: int = 40):
+    """Per loss, histograms of d⁻/d⁺ for each kind of negative (log-spaced bins, a line at 1: the
+    hardest a negative can be without violating the tuple)."""
+    losses = list(dict.fromkeys(table["loss"]))
+    edges = np.geomspace(max(table["ratio"].min(), 1e-2) * 0.9, table["ratio"].max() * 1.1, bins + 1)
+    fig, axes = plt.subplots(1, len(losses), figsize=(5.5 * len(losses), 3.8), squeeze=False)
+    for ax, loss in zip(axes[0], losses):
+        sub = table[table["loss"] == loss]
+        for kind, part in sub.groupby("kind", sort=False):
+            r = part["ratio"].to_numpy()
+            ax.hist(r, bins=edges, alpha=0.5, label=f"{kind} (median {np.median(r):.2f}, n={len(r)})")
+        ax.axvline(1.0, color="k", ls="--", lw=1, label="d⁻ = d⁺")
+        ax.set_xscale("log")
+        ticks = [t for t in (0.1, 0.25, 0.5, 1, 2, 4, 8) if edges[0] <= t <= edges[-1]]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_locator(plt.NullLocator())
+        ax.set_xlabel("d(anchor, negative) / d(anchor, positive)")
+        ax.set_ylabel("tuples")
+        ax.set_title(loss, fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def metric_by_k(
+    table,
+    x: str,
+    y: str,
+    hue: str,
+    title: str,
+    mark: dict[str, float] | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+):
+    """A metric against a parameter (log x), one line per ``hue``, optional vertical marks."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for i, (name, sub) in enumerate(table.groupby(hue, sort=False)):
+        m = sub.groupby(x)[y].agg(["mean", "std"])
+        ax.errorbar(m.index, m["mean"], yerr=m["std"].fillna(0), color=f"C{i}", marker="o", ms=3, capsize=2, label=name)
+    for j, (label, v) in enumerate((mark or {}).items()):
+        ax.axvline(v, color="k", ls=["--", ":"][j % 2], lw=1, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,93 @@
+"""The study folders and their registry: each study in one place, and the import graph runs one way
+(a notebook imports its study, a study the general modules, never the other way round)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from dml_utils import studies
+from dml_utils.config import ConfigError
+
+PACKAGE = Path(__file__).resolve().parents[1] / "dml_utils"
+STUDY_DIRS = sorted(p for p in (PACKAGE / "studies").iterdir() if (p / "__init__.py").exists())
+
+
+def _imports(path: Path) -> set[str]:
+    """The dml_utils modules a file imports (relative imports resolved), at any depth of the file."""
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base]) if base else ".".join(parts)
+            found |= {f"{base}.{a.name}" for a in node.names} | {base}
+    return {m for m in found if m.startswith("dml_utils")}
+
+
+def test_every_notebook_has_one_study_folder_with_its_four_parts():
+    notebooks = sorted(p.stem for p in (PACKAGE.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(studies.STUDIES) == notebooks
+    assert sorted(s.name for s in studies.STUDIES.values()) == [p.name for p in STUDY_DIRS]
+    for folder in STUDY_DIRS:
+        assert {p.stem for p in folder.glob("*.py")} == {"__init__", "parameters", "study", "figures", "schema"}
+
+
+def test_no_general_module_imports_a_study():
+    for path in PACKAGE.glob("*.py"):
+        up = sorted(m for m in _imports(path) if m.startswith("dml_utils.studies"))
+        assert not up, f"{path.name} imports {up}: a general module must not depend on a study"
+
+
+def test_no_study_imports_another_study():
+    for folder in STUDY_DIRS:
+        for path in folder.glob("*.py"):
+            others = sorted(
+                m
+                for m in _imports(path)
+                if m.startswith("dml_utils.studies.") and not m.startswith(f"dml_utils.studies.{folder.name}")
+            )
+            assert not others, f"{folder.name}/{path.name} imports {others}"
+
+
+def test_parameters_and_schema_import_no_study_steps():
+    """The registry loads every study's parameters and schema; they must not pull in the steps."""
+    for folder in STUDY_DIRS:
+        for part in ("parameters", "schema"):
+            steps = sorted(m for m in _imports(folder / f"{part}.py") if m.endswith((".study", ".figures")))
+            assert not steps, f"{folder.name}/{part}.py imports {steps}"
+
+
+def test_the_registry_resolves_by_name_and_names_the_known_ones():
+    cfg = studies.config("04_sampling_matters", "smoke")
+    assert cfg.notebook == "04_sampling_matters" and cfg.params.iterations == cfg.iterations
+    assert studies.known_parameters("04_sampling_matters") == set(cfg.values)
+    with pytest.raises(ConfigError, match=r"unknown notebook '04_sampling_matter'.*Did you mean '04_sampling_matters'"):
+        studies.config("04_sampling_matter")
+    with pytest.raises(ValueError, match="no regression summary for notebook 'nope'"):
+        studies.summarize({"notebook": "nope"})
+
+
+def test_a_record_holds_what_its_summary_reads():
+    """The schema is one place: the keys ``summary`` reads are keys ``record`` writes."""
+    import inspect
+
+    for s in studies.STUDIES.values():
+        written = set()
+        for node in ast.walk(ast.parse(inspect.getsource(s.schema.record))):
+            if isinstance(node, ast.Dict):
+                written |= {k.value for k in node.keys if isinstance(k, ast.Constant)}
+        read = set()
+        for node in ast.walk(ast.parse(inspect.getsource(s.schema.summary))):
+            if (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "doc"
+                and isinstance(node.slice, ast.Constant)
+            ):
+                read.add(node.slice.value)
+        assert read and read - {"data"} <= written, (s.name, sorted(read - written))
