@@ -91,3 +91,15 @@ def test_a_record_holds_what_its_summary_reads():
             ):
                 read.add(node.slice.value)
         assert read and read - {"data"} <= written, (s.name, sorted(read - written))
+
+
+def test_an_installed_package_holds_every_study():
+    """pyproject finds packages (not a fixed list), so a non-editable install carries dml_utils.studies.*."""
+    import tomllib
+
+    import setuptools
+
+    find = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    found = set(setuptools.find_packages(where=PACKAGE.parent, include=find["include"]))
+    on_disk = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert on_disk <= found and "dml_utils.studies.batch_hard_collapse" in found
