@@ -48,6 +48,7 @@ class Config:
     values: dict[str, Any]  # in the profile's order, as the results record them
     root: Path
     parameters: type | None = field(default=None, repr=False)  # the study's Parameters dataclass
+    run_log: list[dict[str, Any]] = field(default_factory=list, repr=False)  # per run: where, cached (dml_utils.runs)
     figures_dir: Path = field(init=False)
     results_dir: Path = field(init=False)
 

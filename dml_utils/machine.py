@@ -1,4 +1,5 @@
-"""What CPU a run happened on, as far as it changes floating-point results (provenance).
+"""What CPU and which libraries a run happened on, as far as they change floating-point results
+(provenance).
 
 Runs are bit-identical for a seed on one machine, but two CPUs can differ in the last bits of
 matrix products (MKL and oneDNN pick kernels by instruction set), and training amplifies those
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +36,29 @@ def cpu_fingerprint() -> dict[str, Any]:
         "cpu_flags_sha": hashlib.sha256(flags.encode()).hexdigest()[:12] if flags else "",
         "torch": torch.__version__,
     }
+
+
+LIBRARIES = (
+    "torch",
+    "torchvision",
+    "pytorch-metric-learning",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "mlxtend",
+    "umap-learn",
+    "seaborn",
+    "matplotlib",
+    "pandas",
+)
+
+
+def library_versions() -> dict[str, str]:
+    """Python's version and each of LIBRARIES' ('not installed' where missing)."""
+    out = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out

@@ -5,42 +5,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import subprocess
 import tempfile
 import warnings
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .config import Config
-
-LIBRARIES = (
-    "torch",
-    "torchvision",
-    "pytorch-metric-learning",
-    "numpy",
-    "scipy",
-    "scikit-learn",
-    "mlxtend",
-    "umap-learn",
-    "seaborn",
-    "matplotlib",
-    "pandas",
-)
-
-
-def library_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+from .machine import library_versions
 
 
 def git_commit(root: Path) -> str:
@@ -96,6 +71,7 @@ def write_results(cfg: Config, payload: dict[str, Any], data_sources: list[dict[
         "machine": cpu_fingerprint(),  # same seed, same machine: same numbers (see dml_utils/machine.py)
         "seed_offset": seed_offset(),  # DML_SEED_OFFSET: every run seed moved by this (dml_utils/seeds.py)
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "run_log": cfg.run_log,  # per training run: its key, where it ran, whether it came from the run cache
         **payload,
     }
     cfg.results_dir.mkdir(parents=True, exist_ok=True)

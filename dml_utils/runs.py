@@ -1,5 +1,5 @@
 """Plans of runs: a study declares the training runs it needs as specs, and one runner gets their
-results.
+results, from a run cache where it holds them.
 
 A :class:`RunSpec` names one run: its study (the notebook), the kind of run (which of the study's
 run functions), its setting (the run's own parameters), its seed and its sizes (iterations and
@@ -7,21 +7,61 @@ other lengths). It is frozen, hashable, picklable and printable, and :meth:`RunS
 stable digest of it (the same in every process, unlike ``hash``). A study's analysis reads only
 what :func:`run_plan` returns for its plan.
 
-:func:`run_plan` is the one seam between the studies and whatever carries runs out: today it runs
-each spec in this process, one after the other, after seeding every generator from the spec and
-pinning torch's threads, so a run's result depends on its spec (and the data its function reads),
-not on the runs before it. A run cache and executors (a process pool, Dask, SLURM) go behind it.
+:func:`run_plan` is the one seam between the studies and whatever carries runs out: it calls
+``task(cfg, data, spec)`` for each spec, after seeding every generator from the spec and pinning
+torch's threads, so a run's result depends on its spec, the configuration and the data, not on the
+runs before it. ``task`` is a module-level function (or a ``functools.partial`` of one): picklable,
+so an executor can send it to another process.
+
+**The run cache** (:class:`RunCache`, on ``joblib.Memory``) keeps each run's result on disk under a
+key made of everything the result depends on: the spec; the configuration the run sees
+(:func:`run_inputs`: every parameter but the seed lists and where data lives); a digest of the data;
+the source of the code the run executes (:func:`code_digest`: the task's module and every
+``dml_utils`` module it imports, but not figures, schemas, plotting, claims or the regression); and
+the machine's float path (:func:`run_environment`: library versions, CPU flags, torch's vector
+instruction set, the seed shift, the thread count). So a rerun with nothing changed trains nothing,
+an interrupted plan resumes at its first missing run, adding a seed trains only that seed's runs,
+and changing a figure retrains nothing. joblib.Memory rather than a hand-made store: it writes each
+entry atomically (a run killed mid-write leaves no entry, not a half one), pickles numpy arrays and
+torch tensors efficiently, and answers "is this call stored" without loading it; its own argument
+hashing is given only our key, so what a run depends on is decided here, in one place. An entry
+that cannot be read is run again, with a warning. ``DML_RUN_CACHE`` names the cache's folder
+(``scripts/run_notebooks.py`` sets ``build/cache/runs``); unset, nothing is cached, so tests and an
+interactive notebook train for real unless asked.
+
+Every plan appends to ``cfg.run_log`` one line per run (its label, key, whether it came from the
+cache, its seconds, the host), which ``write_results`` records. Published numbers do not depend on
+whether a run came from the cache: a cached result is the pickled result of the same call, and
+after a plan every generator is reseeded from the plan (:func:`run_plan`), whatever ran.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import json
+import os
+import platform
+import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
-from .seeds import seed_everything
+from .seeds import seed_everything, seed_offset
+
+CACHE_ENV = "DML_RUN_CACHE"
+# Environment variables that choose torch's float path: a run under another value is another run.
+FLOAT_PATH_ENV = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
+# Parameters a run never reads: which seeds a plan holds (each run has its own) and where data lives
+# (the data's digest is in the key). A run that reads one fails: it gets a configuration without them.
+NOT_RUN_INPUTS = ("seeds", "sweep_seeds", "data_root", "allow_download")
+# Modules a study imports whose code no run executes: changing them must retrain nothing.
+NOT_RUN_CODE = ("dml_utils.plots", "dml_utils.results", "dml_utils.regression", "dml_utils.studies")
+NOT_RUN_CODE_SUFFIXES = (".figures", ".schema", ".parameters")
+PACKAGE = Path(__file__).resolve().parent
 
 
 def _freeze(value: Any) -> Any:
@@ -71,19 +111,193 @@ class RunSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+def _module_path(module: str) -> Path | None:
+    rel = Path(*module.split(".")[1:])
+    for path in (PACKAGE / rel).with_suffix(".py"), PACKAGE / rel / "__init__.py":
+        if path.exists():
+            return path
+    return None
+
+
+def module_imports(module: str, path: Path) -> set[str]:
+    """The dml_utils modules ``module`` (at ``path``) imports, relative imports resolved."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base]) if base else ".".join(parts)
+            found |= {base, *(f"{base}.{a.name}" for a in node.names)}
+    return {m for m in found if m == "dml_utils" or m.startswith("dml_utils.")}
+
+
+def _runs_code(module: str) -> bool:
+    return module not in NOT_RUN_CODE and not module.endswith(NOT_RUN_CODE_SUFFIXES)
+
+
+@functools.cache
+def code_modules(module: str) -> tuple[str, ...]:
+    """``module`` and every dml_utils module it imports, at any depth, leaving out the modules no
+    run executes (NOT_RUN_CODE: figures, schemas, parameters, plotting, claims, the regression;
+    parameters because their values are in the key already)."""
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        path = _module_path(name) if name.startswith("dml_utils") else None
+        if name in seen or path is None or (name != module and not _runs_code(name)):
+            continue
+        seen.add(name)
+        todo += sorted(module_imports(name, path))
+    return tuple(sorted(seen))
+
+
+def code_digest(module: str) -> str:
+    """A digest of the source of :func:`code_modules` of ``module``."""
+    h = hashlib.sha256()
+    for name in code_modules(module):
+        h.update(name.encode() + b"\0" + _module_path(name).read_bytes() + b"\0")
+    return h.hexdigest()[:20]
+
+
+def run_environment(threads: int | None) -> dict[str, Any]:
+    """What besides the code and the inputs changes a run's numbers on this machine."""
+    import torch
+
+    from .machine import cpu_fingerprint, library_versions
+
+    return {
+        "libraries": library_versions(),
+        "machine": cpu_fingerprint(),
+        "float_path_env": {k: os.environ.get(k) for k in FLOAT_PATH_ENV},
+        "seed_offset": seed_offset(),
+        "threads": threads if threads is not None else torch.get_num_threads(),
+    }
+
+
+def run_inputs(cfg) -> dict[str, Any]:
+    """The configuration values a run may read: all but NOT_RUN_INPUTS."""
+    return {k: v for k, v in cfg.values.items() if k not in NOT_RUN_INPUTS}
+
+
+def _run_view(cfg):
+    """``cfg`` without NOT_RUN_INPUTS: what a task gets, so a run cannot read what its key leaves out."""
+    return None if cfg is None else replace(cfg, values=run_inputs(cfg))
+
+
+def data_digest(data: Any) -> str:
+    """A digest of the data a plan's runs read, by content, the same in every process: joblib's
+    hasher, with torch tensors hashed as their numpy arrays (a pickled tensor's bytes differ from
+    one process to the next, so joblib's plain hash of one does too)."""
+    import torch
+    from joblib.hashing import NumpyHasher
+
+    class TensorHasher(NumpyHasher):
+        def save(self, obj):
+            if isinstance(obj, torch.Tensor):
+                t = obj.detach().cpu()
+                obj = ("torch.Tensor", str(t.dtype), tuple(t.shape), t.view(torch.uint8).numpy() if t.numel() else None)
+            super().save(obj)
+
+    return TensorHasher(hash_name="sha1").hash(data)
+
+
+def _task_module(task: Callable) -> str:
+    func = task.func if isinstance(task, functools.partial) else task
+    name = getattr(func, "__qualname__", "")
+    if "<" in name or "." in name:
+        raise TypeError(
+            f"a plan's task must be a module-level function (or a functools.partial of one) so that it "
+            f"can be cached and sent to another process; got {name or task!r}"
+        )
+    return func.__module__
+
+
+def _bound(task: Callable) -> dict[str, Any]:
+    """What a partial binds, but for ``progress`` (which changes no number)."""
+    if not isinstance(task, functools.partial):
+        return {}
+    return {"args": task.args, "keywords": {k: v for k, v in task.keywords.items() if k != "progress"}}
+
+
+def _execute(task: Callable, cfg, data, spec: RunSpec, threads: int | None, key: str) -> Any:
+    """One run, seeded from its spec (``key`` is what the cache stores it under)."""
+    from .config import make_deterministic
+
+    if threads is not None:
+        make_deterministic(threads)
+    seed_everything(spec.seed)
+    return task(cfg, data, spec)
+
+
+class RunCache:
+    """Run results on disk, one entry per key (see the module's docstring)."""
+
+    def __init__(self, location: str | os.PathLike):
+        import joblib
+
+        self.location = Path(location)
+        self._memory = joblib.Memory(self.location, verbose=0)
+        self._execute = self._memory.cache(_execute, ignore=["task", "cfg", "data", "spec", "threads"])
+
+    @classmethod
+    def from_env(cls) -> RunCache | None:
+        """The cache ``DML_RUN_CACHE`` names, or None when it is unset or empty."""
+        where = os.environ.get(CACHE_ENV, "").strip()
+        return cls(where) if where else None
+
+    def holds(self, key: str) -> bool:
+        return self._execute.check_call_in_cache(None, None, None, None, None, key)
+
+    def result(self, task, cfg, data, spec: RunSpec, threads: int | None, key: str) -> tuple[Any, bool]:
+        """(result, came from the cache). An entry that cannot be read is run again and stored anew."""
+        if self.holds(key):
+            try:
+                return self._execute.call_and_shelve(task, cfg, data, spec, threads, key).get(), True
+            except Exception as err:  # a truncated or corrupt pickle: recompute, never publish it
+                warnings.warn(
+                    f"run cache: the entry of {spec.label()} in {self.location} could not be read "
+                    f"({type(err).__name__}: {err}); it was run again",
+                    stacklevel=3,
+                )
+        result, _metadata = self._execute.call(task, cfg, data, spec, threads, key)  # runs, then stores
+        return result, False
+
+
+class PlanResults(dict):
+    """``{spec: result}`` in the plan's order, with ``log``: per run, where it ran and whether it came
+    from the cache."""
+
+    log: list[dict[str, Any]]
+
+
+def _key(spec: RunSpec, code: str, environment: str, context: str) -> str:
+    return hashlib.sha256(f"{spec.key()}|{code}|{environment}|{context}".encode()).hexdigest()[:32]
+
+
 def run_plan(
     plan: Iterable[RunSpec],
-    task: Callable[[RunSpec], Any],
+    task: Callable[..., Any],
     *,
+    cfg=None,
+    data: Any = None,
     threads: int | None = None,
+    cache: RunCache | bool | None = None,
     desc: str = "runs",
     progress: bool = True,
-) -> dict[RunSpec, Any]:
-    """The result of ``task(spec)`` for every spec of ``plan``, in the plan's order: serial, in this
-    process. Before each run every generator is seeded from the spec (``seed_everything``, so under a
-    seed shift too) and, with ``threads``, torch's thread count pinned. A spec listed twice is an
-    error: a plan names each run once."""
-    from .config import make_deterministic
+) -> PlanResults:
+    """The result of ``task(cfg, data, spec)`` for every spec of ``plan``, in the plan's order:
+    serial, in this process, each from the run cache where it holds it. Before each run every
+    generator is seeded from the spec (``seed_everything``, so under a seed shift too) and torch's
+    thread count pinned (``threads``, by default ``cfg.threads``). The task sees ``cfg`` without the
+    parameters no run reads (NOT_RUN_INPUTS). ``cache``: None takes ``DML_RUN_CACHE`` (no cache when
+    unset), False none, or a :class:`RunCache`. A spec listed twice is an error: a plan names each
+    run once. After the plan every generator is reseeded from its last spec, so what follows draws
+    the same numbers whether the runs trained here or came from the cache."""
     from .progress import bar
 
     plan = list(plan)
@@ -94,10 +308,43 @@ def run_plan(
         if spec in seen:
             raise ValueError(f"the plan lists {spec.label()} twice")
         seen.add(spec)
-    out = {}
+    if threads is None and cfg is not None:
+        threads = cfg.values.get("threads")
+    if cache is None:
+        cache = RunCache.from_env()
+    elif cache is True:
+        raise TypeError("cache=True names no folder: pass a RunCache, or set DML_RUN_CACHE and pass None")
+    view = _run_view(cfg)
+    keys: dict[RunSpec, str] = {}
+    if cache and plan:
+        code = code_digest(_task_module(task))
+        environment = hashlib.sha256(json.dumps(run_environment(threads), sort_keys=True).encode()).hexdigest()
+        context = data_digest((view and view.notebook, view and run_inputs(view), data, _bound(task)))
+        keys = {spec: _key(spec, code, environment, context) for spec in plan}
+    else:
+        _task_module(task)  # the same rule with or without a cache
+    out = PlanResults()
+    out.log = []
+    host = platform.node()
     for spec in bar(plan, desc=desc, disable=not progress, mininterval=5):
-        if threads is not None:
-            make_deterministic(threads)
-        seed_everything(spec.seed)
-        out[spec] = task(spec)
+        start = time.perf_counter()
+        if cache:
+            result, cached = cache.result(task, view, data, spec, threads, keys[spec])
+        else:
+            result, cached = _execute(task, view, data, spec, threads, ""), False
+        out[spec] = result
+        out.log.append(
+            {
+                "run": spec.label(),
+                "study": spec.study,
+                "key": keys.get(spec, spec.key()),
+                "cached": cached,
+                "seconds": round(time.perf_counter() - start, 3),
+                "host": host,
+            }
+        )
+    if plan:
+        seed_everything(plan[-1].seed)
+    if cfg is not None:
+        cfg.run_log.extend(out.log)
     return out

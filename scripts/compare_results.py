@@ -2,7 +2,8 @@
 
     python scripts/compare_results.py OLD.json NEW.json     # exit 1 and list every difference
 
-Ignored: when and from which commit it was written, and wall-clock timings (``ms_per_iteration``, ``ms_per_step``,
+Ignored: when and from which commit it was written, the run log (where each run ran, whether it
+came from the run cache: published numbers must not depend on it), and wall-clock timings (``ms_per_iteration``, ``ms_per_step``,
 ``train_seconds``, the step-time benchmark and the claim row built on it); ``seed_offset`` missing
 on one side counts as 0 (results written before the seed shift existed). Everything else,
 every float included, must be equal bit for bit: this is the check that a refactor changed no
@@ -15,7 +16,15 @@ import json
 import sys
 from typing import Any
 
-IGNORED_KEYS = {"written_at", "git_commit", "ms_per_iteration", "ms_per_step", "train_seconds", "step_time_benchmark"}
+IGNORED_KEYS = {
+    "written_at",
+    "git_commit",
+    "run_log",
+    "ms_per_iteration",
+    "ms_per_step",
+    "train_seconds",
+    "step_time_benchmark",
+}
 TIMING_CLAIM = "an iteration costs the same"
 DEFAULTS = {"seed_offset": 0}  # results written before the key existed ran at this value
 

@@ -4,6 +4,13 @@
     python scripts/run_notebooks.py --profile smoke notebooks/*.ipynb   # -> build/smoke/notebooks/
     python scripts/run_notebooks.py -p seeds "[0]" notebooks/03_*.ipynb # -> build/default/notebooks/
     python scripts/run_notebooks.py --profile smoke --baseline notebooks/*.ipynb  # nbval baselines
+    python scripts/run_notebooks.py --no-cache notebooks/05_*.ipynb      # train every run again
+
+The run cache: every training run's result is kept in build/cache/runs/ (or where DML_RUN_CACHE
+points), keyed by the run, the configuration it sees, the data, the code it executes and the
+machine's float path (dml_utils.runs). A rerun with nothing changed trains nothing; an interrupted
+run resumes at its first missing run; changing a figure retrains nothing. --no-cache trains every
+run and stores nothing. Published numbers are the same either way.
 
 Publishing: a run at the default profile with no -p parameter writes its figures and results
 into a staging folder (build/stage/<notebook>/); only when the whole notebook has run are they
@@ -34,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_ENV = "DML_UTILS_OUTPUT_DIR"  # dml_utils.config.OUTPUT_ENV; read there, set only here
 PROGRESS_ENV = "DML_PROGRESS"  # dml_utils.progress.ENV
 SEED_OFFSET_ENV = "DML_SEED_OFFSET"  # dml_utils.seeds.SEED_OFFSET_ENV: a shifted run is never published
+CACHE_ENV = "DML_RUN_CACHE"  # dml_utils.runs.CACHE_ENV: where the run cache lives; empty: no cache
 
 
 def unknown_parameters(notebooks: list[Path], params: dict) -> str | None:
@@ -119,6 +127,11 @@ def main(argv=None, root: Path = ROOT) -> int:
         help="extra notebook parameter (value parsed as Python literal when possible); the run then "
         "writes under build/ and publishes nothing",
     )
+    ap.add_argument(
+        "--no-cache",
+        action="store_true",
+        help=f"train every run and store nothing (default: the run cache in ${CACHE_ENV}, else build/cache/runs)",
+    )
     args = ap.parse_args(argv)
     params = {"profile": args.profile}
     for name, value in args.parameter:
@@ -158,6 +171,10 @@ def main(argv=None, root: Path = ROOT) -> int:
             return 2
         notebooks.append(nb)
     os.environ[PROGRESS_ENV] = "text"  # the kernels inherit it: text bars, stripped below
+    if args.no_cache:
+        os.environ[CACHE_ENV] = ""
+    else:
+        os.environ.setdefault(CACHE_ENV, str(root / "build" / "cache" / "runs"))
     failed = []
     for nb in notebooks:
         stage = root / "build" / "stage" / nb.stem

@@ -1,14 +1,17 @@
-"""Plans of runs: specs that are hashable, picklable and stable, and a runner whose results depend
-on each spec alone."""
+"""Plans of runs: specs that are hashable, picklable and stable, a runner whose results depend on each
+spec alone, and the run cache behind it (a rerun trains nothing, an interrupted plan resumes, a
+damaged entry is run again, a figure's code is not in any key)."""
 
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from dml_utils.runs import RunSpec, run_plan
+from dml_utils import runs
+from dml_utils.runs import RunCache, RunSpec, run_plan
 from dml_utils.studies.batch_hard_collapse import study as bhc
 from dml_utils.studies.circle_vs_triplet import study as ct
 from dml_utils.studies.hdml_triplet_vs_npair import study as hv
@@ -50,7 +53,7 @@ def test_a_specs_key_is_the_same_in_another_process():
     assert out == SPEC.key()
 
 
-def _draw(spec: RunSpec) -> float:
+def _draw(cfg, data, spec: RunSpec) -> float:
     return float(torch.rand(()))  # from the global generator the runner seeded
 
 
@@ -90,3 +93,151 @@ def test_each_studys_plan_names_every_run_once(notebook):
     assert len(set(plan)) == len(plan) == runs and all(s.study == notebook for s in plan)
     assert {s.seed for s in plan} <= set(cfg.seeds) | set(cfg.values.get("sweep_seeds", []))
     assert pickle.loads(pickle.dumps(plan)) == plan
+
+
+# ---------------------------------------------------------------- the run cache
+CALLS: list[RunSpec] = []  # what _counted trained, in this process
+FAIL_AT: list[int] = []  # seeds at which _counted stops, as a killed process would
+
+
+def _counted(cfg, data, spec: RunSpec) -> dict:
+    if spec.seed in FAIL_AT:
+        raise RuntimeError(f"interrupted at seed {spec.seed}")
+    CALLS.append(spec)
+    return {"draw": torch.rand(3), "scale": spec["scale"] * float(data.sum()), "lr": cfg.lr if cfg else None}
+
+
+PLAN = [RunSpec.of("x", "k", seed, {"scale": 2.0}) for seed in range(4)]
+DATA = torch.arange(6.0)
+
+
+def _run(cache, task=_counted, plan=PLAN, data=DATA, **kw):
+    CALLS.clear()
+    out = run_plan(plan, task, data=data, cache=cache, progress=False, **kw)
+    after = torch.rand(2)  # what the analysis after the plan draws
+    return out, list(CALLS), after
+
+
+def test_a_rerun_trains_nothing_and_gives_the_same_numbers_and_the_same_generator_state(tmp_path):
+    cache = RunCache(tmp_path)
+    plain, trained, after_plain = _run(False)
+    first, trained_first, after_first = _run(cache)
+    again, trained_again, after_again = _run(RunCache(tmp_path))  # a new process would open it so
+    assert trained == trained_first == PLAN and trained_again == []
+    assert [r["cached"] for r in first.log] == [False] * 4 and [r["cached"] for r in again.log] == [True] * 4
+    for spec in PLAN:
+        assert torch.equal(plain[spec]["draw"], again[spec]["draw"]) and plain[spec] == {
+            **again[spec],
+            "draw": plain[spec]["draw"],
+        }
+    assert torch.equal(after_plain, after_first) and torch.equal(after_plain, after_again)
+
+
+def test_an_interrupted_plan_resumes_at_its_first_missing_run(tmp_path):
+    cache = RunCache(tmp_path)
+    FAIL_AT.append(2)
+    try:
+        with pytest.raises(RuntimeError, match="interrupted at seed 2"):
+            _run(cache)
+    finally:
+        FAIL_AT.clear()
+    assert CALLS == PLAN[:2]
+    out, trained, _ = _run(cache)
+    assert trained == PLAN[2:] and [r["cached"] for r in out.log] == [True, True, False, False]
+
+
+def test_a_damaged_entry_is_run_again_with_a_warning(tmp_path):
+    cache = RunCache(tmp_path)
+    first, _, _ = _run(cache)
+    outputs = sorted(Path(tmp_path).rglob("output.pkl"))
+    assert len(outputs) == len(PLAN)
+    outputs[0].write_bytes(outputs[0].read_bytes()[:20])  # truncated, as a full disk or a kill leaves it
+    with pytest.warns(UserWarning, match="could not be read .* it was run again"):
+        again, trained, _ = _run(cache)
+    assert len(trained) == 1 and sum(not r["cached"] for r in again.log) == 1
+    for spec in PLAN:
+        assert torch.equal(first[spec]["draw"], again[spec]["draw"])
+    third, trained, _ = _run(cache)
+    assert trained == []  # the rerun stored it anew
+
+
+def test_what_a_run_depends_on_is_in_its_key_and_nothing_else(tmp_path):
+    from dml_utils.studies import config
+
+    cache = RunCache(tmp_path)
+    cfg = config("04_sampling_matters", "smoke")
+    CALLS.clear()
+    run_plan(PLAN[:2], _counted, cfg=cfg, data=DATA, cache=cache, progress=False)
+    more_seeds = config("04_sampling_matters", "smoke", seeds=[0, 1, 2, 3, 4, 5])
+    run_plan(PLAN[:3], _counted, cfg=more_seeds, data=DATA, cache=cache, progress=False)
+    assert CALLS == PLAN[:3]  # adding a seed trains that seed's run alone
+    CALLS.clear()
+    run_plan(
+        PLAN[:1],
+        _counted,
+        cfg=config("04_sampling_matters", "smoke", lr=cfg.lr * 10),
+        data=DATA,
+        cache=cache,
+        progress=False,
+    )
+    run_plan(PLAN[:1], _counted, cfg=cfg, data=DATA + 1, cache=cache, progress=False)
+    run_plan(PLAN[:1], _counted, cfg=cfg, data=DATA, cache=cache, threads=cfg.threads + 1, progress=False)
+    assert len(CALLS) == 3  # another learning rate, other data, another thread count: other runs
+
+
+def test_a_run_sees_no_parameter_its_key_leaves_out_and_its_log_reaches_the_results(tmp_path):
+    from dml_utils.results import write_results
+    from dml_utils.studies import config
+
+    cfg = config("04_sampling_matters", "smoke")
+    cfg.results_dir = tmp_path
+
+    def reads(view, data, spec):
+        return view.seeds
+
+    with pytest.raises(AttributeError, match="no parameter 'seeds'"):
+        run_plan(PLAN[:1], _reads_seeds, cfg=cfg, cache=False, progress=False)
+    run_plan(PLAN[:2], _counted, cfg=cfg, data=DATA, cache=False, progress=False)
+    assert [r["run"] for r in cfg.run_log] == [s.label() for s in PLAN[:2]] and not any(
+        r["cached"] for r in cfg.run_log
+    )
+    import json
+
+    doc = json.loads(write_results(cfg, {}, []).read_text())
+    assert doc["run_log"] == cfg.run_log and {"host", "seconds", "key"} <= set(doc["run_log"][0])
+    with pytest.raises(TypeError, match="module-level function"):
+        run_plan(PLAN[:1], reads, cfg=cfg, cache=False, progress=False)
+    with pytest.raises(TypeError, match="module-level function"):
+        run_plan(PLAN[:1], lambda c, d, s: 0, cache=False, progress=False)
+
+
+def _reads_seeds(cfg, data, spec):
+    return cfg.seeds
+
+
+def test_the_code_in_a_key_is_what_a_run_executes_not_figures_schemas_or_claims():
+    for study in (
+        "batch_hard_collapse",
+        "circle_vs_triplet",
+        "hdml_triplet_vs_npair",
+        "sampling_matters",
+        "yukawa_vs_contrastive",
+    ):
+        module = f"dml_utils.studies.{study}.study"
+        mods = runs.code_modules(module)
+        assert module in mods and "dml_utils.train" in mods and "dml_utils.seeds" in mods
+        assert not [
+            m for m in mods if m.endswith((".figures", ".schema")) or m in ("dml_utils.plots", "dml_utils.results")
+        ]
+        assert not [m for m in mods if m.startswith("dml_utils.studies.") and m != module]  # nor another study
+    assert "dml_utils.batch_hard" in runs.code_modules("dml_utils.studies.batch_hard_collapse.study")
+    assert "dml_utils.hdml" in runs.code_modules("dml_utils.studies.hdml_triplet_vs_npair.study")
+
+
+def test_the_data_digest_is_by_content_and_the_same_in_another_process():
+    code = "import torch, numpy as np; from dml_utils.runs import data_digest; print(data_digest({'x': torch.arange(6.0), 'y': np.arange(3)}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    import numpy as np
+
+    assert out == runs.data_digest({"x": torch.arange(6.0), "y": np.arange(3)})
+    assert out != runs.data_digest({"x": torch.arange(6.0) + 1, "y": np.arange(3)})

@@ -8,6 +8,7 @@ import pytest
 
 from dml_utils import studies
 from dml_utils.config import ConfigError
+from dml_utils.runs import module_imports
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dml_utils"
 STUDY_DIRS = sorted(p for p in (PACKAGE / "studies").iterdir() if (p / "__init__.py").exists())
@@ -15,18 +16,9 @@ STUDY_DIRS = sorted(p for p in (PACKAGE / "studies").iterdir() if (p / "__init__
 
 def _imports(path: Path) -> set[str]:
     """The dml_utils modules a file imports (relative imports resolved), at any depth of the file."""
-    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parts, base]) if base else ".".join(parts)
-            found |= {f"{base}.{a.name}" for a in node.names} | {base}
-    return {m for m in found if m.startswith("dml_utils")}
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    module = ".".join(parts[:-1] if path.name == "__init__.py" else parts)
+    return module_imports(module, path)
 
 
 def test_every_notebook_has_one_study_folder_with_its_four_parts():

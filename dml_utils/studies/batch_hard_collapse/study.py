@@ -294,8 +294,9 @@ def run_collapse_map(cfg, data: PatchData, progress: bool = True):
 
     done = run_plan(
         map_plan(cfg),
-        lambda spec: map_run(cfg, data, spec),
-        threads=cfg.threads,
+        map_run,
+        cfg=cfg,
+        data=data,
         desc="collapse map",
         progress=progress,
     )
@@ -393,8 +394,9 @@ def run_progressive(cfg, data: PatchData, progress: bool = True):
 
     done = run_plan(
         progressive_plan(cfg),
-        lambda spec: progressive_spec_run(cfg, data, spec),
-        threads=cfg.threads,
+        progressive_spec_run,
+        cfg=cfg,
+        data=data,
         desc="progressive vs large start",
         progress=progress,
     )

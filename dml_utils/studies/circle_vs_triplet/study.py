@@ -4,6 +4,7 @@ on imbalanced data; convergence, unseen-class retrieval, margin sweep, train/val
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -104,9 +105,7 @@ def run_spec(cfg: Config, data: RetrievalData, spec: RunSpec, progress: bool = F
 
 def run_main(cfg: Config, data: RetrievalData, progress: bool = True) -> dict[tuple[str, int], dict[str, Any]]:
     """The main plan's runs by (loss, seed)."""
-    done = run_plan(
-        main_plan(cfg), lambda spec: run_spec(cfg, data, spec, progress), threads=cfg.threads, progress=False
-    )
+    done = run_plan(main_plan(cfg), functools.partial(run_spec, progress=progress), cfg=cfg, data=data, progress=False)
     return {(spec["loss"], spec.seed): r for spec, r in done.items()}
 
 
@@ -153,8 +152,9 @@ def margin_sweep(cfg: Config, data: RetrievalData, progress: bool = True):
 
     done = run_plan(
         sweep_plan(cfg),
-        lambda spec: run_spec(cfg, data, spec),
-        threads=cfg.threads,
+        run_spec,
+        cfg=cfg,
+        data=data,
         desc="margin sweep",
         progress=progress,
     )

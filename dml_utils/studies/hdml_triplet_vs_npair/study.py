@@ -11,6 +11,7 @@ sizes, and the official evaluation's k-means.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import replace
@@ -170,12 +171,18 @@ def grid_plan(cfg: Config) -> list[RunSpec]:
     ]
 
 
+def grid_run(cfg: Config, data: RetrievalData, spec: RunSpec, progress: bool = True) -> dict[str, Any]:
+    """One run of the grid plan (the runner's task)."""
+    return run(cfg, data, spec["loss"], spec["hdml"], spec.seed, progress)
+
+
 def run_grid(cfg: Config, data: RetrievalData, progress: bool = True):
     """The grid plan's runs: (table of summaries, runs by (loss, hdml, seed))."""
     done = run_plan(
         grid_plan(cfg),
-        lambda spec: run(cfg, data, spec["loss"], spec["hdml"], spec.seed, progress),
-        threads=cfg.threads,
+        functools.partial(grid_run, progress=progress),
+        cfg=cfg,
+        data=data,
         progress=False,
     )
     runs = {(spec["loss"], spec["hdml"], spec.seed): r for spec, r in done.items()}

@@ -91,6 +91,11 @@ def grid_plan(cfg: Config) -> list[RunSpec]:
     ]
 
 
+def grid_run(cfg: Config, data: RetrievalData, spec: RunSpec) -> dict[str, Any]:
+    """One run of the grid plan (the runner's task)."""
+    return run(cfg, data, spec["sampler"], spec["loss"], spec.seed)
+
+
 def run_grid(cfg: Config, data: RetrievalData, progress: bool = True):
     """Every sampler × loss × seed. Returns (table of summaries, {(sampler, loss, seed): run})."""
     import pandas as pd
@@ -103,8 +108,9 @@ def run_grid(cfg: Config, data: RetrievalData, progress: bool = True):
             raise ValueError(f"unknown loss {loss!r}; use some of {list(LOSSES)}")
     done = run_plan(
         grid_plan(cfg),
-        lambda spec: run(cfg, data, spec["sampler"], spec["loss"], spec.seed),
-        threads=cfg.threads,
+        grid_run,
+        cfg=cfg,
+        data=data,
         desc="sampler × loss grid",
         progress=progress,
     )

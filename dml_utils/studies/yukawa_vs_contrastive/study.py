@@ -7,6 +7,7 @@ order; only the loss differs, so seeds give paired comparisons.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,14 +193,20 @@ def seed_plan(cfg: Config, dataset: str) -> list[RunSpec]:
     return [RunSpec.of(cfg.notebook, "seed", seed, {"dataset": dataset}, epochs=cfg.epochs) for seed in cfg.seeds]
 
 
+def seed_run(cfg: Config, data: PairData, spec: RunSpec, progress: bool = True) -> dict[str, Any]:
+    """One run of the seed plan (the runner's task)."""
+    return run_seed(data, spec.seed, cfg, progress=progress)
+
+
 def run(cfg: Config, data: PairData, progress: bool = True):
     """All seeds for one dataset. Returns (records DataFrame, per-seed outputs)."""
     import pandas as pd
 
     done = run_plan(
         seed_plan(cfg, data.dataset.name),
-        lambda spec: run_seed(data, spec.seed, cfg, progress=progress),
-        threads=cfg.threads,
+        functools.partial(seed_run, progress=progress),
+        cfg=cfg,
+        data=data,
         progress=False,
     )
     per_seed = {spec.seed: r for spec, r in done.items()}
