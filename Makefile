@@ -18,8 +18,10 @@ env: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/setup_env.sh
 	bash scripts/setup_env.sh
 
+# make reproduce JOBS=2: each plan's runs on a local pool of 2 worker processes (same numbers);
+# DML_EXECUTOR=dask:tcp://HOST:PORT or slurm:PARTITION sends them further (dml_utils/executors.py)
 reproduce: env
-	$(PY) scripts/run_notebooks.py --profile default $(NOTEBOOKS)
+	$(PY) scripts/run_notebooks.py --profile default $(if $(JOBS),--jobs $(JOBS)) $(NOTEBOOKS)
 
 test: env lint
 	$(VENV)/bin/pytest $(NBVAL) -m "not ci_stage" tests
@@ -61,6 +63,7 @@ bench: env
 	$(PY) benchmarks/bench_image_loading.py
 	$(PY) benchmarks/bench_batch_hard.py
 	$(PY) benchmarks/bench_hdml.py
+	$(PY) benchmarks/bench_executors.py
 
 clean:
 	rm -rf build

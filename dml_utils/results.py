@@ -281,6 +281,87 @@ def paired_claim(
     return interval_claim(claim, reported, diff, metric, ours, f"{a} − {b}", lower_wins, digits, scale, unit)
 
 
+# ---------------------------------------------------------------- binary outcomes (exact)
+def share_interval(successes: int, n: int, level: float = 0.95) -> dict[str, float]:
+    """A share ``successes``/``n`` with its exact (Clopper–Pearson) interval, scipy's
+    ``binomtest(...).proportion_ci(method="exact")``: for counts of runs (collapsed or not), where a
+    t-interval on 0/1 values says nothing (3 of 3 gives it a zero-width interval)."""
+    from scipy import stats
+
+    if not (0 <= successes <= n) or n < 1:
+        raise ValueError(f"a share needs 0 ≤ successes ≤ n and n ≥ 1; got {successes} of {n}")
+    ci = stats.binomtest(int(successes), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return {"k": int(successes), "n": int(n), "share": successes / n, "lo": float(ci.low), "hi": float(ci.high)}
+
+
+def discordant_needed(level: float = 0.95) -> int:
+    """The fewest discordant pairs an exact two-sided sign test can decide at ``level``, when every
+    one of them goes the same way (p = 2 · 0.5^m): 6 at 95 %."""
+    m = 1
+    while 2 * 0.5**m > 1 - level:
+        m += 1
+    return m
+
+
+def paired_binary(a, b, level: float = 0.95) -> dict[str, Any]:
+    """Binary outcomes of two settings paired by seed (same initial weights and batches): the seeds
+    where only ``a`` has the outcome (``only_a``) and only ``b`` (``only_b``), and the exact
+    McNemar test, i.e. a two-sided binomial test of only_a against only_b at 1/2 (scipy); p = 1
+    when no seed is discordant. Seeds where both agree carry no information on the difference."""
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"paired outcomes need one per seed on each side; got {a.shape} and {b.shape}")
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    m = only_a + only_b
+    p = float(stats.binomtest(only_a, m, 0.5).pvalue) if m else 1.0
+    return {
+        "n": int(a.size),
+        "a": int(a.sum()),
+        "b": int(b.sum()),
+        "only_a": only_a,
+        "only_b": only_b,
+        "p": p,
+        "level": level,
+        "discordant_needed": discordant_needed(level),
+    }
+
+
+def binary_verdict(test: dict[str, Any]) -> str:
+    """For a claim that the outcome is more frequent under ``a``: *reproduced* when the exact test
+    rejects equality on the claimed side, *not reproduced* when it rejects on the other side,
+    *inconclusive* otherwise."""
+    if test["p"] < 1 - test["level"]:
+        return "reproduced" if test["only_a"] > test["only_b"] else "not reproduced"
+    return "inconclusive"
+
+
+def binary_claim(
+    claim: str, reported: str, a: str, a_outcomes, b: str, b_outcomes, outcome: str, why: str = ""
+) -> dict[str, str]:
+    """A claims-table row for "``outcome`` happens more often under ``a`` than under ``b``", outcomes
+    (booleans) paired by seed: each share with its exact interval, the discordant seeds, and the
+    verdict of the exact McNemar test. An inconclusive row says how many discordant seeds a
+    decision needs at least."""
+    test = paired_binary(a_outcomes, b_outcomes)
+    sa, sb = share_interval(test["a"], test["n"]), share_interval(test["b"], test["n"])
+    ours = (
+        f"{outcome}: {a} {sa['k']}/{sa['n']} (95 % CI [{sa['lo']:.2f}, {sa['hi']:.2f}]) vs {b} {sb['k']}/{sb['n']} "
+        f"(95 % CI [{sb['lo']:.2f}, {sb['hi']:.2f}]); seeds where only {a}: {test['only_a']}, only {b}: "
+        f"{test['only_b']}; exact McNemar p = {test['p']:.3g}"
+    )
+    verdict = binary_verdict(test)
+    reasons = [why] if why else []
+    reasons.append("binary outcome per seed: exact test on the discordant seeds, exact (Clopper–Pearson) shares")
+    if verdict == "inconclusive":
+        reasons.append(
+            f"an exact test needs at least {test['discordant_needed']} discordant seeds, all one way, to decide "
+            f"at 95 % (here {test['only_a'] + test['only_b']})"
+        )
+    return {"claim": claim, "reported": reported, "ours": ours, "verdict": verdict, "why": "; ".join(reasons)}
+
+
 def claims_table(rows: list[dict[str, str]]):
     """A DataFrame with columns claim, reported, ours, verdict (and why)."""
     import pandas as pd

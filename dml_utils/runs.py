@@ -38,6 +38,7 @@ after a plan every generator is reseeded from the plan (:func:`run_plan`), whate
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import json
@@ -46,6 +47,7 @@ import platform
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -224,6 +226,11 @@ def _bound(task: Callable) -> dict[str, Any]:
     return {"args": task.args, "keywords": {k: v for k, v in task.keywords.items() if k != "progress"}}
 
 
+def _given(result: Any, cfg, data, spec: RunSpec) -> Any:
+    """The task whose result is already known (RunCache.store)."""
+    return result
+
+
 def _execute(task: Callable, cfg, data, spec: RunSpec, threads: int | None, key: str) -> Any:
     """One run, seeded from its spec (``key`` is what the cache stores it under)."""
     from .config import make_deterministic
@@ -253,6 +260,28 @@ class RunCache:
     def holds(self, key: str) -> bool:
         return self._execute.check_call_in_cache(None, None, None, None, None, key)
 
+    def store(self, spec: RunSpec, threads: int | None, key: str, result: Any) -> None:
+        """Keep ``result``, computed elsewhere (an executor's worker), under ``key``: joblib stores a
+        call's output, so this "calls" the cached function with a task that returns it."""
+        with self._storing(spec, key):
+            self._execute.call(functools.partial(_given, result), None, None, spec, threads, key)
+
+    @contextlib.contextmanager
+    def _storing(self, spec: RunSpec, key: str):
+        """joblib warns and goes on when it cannot write an entry (a full disk, say); we check the
+        entry is there afterwards and say it in our words."""
+        from joblib.memory import CacheWarning
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=CacheWarning)
+            yield
+        if not self.holds(key):
+            warnings.warn(
+                f"run cache: {spec.label()} could not be stored in {self.location} (a full disk? a folder "
+                f"that cannot be written?); its result is used, and the next run of this plan trains it again",
+                stacklevel=4,
+            )
+
     def result(self, task, cfg, data, spec: RunSpec, threads: int | None, key: str) -> tuple[Any, bool]:
         """(result, came from the cache). An entry that cannot be read is run again and stored anew."""
         if self.holds(key):
@@ -264,7 +293,8 @@ class RunCache:
                     f"({type(err).__name__}: {err}); it was run again",
                     stacklevel=3,
                 )
-        result, _metadata = self._execute.call(task, cfg, data, spec, threads, key)  # runs, then stores
+        with self._storing(spec, key):
+            result, _metadata = self._execute.call(task, cfg, data, spec, threads, key)  # runs, then stores
         return result, False
 
 
@@ -279,6 +309,20 @@ def _key(spec: RunSpec, code: str, environment: str, context: str) -> str:
     return hashlib.sha256(f"{spec.key()}|{code}|{environment}|{context}".encode()).hexdigest()[:32]
 
 
+def _environment_digest(threads: int | None) -> str:
+    return hashlib.sha256(json.dumps(run_environment(threads), sort_keys=True).encode()).hexdigest()
+
+
+def _remote(task, cfg, data, spec: RunSpec, threads, environment: str | None):
+    """One run in a worker of an executor. Returns (result, seconds, host, whether the worker's
+    float path is the one the cache key was made for). The worker never touches the cache: the
+    plan's process stores what comes back, so a worker on another machine needs no shared disk."""
+    start = time.perf_counter()
+    same = environment is None or _environment_digest(threads) == environment
+    result = _execute(task, cfg, data, spec, threads, "")
+    return result, time.perf_counter() - start, platform.node(), same
+
+
 def run_plan(
     plan: Iterable[RunSpec],
     task: Callable[..., Any],
@@ -287,17 +331,22 @@ def run_plan(
     data: Any = None,
     threads: int | None = None,
     cache: RunCache | bool | None = None,
+    executor: Executor | None = None,
     desc: str = "runs",
     progress: bool = True,
 ) -> PlanResults:
-    """The result of ``task(cfg, data, spec)`` for every spec of ``plan``, in the plan's order:
-    serial, in this process, each from the run cache where it holds it. Before each run every
-    generator is seeded from the spec (``seed_everything``, so under a seed shift too) and torch's
-    thread count pinned (``threads``, by default ``cfg.threads``). The task sees ``cfg`` without the
-    parameters no run reads (NOT_RUN_INPUTS). ``cache``: None takes ``DML_RUN_CACHE`` (no cache when
-    unset), False none, or a :class:`RunCache`. A spec listed twice is an error: a plan names each
-    run once. After the plan every generator is reseeded from its last spec, so what follows draws
-    the same numbers whether the runs trained here or came from the cache."""
+    """The result of ``task(cfg, data, spec)`` for every spec of ``plan``, in the plan's order,
+    each from the run cache where it holds it. Before each run every generator is seeded from the
+    spec (``seed_everything``, so under a seed shift too) and torch's thread count pinned
+    (``threads``, by default ``cfg.threads``). The task sees ``cfg`` without the parameters no run
+    reads (NOT_RUN_INPUTS). ``cache``: None takes ``DML_RUN_CACHE`` (no cache when unset), False
+    none, or a :class:`RunCache`. ``executor``: None takes ``DML_EXECUTOR`` (serial, in this
+    process, when unset; dml_utils.executors), or any ``concurrent.futures.Executor``. A spec listed
+    twice is an error: a plan names each run once. After the plan every generator is reseeded from
+    its last spec, so what follows draws the same numbers wherever the runs ran and whether they
+    came from the cache. If a run fails, the runs not yet started are cancelled and the error names
+    the run; what finished is in the cache."""
+    from .executors import executor_from_env
     from .progress import bar
 
     plan = list(plan)
@@ -315,36 +364,98 @@ def run_plan(
     elif cache is True:
         raise TypeError("cache=True names no folder: pass a RunCache, or set DML_RUN_CACHE and pass None")
     view = _run_view(cfg)
+    module = _task_module(task)  # the same rule with or without a cache
     keys: dict[RunSpec, str] = {}
+    environment = None
     if cache and plan:
-        code = code_digest(_task_module(task))
-        environment = hashlib.sha256(json.dumps(run_environment(threads), sort_keys=True).encode()).hexdigest()
+        environment = _environment_digest(threads)
         context = data_digest((view and view.notebook, view and run_inputs(view), data, _bound(task)))
-        keys = {spec: _key(spec, code, environment, context) for spec in plan}
-    else:
-        _task_module(task)  # the same rule with or without a cache
-    out = PlanResults()
-    out.log = []
+        keys = {spec: _key(spec, code_digest(module), environment, context) for spec in plan}
     host = platform.node()
-    for spec in bar(plan, desc=desc, disable=not progress, mininterval=5):
-        start = time.perf_counter()
-        if cache:
-            result, cached = cache.result(task, view, data, spec, threads, keys[spec])
-        else:
-            result, cached = _execute(task, view, data, spec, threads, ""), False
-        out[spec] = result
-        out.log.append(
-            {
-                "run": spec.label(),
-                "study": spec.study,
-                "key": keys.get(spec, spec.key()),
-                "cached": cached,
-                "seconds": round(time.perf_counter() - start, 3),
-                "host": host,
-            }
-        )
+    log: dict[RunSpec, dict[str, Any]] = {}
+    results: dict[RunSpec, Any] = {}
+    counts = {"cached": 0, "done": 0, "running": 0, "failed": 0}
+    pbar = bar(total=len(plan), desc=desc, disable=not progress, mininterval=5)
+
+    def record(spec, result, cached, seconds, where, same=True):
+        results[spec] = result
+        log[spec] = {
+            "run": spec.label(),
+            "study": spec.study,
+            "key": keys.get(spec, spec.key()),
+            "cached": cached,
+            "seconds": round(seconds, 3),
+            "host": where,
+        }
+        if not same:
+            log[spec]["float_path"] = "another than this machine's: not stored in the cache"
+        counts["cached" if cached else "done"] += 1
+        pbar.set_postfix(counts, refresh=False)
+        pbar.update()
+
+    todo = []
+    for spec in plan:  # what the cache holds is read here, whatever the executor
+        if cache and cache.holds(keys[spec]):
+            start = time.perf_counter()
+            result, cached = cache.result(task, view, data, spec, threads, keys[spec])  # run again here if damaged
+            record(spec, result, cached, time.perf_counter() - start, host)
+            continue
+        todo.append(spec)
+    own = executor is None
+    if own:
+        executor = executor_from_env()
+    try:
+        if executor is None:
+            for spec in todo:
+                start = time.perf_counter()
+                if cache:
+                    result, cached = cache.result(task, view, data, spec, threads, keys[spec])
+                else:
+                    result, cached = _execute(task, view, data, spec, threads, ""), False
+                record(spec, result, cached, time.perf_counter() - start, host)
+        elif todo:
+            _run_on(executor, todo, task, view, data, threads, keys, cache, environment, record, counts, pbar)
+    finally:
+        pbar.close()
+        if own and executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+    out = PlanResults((spec, results[spec]) for spec in plan)
+    out.log = [log[spec] for spec in plan]
     if plan:
         seed_everything(plan[-1].seed)
     if cfg is not None:
         cfg.run_log.extend(out.log)
     return out
+
+
+def _run_on(executor, todo, task, view, data, threads, keys, cache, environment, record, counts, pbar) -> None:
+    """Submit every run of ``todo`` to ``executor`` and record each as it finishes; on the first
+    failure cancel what has not started and raise, naming the run."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    if hasattr(executor, "share"):  # an executor that can send the data once (Dask), not once per run
+        data = executor.share(data)
+    futures = {executor.submit(_remote, task, view, data, spec, threads, environment): spec for spec in todo}
+    counts["running"] = len(futures)
+    pending = set(futures)
+    while pending:
+        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            spec = futures[fut]
+            counts["running"] -= 1
+            try:
+                result, seconds, where, same = fut.result()
+            except BaseException as err:
+                counts["failed"] += 1
+                pbar.set_postfix(counts)
+                for other in pending:
+                    other.cancel()
+                raise RuntimeError(
+                    f"run {spec.label()} failed on the executor ({type(err).__name__}: {err}); the runs that "
+                    f"finished are in the run cache, so the same command resumes after them"
+                    if cache
+                    else f"run {spec.label()} failed on the executor ({type(err).__name__}: {err})"
+                ) from err
+            if cache and same:
+                cache.store(spec, threads, keys[spec], result)
+            record(spec, result, False, seconds, where, same)

@@ -5,12 +5,19 @@
     python scripts/run_notebooks.py -p seeds "[0]" notebooks/03_*.ipynb # -> build/default/notebooks/
     python scripts/run_notebooks.py --profile smoke --baseline notebooks/*.ipynb  # nbval baselines
     python scripts/run_notebooks.py --no-cache notebooks/05_*.ipynb      # train every run again
+    python scripts/run_notebooks.py --jobs 2 notebooks/*.ipynb           # runs on 2 worker processes
+    python scripts/run_notebooks.py --executor dask:tcp://HOST:8786 notebooks/*.ipynb  # on a Dask cluster
 
 The run cache: every training run's result is kept in build/cache/runs/ (or where DML_RUN_CACHE
 points), keyed by the run, the configuration it sees, the data, the code it executes and the
 machine's float path (dml_utils.runs). A rerun with nothing changed trains nothing; an interrupted
 run resumes at its first missing run; changing a figure retrains nothing. --no-cache trains every
 run and stores nothing. Published numbers are the same either way.
+
+Executors: --jobs N runs each plan's runs on a local pool of N worker processes, --executor names
+any executor of dml_utils.executors (serial, pool:N, dask:N, dask:tcp://HOST:PORT, slurm:PARTITION);
+the notebooks' kernels read it from DML_EXECUTOR. One spec gives the same numbers on every executor
+of one machine, so a pooled run publishes like a serial one.
 
 Publishing: a run at the default profile with no -p parameter writes its figures and results
 into a staging folder (build/stage/<notebook>/); only when the whole notebook has run are they
@@ -42,6 +49,7 @@ OUTPUT_ENV = "DML_UTILS_OUTPUT_DIR"  # dml_utils.config.OUTPUT_ENV; read there, 
 PROGRESS_ENV = "DML_PROGRESS"  # dml_utils.progress.ENV
 SEED_OFFSET_ENV = "DML_SEED_OFFSET"  # dml_utils.seeds.SEED_OFFSET_ENV: a shifted run is never published
 CACHE_ENV = "DML_RUN_CACHE"  # dml_utils.runs.CACHE_ENV: where the run cache lives; empty: no cache
+EXECUTOR_ENV = "DML_EXECUTOR"  # dml_utils.executors.EXECUTOR_ENV: where each plan's runs run
 
 
 def unknown_parameters(notebooks: list[Path], params: dict) -> str | None:
@@ -132,7 +140,34 @@ def main(argv=None, root: Path = ROOT) -> int:
         action="store_true",
         help=f"train every run and store nothing (default: the run cache in ${CACHE_ENV}, else build/cache/runs)",
     )
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, metavar="N", help="run each plan's runs on a local pool of N workers")
+    where.add_argument(
+        "--executor", metavar="KIND", help="serial, pool:N, dask:N, dask:tcp://HOST:PORT or slurm:PARTITION"
+    )
     args = ap.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        ap.error(f"--jobs {args.jobs}: give a whole number of workers, 1 or more")
+    executor = f"pool:{args.jobs}" if args.jobs is not None else args.executor
+    if executor is not None:
+        from dml_utils.executors import make_executor
+        from dml_utils.parameters import ConfigError
+
+        if not executor.startswith(("dask:tcp", "slurm:")):  # those are checked where they run
+            try:
+                made = make_executor(executor)
+            except ConfigError as err:
+                ap.error(str(err))
+            if made is not None:
+                made.shutdown()
+        os.environ[EXECUTOR_ENV] = executor
+        workers = int(executor.split(":")[1]) if executor.startswith("pool:") else 0
+        if workers > 1 and 2 * workers > (os.cpu_count() or 1):
+            print(
+                f"note: {workers} workers × 2 threads per run (the published thread count) on {os.cpu_count()} cores "
+                f"oversubscribes them: on a 2-core machine 2 × 2 ran 2.8× slower than the serial default "
+                f"(benchmarks/bench_executors.py); --jobs pays on machines with 2 cores per worker"
+            )
     params = {"profile": args.profile}
     for name, value in args.parameter:
         if name == "profile":

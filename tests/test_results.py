@@ -151,3 +151,36 @@ def test_claims_table_checks_verdicts():
     for gone in ("partly", "yes"):
         with pytest.raises(ValueError, match="verdict"):
             claims_table([{"claim": "c", "reported": "r", "ours": "o", "verdict": gone, "why": ""}])
+
+
+# ---------------------------------------------------------------- binary outcomes: exact rules
+def test_exact_shares_on_hand_made_counts_including_all_or_nothing():
+    from dml_utils.results import share_interval
+
+    all_three, none = share_interval(3, 3), share_interval(0, 3)
+    assert all_three["lo"] == pytest.approx(0.025 ** (1 / 3), abs=1e-9) and all_three["hi"] == 1.0  # 0.292
+    assert none["lo"] == 0.0 and none["hi"] == pytest.approx(1 - 0.025 ** (1 / 3), abs=1e-9)  # 0.708
+    half = share_interval(5, 10)
+    assert half["lo"] == pytest.approx(0.187086, abs=1e-6) and half["hi"] == pytest.approx(0.812914, abs=1e-6)
+    with pytest.raises(ValueError, match="0 ≤ successes ≤ n"):
+        share_interval(4, 3)
+
+
+def test_paired_binary_outcomes_are_decided_by_the_discordant_seeds():
+    from dml_utils.results import binary_claim, binary_verdict, discordant_needed, paired_binary
+
+    assert discordant_needed() == 6  # 2 · 0.5^5 = 0.0625, 2 · 0.5^6 = 0.031
+    three = paired_binary([1, 1, 1], [0, 0, 0])  # 3 of 3 vs 0 of 3: the collapse claim of notebook 05
+    assert (three["only_a"], three["only_b"], three["p"]) == (3, 0, 0.25) and binary_verdict(three) == "inconclusive"
+    six = paired_binary([1] * 6, [0] * 6)
+    assert six["p"] == pytest.approx(0.03125) and binary_verdict(six) == "reproduced"
+    assert binary_verdict(paired_binary([0] * 6, [1] * 6)) == "not reproduced"
+    agree = paired_binary([1, 1, 0, 0], [1, 1, 0, 0])  # no discordant seed: nothing to test
+    assert agree["p"] == 1.0 and binary_verdict(agree) == "inconclusive"
+    mixed = paired_binary([1, 1, 1, 1, 1, 1, 1, 0], [0, 0, 0, 0, 0, 0, 0, 1])  # 7 vs 1 discordant
+    assert mixed["p"] == pytest.approx(0.0703125) and binary_verdict(mixed) == "inconclusive"
+    row = binary_claim("raw collapses more", "yes", "raw", [1, 1, 1], "normalized", [0, 0, 0], "collapsed")
+    assert row["verdict"] == "inconclusive" and "raw 3/3 (95 % CI [0.29, 1.00])" in row["ours"]
+    assert "exact McNemar p = 0.25" in row["ours"] and "at least 6 discordant seeds" in row["why"]
+    with pytest.raises(ValueError, match="one per seed on each side"):
+        paired_binary([1, 0], [1])

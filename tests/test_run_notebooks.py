@@ -33,6 +33,9 @@ def committed_seeds(monkeypatch):
             "does not know ['imbalance_ratio']; known: ['allow_download'",
         ),
         (["--profile", "default", "-p", "profile", "smoke", str(NB03)], "not -p profile"),
+        (["--jobs", "0", str(NB03)], "--jobs 0: give a whole number of workers"),
+        (["--executor", "pool:two", str(NB03)], "DML_EXECUTOR='pool:two' names no executor"),
+        (["--jobs", "2", "--executor", "serial", str(NB03)], "not allowed with argument"),
     ],
 )
 def test_refused_before_running(argv, phrase, capsys):

@@ -241,3 +241,56 @@ def test_the_data_digest_is_by_content_and_the_same_in_another_process():
 
     assert out == runs.data_digest({"x": torch.arange(6.0), "y": np.arange(3)})
     assert out != runs.data_digest({"x": torch.arange(6.0) + 1, "y": np.arange(3)})
+
+
+def test_a_full_disk_loses_the_cache_entry_not_the_run(tmp_path, monkeypatch):
+    """A write that fails (ENOSPC) leaves no entry, half or whole: the plan finishes with the run's
+    result, joblib warns, and the next plan trains that run again."""
+    import errno
+
+    import joblib._store_backends as backends
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    cache = RunCache(tmp_path)
+    plain, _, _ = _run(False)
+    with monkeypatch.context() as m:
+        m.setattr(backends.numpy_pickle, "dump", full)
+        with pytest.warns(UserWarning, match="could not be stored in .*a full disk.* trains it again"):
+            out, trained, _ = _run(cache)
+    assert trained == PLAN and all(torch.equal(out[s]["draw"], plain[s]["draw"]) for s in PLAN)
+    assert not list(Path(tmp_path).rglob("output.pkl"))
+    _, trained, _ = _run(cache)
+    assert trained == PLAN
+
+
+TWO_AT_ONCE = """
+import sys, time, torch
+from dml_utils.runs import RunCache, RunSpec, run_plan
+sys.path.insert(0, {tests!r})
+from test_runs import slow_draw
+plan = [RunSpec.of("x", "k", seed) for seed in range(4)]
+out = run_plan(plan, slow_draw, cache=RunCache({cache!r}), progress=False)
+print([round(float(v), 6) for v in out.values()], sum(r["cached"] for r in out.log))
+"""
+
+
+def slow_draw(cfg, data, spec):
+    import time
+
+    time.sleep(0.3)
+    return torch.rand(())
+
+
+def test_two_processes_on_one_cache_at_once_finish_with_the_same_numbers(tmp_path):
+    """Two `make reproduce` on one checkout share the run cache: joblib writes each entry atomically,
+    so both finish, agree, and leave entries that a third run reads."""
+    code = TWO_AT_ONCE.format(tests=str(Path(__file__).parent), cache=str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0].split(" ") for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    first, second = (o[0:-1] for o in outs)
+    assert first == second
+    third = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert third.split(" ")[:-1] == first and third.split(" ")[-1].strip() == "4"  # all four from the cache
