@@ -109,27 +109,35 @@ class SubmititExecutor(Executor):
                 t.join()
 
 
+def parse_executor(text: str | None) -> tuple[str, str]:
+    """(kind, argument) of an executor's name, checked without starting anything: ("serial", "")
+    for ``serial`` or nothing; a ConfigError naming the choices otherwise."""
+    text = (text or "").strip()
+    if text in ("", "serial"):
+        return "serial", ""
+    kind, _, arg = text.partition(":")
+    workers = arg.isdigit() and int(arg) >= 1
+    if (kind in ("pool", "dask") and workers) or (kind == "dask" and "://" in arg) or (kind == "slurm" and arg):
+        return kind, arg
+    raise ConfigError(
+        f"{EXECUTOR_ENV}={text!r} names no executor; use one of {', '.join(KINDS)} (N a whole number ≥ 1)"
+    )
+
+
 def make_executor(text: str | None, root: Path | None = None) -> Executor | None:
     """The executor ``text`` names (see the module's docstring); None for ``serial`` or nothing."""
     import multiprocessing
 
-    text = (text or "").strip()
-    if text in ("", "serial"):
-        return None
-    kind, _, arg = text.partition(":")
-    if kind == "pool" and arg.isdigit() and int(arg) >= 1:
+    kind, arg = parse_executor(text)
+    if kind == "pool":
         return ProcessPoolExecutor(max_workers=int(arg), mp_context=multiprocessing.get_context("spawn"))
-    if kind == "dask" and arg.isdigit() and int(arg) >= 1:
-        return DaskExecutor(workers=int(arg))
-    if kind == "dask" and "://" in arg:
-        return DaskExecutor(address=arg)
-    if kind == "slurm" and arg:
+    if kind == "dask":
+        return DaskExecutor(address=arg) if "://" in arg else DaskExecutor(workers=int(arg))
+    if kind == "slurm":
         from .config import repo_root
 
         return SubmititExecutor((root or repo_root()) / "build" / "submitit", partition=arg)
-    raise ConfigError(
-        f"{EXECUTOR_ENV}={text!r} names no executor; use one of {', '.join(KINDS)} (N a whole number ≥ 1)"
-    )
+    return None
 
 
 def executor_from_env() -> Executor | None:

@@ -150,16 +150,13 @@ def main(argv=None, root: Path = ROOT) -> int:
         ap.error(f"--jobs {args.jobs}: give a whole number of workers, 1 or more")
     executor = f"pool:{args.jobs}" if args.jobs is not None else args.executor
     if executor is not None:
-        from dml_utils.executors import make_executor
+        from dml_utils.executors import parse_executor
         from dml_utils.parameters import ConfigError
 
-        if not executor.startswith(("dask:tcp", "slurm:")):  # those are checked where they run
-            try:
-                made = make_executor(executor)
-            except ConfigError as err:
-                ap.error(str(err))
-            if made is not None:
-                made.shutdown()
+        try:
+            parse_executor(executor)  # the name only: a scheduler is reached where the runs go
+        except ConfigError as err:
+            ap.error(str(err))
         os.environ[EXECUTOR_ENV] = executor
         workers = int(executor.split(":")[1]) if executor.startswith("pool:") else 0
         if workers > 1 and 2 * workers > (os.cpu_count() or 1):
