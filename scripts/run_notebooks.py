@@ -25,6 +25,11 @@ copied into figures/ and results/ (a file whose bytes did not change is left as 
 figure of this notebook that the run no longer makes is removed), and the executed notebook
 replaces the committed one. The committed notebook runs its own parameters cell (no injected
 cell, so what a reader types there is what runs) and carries no progress-bar residue.
+A publishing run that finds nothing new publishes nothing: when its results equal the committed
+ones value for value (scripts/compare_results.py: all but timings, dates and the run log), every
+figure has the same bytes and the notebook's code cells are the ones last published (a digest of
+their sources in the notebook's metadata), no committed file is touched, not even to refresh
+timings; an edit of the prose alone stays as it is.
 
 Any other run (another profile, any -p parameter, a seed shift DML_SEED_OFFSET) writes under build/<profile>/ and never
 touches a committed file; so does a run that fails, whose partial notebook is kept in
@@ -50,6 +55,55 @@ PROGRESS_ENV = "DML_PROGRESS"  # dml_utils.progress.ENV
 SEED_OFFSET_ENV = "DML_SEED_OFFSET"  # dml_utils.seeds.SEED_OFFSET_ENV: a shifted run is never published
 CACHE_ENV = "DML_RUN_CACHE"  # dml_utils.runs.CACHE_ENV: where the run cache lives; empty: no cache
 EXECUTOR_ENV = "DML_EXECUTOR"  # dml_utils.executors.EXECUTOR_ENV: where each plan's runs run
+SOURCES_KEY = "dml_published_sources"  # notebook metadata: digest of the cells it was published from
+
+
+def _compare_results():
+    """scripts/compare_results.py, loaded by path (it is a script beside this one, not a module)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compare_results", Path(__file__).with_name("compare_results.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def sources_digest(nb: nbformat.NotebookNode) -> str:
+    """A digest of the notebook's code cells (papermill's injected cell left out): what makes its
+    outputs. Prose (markdown cells), outputs and metadata are not in it: a prose edit is kept in
+    place and needs no rerun."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "injected-parameters" not in cell.metadata.get("tags", []):
+            h.update(cell.source.encode() + b"\0")
+    return h.hexdigest()[:20]
+
+
+def nothing_new(stage: Path, root: Path, notebook: str, committed: nbformat.NotebookNode) -> str | None:
+    """Why a complete run staged in ``stage`` would publish nothing new, or None when it would:
+    its results equal the committed ones but for what no rerun repeats (compare_results), its
+    figures are the committed figures byte for byte, and ``committed`` (the notebook as it was
+    before the run) is unchanged since it was published."""
+    if committed.metadata.get(SOURCES_KEY) != sources_digest(committed):
+        return None  # edited since it was published, or published before the digest existed
+    staged = {p.name: p for p in (stage / "figures").glob(f"{notebook}_*.png")}
+    published = {p.name: p for p in (root / "figures").glob(f"{notebook}_*.png")}
+    if staged.keys() != published.keys() or any(p.read_bytes() != published[n].read_bytes() for n, p in staged.items()):
+        return None
+    new, old = stage / "results" / f"{notebook}.json", root / "results" / f"{notebook}.json"
+    if not (new.is_file() and old.is_file()):
+        return None
+    import json
+
+    try:
+        diffs = _compare_results().differences(json.loads(old.read_text()), json.loads(new.read_text()))
+    except ValueError:  # a committed results file that is not JSON: publish over it
+        return None
+    if diffs:
+        return None
+    return f"results equal the committed ones (compare_results: 0 differences), {len(staged)} figure(s) byte-identical"
 
 
 def unknown_parameters(notebooks: list[Path], params: dict) -> str | None:
@@ -297,6 +351,7 @@ def run_one(nb: Path, stage: Path, root: Path, profile: str, params: dict, publi
     build/failed/."""
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
+    committed = nbformat.read(nb, as_version=4)  # as it was before this run
     if publishing:
         os.environ[OUTPUT_ENV] = str(stage)
         target = nb
@@ -338,8 +393,15 @@ def run_one(nb: Path, stage: Path, root: Path, profile: str, params: dict, publi
     clean_for_commit(executed, keep_injected=not publishing)
     target.parent.mkdir(parents=True, exist_ok=True)
     if publishing:
+        same = nothing_new(stage, root, nb.stem, committed)
+        if same:
+            print(
+                f"ok {nb.name}: {time.perf_counter() - start:.0f} s; nothing new, nothing published: {same}", flush=True
+            )
+            return True
         for line in publish(stage, root, nb.stem):
             print(f"  {line}", flush=True)
+        executed.metadata[SOURCES_KEY] = sources_digest(executed)
     nbformat.write(executed, out)
     os.replace(out, target)
     print(f"ok {nb.name}: {time.perf_counter() - start:.0f} s", flush=True)

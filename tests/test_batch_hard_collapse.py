@@ -8,6 +8,7 @@ import training_outcomes as outcomes
 
 from dml_utils import batch_hard as bh
 from dml_utils import hpatches as hp
+from dml_utils.studies.batch_hard_collapse import plan as bhc_plan
 from dml_utils.studies.batch_hard_collapse import study as bhc
 
 
@@ -52,9 +53,16 @@ def test_the_map_holds_the_grid_the_extras_low_lr_and_hermans_once_each(tmp_path
     cfg = config(NB05, "default", root=tmp_path)
     cells = bhc.map_settings(cfg)
     groups = [g for g, _ in cells]
-    assert groups.count("grid") == 3 * 2 * 2 and groups.count("extra") == 2 and groups.count("low lr") == 3
+    # P and K vary separately (8×8 and 32×2 hold 64 images each), lr spans two orders of magnitude
+    assert {(s.p, s.k) for g, s in cells if g == "grid"} == {(8, 2), (8, 8), (32, 2), (32, 8)}
+    assert max(cfg.lr_grid) / min(cfg.lr_grid) >= 100
+    assert groups.count("grid") == 4 * 3 * 2 and groups.count("extra") == 2 and groups.count("low lr") == 0
     assert groups.count("hermans") == 1 and len({s for _, s in cells}) == len(cells)
-    assert {(s.p, s.k) for g, s in cells if g in ("extra", "low lr")} == {(32, 8)}
+    assert {(s.p, s.k) for g, s in cells if g == "extra"} == {(32, 8)}
+    scored = [(s.p, s.k, s.lr) for g, s in cells if bhc_plan.table_scored(cfg, g, s)]
+    assert sorted(scored) == [(32, 4, 3e-4), (32, 8, 5e-4), (32, 8, 5e-4)]  # Hermans, and the lowest lr at 32×8
+    smoke = bhc.map_settings(config(NB05, "smoke", root=tmp_path))
+    assert {(s.p, s.k) for g, s in smoke if g == "low lr"} == {(16, 4)}
     herm = next(s for g, s in cells if g == "hermans")
     assert (herm.p, herm.k, herm.lr, herm.soft, herm.squared) == (32, 4, 3e-4, True, False)
     for g, s in cells:
@@ -244,20 +252,23 @@ def _verdicts(grid, prog=None):
 
 def test_claim_rules_on_hand_made_maps():
     v = _verdicts(_grid(large_collapses=True, squared_more=False, soft_loss=0.6935))
-    assert v["large batches with large K collapse, small batches do not"] == "reproduced"
+    assert v["large batches with large K collapse, small batches do not"] == "reproduced"  # 12 of 12 pairs one way
     assert v["a low learning rate avoids collapse"] == "reproduced"
-    assert (
-        v["squared Euclidean distance collapses more than plain Euclidean"] == "not reproduced"
-    )  # both always: no difference
+    # both always: no seed tells them apart, and an exact test cannot call that a difference, nor its absence
+    assert v["squared Euclidean distance collapses more than plain Euclidean"] == "inconclusive"
     assert v["the soft-margin loss collapses at ≈ 0.693"] == "reproduced"
     assert v["a collapsed hard-margin run has its loss stuck at the margin, all descriptors equal"] == "reproduced"
     assert v["uniformly random batches hold no valid triplet when the classes are many"] == "reproduced"
     assert v["(ours) collapse is a stationary point, and the squared distance stops pushing before it"] == "reproduced"
     v = _verdicts(_grid(large_collapses=True, squared_more=True, soft_loss=None))
-    assert v["squared Euclidean distance collapses more than plain Euclidean"] == "reproduced"
+    assert v["squared Euclidean distance collapses more than plain Euclidean"] == "reproduced"  # 6 of 12 pairs differ
     assert v["the soft-margin loss collapses at ≈ 0.693"] == "inconclusive"  # nothing soft collapsed: nothing to read
     v = _verdicts(_grid(large_collapses=False, squared_more=False, soft_loss=None))
-    assert v["large batches with large K collapse, small batches do not"] == "not reproduced"  # 0 vs 0: inside ±0.1
+    assert v["large batches with large K collapse, small batches do not"] == "inconclusive"  # 0 vs 0: nothing to test
+    assert v["(ours) at a fixed K, more classes per batch collapse more"] == "inconclusive"  # no two P at one K
+    one_p = _grid(large_collapses=True, squared_more=False, soft_loss=None)
+    one_p = one_p[one_p["p"] == 16]
+    assert _verdicts(one_p)["(ours) at a fixed P, more views per class collapse more"] == "inconclusive"  # one K
     v = _verdicts(_grid(large_collapses=True, squared_more=False, soft_loss=0.9))
     assert v["the soft-margin loss collapses at ≈ 0.693"] == "not reproduced"
 
@@ -282,21 +293,69 @@ def _prog(seed, group, collapsed, growth, collapsed_at=None, final_pk="16×4"):
 
 def test_progressive_claims_on_hand_made_runs():
     grid = _grid(large_collapses=True, squared_more=False, soft_loss=None)
-    large = [_prog(s, "large start", True, "16×4 at step 0", collapsed_at=10) for s in (0, 1, 2)]
+    seeds = range(6)  # an exact test decides at 6 discordant seeds, all one way
+    large = [_prog(s, "large start", True, "16×4 at step 0", collapsed_at=10) for s in seeds]
     avoid = "progressive growth avoids the collapse of a large start"
     safe = "once the loss is below the collapse value, growing the batch does not bring collapse"
-    never = [_prog(s, "progressive", False, "4×2 at step 0", final_pk="4×2") for s in (0, 1, 2)]
+    never = [_prog(s, "progressive", False, "4×2 at step 0", final_pk="4×2") for s in seeds]
     v = _verdicts(grid, large + never)
     assert v[avoid] == "reproduced" and v[safe] == "inconclusive"  # nothing grew: the rule was never tried
     assert v["progressive growth gives better descriptors than the large start"] == "reproduced"
-    grown = [_prog(s, "progressive", False, "4×2 at step 0; 16×4 at step 20") for s in (0, 1, 2)]
+    assert _verdicts(grid, large[:3] + never[:3])[avoid] == "inconclusive"  # 3 of 3 seeds: p = 0.25
+    grown = [_prog(s, "progressive", False, "4×2 at step 0; 16×4 at step 20") for s in seeds]
     v = _verdicts(grid, large + grown)
-    assert v[avoid] == "reproduced" and v[safe] == "reproduced"
-    broke = [_prog(s, "progressive", True, "4×2 at step 0; 16×4 at step 20", collapsed_at=30) for s in (0, 1, 2)]
+    assert v[avoid] == "reproduced" and v[safe] == "inconclusive"  # 0 of 6: the exact upper bound is 0.46
+    many = [_prog(s, "progressive", False, "4×2 at step 0; 16×4 at step 20") for s in range(36)]
+    assert _verdicts(grid, large + many)[safe] == "reproduced"  # 0 of 36: the upper bound falls below 0.1
+    broke = [_prog(s, "progressive", True, "4×2 at step 0; 16×4 at step 20", collapsed_at=30) for s in seeds]
     v = _verdicts(grid, large + broke)
-    assert v[avoid] == "not reproduced" and v[safe] == "not reproduced"
-    before = [_prog(s, "progressive", True, "4×2 at step 0; 16×4 at step 20", collapsed_at=10) for s in (0, 1, 2)]
-    assert _verdicts(grid, large + before)[safe] == "reproduced"  # collapsed before growing: not the rule's failure
+    assert v[avoid] == "inconclusive" and v[safe] == "not reproduced"  # a rule without exception, broken
+    one = grown[:5] + broke[5:]
+    assert _verdicts(grid, large + one)[safe] == "not reproduced"  # one grown run collapsed refutes it
+    before = [_prog(s, "progressive", True, "4×2 at step 0; 16×4 at step 20", collapsed_at=10) for s in seeds]
+    assert _verdicts(grid, large + before)[safe] == "inconclusive"  # collapsed before growing: not the rule's failure
+
+
+def test_batch_size_k_and_p_are_told_apart_on_a_hand_made_map():
+    """A map where K alone decides collapse: the K claims are reproduced, the P claim finds no seed that
+    differs, and the same-size pair (4×4 vs 8×2, 16 images each) sides with K."""
+    import pandas as pd
+
+    rows = [
+        {
+            "group": "grid",
+            "pk": f"{p}×{k}",
+            "p": p,
+            "k": k,
+            "lr": 5e-2,
+            "variant": v,
+            "seed": seed,
+            "collapsed": k == 4,
+            "collapsed_at_end": k == 4,
+            "final_loss": 0.5 if k == 4 else 0.1,
+            "final_spread": 0.0 if k == 4 else 1.0,
+        }
+        for seed in range(6)
+        for p, k in ((4, 2), (4, 4), (8, 2), (8, 4))
+        for v in ("plain", "squared")
+    ]
+    cfg = config(NB05, "smoke", pk_grid=[[4, 2], [4, 4], [8, 2], [8, 4]], lr_grid=[5e-2], extra_variants=[])
+    novalid = {32: {"classes": [10], "closed_form": [0.0], "monte_carlo": [0.0]}}
+    grads = {
+        "near_collapse": {"scale": [1.0, 1e-3], "plain": [1.0, 1.0], "squared": [1.0, 1e-3]},
+        "at_identical": {"plain": {"loss": 0.5, "gradient_norm": 0.0}},
+    }
+    base = pd.DataFrame([{"model": "raw pixels", "seed": None, "table_matching_mean": 0.2}])
+    claims = bhc.claims(
+        cfg, bhc.triplet_count_table([(2, 2)]), novalid, grads, pd.DataFrame(rows), pd.DataFrame(), base
+    )
+    v = dict(zip(claims["claim"].str.split(" \\(").str[0], claims["verdict"]))
+    assert v["(ours) at a fixed P, more views per class collapse more"] == "reproduced"
+    assert v["(ours) at a fixed K, more classes per batch collapse more"] == "inconclusive"
+    assert v["(ours) at one batch size"] == "reproduced"
+    row = claims[claims["claim"].str.startswith("(ours) at one batch size")].iloc[0]
+    assert "4×4 vs 8×2" in row["claim"] and "only 4×4: 12, only 8×2: 0" in row["ours"]
+    assert "(2 cells)" in row["why"]  # lr × variant: the cells are blocks, the 6 seeds the replicates
 
 
 def test_first_growth_is_read_from_the_record():
@@ -326,3 +385,38 @@ def test_the_paper_profile_reads_an_hpatches_release(tmp_path, tiny):
     assert data.provenance["n_train_patches"] == 24 and data.provenance["n_map_patches"] == 10
     r = bh.run(data.x, data.y, bhc.make_setting(cfg, (4, 2), 1e-3, "soft"), seed=0, iterations=2, every=1, window=1)
     assert len(r["step_loss"]) == 2 and np.isfinite(r["step_loss"]).all()
+
+
+def test_every_run_is_classed_and_the_classes_are_checked_against_retrieval():
+    import pandas as pd
+
+    def row(variant, collapsed, spread, loss, m, seed=0):
+        return {
+            "variant": variant,
+            "seed": seed,
+            "collapsed": collapsed,
+            "final_spread": spread,
+            "final_loss": loss,
+            "map_mean": m,
+        }
+
+    base = pd.DataFrame([{"model": "untrained", "seed": 0, "map_mean": 0.7}, {"model": "raw pixels", "seed": None}])
+    runs = pd.DataFrame(
+        [
+            row("plain", True, 0.0, 0.5, 0.001),  # the monitor caught it
+            row("squared", False, 0.06, 0.49, 0.003),  # shrank between checks: no check caught it
+            row("plain", False, 40.0, 12.0, 0.3),  # the loss ended above m: worse than collapse
+            row("soft", False, 2.0, 0.6, 0.65),  # below ln 2, yet below the untrained net
+            row("plain", False, 2.0, 0.2, 0.8),
+        ]
+    )
+    assert bhc.classify_runs(runs, base, margin=0.5) == ["collapsed", "collapsed", "diverged", "failed", "trained"]
+    table_runs, table = bhc.outcome_table(runs, base, margin=0.5)
+    assert table.loc["collapsed", "at the collapsed level"] == 2 and table.loc["(monitor flagged)"].sum() == 1
+    claim = bhc._outcome_claim(table_runs)
+    assert (
+        claim["verdict"] == "reproduced" and "the classes miss 0 of them, the collapse monitor alone 1" in claim["ours"]
+    )
+    quiet = pd.concat([runs, pd.DataFrame([row("plain", False, 1.0, 0.3, 0.01)])], ignore_index=True)
+    claim = bhc._outcome_claim(bhc.outcome_table(quiet, base, margin=0.5)[0])
+    assert claim["verdict"] == "not reproduced"  # useless descriptors, no training signal said so

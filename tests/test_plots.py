@@ -52,12 +52,13 @@ def test_the_05_panels_draw_what_they_are_given():
             "pk": ["8×2", "8×2", "32×8", "32×8"] * 2,
             "lr": [1e-3, 1e-2] * 4,
             "variant": ["hard plain"] * 4 + ["hard squared"] * 4,
-            "collapsed": [0, 0, 0, 1, 0, 1, 1, 1],
+            "outcome": ["trained", "trained", "failed", "collapsed", "trained", "diverged", "collapsed", "collapsed"],
         }
     )
-    fig = figures.collapse_share_heatmaps(table, "collapse map")
+    fig = figures.run_class_heatmaps(table, "collapse map")
     assert [ax.get_title() for ax in fig.axes[:2]] == ["hard plain", "hard squared"]
-    assert sorted(t.get_text() for t in fig.axes[1].texts) == ["0.00", "1.00", "1.00", "1.00"]
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["1c", "1f", "1t", "1t"]  # every class shown, not a 0.00
+    assert sorted(t.get_text() for t in fig.axes[1].texts) == ["1c", "1c", "1d", "1t"]
     plots.plt.close(fig)
     fig = figures.gradient_norm_panel(gradient_norms_near_collapse([1.0, 0.1, 0.0]), "near collapse")
     assert (

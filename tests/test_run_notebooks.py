@@ -100,6 +100,56 @@ def test_a_default_run_publishes_after_it_succeeds(tmp_path):
         assert after[Path(f)] == before[Path(f)]
 
 
+def test_a_rerun_with_nothing_new_publishes_nothing(tmp_path, capsys):
+    nb = _fake_repo(tmp_path)
+    assert rn.main([str(nb)], root=tmp_path) == 0
+    assert nbformat.read(nb, as_version=4).metadata[rn.SOURCES_KEY]  # published: the digest of its cells
+    before = _state(tmp_path)
+    assert rn.main([str(nb)], root=tmp_path) == 0
+    assert _state(tmp_path) == before  # the notebook too: not even its timings are refreshed
+    assert "nothing new, nothing published: results equal the committed ones" in capsys.readouterr().out
+    # an edit of the prose alone: kept as it is, nothing rerun is published
+    edited = nbformat.read(nb, as_version=4)
+    edited.cells.append(nbformat.v4.new_markdown_cell("A verdict in prose."))
+    nbformat.write(edited, nb)
+    prose = nb.read_bytes()
+    assert rn.main([str(nb)], root=tmp_path) == 0
+    assert nb.read_bytes() == prose and "nothing new" in capsys.readouterr().out
+    # an edit of a code cell publishes the notebook again, with that cell's output, though no number changed
+    edited.cells.append(nbformat.v4.new_code_cell('print("one more output")'))
+    nbformat.write(edited, nb)
+    assert rn.main([str(nb)], root=tmp_path) == 0
+    cell = nbformat.read(nb, as_version=4).cells[-1]
+    assert cell.outputs[0]["text"] == "one more output\n"
+    assert "nothing new" not in capsys.readouterr().out
+    # another figure: published
+    _fake_repo(tmp_path, payload="B")
+    assert rn.main([str(nb)], root=tmp_path) == 0
+    assert (tmp_path / "figures" / "99_fake_curve.png").read_bytes() == b"B"
+
+
+def test_nothing_new_compares_numbers_not_timings(tmp_path):
+    stage, root = tmp_path / "stage", tmp_path / "root"
+    for base in (stage, root):
+        (base / "results").mkdir(parents=True)
+        (base / "figures").mkdir()
+        (base / "figures" / "99_fake_a.png").write_bytes(b"A")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nb.metadata[rn.SOURCES_KEY] = rn.sources_digest(nb)
+    (root / "results" / "99_fake.json").write_text('{"written_at": "then", "acc": 0.5, "ms_per_step": 9.0}')
+    (stage / "results" / "99_fake.json").write_text('{"written_at": "now", "acc": 0.5, "ms_per_step": 14.0}')
+    assert rn.nothing_new(stage, root, "99_fake", nb)
+    (stage / "results" / "99_fake.json").write_text('{"written_at": "now", "acc": 0.51, "ms_per_step": 9.0}')
+    assert rn.nothing_new(stage, root, "99_fake", nb) is None
+    (stage / "results" / "99_fake.json").write_text('{"written_at": "now", "acc": 0.5, "ms_per_step": 9.0}')
+    (stage / "figures" / "99_fake_b.png").write_bytes(b"B")  # a figure more
+    assert rn.nothing_new(stage, root, "99_fake", nb) is None
+    (stage / "figures" / "99_fake_b.png").unlink()
+    assert rn.nothing_new(stage, root, "99_fake", nb)
+    del nb.metadata[rn.SOURCES_KEY]  # published before the digest existed
+    assert rn.nothing_new(stage, root, "99_fake", nb) is None
+
+
 def test_a_failed_run_changes_no_committed_file(tmp_path):
     nb = _fake_repo(tmp_path)
     assert rn.main([str(nb)], root=tmp_path) == 0

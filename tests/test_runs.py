@@ -79,7 +79,11 @@ PLANS = {  # notebook: (its plans at a config, runs at the default profile)
     "02_hdml_triplet_vs_npair": (hv.grid_plan, 2 * 2 * 5),
     "03_yukawa_vs_contrastive_mnist": (lambda c: yc.seed_plan(c, "mnist"), 5),
     "04_sampling_matters": (sm.grid_plan, 4 * 3 * 5),
-    "05_batch_hard_collapse": (lambda c: bhc.map_plan(c) + bhc.progressive_plan(c), 66),
+    # 4 P × K × 3 lr × 2 distances + 2 extra variants + Hermans', 6 seeds; progressive: 2 variants × 2 starts × 6
+    "05_batch_hard_collapse": (
+        lambda c: bhc.map_plan(c) + bhc.progressive_plan(c),
+        (4 * 3 * 2 + 2 + 1) * 6 + 2 * 2 * 6,
+    ),
 }
 
 
@@ -223,15 +227,16 @@ def test_the_code_in_a_key_is_what_a_run_executes_not_figures_schemas_or_claims(
         "sampling_matters",
         "yukawa_vs_contrastive",
     ):
-        module = f"dml_utils.studies.{study}.study"
+        module = f"dml_utils.studies.{study}.plan"  # where the study's tasks live
         mods = runs.code_modules(module)
         assert module in mods and "dml_utils.train" in mods and "dml_utils.seeds" in mods
         assert not [
             m for m in mods if m.endswith((".figures", ".schema")) or m in ("dml_utils.plots", "dml_utils.results")
         ]
-        assert not [m for m in mods if m.startswith("dml_utils.studies.") and m != module]  # nor another study
-    assert "dml_utils.batch_hard" in runs.code_modules("dml_utils.studies.batch_hard_collapse.study")
-    assert "dml_utils.hdml" in runs.code_modules("dml_utils.studies.hdml_triplet_vs_npair.study")
+        # nor the study's analysis (claims, tables) or another study
+        assert not [m for m in mods if m.startswith("dml_utils.studies.") and m != module]
+    assert "dml_utils.batch_hard" in runs.code_modules("dml_utils.studies.batch_hard_collapse.plan")
+    assert "dml_utils.hdml" in runs.code_modules("dml_utils.studies.hdml_triplet_vs_npair.plan")
 
 
 def test_the_data_digest_is_by_content_and_the_same_in_another_process():

@@ -21,12 +21,12 @@ def _imports(path: Path) -> set[str]:
     return module_imports(module, path)
 
 
-def test_every_notebook_has_one_study_folder_with_its_four_parts():
+def test_every_notebook_has_one_study_folder_with_its_five_parts():
     notebooks = sorted(p.stem for p in (PACKAGE.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert sorted(studies.STUDIES) == notebooks
     assert sorted(s.name for s in studies.STUDIES.values()) == [p.name for p in STUDY_DIRS]
     for folder in STUDY_DIRS:
-        assert {p.stem for p in folder.glob("*.py")} == {"__init__", "parameters", "study", "figures", "schema"}
+        assert {p.stem for p in folder.glob("*.py")} == {"__init__", "parameters", "plan", "study", "figures", "schema"}
 
 
 def test_no_general_module_imports_a_study():
@@ -52,6 +52,32 @@ def test_parameters_and_schema_import_no_study_steps():
         for part in ("parameters", "schema"):
             steps = sorted(m for m in _imports(folder / f"{part}.py") if m.endswith((".study", ".figures")))
             assert not steps, f"{folder.name}/{part}.py imports {steps}"
+
+
+def test_a_plan_holds_the_run_code_and_none_of_the_analysis():
+    """The run cache keys a run on the source of its task's module and what that imports: the
+    task lives in ``plan``, which imports no ``study`` or ``figures``, so editing a claim, a table
+    or a figure leaves every cache key as it was."""
+    import importlib
+    import inspect
+
+    from dml_utils.runs import code_modules
+
+    for folder in STUDY_DIRS:
+        steps = sorted(m for m in _imports(folder / "plan.py") if m.endswith((".study", ".figures")))
+        assert not steps, f"{folder.name}/plan.py imports {steps}"
+        plan = importlib.import_module(f"dml_utils.studies.{folder.name}.plan")
+        tasks = [
+            f
+            for f in vars(plan).values()
+            if inspect.isfunction(f)
+            and f.__module__ == plan.__name__
+            and list(inspect.signature(f).parameters)[:3] == ["cfg", "data", "spec"]
+        ]
+        assert tasks, f"{folder.name}/plan.py has no task (a function of cfg, data, spec)"
+        for task in tasks:
+            keyed = code_modules(task.__module__)
+            assert not [m for m in keyed if m.endswith((".study", ".figures", ".schema"))], keyed
 
 
 def test_the_registry_resolves_by_name_and_names_the_known_ones():

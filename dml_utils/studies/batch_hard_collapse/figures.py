@@ -43,33 +43,43 @@ def no_valid_triplet_panel(curves: dict[int, dict[str, list[float]]], title: str
     return fig
 
 
-def collapse_share_heatmaps(table, title: str, rows: str = "pk", cols: str = "lr", panel: str = "variant"):
-    """One heat map per ``panel`` value (e.g. hard/plain, hard/squared, soft/plain): the share of
-    seeds that collapsed in each ``rows`` × ``cols`` cell, annotated."""
+CLASS_LETTERS = {"collapsed": "c", "diverged": "d", "failed": "f", "trained": "t"}
+
+
+def run_class_heatmaps(table, title: str, rows: str = "pk", cols: str = "lr", panel: str = "variant"):
+    """One heat map per ``panel`` value: each ``rows`` × ``cols`` cell coloured by the share of its
+    runs that did not train (collapsed, diverged or failed: ``table["outcome"]``) and labelled with
+    the count of each class (c collapsed, d diverged, f failed, t trained), so a 0 share is a cell
+    where every run trained, not one that hides a failure. Cells the map does not hold stay blank."""
+    import pandas as pd
+
     panels = list(dict.fromkeys(table[panel]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    t = table.assign(bad=table["outcome"] != "trained")
     for ax, name in zip(axes[0], panels):
-        share = table[table[panel] == name].pivot_table(
-            index=rows, columns=cols, values="collapsed", aggfunc="mean", sort=False
-        )
-        share = share.reindex(
-            sorted(share.columns, reverse=True), axis=1
-        )  # columns by value, rows as the table lists them
+        part = t[t[panel] == name]
+        share = part.pivot_table(index=rows, columns=cols, values="bad", aggfunc="mean", sort=False)
+        share = share.reindex(sorted(share.columns, reverse=True), axis=1)
+        labels = pd.DataFrame("", index=share.index, columns=share.columns)
+        for (r, c), cell in part.groupby([rows, cols]):
+            n = cell["outcome"].value_counts()
+            labels.loc[r, c] = " ".join(f"{int(n[k])}{v}" for k, v in CLASS_LETTERS.items() if n.get(k, 0))
         sns.heatmap(
-            share,
+            share.astype(float),
             ax=ax,
             vmin=0,
             vmax=1,
-            annot=True,
-            fmt=".2f",
+            annot=labels.to_numpy(),
+            fmt="",
             cmap="rocket_r",
             cbar=ax is axes[0][-1],
-            cbar_kws={"label": "share of seeds collapsed"},
+            cbar_kws={"label": "share of runs that did not train"},
         )
         ax.set_title(str(name))
         ax.set_xlabel("learning rate")
         ax.set_ylabel("batch P × K")
     fig.suptitle(title)
+    fig.text(0.5, -0.02, "c collapsed · d diverged · f failed (below the untrained net) · t trained", ha="center")
     fig.tight_layout()
     return fig
 

@@ -10,60 +10,35 @@ monitor, progressive growth, the gradient near collapse) lives in ``batch_hard``
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 import torch
 
-from dml_utils.batch_hard import Setting, gradient_norms_near_collapse, progressive_run, run
+from dml_utils.batch_hard import Setting, gradient_norms_near_collapse
 from dml_utils.collapse import LN2, spread_collapsed  # noqa: F401 (notebook 05 reads bhc.LN2)
 from dml_utils.hpatches import IMAGE_TYPES, PatchSequence
 from dml_utils.models import SmallConvNet
-from dml_utils.runs import RunSpec, run_plan
+from dml_utils.runs import run_plan
 from dml_utils.seeds import seed_everything
 
 from .parameters import VARIANTS
-
-PATCH_INPUT = 32  # the network's patch side, as HardNet's
-
-
-def patch_arrays(
-    seqs: dict[str, PatchSequence], names: list[str], size: int = PATCH_INPUT
-) -> tuple[torch.Tensor, np.ndarray]:
-    """The views of every patch of ``names`` as (N·16, size, size) float32, standardized per
-    patch, and the class of each (one class per patch of a sequence)."""
-    xs, ys, first = [], [], 0
-    for name in names:
-        s = seqs[name]
-        views = np.stack([s.patches[t] for t in IMAGE_TYPES], axis=1)  # (N, 16, 65, 65)
-        t = torch.as_tensor(views.reshape(-1, 1, *views.shape[2:]), dtype=torch.float32) / 255.0
-        t = torch.nn.functional.interpolate(t, size=size, mode="area").reshape(-1, size, size)
-        mean, std = t.mean(dim=(1, 2), keepdim=True), t.std(dim=(1, 2), keepdim=True)
-        xs.append((t - mean) / (std + 1e-3))  # a flat patch stays near zero instead of blowing up
-        ys.append(np.repeat(np.arange(first, first + s.n), len(IMAGE_TYPES)))
-        first += s.n
-    if not xs:
-        raise ValueError("no sequences given")
-    return torch.cat(xs), np.concatenate(ys)
-
-
-@torch.no_grad()
-def descriptors(
-    model: torch.nn.Module, seqs: dict[str, PatchSequence], size: int = PATCH_INPUT, normalize: bool = False
-) -> dict[str, dict[str, np.ndarray]]:
-    """``descriptors[seq][image type]`` (N, D) for the HPatches measures (L2-normalized when the
-    model was trained on normalized descriptors)."""
-    model.eval()
-    out = {}
-    for name in seqs:
-        x, _ = patch_arrays(seqs, [name], size)
-        d = model(x)
-        if normalize:
-            d = torch.nn.functional.normalize(d, dim=1)
-        d = d.reshape(seqs[name].n, len(IMAGE_TYPES), -1).numpy().astype(np.float64)
-        out[name] = {t: d[:, k] for k, t in enumerate(IMAGE_TYPES)}
-    return out
+from .plan import (  # noqa: F401 (tests read them as study.<name>)
+    PATCH_INPUT,
+    PatchData,
+    _scores,
+    _setting,
+    descriptors,
+    make_setting,
+    map_plan,
+    map_run,
+    map_settings,
+    patch_arrays,
+    progressive_plan,
+    progressive_spec_run,
+    task_scores,
+    variant_of,
+)
 
 
 def raw_pixel_descriptors(seqs: dict[str, PatchSequence], size: int = PATCH_INPUT) -> dict[str, dict[str, np.ndarray]]:
@@ -79,7 +54,6 @@ def raw_pixel_descriptors(seqs: dict[str, PatchSequence], size: int = PATCH_INPU
 # ---------------------------------------------------------------- notebook 05's steps (parameters.py)
 AT_VALUE = 1e-2  # "stuck at m" / "≈ 0.693": the last step's loss (drawn before that step's update) within 1e-2
 FULLY_COLLAPSED = 1e-3  # ... of the runs whose final spread is below 1e-3 of step 0 (descriptors equal to 3 digits)
-HERMANS = {"p": 32, "k": 4, "lr": 3e-4, "variant": "soft"}  # Hermans et al. 2017: P 32 × K 4, soft margin, Adam 3e-4
 VARIANT_LABELS = {
     "plain": "hard margin, plain distance",
     "squared": "hard margin, squared distance",
@@ -89,39 +63,11 @@ VARIANT_LABELS = {
 }
 
 
-def variant_of(setting: Setting) -> str:
-    """The name of a setting's loss variant in ``parameters.VARIANTS``."""
-
-    key = (setting.soft, setting.squared, setting.normalize)
-    return next(name for name, v in VARIANTS.items() if v == key)
-
-
-def make_setting(cfg, pk, lr: float, variant: str) -> Setting:
-
-    soft, squared, normalize = VARIANTS[variant]
-    return Setting(int(pk[0]), int(pk[1]), float(lr), soft, squared, normalize, cfg.margin)
-
-
-def _pk(s) -> str:
-    return f"{s.p}×{s.k}"
-
-
 def _subset(seqs: dict[str, PatchSequence], n: int | None) -> dict[str, PatchSequence]:
     """The first ``n`` patches of every sequence (all when None)."""
     if n is None:
         return seqs
     return {name: PatchSequence(name, {t: p[:n] for t, p in s.patches.items()}) for name, s in seqs.items()}
-
-
-@dataclass
-class PatchData:
-    x: torch.Tensor  # training views (N·16, size, size)
-    y: np.ndarray  # their patch (class) ids
-    map_seqs: dict  # test sequences cut to map_patches: the collapse map's matching mAP
-    table_seqs: dict  # test sequences cut to table_patches: the retrieval table
-    pairs: dict  # verification pairs on table_seqs
-    keep: dict  # retrieval: which reference patches may be drawn
-    provenance: dict
 
 
 def prepare(cfg) -> PatchData:
@@ -180,112 +126,6 @@ def prepare(cfg) -> PatchData:
     )
 
 
-def task_scores(desc: dict, data: PatchData, cfg, prefix: str = "") -> dict[str, float]:
-    """The benchmark's three tasks on ``desc`` (descriptors of ``data.table_seqs``), flat: matching
-    mAP per difficulty and mean; verification AP (imbalanced) inter / intra and ROC AUC (balanced),
-    means over difficulties; retrieval mAP per pool, mean over difficulties."""
-    from dml_utils import hpatches as hp
-
-    out = {f"{prefix}matching_{k}": v for k, v in hp.matching_map(desc).items()}
-    ver = hp.verification_ap(desc, data.pairs)
-    for kind in ("inter", "intra"):
-        out[f"{prefix}verification_ap_{kind}"] = float(np.mean([ver[d][kind]["ap"] for d in ver]))
-        out[f"{prefix}verification_auc_{kind}"] = float(np.mean([ver[d][kind]["auc"] for d in ver]))
-    ret = hp.retrieval_map(desc, cfg.retrieval_queries, tuple(cfg.retrieval_pools), keep=data.keep)
-    for pool in cfg.retrieval_pools:
-        out[f"{prefix}retrieval_{pool}"] = float(np.mean([ret[d][pool] for d in ret]))
-    return out
-
-
-def map_settings(cfg) -> list[tuple[str, Setting]]:
-    """The collapse map's cells as (group, setting): "grid" = every P × K × lr × distance variant;
-    "extra" = the extra variants at the largest P × K and the highest lr; "low lr" = the low-lr
-    variants at low_lr at the largest P × K; "hermans" = Hermans et al.'s own setting."""
-    largest = max(cfg.pk_grid, key=lambda pk: (pk[0] * pk[1], pk[1]))
-    out = [
-        ("grid", make_setting(cfg, pk, lr, v))
-        for v in cfg.distance_variants
-        for pk in cfg.pk_grid
-        for lr in cfg.lr_grid
-    ]
-    out += [
-        ("extra", make_setting(cfg, largest, max(cfg.lr_grid), v))
-        for v in cfg.extra_variants
-        if v not in cfg.distance_variants
-    ]
-    out += [("low lr", make_setting(cfg, largest, cfg.low_lr, v)) for v in cfg.low_lr_variants]
-    if cfg.hermans_setting:
-        out.append(("hermans", make_setting(cfg, (HERMANS["p"], HERMANS["k"]), HERMANS["lr"], HERMANS["variant"])))
-    seen, unique = set(), []
-    for group, s in out:
-        if s not in seen:
-            seen.add(s)
-            unique.append((group, s))
-    return unique
-
-
-def _row(r: dict, s: Setting, group: str) -> dict[str, Any]:
-    return {
-        "group": group,
-        "pk": _pk(s),
-        "p": s.p,
-        "k": s.k,
-        "lr": s.lr,
-        "variant": variant_of(s),
-        "seed": r["seed"],
-        "collapsed": bool(r["collapsed"]),
-        "collapsed_at": r["collapsed_at"],
-        "reason": r["reason"],
-        "loss_step0": r["step_loss"][0],
-        "final_loss": r["final_loss"],
-        "final_spread": r["final_spread"],
-        "collapsed_at_end": spread_collapsed(r["final_spread"]),
-        "ms_per_iteration": r["ms_per_iteration"],
-    }
-
-
-def _trace(r: dict) -> dict[str, list]:
-    return {
-        "loss": r["step_loss"],
-        "steps": [m["step"] for m in r["monitor"]],
-        "spread": [m["spread"] for m in r["monitor"]],
-        "collapsed_at": r["collapsed_at"],
-        "growth": r.get("growth"),
-    }
-
-
-def map_plan(cfg) -> list[RunSpec]:
-    """The collapse map's runs: every cell of ``map_settings`` × seed."""
-    return [
-        RunSpec.of(cfg.notebook, "collapse map", seed, {"group": group, **asdict(s)}, iterations=cfg.iterations)
-        for group, s in map_settings(cfg)
-        for seed in cfg.seeds
-    ]
-
-
-def _setting(spec: RunSpec) -> Setting:
-    return Setting(**{f.name: spec[f.name] for f in fields(Setting)})
-
-
-def map_run(cfg, data: PatchData, spec: RunSpec) -> dict[str, Any]:
-    """One run of the collapse map, scored: its row and its trace."""
-    s = _setting(spec)
-    r = run(
-        data.x,
-        data.y,
-        s,
-        spec.seed,
-        spec["iterations"],
-        every=cfg.monitor_every,
-        window=cfg.pinned_window,
-        probe=cfg.probe,
-        embedding_size=cfg.embedding_size,
-    )
-    row = _row(r, s, spec["group"])
-    row.update(_scores(r["model"], data, cfg, s.normalize, table=spec["group"] in ("hermans", "low lr")))
-    return {"row": row, "trace": _trace(r)}
-
-
 def run_collapse_map(cfg, data: PatchData, progress: bool = True):
     """Every cell of ``map_settings`` × seed: a row each (outcome, step caught, final loss and
     spread, matching mAP on the map's test patches; the low-lr and Hermans runs also get the
@@ -302,87 +142,6 @@ def run_collapse_map(cfg, data: PatchData, progress: bool = True):
     )
     traces = {(spec["group"], _setting(spec).label(), spec.seed): d["trace"] for spec, d in done.items()}
     return pd.DataFrame([d["row"] for d in done.values()]), traces
-
-
-def _scores(model, data: PatchData, cfg, normalize: bool, table: bool) -> dict[str, float]:
-    """Matching mAP on the map's test patches ("map_"), and with ``table`` the three tasks on the
-    table's ("table_"); the map's patches are a prefix of the table's, so one forward pass serves both."""
-    from dml_utils import hpatches as hp
-
-    out = {}
-    if table:
-        desc = descriptors(model, data.table_seqs, cfg.patch_size, normalize)
-        out.update(task_scores(desc, data, cfg, "table_"))
-        if all(data.map_seqs[n].n <= data.table_seqs[n].n for n in data.map_seqs):
-            short = {n: {t: d[: data.map_seqs[n].n] for t, d in desc[n].items()} for n in data.map_seqs}
-            return {**{f"map_{k}": v for k, v in hp.matching_map(short).items()}, **out}
-    desc = descriptors(model, data.map_seqs, cfg.patch_size, normalize)
-    return {**{f"map_{k}": v for k, v in hp.matching_map(desc).items()}, **out}
-
-
-def progressive_plan(cfg) -> list[RunSpec]:
-    """Progressive growth along ``schedule`` and the large start at its last P × K, for every
-    progressive variant × seed, at ``lr`` for ``progressive_iterations`` steps."""
-    return [
-        RunSpec.of(
-            cfg.notebook,
-            "progressive",
-            seed,
-            {"start": start, "variant": v, "lr": cfg.lr, "schedule": cfg.schedule},
-            iterations=cfg.progressive_iterations,
-        )
-        for v in cfg.progressive_variants
-        for seed in cfg.seeds
-        for start in ("progressive", "large start")
-    ]
-
-
-def progressive_spec_run(cfg, data: PatchData, spec: RunSpec) -> dict[str, Any]:
-    """One run of the progressive plan, scored on the retrieval table's patches: its row and trace."""
-    start, schedule, n, seed = spec["start"], [tuple(pk) for pk in spec["schedule"]], spec["iterations"], spec.seed
-    first = make_setting(cfg, schedule[0] if start == "progressive" else schedule[-1], spec["lr"], spec["variant"])
-    if start == "progressive":
-        r = progressive_run(
-            data.x,
-            data.y,
-            schedule,
-            spec["lr"],
-            seed,
-            n,
-            first.soft,
-            first.squared,
-            first.normalize,
-            cfg.margin,
-            window=cfg.pinned_window,
-            every=cfg.monitor_every,
-            probe=cfg.probe,
-            embedding_size=cfg.embedding_size,
-            growth_window=cfg.growth_window,
-        )
-    else:
-        r = run(
-            data.x,
-            data.y,
-            first,
-            seed,
-            n,
-            every=cfg.monitor_every,
-            window=cfg.pinned_window,
-            probe=cfg.probe,
-            embedding_size=cfg.embedding_size,
-        )
-        r["growth"] = [(0, (first.p, first.k))]
-    row = _row(r, first, start)
-    row.update(
-        {
-            "growth": "; ".join(f"{p}×{k} at step {step}" for step, (p, k) in r["growth"]),
-            "final_pk": "×".join(map(str, r["growth"][-1][1])),
-        }
-    )
-    if start == "progressive":
-        row["pk"] = " → ".join(f"{p}×{k}" for p, k in schedule)
-    row.update(_scores(r["model"], data, cfg, first.normalize, table=True))
-    return {"row": row, "trace": _trace(r)}
 
 
 def run_progressive(cfg, data: PatchData, progress: bool = True):
@@ -524,8 +283,9 @@ def gradient_study(cfg) -> dict[str, Any]:
     return {"near_collapse": norms, "at_identical": at_identical}
 
 
-def _paired(grid, unit: list[str], pick_a: dict, pick_b: dict, value: str = "collapsed"):
-    """Values of ``value`` for rows matching ``pick_a`` and ``pick_b``, paired on ``unit`` columns."""
+def _paired(grid, unit: list[str], pick_a: dict, pick_b: dict, value: str = "collapsed", with_units: bool = False):
+    """Values of ``value`` for rows matching ``pick_a`` and ``pick_b``, paired on ``unit`` columns
+    (and, ``with_units``, the ``unit`` values of each pair)."""
 
     def side(pick):
         g = grid
@@ -538,12 +298,159 @@ def _paired(grid, unit: list[str], pick_a: dict, pick_b: dict, value: str = "col
         if s.index.duplicated().any():
             raise ValueError(f"two runs share {unit} = {s.index[s.index.duplicated()][0]}: they cannot be paired")
     both = a.index.intersection(b.index)
+    if with_units:
+        return a.loc[both].to_numpy(), b.loc[both].to_numpy(), both
     return a.loc[both].to_numpy(), b.loc[both].to_numpy()
 
 
-def _share(values) -> str:
-    v = np.asarray(values, dtype=float)
-    return f"{int(v.sum())}/{len(v)}"
+SHRUNK = 0.1  # a final probe spread below this share of step 0's counts as collapsed, caught by a check or not
+COLLAPSED_LEVEL = 0.05  # matching mAP of descriptors as useless as collapsed ones (equal descriptors score 0.001 here)
+RUN_CLASSES = ("trained", "collapsed", "diverged", "failed")
+RETRIEVAL_LEVELS = ("at the collapsed level", "below the untrained net", "at or above the untrained net")
+
+
+def classify_runs(runs, base, margin: float):
+    """The outcome of every run of the map, from its training signals first, then its retrieval:
+    *collapsed* = the monitor said so, or the probe batch's final spread is below SHRUNK of step 0's
+    (a collapse between two checks, or a slow one); *diverged* = not collapsed, and the last loss is
+    above the collapse value (``margin``, or ln 2 for the soft margin: the hardest negative ends
+    closer than the hardest positive, worse than collapse); *failed* = neither, yet its matching
+    mAP is below the untrained network's of its seed (training made its initial weights worse);
+    *trained* = the rest. A list in the order of ``runs``."""
+    untrained = _untrained_map(base)
+    out = []
+    for _, r in runs.iterrows():
+        at = LN2 if str(r["variant"]).startswith("soft") else margin
+        if bool(r["collapsed"]) or r["final_spread"] < SHRUNK:
+            out.append("collapsed")
+        elif r["final_loss"] > at:
+            out.append("diverged")
+        elif r["map_mean"] < untrained.get(int(r["seed"]), -np.inf):
+            out.append("failed")
+        else:
+            out.append("trained")
+    return out
+
+
+def _untrained_map(base) -> dict[int, float]:
+    rows = base[base["model"] == "untrained"] if len(base) and "map_mean" in base else base.iloc[:0]
+    return {int(s): float(m) for s, m in zip(rows["seed"], rows["map_mean"])}
+
+
+def retrieval_levels(runs, base) -> list[str]:
+    """Each run's matching mAP on the map's test patches, as one of RETRIEVAL_LEVELS (the untrained
+    network of the same seed is the ruler)."""
+    untrained = _untrained_map(base)
+    return [
+        RETRIEVAL_LEVELS[0]
+        if m < COLLAPSED_LEVEL
+        else RETRIEVAL_LEVELS[1]
+        if m < untrained.get(int(seed), -np.inf)
+        else RETRIEVAL_LEVELS[2]
+        for m, seed in zip(runs["map_mean"], runs["seed"])
+    ]
+
+
+def outcome_table(grid, base, margin: float):
+    """The map with each run's class and retrieval level, and their confusion table (rows: the
+    class; columns: the retrieval level; one row for the monitor alone)."""
+    import pandas as pd
+
+    runs = grid.assign(outcome=classify_runs(grid, base, margin), retrieval=retrieval_levels(grid, base))
+    table = pd.crosstab(runs["outcome"], runs["retrieval"]).reindex(
+        index=[c for c in RUN_CLASSES if c in set(runs["outcome"])], columns=list(RETRIEVAL_LEVELS), fill_value=0
+    )
+    monitor = runs[runs["collapsed"].astype(bool)]["retrieval"].value_counts()
+    table.loc["(monitor flagged)"] = [int(monitor.get(level, 0)) for level in RETRIEVAL_LEVELS]
+    return runs, table
+
+
+def _outcome_claim(runs) -> dict[str, str]:
+    """The classes against retrieval: every run at the collapsed level is classed collapsed or
+    diverged, and no run classed trained is below the untrained network."""
+    low = runs["retrieval"] == RETRIEVAL_LEVELS[0]
+    missed_by_classes = int((low & ~runs["outcome"].isin(["collapsed", "diverged"])).sum())
+    missed_by_monitor = int((low & ~runs["collapsed"].astype(bool)).sum())
+    counts = runs["outcome"].value_counts()
+    ours = (
+        ", ".join(f"{c} {int(counts.get(c, 0))}" for c in RUN_CLASSES)
+        + f" of {len(runs)} runs; {int(low.sum())} ended at the collapsed level (matching mAP < {COLLAPSED_LEVEL:g}): "
+        f"the classes miss {missed_by_classes} of them, the collapse monitor alone {missed_by_monitor}"
+    )
+    return {
+        "claim": "(ours) every run whose descriptors are useless is classed collapsed or diverged from its training "
+        "signals alone",
+        "reported": "collapse shown by the loss",
+        "ours": ours,
+        "verdict": "reproduced" if missed_by_classes == 0 else "not reproduced",
+        "why": f"reproduced = no run at the collapsed level (matching mAP < {COLLAPSED_LEVEL:g}) is classed trained or "
+        f"failed; collapsed = the monitor, or a final spread below {SHRUNK:g} of step 0; diverged = a last loss above "
+        "the collapse value",
+    }
+
+
+def _same_size_pair(grid) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """Two P × K of the grid with the same batch size P·K and different K, the larger K first (the
+    largest such batch size), or None."""
+    by_size: dict[int, set[tuple[int, int]]] = {}
+    for p, k in zip(grid["p"], grid["k"]):
+        by_size.setdefault(int(p) * int(k), set()).add((int(p), int(k)))
+    sizes = [b for b, pks in by_size.items() if len({k for _, k in pks}) > 1]
+    if not sizes:
+        return None
+    pks = sorted(by_size[max(sizes)], key=lambda pk: pk[1])
+    return pks[-1], pks[0]
+
+
+def collapse_claim(
+    runs,
+    factor: str,
+    a,
+    b,
+    blocks: list[str],
+    claim: str,
+    reported: str,
+    note: str = "",
+    labels: tuple[str, str] | None = None,
+) -> dict[str, str]:
+    """A claims row for "runs with ``factor`` = ``a`` collapse more often than with ``b``": each run
+    at ``a`` paired with the run at ``b`` of the same seed and the same ``blocks`` (the other
+    factors, held fixed), and the exact McNemar test on the discordant pairs
+    (``results.binary_claim``). Pooling the pairs of several cells tests "no difference in any
+    cell": a cell is a block, never a replicate, and only seeds replicate. A row with no pair says
+    so (inconclusive)."""
+    from dml_utils.results import binary_claim
+
+    name_a, name_b = labels or (_level(factor, a), _level(factor, b))
+    if a == b:
+        return {
+            "claim": claim,
+            "reported": reported,
+            "ours": f"the map holds one value of {factor} only ({name_a})",
+            "verdict": "inconclusive",
+            "why": "nothing to compare in this profile's grid",
+        }
+    x, y, units = _paired(runs, [*blocks, "seed"], {factor: a}, {factor: b}, with_units=True)
+    cells = len({u[:-1] for u in units}) if blocks else 1
+    held = f"pairs: the same seed and the same {' × '.join(blocks)} ({cells} cells)" if blocks else "paired by seed"
+    if len(x) == 0:
+        return {
+            "claim": claim,
+            "reported": reported,
+            "ours": f"the map holds no runs at {name_a} and {name_b} with the other factors equal",
+            "verdict": "inconclusive",
+            "why": "nothing to compare in this profile's grid",
+        }
+    row = binary_claim(claim, reported, name_a, x > 0, name_b, y > 0, "collapsed", why=held)
+    if note:
+        row["ours"] += f"; {note}"
+    return row
+
+
+def _level(factor: str, value) -> str:
+    if factor == "lr":
+        return f"lr {value:g}"
+    return f"{factor.upper()} {value}" if factor in ("p", "k") else str(value)
 
 
 def claims(cfg, counts, novalid, grads, grid, prog, base):
@@ -587,43 +494,78 @@ def claims(cfg, counts, novalid, grads, grid, prog, base):
     pks = sorted({(p, k) for p, k in zip(main["p"], main["k"])}, key=lambda pk: (pk[0] * pk[1], pk[1]))
     small, large = f"{pks[0][0]}×{pks[0][1]}", f"{pks[-1][0]}×{pks[-1][1]}"
     g = main[main["group"] == "grid"]
-    a, b = _paired(g, ["lr", "variant", "seed"], {"pk": large}, {"pk": small})
+    hard = f"hard margin, {' and '.join(cfg.distance_variants)} distance"
     rows.append(
-        interval_claim(
-            f"large batches with large K collapse, small batches do not ({large} vs {small}, hard margin)",
+        collapse_claim(
+            g,
+            "pk",
+            large,
+            small,
+            ["lr", "variant"],
+            f"large batches with large K collapse, small batches do not ({large} vs {small}, {hard})",
             "collapse at large P × K",
-            a - b,
-            "collapse_share",
-            ours=f"collapsed: {large} {_share(a)}, {small} {_share(b)} (paired over lr × distance × seed)",
-            label="collapse share difference",
-            digits=2,
         )
     )
-    hi_lr = max(cfg.lr_grid)
-    a, b = _paired(main[main["pk"] == large], ["variant", "seed"], {"lr": hi_lr}, {"lr": cfg.low_lr})
+    ps, ks = sorted(set(g["p"])), sorted(set(g["k"]))
     rows.append(
-        interval_claim(
-            f"a low learning rate avoids collapse ({large}: lr {hi_lr:g} vs {cfg.low_lr:g})",
+        collapse_claim(
+            g,
+            "p",
+            ps[-1],
+            ps[0],
+            ["k", "lr", "variant"],
+            f"(ours) at a fixed K, more classes per batch collapse more (P {ps[-1]} vs {ps[0]})",
+            "not separated from K",
+        )
+    )
+    rows.append(
+        collapse_claim(
+            g,
+            "k",
+            ks[-1],
+            ks[0],
+            ["p", "lr", "variant"],
+            f"(ours) at a fixed P, more views per class collapse more (K {ks[-1]} vs {ks[0]})",
+            "large K collapses",
+        )
+    )
+    same_size = _same_size_pair(g)
+    if same_size:
+        (p1, k1), (p2, k2) = same_size
+        both = g[g["pk"].isin([f"{p1}×{k1}", f"{p2}×{k2}"])]
+        rows.append(
+            collapse_claim(
+                both,
+                "pk",
+                f"{p1}×{k1}",
+                f"{p2}×{k2}",
+                ["lr", "variant"],
+                f"(ours) at one batch size ({p1 * k1} images), the larger K collapses more ({p1}×{k1} vs {p2}×{k2})",
+                "large K collapses",
+            )
+        )
+    lrs = sorted(set(main["lr"]))
+    rows.append(
+        collapse_claim(
+            main,
+            "lr",
+            lrs[-1],
+            lrs[0],
+            ["pk", "variant"],
+            f"a low learning rate avoids collapse (lr {lrs[-1]:g} vs {lrs[0]:g}, at every P × K the map holds both)",
             "low lr avoids it",
-            a - b,
-            "collapse_share",
-            ours=f"collapsed: lr {hi_lr:g} {_share(a)}, lr {cfg.low_lr:g} {_share(b)} (paired over variant × seed)",
-            label="collapse share difference",
-            digits=2,
         )
     )
     if {"plain", "squared"} <= set(cfg.distance_variants):
-        hard = main[~main["variant"].str.startswith("soft") & (main["variant"] != "normalized")]
-        a, b = _paired(hard, ["pk", "lr", "seed"], {"variant": "squared"}, {"variant": "plain"})
         rows.append(
-            interval_claim(
+            collapse_claim(
+                g,
+                "variant",
+                "squared",
+                "plain",
+                ["pk", "lr"],
                 "squared Euclidean distance collapses more than plain Euclidean",
                 "squared collapses more",
-                a - b,
-                "collapse_share",
-                ours=f"collapsed: squared {_share(a)}, plain {_share(b)} (paired over P × K × lr × seed)",
-                label="collapse share difference",
-                digits=2,
             )
         )
     for variant, value, name in (
@@ -662,18 +604,17 @@ def claims(cfg, counts, novalid, grads, grid, prog, base):
         final = f"{cfg.schedule[-1][0]}×{cfg.schedule[-1][1]}"
         grew = prog[prog["group"] == "progressive"]
         reached = f"{int((grew['final_pk'] == final).sum())}/{len(grew)} progressive runs reached {final}"
-        a, b = _paired(prog, ["variant", "seed"], {"group": "large start"}, {"group": "progressive"})
         rows.append(
-            interval_claim(
+            collapse_claim(
+                prog,
+                "group",
+                "large start",
+                "progressive",
+                ["variant"],
                 f"progressive growth avoids the collapse of a large start (lr {cfg.lr:g}, "
                 f"{cfg.progressive_iterations} iterations each)",
                 "progressive growth without collapse",
-                a - b,
-                "collapse_share",
-                ours=f"collapsed: large start {_share(a)}, progressive {_share(b)} "
-                f"(paired over variant × seed); {reached}",
-                label="collapse share difference",
-                digits=2,
+                note=reached,
             )
         )
         rows.append(_growth_claim(grew))
@@ -690,22 +631,18 @@ def claims(cfg, counts, novalid, grads, grid, prog, base):
                 label="mAP difference",
             )
         )
+    hi_lr = max(cfg.lr_grid)
     if "normalized" in set(main["variant"]) and "plain" in set(main["variant"]):
-        a, b = _paired(
-            main[(main["pk"] == large) & (main["lr"] == hi_lr)],
-            ["seed"],
-            {"variant": "plain"},
-            {"variant": "normalized"},
-        )
         rows.append(
-            interval_claim(
+            collapse_claim(
+                main[(main["pk"] == large) & (main["lr"] == hi_lr)],
+                "variant",
+                "plain",
+                "normalized",
+                [],
                 f"(ours) L2-normalized descriptors collapse less than raw ones ({large}, lr {hi_lr:g}, plain distance)",
                 "normalization 'does not avoid collapse'",
-                a - b,
-                "collapse_share",
-                ours=f"collapsed: raw {_share(a)}, normalized {_share(b)} (paired by seed)",
-                label="collapse share difference",
-                digits=2,
+                labels=("raw", "normalized"),
             )
         )
     near = grads["near_collapse"]
@@ -723,10 +660,13 @@ def claims(cfg, counts, novalid, grads, grid, prog, base):
             "squared/plain gradient ratio at least 100-fold",
         }
     )
+    if "map_mean" in grid and len(base) and "map_mean" in base:
+        runs, _ = outcome_table(grid, base, cfg.margin)
+        rows.append(_outcome_claim(runs))
     untrained = base[base["model"] == "untrained"].sort_values("seed")
     raw = float(base[base["model"] == "raw pixels"]["table_matching_mean"].iloc[0])
     trained = {}
-    scored = grid[grid["group"].isin(["hermans", "low lr"])] if "table_matching_mean" in grid else grid.iloc[:0]
+    scored = grid[grid["table_matching_mean"].notna()] if "table_matching_mean" in grid else grid.iloc[:0]
     for _, r in scored.groupby(["group", "pk", "lr", "variant"], sort=False):
         if r["table_matching_mean"].notna().all() and len(r) == len(untrained):
             g0 = r.iloc[0]
@@ -756,9 +696,11 @@ def _first_growth(growth: str) -> int | None:
 def _growth_claim(grew) -> dict[str, str]:
     """The report's rule: once the loss is below the collapse value, a grown batch does not collapse.
     Per progressive run that grew at least once: did it collapse at or after its first growth? The
-    claim is that the share is 0: *reproduced* when the 95 % interval of the share lies below 0.1,
-    *not reproduced* when it excludes 0, *inconclusive* otherwise (or when no run grew)."""
-    from dml_utils.results import paired_interval
+    claim is that the share is 0, a rule with no exception: *not reproduced* when a grown run
+    collapsed (the exact interval of the share then excludes 0), *reproduced* when the exact
+    (Clopper–Pearson) 95 % upper bound of the share is below 0.1 (at least 36 grown runs, none
+    collapsed), *inconclusive* otherwise (or when no run grew)."""
+    from dml_utils.results import share_interval
 
     claim = "once the loss is below the collapse value, growing the batch does not bring collapse"
     first = [_first_growth(g) for g in grew["growth"]]
@@ -778,7 +720,8 @@ def _growth_claim(grew) -> dict[str, str]:
         f": {where}" if where else ""
     )
     why = (
-        "the claim is a share of 0: reproduced = its 95 % interval below 0.1, not reproduced = the interval excludes 0"
+        "the claim is a share of 0: not reproduced = a grown run collapsed (the exact interval excludes 0), "
+        "reproduced = the exact 95 % upper bound below 0.1 (≥ 36 grown runs, none collapsed)"
     )
     if not grown:
         return {
@@ -788,13 +731,11 @@ def _growth_claim(grew) -> dict[str, str]:
             "verdict": "inconclusive",
             "why": "no progressive run grew; " + why,
         }
-    ci = paired_interval(np.asarray(hits, dtype=float))
-    ours += f"; share {ci['mean']:.2f}" + (
-        f", 95 % CI [{ci['lo']:+.2f}, {ci['hi']:+.2f}] (n={ci['n']})" if ci["n"] > 1 else ""
-    )
-    if ci["n"] > 1 and ci["lo"] > 0:
+    ci = share_interval(sum(hits), len(hits))
+    ours += f"; share {ci['share']:.2f}, exact 95 % CI [{ci['lo']:.2f}, {ci['hi']:.2f}] (n={ci['n']})"
+    if ci["lo"] > 0:
         verdict = "not reproduced"
-    elif ci["n"] > 1 and ci["hi"] < 0.1:
+    elif ci["hi"] < 0.1:
         verdict = "reproduced"
     else:
         verdict = "inconclusive"

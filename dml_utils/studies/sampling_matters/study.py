@@ -14,15 +14,14 @@ from pytorch_metric_learning.losses import MarginLoss, TripletMarginLoss
 from pytorch_metric_learning.reducers import MeanReducer, SumReducer
 
 from dml_utils.class_disjoint import RetrievalData, prepare  # noqa: F401
-from dml_utils.collapse import CONE_SIMILARITY, cone_collapsed
+from dml_utils.collapse import CONE_SIMILARITY
 from dml_utils.config import Config
 from dml_utils.evaluate import embed
 from dml_utils.losses import SquaredHingeContrastiveLoss
 from dml_utils.retrieval_run import baselines, train_and_evaluate  # noqa: F401  (notebook 04 calls sm.prepare, sm.baselines)
-from dml_utils.runs import RunSpec, run_plan
+from dml_utils.runs import run_plan
 from dml_utils.sampling import (
     STRATEGIES,
-    NegativeSamplingMiner,
     gradient_variance,
     hypersphere_distance_cdf,
     hypersphere_distance_density,
@@ -32,68 +31,7 @@ from dml_utils.sampling import (
     uniform_sphere_points,
 )
 
-LOSSES = ("contrastive", "triplet", "margin")
-
-
-def build_loss(name: str, cfg: Config, num_classes: int):
-    """contrastive: y·D² + (1 − y)[α − D]²₊; triplet ℓ2: [D_ap − D_an + α]₊; margin: (α + y(D − β))₊ with
-    β learnable per class (PML indexes β by label, so ``num_classes`` = largest label + 1)."""
-    if name == "contrastive":
-        return SquaredHingeContrastiveLoss(pos_margin=0.0, neg_margin=cfg.contrastive_margin)
-    if name == "triplet":
-        return TripletMarginLoss(margin=cfg.triplet_margin)
-    if name == "margin":
-        return MarginLoss(margin=cfg.margin_alpha, beta=cfg.margin_beta, learn_beta=True, num_classes=num_classes)
-    raise ValueError(f"unknown loss {name!r}; use one of {list(LOSSES)}")
-
-
-def build_miner(strategy: str, cfg: Config) -> NegativeSamplingMiner:
-    return NegativeSamplingMiner(strategy, cutoff=cfg.cutoff, nonzero_loss_cutoff=cfg.nonzero_loss_cutoff)
-
-
-def run(cfg: Config, data: RetrievalData, sampler: str, loss: str, seed: int, progress: bool = False) -> dict[str, Any]:
-    loss_fn = build_loss(loss, cfg, num_classes=int(data.y_train.max()) + 1)
-    miner = build_miner(sampler, cfg)
-    r = train_and_evaluate(
-        cfg,
-        data,
-        loss_fn,
-        miner,
-        seed,
-        cfg.iterations,
-        desc=f"{sampler} × {loss} seed {seed}",
-        track=True,
-        progress=progress,
-        loss_lr=cfg.beta_lr,
-    )
-    s = r["summary"]
-    last = r["curve"][-1]
-    r["summary"] = {
-        "sampler": sampler,
-        "loss": loss,
-        **s,
-        "final_train_loss": float(np.mean(r["step_loss"][-cfg.eval_every :])),
-        "val_loss_with_miner": last["val_loss_with_miner"],
-        "collapsed": cone_collapsed(s["val_sim_diff"]),
-        "pairs_dropped": int(miner.pairs_dropped),
-        "beta_mean": float(loss_fn.beta.detach().mean()) if loss == "margin" else float("nan"),
-    }
-    return r
-
-
-def grid_plan(cfg: Config) -> list[RunSpec]:
-    """Every sampler × loss × seed."""
-    return [
-        RunSpec.of(cfg.notebook, "grid", seed, {"sampler": s, "loss": loss}, iterations=cfg.iterations)
-        for s in cfg.samplers
-        for loss in cfg.losses
-        for seed in cfg.seeds
-    ]
-
-
-def grid_run(cfg: Config, data: RetrievalData, spec: RunSpec) -> dict[str, Any]:
-    """One run of the grid plan (the runner's task)."""
-    return run(cfg, data, spec["sampler"], spec["loss"], spec.seed)
+from .plan import LOSSES, build_loss, build_miner, grid_plan, grid_run, run  # noqa: F401 (tests read them as study.<name>)
 
 
 def run_grid(cfg: Config, data: RetrievalData, progress: bool = True):
