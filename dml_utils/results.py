@@ -173,6 +173,24 @@ def seeds_needed(mean: float, sd: float, level: float = 0.95, power: float = 0.8
     return float(np.ceil(n))
 
 
+def detectable_effect(n: int, sd: float, level: float = 0.95, power: float = 0.8) -> float:
+    """The smallest mean difference that ``n`` seeds, with per-seed differences of spread ``sd``,
+    detect with probability ``power`` in a two-sided paired t-test at 1 − ``level``: the inverse of
+    ``seeds_needed`` (statsmodels' ``TTestPower``, exact noncentral t; the effect's tail at α/2, as
+    there). What a claim's n can resolve: an effect below it may exist unseen. NaN with fewer than
+    two seeds or no spread."""
+    from statsmodels.stats.power import TTestPower
+
+    if n < 2 or not np.isfinite(sd) or sd <= 0:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # statsmodels' root finder reports its start values
+        effect = TTestPower().solve_power(
+            effect_size=None, nobs=n, alpha=(1 - level) / 2, power=power, alternative="larger"
+        )
+    return float(effect) * sd
+
+
 def paired_tests(a, b) -> dict[str, float]:
     """a − b across seeds: mean, sd, wins, and the two-sided p of the paired t-test and of
     Wilcoxon's signed-rank test (scipy); NaN where a test has nothing to test (one seed, or all
@@ -249,6 +267,11 @@ def interval_claim(
     reasons.append(
         f"equivalence margin ±{margin * scale:g}{unit} ({margin_why})" if margin > 0 else "no equivalence margin"
     )
+    detectable = detectable_effect(ci["n"], ci["sd"])
+    if np.isfinite(detectable):
+        reasons.append(
+            f"n={ci['n']} detects |{label}| ≥ {detectable * scale:.{digits}f}{unit} (80 % power at this spread)"
+        )
     if verdict == "inconclusive" and np.isfinite(ci["seeds_needed"]):
         reasons.append(f"an effect of this size would need ≈{ci['seeds_needed']:.0f} seeds (80 % power)")
     return {"claim": claim, "reported": reported, "ours": text, "verdict": verdict, "why": "; ".join(reasons)}
@@ -354,11 +377,16 @@ def binary_claim(
     verdict = binary_verdict(test)
     reasons = [why] if why else []
     reasons.append("binary outcome per seed: exact test on the discordant seeds, exact (Clopper–Pearson) shares")
-    if verdict == "inconclusive":
+    need, m = test["discordant_needed"], test["only_a"] + test["only_b"]
+    if test["n"] < need:
         reasons.append(
-            f"an exact test needs at least {test['discordant_needed']} discordant seeds, all one way, to decide "
-            f"at 95 % (here {test['only_a'] + test['only_b']})"
+            f"{test['n']} pairs cannot decide at 95 % whatever they show: an exact test needs {need} discordant "
+            f"pairs, all one way"
         )
+    else:
+        reasons.append(f"{test['n']} pairs can decide a difference in share of {need}/{test['n']} or more")
+        if verdict == "inconclusive":
+            reasons.append(f"a decision needs at least {need} discordant pairs, all one way (here {m})")
     return {"claim": claim, "reported": reported, "ours": ours, "verdict": verdict, "why": "; ".join(reasons)}
 
 

@@ -155,9 +155,11 @@ def test_grid_schedules_distances_and_claims(tiny):
     base = pd.DataFrame(M.baselines(cfg, data))
     assert list(base["method"]) == ["untrained", "raw pixels"]
     by_k = M.f1_by_k(cfg, data, runs, [4, 8])
-    assert set(by_k["k"]) == {4, 8} and len(by_k) == 8
-    panels = M.score_panels(grid, base, {"f1": "F1"})
-    assert list(panels.columns[2:]) == [*M.LABELS.values(), "untrained", "raw pixels"]
+    assert set(by_k["k"]) == {4, 8} and len(by_k[by_k["method"] != M.RULER]) == 8
+    assert len(by_k[by_k["method"] == M.RULER]) == 2 * grid["seed"].nunique()  # one ruler per seed and k
+    diffs = M.paired_differences(grid, {"f1": "F1"})
+    assert set(diffs["comparison"]) == {f"{a} − {b}" for a, b in M.COMPARISONS if {a, b} <= set(grid["method"])}
+    assert (diffs["n"] == grid["seed"].nunique()).all()
     ids = M.subset_id_map(data, M.report_subset_ids())
     cand, cascade = M.nan_candidates(cfg, data, ids), M.nan_cascade(cfg, data, ids)
     fixed = M.nan_cascade(cfg, data, None, fixed=True)
@@ -206,3 +208,20 @@ def test_notebook_02_paper_profile_without_data_says_where_to_put_it(tmp_path):
         M.prepare(cfg)
     with pytest.raises(DataNotFoundError, match="cars196"):
         M.prepare(config(NB, "paper", root=tmp_path))
+
+
+def test_the_f1_ruler_separates_every_class_and_scores_one_at_k_equal_classes():
+    from dml_utils.evaluate import clustering_metrics
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 30)
+    emb = rng.normal(size=(len(y), 8))  # no class structure at all
+    sep = M.separated(emb, y)
+    d = np.linalg.norm(sep[:, None] - sep[None], axis=-1)
+    same = y[:, None] == y[None]
+    assert d[~same].min() > d[same].max()  # every class apart from every other
+    assert np.allclose(sep[:, :8], emb)  # each class keeps its own spread
+    assert clustering_metrics(sep, y)["f1"] == pytest.approx(1.0)
+    assert clustering_metrics(emb, y)["f1"] < 0.5
+    many = clustering_metrics(sep, y, n_clusters=24)["f1"]  # k above the classes: precision 1, recall about 1/6
+    assert 0.1 < many < 0.5

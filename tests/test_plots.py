@@ -90,3 +90,31 @@ def test_collapse_traces_mark_the_catch_and_the_growth():
     marks = [ln for ln in right.lines if ln.get_marker() == "x"]
     assert len(marks) == 1 and marks[0].get_ydata()[0] == 1e-8  # spread 0 drawn at the log axis' floor
     plots.plt.close(fig)
+
+
+def test_the_02_difference_panels_fill_only_intervals_that_exclude_zero():
+    import pandas as pd
+
+    from dml_utils.studies.hdml_triplet_vs_npair import figures as f02
+
+    table = pd.DataFrame(
+        [
+            {"comparison": "a − b", "metric": "R@1", "mean": 0.02, "lo": 0.01, "hi": 0.03},
+            {"comparison": "c − d", "metric": "R@1", "mean": 0.01, "lo": -0.01, "hi": 0.03},
+            {"comparison": "a − b", "metric": "F1", "mean": -0.02, "lo": -0.03, "hi": -0.01},
+            {"comparison": "c − d", "metric": "F1", "mean": 0.0, "lo": float("nan"), "hi": float("nan")},
+        ]
+    )
+    fig = f02.difference_intervals(table, "which differences are real?")
+    assert [ax.get_title() for ax in fig.axes] == ["R@1", "F1"]
+    faces = [[line.get_markerfacecolor() for line in ax.lines if line.get_marker() == "o"] for ax in fig.axes]
+    assert [[fc == "white" for fc in panel] for panel in faces] == [[False, True], [False, True]]
+    plots.plt.close(fig)
+
+
+def test_the_05_traces_keep_every_run_visible_where_they_coincide():
+    trace = {"loss": [1.0, 0.5], "steps": [0, 1], "spread": [1.0, 0.0], "collapsed_at": None}
+    fig = figures.collapse_traces({"plain": trace, "soft": dict(trace)}, "t", {"margin": 0.5})
+    right = [line for line in fig.axes[1].lines if line.get_label() in ("plain", "soft (spread on top of plain)")]
+    assert len(right) == 2 and right[0].get_linestyle() != right[1].get_linestyle()
+    plots.plt.close(fig)

@@ -66,6 +66,24 @@ def test_seeds_needed_is_the_fewest_seeds_with_80_percent_t_power(effect):
     assert np.isnan(seeds_needed(0.0, 0.1)) and np.isnan(seeds_needed(0.1, 0.0))
 
 
+@pytest.mark.parametrize("n", [2, 3, 5, 10, 30])
+def test_the_detectable_effect_is_the_one_n_seeds_find_with_80_percent_t_power(n):
+    from dml_utils.results import detectable_effect, seeds_needed
+
+    effect = detectable_effect(n, 0.1) / 0.1
+    assert _t_power(effect, n) == pytest.approx(0.8, abs=1e-3)
+    assert seeds_needed(effect * 0.1 * 1.01, 0.1) == n  # seeds_needed inverts it (a hair above the edge)
+    assert detectable_effect(n, 0.2) == pytest.approx(2 * detectable_effect(n, 0.1))  # in units of the spread
+    assert np.isnan(detectable_effect(1, 0.1)) and np.isnan(detectable_effect(n, 0.0))
+
+
+def test_every_interval_row_says_what_its_n_can_detect():
+    row = paired_claim("A beats B", "r", "A", [0.85, 0.78, 0.83, 0.76, 0.81], "B", [0.80] * 5, "map_at_r")
+    assert "n=5 detects |A − B| ≥ 0.0" in row["why"] and "(80 % power at this spread)" in row["why"]
+    same = paired_claim("A beats B", "r", "A", [0.85] * 3, "B", [0.80] * 3, "map_at_r")  # no spread: nothing to size
+    assert "detects" not in same["why"]
+
+
 def test_paired_interval_matches_the_t_formula_to_the_last_digits():
     from scipy import stats
 
@@ -181,6 +199,11 @@ def test_paired_binary_outcomes_are_decided_by_the_discordant_seeds():
     assert mixed["p"] == pytest.approx(0.0703125) and binary_verdict(mixed) == "inconclusive"
     row = binary_claim("raw collapses more", "yes", "raw", [1, 1, 1], "normalized", [0, 0, 0], "collapsed")
     assert row["verdict"] == "inconclusive" and "raw 3/3 (95 % CI [0.29, 1.00])" in row["ours"]
-    assert "exact McNemar p = 0.25" in row["ours"] and "at least 6 discordant seeds" in row["why"]
+    assert "exact McNemar p = 0.25" in row["ours"] and "3 pairs cannot decide at 95 % whatever they show" in row["why"]
+    eight = binary_claim(
+        "raw collapses more", "yes", "raw", [1, 1, 1, 1, 1, 1, 1, 0], "normalized", [0] * 7 + [1], "collapsed"
+    )
+    assert "8 pairs can decide a difference in share of 6/8 or more" in eight["why"]
+    assert eight["verdict"] == "inconclusive" and "at least 6 discordant pairs, all one way (here 8)" in eight["why"]
     with pytest.raises(ValueError, match="one per seed on each side"):
         paired_binary([1, 0], [1])

@@ -112,3 +112,24 @@ def test_factor_spread_on_a_synthetic_grid():
     assert f["sampler_share"] + f["loss_share"] == pytest.approx(1.0)  # additive effects, no interaction
     assert f["sampler_share"] > 0.99 and f["best_sampler"] == "distance" and f["best_loss"] == "margin"
     assert f["cell_standard_error"] == pytest.approx(0.001 / np.sqrt(3))
+    assert 0 < f["share_gap_lo"] <= f["share_gap"] <= f["share_gap_hi"]  # the sampler's lead survives every resample
+
+
+def test_the_share_gap_interval_resamples_seeds_and_spans_zero_when_seeds_disagree():
+    import pandas as pd
+
+    from dml_utils.studies.sampling_matters.study import factor_spread
+
+    rng = np.random.default_rng(1)
+    effects = rng.normal(size=(5, 2, 2))  # per seed a different sampler × loss pattern: no factor leads
+    rows = [
+        {"sampler": s, "loss": loss, "seed": seed, "m": effects[seed, i, j]}
+        for i, s in enumerate(["uniform", "hard"])
+        for j, loss in enumerate(["triplet", "margin"])
+        for seed in range(5)
+    ]
+    f = factor_spread(pd.DataFrame(rows), "m")
+    assert f["seeds"] == 5 and f["share_gap_lo"] < 0 < f["share_gap_hi"]
+    assert factor_spread(pd.DataFrame(rows), "m") == f  # seeded: the same interval every time
+    one = factor_spread(pd.DataFrame([r for r in rows if r["seed"] == 0]), "m")
+    assert np.isnan(one["share_gap_lo"]) and np.isfinite(one["share_gap"])  # one seed: no interval

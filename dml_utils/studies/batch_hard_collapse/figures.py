@@ -111,10 +111,24 @@ def collapse_traces(traces: dict[str, dict], title: str, pinned: dict[str, float
     batch's spread relative to step 0 (right, log scale, with the collapse threshold). A trace is
     {"loss", "steps", "spread", "collapsed_at", "growth"}; growth steps (progressive runs) are dotted."""
     fig, (ax_l, ax_s) = plt.subplots(1, 2, figsize=(12, 4.2))
+    styles, markers = ["-", "--", ":", "-."], ["o", "s", "^", "D"]
+    drawn: dict[str, list] = {}
     for i, (name, t) in enumerate(traces.items()):
-        color = f"C{i % 10}"
-        ax_l.plot(np.arange(1, len(t["loss"]) + 1), t["loss"], color=color, lw=1.2, label=name)
-        ax_s.plot(t["steps"], np.maximum(t["spread"], 1e-8), "-o", ms=3, color=color, label=name)
+        color, ls, marker = f"C{i % 10}", styles[i % 4], markers[i % 4]
+        same = [other for other, spread in drawn.items() if np.allclose(spread, t["spread"], rtol=1e-3, atol=1e-9)]
+        drawn[name] = list(t["spread"])
+        label = f"{name} (spread on top of {', '.join(same)})" if same else name
+        ax_l.plot(np.arange(1, len(t["loss"]) + 1), t["loss"], color=color, ls=ls, lw=1.2, label=name)
+        ax_s.plot(
+            t["steps"],
+            np.maximum(t["spread"], 1e-8),
+            ls=ls,
+            marker=marker,
+            ms=6 - i % 4,
+            mfc="none",
+            color=color,
+            label=label,
+        )
         for step, _ in (t.get("growth") or [])[1:]:
             for ax in (ax_l, ax_s):
                 ax.axvline(step, color=color, ls=":", lw=1)

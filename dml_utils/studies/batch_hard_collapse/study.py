@@ -18,6 +18,7 @@ import torch
 from dml_utils.batch_hard import Setting, gradient_norms_near_collapse
 from dml_utils.collapse import LN2, spread_collapsed  # noqa: F401 (notebook 05 reads bhc.LN2)
 from dml_utils.hpatches import IMAGE_TYPES, PatchSequence
+from dml_utils.memo import cached_call
 from dml_utils.models import SmallConvNet
 from dml_utils.runs import run_plan
 from dml_utils.seeds import seed_everything
@@ -91,8 +92,13 @@ def prepare(cfg) -> PatchData:
     else:
         photos_train = tuple(cfg.photos_train or hp.PHOTOS_TRAIN)
         photos_test = tuple(cfg.photos_test or hp.PHOTOS_TEST)
-        seqs, splits = hp.synthetic_release(
-            photos_train + photos_test, cfg.n_patches, cfg.release_seed, cfg.max_side, test_photos=photos_test
+        seqs, splits = cached_call(
+            hp.synthetic_release,
+            photos_train + photos_test,
+            cfg.n_patches,
+            cfg.release_seed,
+            cfg.max_side,
+            test_photos=photos_test,
         )
         train = {n: seqs[n] for n in splits["a"]["train"]}
         test = {n: seqs[n] for n in splits["a"]["test"]}
@@ -172,16 +178,18 @@ def baselines(cfg, data: PatchData):
     for seed in cfg.seeds:
         seed_everything(seed)
         model = SmallConvNet(embedding_size=cfg.embedding_size, in_channels=1, image_size=cfg.patch_size)
-        rows.append({"model": "untrained", "seed": seed, **_scores(model, data, cfg, False, table=True)})
+        rows.append({"model": "untrained", "seed": seed, **cached_call(_scores, model, data, cfg, False, table=True)})
+    rows.append({"model": "raw pixels", "seed": None, **cached_call(raw_pixel_scores, cfg, data)})
+    return pd.DataFrame(rows)
+
+
+def raw_pixel_scores(cfg, data: PatchData) -> dict[str, float]:
+    """Raw pixels as descriptors: matching mAP on the map's test patches, the three tasks on the table's."""
     from dml_utils import hpatches as hp
 
-    row = {"model": "raw pixels", "seed": None}
-    row.update(
-        {f"map_{k}": v for k, v in hp.matching_map(raw_pixel_descriptors(data.map_seqs, cfg.patch_size)).items()}
-    )
-    row.update(task_scores(raw_pixel_descriptors(data.table_seqs, cfg.patch_size), data, cfg, "table_"))
-    rows.append(row)
-    return pd.DataFrame(rows)
+    out = {f"map_{k}": v for k, v in hp.matching_map(raw_pixel_descriptors(data.map_seqs, cfg.patch_size)).items()}
+    out.update(task_scores(raw_pixel_descriptors(data.table_seqs, cfg.patch_size), data, cfg, "table_"))
+    return out
 
 
 def retrieval_table(grid, prog, base, cfg):

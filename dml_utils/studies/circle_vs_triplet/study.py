@@ -40,6 +40,7 @@ def umap_panels(
     """UMAP of training and validation embeddings of the first ``umap_classes`` training classes
     (the report's figures 1–2), for each loss. Returns (points per panel, labels per panel)."""
     from dml_utils.evaluate import project_2d
+    from dml_utils.memo import cached_call
 
     classes = list(cfg.train_classes)[: cfg.umap_classes]
     rng = np.random.default_rng(0)
@@ -49,7 +50,7 @@ def umap_panels(
         idx = np.sort(rng.choice(idx, size=min(cfg.umap_points, len(idx)), replace=False))
         for loss in LOSSES:
             key = f"{loss}, {split}"
-            points[key] = project_2d(embed(main[(loss, seed)]["model"], x[idx]), "umap", seed=0)
+            points[key] = cached_call(project_2d, embed(main[(loss, seed)]["model"], x[idx]), "umap", seed=0)
             labels[key] = y[idx]
     return points, labels
 
@@ -261,8 +262,8 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config):
         frozen = circle[circle["weight_move"] < 0.01]
         rows.append(
             interval_claim(
-                "[TARGETS] circle margins m > 0.5 invert the decision boundary (Δn > Δp) and give worse embeddings",
-                "not in the report",
+                "[circle loss paper] circle margins m > 0.5 invert the decision boundary (Δn > Δp) and give worse embeddings",
+                "not in the report; follows from the circle loss's definitions (Sun et al., CVPR 2020: Δp = 1 − m, Δn = m)",
                 lo - hi,
                 "map_at_r",
                 ours=(

@@ -38,25 +38,34 @@ def hdml_curves(curves, title: str, block: int | None = None):
 
 
 def ratio_histograms(table, title: str, bins: int = 40):
-    """Per loss, histograms of d⁻/d⁺ for each kind of negative (log-spaced bins, a line at 1: the
-    hardest a negative can be without violating the tuple)."""
+    """Per loss, the cumulative share of tuples against d⁻/d⁺ for each kind of negative (log x, a
+    line at 1: the hardest a negative can be without violating the tuple). Cumulative rather than a
+    histogram: eq. 1 puts many negatives at exactly 1, a spike that squashed every other bar; here
+    it is a step whose height is that share. ``bins`` is kept for callers; it is not used."""
     losses = list(dict.fromkeys(table["loss"]))
-    edges = np.geomspace(max(table["ratio"].min(), 1e-2) * 0.9, table["ratio"].max() * 1.1, bins + 1)
+    lo, hi = max(table["ratio"].min(), 1e-2) * 0.9, table["ratio"].max() * 1.1
     fig, axes = plt.subplots(1, len(losses), figsize=(5.5 * len(losses), 3.8), squeeze=False)
     for ax, loss in zip(axes[0], losses):
         sub = table[table["loss"] == loss]
         for kind, part in sub.groupby("kind", sort=False):
-            r = part["ratio"].to_numpy()
-            ax.hist(r, bins=edges, alpha=0.5, label=f"{kind} (median {np.median(r):.2f}, n={len(r)})")
+            r = np.sort(part["ratio"].to_numpy())
+            at_one = float(np.mean(np.isclose(r, 1.0, rtol=1e-4)))
+            ax.step(
+                np.concatenate([[lo], r]),
+                np.arange(len(r) + 1) / len(r),
+                where="post",
+                label=f"{kind} (median {np.median(r):.2f}; at 1: {at_one:.0%}; n={len(r)})",
+            )
         ax.axvline(1.0, color="k", ls="--", lw=1, label="d⁻ = d⁺")
         ax.set_xscale("log")
-        ticks = [t for t in (0.1, 0.25, 0.5, 1, 2, 4, 8) if edges[0] <= t <= edges[-1]]
+        ax.set_xlim(lo, hi)
+        ticks = [t for t in (0.1, 0.25, 0.5, 1, 2, 4, 8) if lo <= t <= hi]
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.xaxis.set_minor_locator(plt.NullLocator())
         ax.set_xlabel("d(anchor, negative) / d(anchor, positive)")
-        ax.set_ylabel("tuples")
+        ax.set_ylabel("share of tuples at or below")
         ax.set_title(loss, fontsize=10)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -84,5 +93,36 @@ def metric_by_k(
     ax.set_ylabel(ylabel or y)
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def difference_intervals(table, title: str):
+    """One panel per metric: each comparison's mean paired difference with its 95 % interval, and
+    a line at 0 (no difference); a point whose interval misses 0 is drawn filled, else hollow."""
+    metrics = list(dict.fromkeys(table["metric"]))
+    comparisons = list(dict.fromkeys(table["comparison"]))
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(3.3 * len(metrics) + 1.6, 0.5 * len(comparisons) + 2.0), sharey=True, squeeze=False
+    )
+    for ax, metric in zip(axes[0], metrics):
+        sub = table[table["metric"] == metric].set_index("comparison").reindex(comparisons)
+        y = np.arange(len(comparisons))[::-1]
+        for yi, (_, r) in zip(y, sub.iterrows()):
+            clear = np.isfinite(r["lo"]) and (r["lo"] > 0 or r["hi"] < 0)
+            ax.errorbar(
+                r["mean"],
+                yi,
+                xerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]],
+                fmt="o",
+                color="C0",
+                mfc="C0" if clear else "white",
+                capsize=3,
+            )
+        ax.axvline(0, color="k", lw=0.8, ls="--")
+        ax.set_yticks(y, comparisons)
+        ax.set_title(metric, fontsize=10)
+        ax.set_xlabel("difference (a − b)")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -28,12 +28,14 @@ from dml_utils.class_disjoint import prepare as _prepare
 from dml_utils.config import Config, ConfigError
 from dml_utils.data import batch_loader, select_rows
 from dml_utils.evaluate import clustering_metrics, embed
+from dml_utils.memo import cached_call
 from dml_utils.results import beats_baselines_claim, claims_table, interval_claim, mean_std, paired_claim
 from dml_utils.runs import run_plan
 from dml_utils.sampling import TupleBatchSampler
 from dml_utils.train import fit
 
 from .plan import LABELS, build, grid_plan, grid_run, protocol, run, settings  # noqa: F401 (tests read them as study.<name>)
+from .schema import RULER
 
 CARS196_CLASSES, CARS196_TRAIN = 196, 98  # ids 1–196; the official split trains on 1–98 (FLAGS.num_class = 99)
 
@@ -447,6 +449,7 @@ def claims(
     cascade: pd.DataFrame,
     fixed: pd.DataFrame,
     npair_batches: pd.DataFrame,
+    by_k: pd.DataFrame | None = None,
 ):
     rows = []
     have = set(grid["method"])
@@ -557,7 +560,7 @@ def claims(
                 per_seed,
                 "f1",
                 ours=f"F1 at k = {cfg.official_clusters}: {mean_std(grid['f1_official_k'])} vs k = classes: {mean_std(grid['f1'])} "
-                f"(all {len(grid)} runs)",
+                f"(all {len(grid)} runs){_ruler_text(by_k, cfg.official_clusters)}",
                 label=f"F1(k = classes) − F1(k = {cfg.official_clusters}), mean of the methods per seed",
                 why=f"ours; the official evaluation.Evaluation(..., {cfg.official_clusters}, ...) call",
             )
@@ -605,36 +608,63 @@ def claims(
     return claims_table(rows)
 
 
+def separated(emb: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``emb`` with its classes pulled apart: one extra dimension per class, set to 10 × the
+    diagonal of the embeddings' bounding box for its own class, so every class lies farther from
+    every other than any two points of the set from each other, while each class keeps the spread
+    it had. k-means on it never needs to mix classes: its clustering F1 at a k is the best any
+    embedding of this test set can get at that k (the ruler for "low F1")."""
+    classes, index = np.unique(labels, return_inverse=True)
+    offset = 10 * float(np.linalg.norm(emb.max(axis=0) - emb.min(axis=0)) or 1.0)
+    return np.concatenate([emb, offset * np.eye(len(classes))[index]], axis=1)
+
+
+def _ruler_text(by_k: pd.DataFrame | None, k: int) -> str:
+    """What a perfectly separated embedding of the same test set gets at ``k`` (f1_by_k's ruler)."""
+    if by_k is None or not len(by_k):
+        return ""
+    at = by_k[(by_k["method"] == RULER) & (by_k["k"] == k)]["f1"]
+    return f"; ruler: the same test set perfectly separated gets F1 {mean_std(at)} at k = {k}" if len(at) else ""
+
+
 def f1_by_k(cfg: Config, data: RetrievalData, runs: dict, ks) -> pd.DataFrame:
-    """Clustering F1 and NMI of every trained net's test embeddings for k-means with each k."""
-    rows = []
+    """Clustering F1 and NMI of every trained net's test embeddings for k-means with each k, and the
+    ruler: per seed, the first run's embeddings with the classes pulled apart (``separated``), as
+    method RULER. k-means results are kept in the run cache (dml_utils.memo)."""
+    rows, ruled = [], set()
     for (loss, apply, seed), r in runs.items():
         emb = embed(r["net"], data.x_test)
-        for k in ks:
-            if k <= len(emb):
-                rows.append(
-                    {
-                        "method": LABELS[(loss, apply)],
-                        "seed": seed,
-                        "k": int(k),
-                        **clustering_metrics(emb, data.y_test, n_clusters=int(k)),
-                    }
-                )
+        sets = [(LABELS[(loss, apply)], emb)]
+        if seed not in ruled:
+            ruled.add(seed)
+            sets.append((RULER, separated(emb, data.y_test)))
+        for method, e in sets:
+            for k in ks:
+                if k <= len(e):
+                    rows.append(
+                        {
+                            "method": method,
+                            "seed": seed,
+                            "k": int(k),
+                            **cached_call(clustering_metrics, e, data.y_test, n_clusters=int(k)),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
-def score_panels(grid: pd.DataFrame, base: pd.DataFrame, metrics: dict[str, str]) -> pd.DataFrame:
-    """One row per metric and seed, one column per method (trained, untrained, raw pixels: the same
-    value for every seed), for a bar panel per metric."""
-    rows = []
-    for metric, label in metrics.items():
-        for i, seed in enumerate(sorted(grid["seed"].unique())):
-            row = {"metric": label, "seed": seed}
-            for method in [*dict.fromkeys(grid["method"]), "untrained", "raw pixels"]:
-                src = base if method in ("untrained", "raw pixels") else grid
-                sub = src[src["method"] == method]
-                if method != "raw pixels":
-                    sub = sub[sub["seed"] == seed]
-                row[method] = float(sub[metric].iloc[0]) if len(sub) else float("nan")
-            rows.append(row)
+COMPARISONS = (("triplet + HDML", "triplet"), ("N-pair + HDML", "N-pair"), ("N-pair", "triplet"))
+
+
+def paired_differences(grid: pd.DataFrame, metrics: dict[str, str], comparisons=COMPARISONS) -> pd.DataFrame:
+    """Per comparison (a, b) and metric: the mean of a − b over seeds (same seed: same initial
+    weights and batches) with its 95 % t-interval (``results.paired_interval``), for the methods the
+    grid holds."""
+    from dml_utils.results import paired_interval
+
+    have, rows = set(grid["method"]), []
+    for a, b in comparisons:
+        if {a, b} <= have:
+            for metric, label in metrics.items():
+                ci = paired_interval(_by_seed(grid, a, metric) - _by_seed(grid, b, metric))
+                rows.append({"comparison": f"{a} − {b}", "metric": label, **ci})
     return pd.DataFrame(rows)

@@ -104,6 +104,21 @@ SUMMARY_METRICS = (
 )
 
 
+def tsne_panels(cfg: Config, data: PairData, emb: dict[str, np.ndarray], last: int):
+    """t-SNE (seeded; kept in the run cache, dml_utils.memo) of ``tsne_points`` test embeddings,
+    one panel per entry of ``emb`` (the untrained net and each loss at epoch ``last``).
+    Returns (points per panel, the labels of the points)."""
+    from dml_utils.evaluate import project_2d
+    from dml_utils.memo import cached_call
+
+    pick = np.random.default_rng(0).choice(len(data.y_test), size=min(cfg.tsne_points, len(data.y_test)), replace=False)
+    points = {
+        f"{k} (epoch {0 if k == 'untrained' else last})": cached_call(project_2d, v[pick], "tsne", seed=0)
+        for k, v in emb.items()
+    }
+    return points, data.y_test[pick]
+
+
 def summary(df):
     """'mean ± std' over seeds for every dataset, loss and evaluated epoch (one value: no std)."""
     g = df.groupby(["dataset", "loss", "epoch"], sort=False)[list(SUMMARY_METRICS)]
