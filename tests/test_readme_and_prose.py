@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+APPROX = re.compile(r"≈\d+(?:\.\d+)?")
 DECIMAL = re.compile(r"(?<![\w.])[-−+]?\d+\.\d+(?:e[-−+]?\d+)?(?![\d])")
 
 
@@ -70,6 +71,9 @@ def test_verdict_prose_cites_only_printed_numbers(path):
     printed = _numbers(_outputs(nb))
     missing = sorted(n for cell in prose for n in _numbers(cell) if n not in printed)
     assert not missing, f"{path.name}: the verdict cites numbers no output prints (at that rounding): {missing}"
+    estimates = set(APPROX.findall(_outputs(nb)))  # "≈23 seeds": integers a decimal matcher does not see
+    stale = sorted(n for cell in prose for n in APPROX.findall(cell) if n not in estimates)
+    assert not stale, f"{path.name}: the verdict cites estimates no output prints: {stale}"
 
 
 def test_the_number_matcher_respects_rounding():
