@@ -164,9 +164,11 @@ def test_grid_schedules_distances_and_claims(tiny):
     cand, cascade = M.nan_candidates(cfg, data, ids), M.nan_cascade(cfg, data, ids)
     fixed = M.nan_cascade(cfg, data, None, fixed=True)
     claims = M.claims(cfg, grid, base, sched, cand, cascade, fixed, M.npair_batch_table(cfg, data))
-    assert claims["verdict"].isin(VERDICTS).all() and len(claims) == 14
+    assert claims["verdict"].isin(VERDICTS).all() and len(claims) == 15
     by_claim = dict(zip(claims["claim"], claims["verdict"]))
-    assert by_claim["HDML cannot be trained: J_soft is NaN at the first iteration, then every loss"] == "not reproduced"
+    cannot = "HDML cannot be trained: J_soft is NaN at the first iteration, then every loss"
+    assert by_claim[f"{cannot} (this package's HDML, with the fixes)"] == "not reproduced"
+    assert by_claim[f"{cannot} (the official arithmetic, with training ids ≥ the classifier's outputs)"] == "reproduced"
     assert by_claim["Why the report got NaN (ours): a class id the softmax classifier does not have"] == "reproduced"
     assert by_claim["The official guard (a NaN loss replaced by 0) keeps the weights finite"] == "not reproduced"
     assert by_claim["N-pair + HDML needs a batch size dividing 128 and below the class count"] == "not reproduced"
