@@ -420,3 +420,23 @@ def test_every_run_is_classed_and_the_classes_are_checked_against_retrieval():
     quiet = pd.concat([runs, pd.DataFrame([row("plain", False, 1.0, 0.3, 0.01)])], ignore_index=True)
     claim = bhc._outcome_claim(bhc.outcome_table(quiet, base, margin=0.5)[0])
     assert claim["verdict"] == "not reproduced"  # useless descriptors, no training signal said so
+
+
+def test_a_collapse_claim_shows_the_retrieval_criterion_beside_the_spread_one():
+    import pandas as pd
+
+    cell = pd.DataFrame(
+        {
+            "variant": ["plain"] * 3 + ["normalized"] * 3,
+            "map_mean": [0.001, 0.001, 0.3, 0.8, 0.02, 0.9],
+            "seed": [0, 1, 2] * 2,
+        }
+    )
+    row = bhc._by_both_criteria({"ours": "spread", "why": "rule"}, cell, {"raw": "plain", "normalized": "normalized"})
+    assert row["ours"].startswith("spread; by retrieval (matching mAP < 0.05")
+    assert "raw 2/3 (matching mAP 0.101), normalized 1/3 (matching mAP 0.573)" in row["ours"]
+    assert "the verdict is the spread criterion's" in row["why"]
+    assert bhc._by_both_criteria({"ours": "x", "why": "y"}, cell.drop(columns="map_mean"), {"raw": "plain"}) == {
+        "ours": "x",
+        "why": "y",
+    }
