@@ -111,3 +111,14 @@ def test_sweep_claims_count_each_seed_once():
     assert low[1] == pytest.approx(0.71) and high[2] == pytest.approx(0.48)
     spread = ct._per_seed(sweep, "circle", "val_map_at_r", lambda v: v.max() - v.min())
     assert spread == pytest.approx({0: 0.24, 1: 0.24, 2: 0.24})
+
+
+def test_the_relative_area_uses_every_check_not_only_the_first_over_a_threshold():
+    flat = [{"iteration": i, "val_map_at_r": 0.8} for i in (50, 100, 150, 200)]
+    assert ct.relative_area(flat) == pytest.approx(1.0)
+    fast = [{"iteration": i, "val_map_at_r": v} for i, v in zip((50, 100, 150, 200), (0.76, 0.79, 0.8, 0.8))]
+    slow = [{"iteration": i, "val_map_at_r": v} for i, v in zip((50, 100, 150, 200), (0.40, 0.77, 0.8, 0.8))]
+    assert ct.iterations_to_reach(fast, 0.9) == 50 and ct.iterations_to_reach(slow, 0.9) == 100
+    assert ct.relative_area(fast) > ct.relative_area(slow)
+    # trapezoids over 150 iterations: (0.95 + 0.9875) / 2 · 50 + (0.9875 + 1) / 2 · 50 + 1 · 50, over 150
+    assert ct.relative_area(fast) == pytest.approx((0.96875 + 0.99375 + 1.0) / 3)
