@@ -8,18 +8,22 @@ import numpy as np
 
 from dml_utils import plots  # noqa: F401  (sets the seaborn theme every figure of the notebooks shares)
 
+CURVE_PANELS = {
+    "J_m": (r"$J_m$ (real tuples + weight decay)", True),
+    "J_syn": (r"$J_{syn}$ (synthetic tuples)", True),
+    "J_gen": (r"$J_{gen} = J_{recon} + J_{soft}$", True),
+    "hardness": (r"hardness $\lambda = e^{-\alpha/J_{avg}}$", False),
+    "balance": (r"balance $e^{-\beta/J_{gen}}$ (weight of $J_m$)", False),
+}
 
-def hdml_curves(curves, title: str, block: int | None = None):
+
+def hdml_curves(curves, title: str, block: int | None = None, keys=tuple(CURVE_PANELS)):
     """Block means of HDML's losses and weights against the step, mean over seeds, one line per
-    method: J_m (with and without HDML), J_syn, J_gen, and the two weights of eq. 1 and eq. 2."""
-    panels = [
-        ("J_m", r"$J_m$ (real tuples + weight decay)", True),
-        ("J_syn", r"$J_{syn}$ (synthetic tuples)", True),
-        ("J_gen", r"$J_{gen} = J_{recon} + J_{soft}$", True),
-        ("hardness", r"hardness $\lambda = e^{-\alpha/J_{avg}}$", False),
-        ("balance", r"balance $e^{-\beta/J_{gen}}$ (weight of $J_m$)", False),
-    ]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.6))
+    method, one panel per entry of ``keys`` (CURVE_PANELS: J_m with and without HDML, J_syn, J_gen,
+    and the two weights of eq. 1 and eq. 2). A figure answers one question: pass the panels it needs."""
+    panels = [(key, *CURVE_PANELS[key]) for key in keys]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels) + 0.5, 3.6), squeeze=False)
+    axes = axes[0]
     for ax, (key, label, log) in zip(axes, panels):
         for i, (method, sub) in enumerate(curves.groupby("method", sort=False)):
             if key not in sub or sub[key].isna().all():
