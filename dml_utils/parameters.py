@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-PROFILE_NAMES = ("smoke", "default", "paper")
+PROFILE_NAMES = ("smoke", "default", "full", "paper")
 
 # Where data comes from and how many torch threads run: the same default for every notebook.
 DATA_AND_THREADS: dict[str, Any] = {"data_root": None, "allow_download": False, "threads": 2}

@@ -175,7 +175,7 @@ def publish(stage: Path, root: Path, notebook: str) -> list[str]:
 def main(argv=None, root: Path = ROOT) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="+", type=Path)
-    ap.add_argument("--profile", default="default", choices=["smoke", "default", "paper"])
+    ap.add_argument("--profile", default="default", choices=["smoke", "default", "full", "paper"])
     ap.add_argument(
         "--baseline", action="store_true", help="write the executed notebooks to tests/regression/ (nbval baselines)"
     )

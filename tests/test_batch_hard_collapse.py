@@ -43,6 +43,7 @@ def test_raw_pixel_descriptors_are_the_network_input(tiny):
 
 
 # ---------------------------------------------------------------- notebook 05's steps
+from dml_utils.parameters import ConfigError  # noqa: E402
 from dml_utils.results import VERDICTS  # noqa: E402
 from dml_utils.studies import config  # noqa: E402
 
@@ -56,7 +57,9 @@ def test_the_map_holds_the_grid_the_extras_low_lr_and_hermans_once_each(tmp_path
     # P and K vary separately (8×8 and 32×2 hold 64 images each), lr spans two orders of magnitude
     assert {(s.p, s.k) for g, s in cells if g == "grid"} == {(8, 2), (8, 8), (32, 2), (32, 8)}
     assert max(cfg.lr_grid) / min(cfg.lr_grid) >= 100
-    assert groups.count("grid") == 4 * 3 * 2 and groups.count("extra") == 2 and groups.count("low lr") == 0
+    assert (
+        groups.count("grid") == 4 * len(cfg.lr_grid) * 2 and groups.count("extra") == 2 and groups.count("low lr") == 0
+    )
     assert groups.count("hermans") == 1 and len({s for _, s in cells}) == len(cells)
     assert {(s.p, s.k) for g, s in cells if g == "extra"} == {(32, 8)}
     scored = [(s.p, s.k, s.lr) for g, s in cells if bhc_plan.table_scored(cfg, g, s)]
@@ -440,3 +443,99 @@ def test_a_collapse_claim_shows_the_retrieval_criterion_beside_the_spread_one():
         "ours": "x",
         "why": "y",
     }
+
+
+def test_the_longer_runs_are_cells_of_the_map_and_continue_its_runs(tmp_path):
+    cfg = config(NB05, "default", root=tmp_path)
+    plan = bhc.settle_plan(cfg)
+    assert len(plan) == len(cfg.settle_cells) * len(cfg.distance_variants) * len(cfg.seeds)
+    assert {s["iterations"] for s in plan} == {cfg.iterations * cfg.settle_factor}
+    grid = {(s["p"], s["k"], s["lr"], s["squared"], s.seed) for s in bhc.map_plan(cfg)}
+    assert all((s["p"], s["k"], s["lr"], s["squared"], s.seed) in grid for s in plan)
+    with pytest.raises(ConfigError, match="not a cell of the map"):
+        config(NB05, "default", root=tmp_path, settle_cells=[[16, 4, 5e-2]])
+    with pytest.raises(ConfigError, match="settle_factor must be >= 2"):
+        config(NB05, "default", root=tmp_path, settle_factor=1)
+
+
+@pytest.mark.trains
+def test_a_longer_run_repeats_the_shorter_ones_steps(tiny):
+    _, x, y = tiny
+    setting = bh.Setting(4, 2, 5e-2, False, False, False, 0.5)
+    short = bh.run(x, y, setting, seed=3, iterations=4, every=2, window=2)
+    long = bh.run(x, y, setting, seed=3, iterations=8, every=2, window=2)
+    assert long["step_loss"][:4] == short["step_loss"]
+
+
+def _settle_frames(changes: int, n: int):
+    import pandas as pd
+
+    def rows(group, flip):
+        return [
+            {
+                "group": group,
+                "pk": "8×8",
+                "lr": 0.05,
+                "variant": "plain",
+                "seed": s,
+                "collapsed": flip and s < changes,
+                "final_spread": 0.0 if flip and s < changes else 2.0,
+                "final_loss": 0.5 if flip and s < changes else 0.2,
+                "map_mean": 0.001 if flip and s < changes else 0.8,
+            }
+            for s in range(n)
+        ]
+
+    base = pd.DataFrame([{"model": "untrained", "seed": s, "map_mean": 0.5} for s in range(n)])
+    return pd.DataFrame(rows("grid", False)), pd.DataFrame(rows("settled", True)), base
+
+
+@pytest.mark.parametrize(
+    "changes, n, verdict", [(0, 36, "reproduced"), (0, 10, "inconclusive"), (1, 40, "not reproduced")]
+)
+def test_settled_outcomes_by_the_exact_share_of_changed_runs(changes, n, verdict):
+    grid, settled, base = _settle_frames(changes, n)
+    pairs, moves = bhc.settle_table(grid, settled, base, margin=0.5)
+    assert len(pairs) == n and int((pairs["short"] != pairs["long"]).sum()) == changes
+    if changes:
+        assert moves.loc[("8×8", 0.05, "plain"), "trained → collapsed"] == changes
+    row = bhc._settled_claim(pairs, 50, 200)
+    assert row["verdict"] == verdict and f"{changes}/{n} runs changed class between step 50 and step 200" in row["ours"]
+    with pytest.raises(ValueError, match="no run of the map with the same cell and seed"):
+        bhc.settle_table(grid.iloc[1:], settled, base, margin=0.5)
+
+
+def test_adams_closed_form_hold_matches_torch_adam_step_by_step():
+    from dml_utils.losses import batch_hard_triplet
+
+    lr, descent, steps = 1e-2, 4, (1, 3, 5, 9, 30)
+    out = bhc.adam_updates_near_collapse(lr, descent=descent, steps=steps)
+    z = torch.randn(32, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    labels = torch.arange(8).repeat_interleave(4)
+    for squared in (False, True):
+        miner, loss = batch_hard_triplet(margin=0.5, squared=squared)
+        p = torch.zeros_like(z, requires_grad=True)
+        opt = torch.optim.Adam([p], lr=lr)
+        seen = {}
+        for t in range(1, max(steps) + 1):
+            e = (z * 10 ** (-3 * min(t - 1, descent) / descent)).requires_grad_(True)
+            (p.grad,) = torch.autograd.grad(loss(e, labels, miner(e, labels)), e)
+            before = p.detach().clone()
+            opt.step()
+            seen[t] = float((p.detach() - before).norm())
+        name = "squared" if squared else "plain"
+        assert out[f"{name}_update"] == pytest.approx([seen[t] for t in steps], rel=1e-9)
+    assert out["scale"] == pytest.approx([1.0, 10**-1.5, 1e-3, 1e-3, 1e-3])
+
+
+def test_the_adam_claim_reads_the_update_ratio_at_the_runs_length():
+    adam = {
+        "step": [1, 16, 50],
+        "plain_update": [1.0, 1.0, 1.0],
+        "squared_update": [1.0, 0.3, 0.02],
+        "plain_gradient": [1.0, 1.0, 1.0],
+        "squared_gradient": [10.0, 0.01, 0.01],
+    }
+    assert bhc._adam_claim(adam, 50)["verdict"] == "reproduced"
+    assert bhc._adam_claim(adam, 30)["verdict"] == "not reproduced"  # at step 16 Adam still pushes 0.3 as hard
+    assert "1.00 at step 1 (scale 1), 0.3 at step 16, 0.02 at step 50" in bhc._adam_claim(adam, 50)["ours"]

@@ -175,6 +175,25 @@ def map_plan(cfg) -> list[RunSpec]:
     ]
 
 
+def settle_plan(cfg) -> list[RunSpec]:
+    """The runs that check whether the map's outcomes are settled: every cell of ``settle_cells``
+    ([P, K, lr]) × distance variant × seed, ``settle_factor`` × the map's iterations. A run draws the
+    same initial weights and batches as the map's run of its seed (the sampler's stream does not
+    depend on the length), so its first ``iterations`` steps are the map's run."""
+    return [
+        RunSpec.of(
+            cfg.notebook,
+            "collapse map",
+            seed,
+            {"group": "settled", **asdict(make_setting(cfg, (p, k), lr, v))},
+            iterations=cfg.iterations * cfg.settle_factor,
+        )
+        for p, k, lr in cfg.settle_cells
+        for v in cfg.distance_variants
+        for seed in cfg.seeds
+    ]
+
+
 def _setting(spec: RunSpec) -> Setting:
     return Setting(**{f.name: spec[f.name] for f in fields(Setting)})
 

@@ -14,8 +14,12 @@ NOTEBOOK = "05_batch_hard_collapse"
 SEED_DRAWS: list[dict[str, Any]] = [{"seeds": [2 * k, 2 * k + 1]} for k in (1, 2, 3)]
 
 
-def record(*, cfg, counts, novalid, grads, grid, prog, base, claims, traces, prog_traces) -> dict[str, Any]:
-    """The results JSON of notebook 05 (``results.write_results`` adds the config and provenance)."""
+def record(
+    *, cfg, counts, novalid, grads, grid, prog, base, claims, traces, prog_traces, settled=None, settled_traces=None
+) -> dict[str, Any]:
+    """The results JSON of notebook 05 (``results.write_results`` adds the config and provenance;
+    ``settled``: the map's cells run ``settle_factor`` × longer, rows like the map's)."""
+    settled_traces = settled_traces or {}
     return {
         "seeds": cfg.seeds,
         "triplet_counts": counts.to_dict("records"),
@@ -23,9 +27,12 @@ def record(*, cfg, counts, novalid, grads, grid, prog, base, claims, traces, pro
         "gradients": grads,
         "collapse_map": grid.to_dict("records"),
         "progressive": prog.to_dict("records"),
+        "settled": [] if settled is None else settled.to_dict("records"),
         "baselines": base.to_dict("records"),
         "claims": claims.to_dict("records"),
-        "traces": {f"{g}/{label}/seed{seed}": t for (g, label, seed), t in {**traces, **prog_traces}.items()},
+        "traces": {
+            f"{g}/{label}/seed{seed}": t for (g, label, seed), t in {**traces, **prog_traces, **settled_traces}.items()
+        },
     }
 
 
@@ -42,6 +49,10 @@ def summary(doc: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
     for name in ("plain", "squared"):
         for s, v in zip(g["near_collapse"]["scale"], g["near_collapse"][name]):
             out[f"gradient/{name}/scale{s:g}"] = ("untrained", number(v))
+    adam = g.get("adam", {"step": []})
+    for i, step in enumerate(adam["step"]):
+        for name in ("plain", "squared"):
+            out[f"gradient/adam/step{step}/{name}_update"] = ("untrained", number(adam[f"{name}_update"][i]))
     for name, v in g["at_identical"].items():
         out[f"gradient/identical/{name}/loss"] = ("untrained", number(v["loss"]))
         out[f"gradient/identical/{name}/norm"] = ("untrained", number(v["gradient_norm"]))
@@ -53,6 +64,7 @@ def summary(doc: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
         {**trained, "table_matching_mean": "trained"} | {"loss_step0": "untrained"},
         "start",
     )
+    out |= means(doc.get("settled", []), ("pk", "lr", "variant"), trained | {"loss_step0": "untrained"}, "settled")
     scores = [k for k in doc["baselines"][0] if k.startswith(("map_", "table_"))]
     out |= means(doc["baselines"], ("model",), dict.fromkeys(scores, "untrained"), "baseline")
     return out | provenance(
