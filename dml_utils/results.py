@@ -488,3 +488,90 @@ def beats_baselines_claim(claim: str, trained: dict[str, Any], untrained, raw: f
         "verdict": verdict,
         "why": f"every net must be above both; equivalence margin ±{margin:g} ({margin_why})",
     }
+
+
+# ---------------------------------------------------------------- the full profile's verdicts beside
+FULL_RESULTS = Path("results") / "full"  # kept by scripts/run_notebooks.py --profile full
+
+
+def full_profile_results(cfg: Config, plan_module: str, cost: str = "") -> tuple[dict[str, Any] | None, str]:
+    """The results JSON the notebook's ``full`` profile last kept (results/full/<notebook>.json),
+    when it was a complete run of this notebook at the committed seeds, made by the code its runs
+    execute now (``plan_code``: ``runs.code_digest(plan_module)``, which the study's schema records);
+    else None. The second value says which file it is, or why none is used and how to make one."""
+    from .runs import code_digest
+
+    rel = FULL_RESULTS / f"{cfg.notebook}.json"
+    make = f"make it with `python scripts/run_notebooks.py --profile full notebooks/{cfg.notebook}.ipynb`{cost}"
+    path = cfg.root / rel
+    if not path.exists():
+        return None, f"no {rel}: {make}"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        return None, f"{rel} cannot be read ({type(err).__name__}: {err}); {make}"
+    if doc.get("notebook") != cfg.notebook or doc.get("profile") != "full" or doc.get("seed_offset"):
+        return None, (
+            f"{rel} is not a run of {cfg.notebook} at the full profile and the committed seeds "
+            f"(notebook {doc.get('notebook')!r}, profile {doc.get('profile')!r}, seed offset {doc.get('seed_offset')!r}); "
+            + make
+        )
+    now = code_digest(plan_module)
+    if doc.get("plan_code") != now:
+        return None, (
+            f"{rel} was made by other code than this checkout's runs execute (code digest of {plan_module}: "
+            f"{doc.get('plan_code')} there, {now} here), so its numbers may not be this code's; {make}"
+        )
+    return doc, f"{rel} (full profile, written {doc.get('written_at')}, commit {doc.get('git_commit')})"
+
+
+def verdicts_beside(here, there: list[dict[str, Any]], select=lambda claim: True):
+    """Claim by claim (those ``select`` keeps), the verdict of this run's claims table ``here``
+    beside the verdict of another design's claims ``there`` (a results JSON's "claims"), with each
+    side's numbers and whether the verdict moved. A claim missing on either side is an error: two
+    designs of one notebook ask the same questions."""
+    import pandas as pd
+
+    theirs = {c["claim"]: c for c in there}
+    rows = []
+    for r in here.itertuples(index=False):
+        if not select(r.claim):
+            continue
+        if r.claim not in theirs:
+            raise KeyError(f"the other design has no claim {r.claim!r}; were both made by this notebook?")
+        t = theirs[r.claim]
+        rows.append(
+            {
+                "claim": r.claim,
+                "verdict": r.verdict,
+                "verdict_other": t["verdict"],
+                "moved": r.verdict != t["verdict"],
+                "ours": r.ours,
+                "ours_other": t["ours"],
+            }
+        )
+    return pd.DataFrame(rows, columns=["claim", "verdict", "verdict_other", "moved", "ours", "ours_other"])
+
+
+def same_verdicts_claim(claim: str, reported: str, beside, why_here: str, other: str) -> dict[str, str]:
+    """A row for "this design gives the verdicts of the bigger one" from :func:`verdicts_beside`
+    (``beside`` None: the other design's results are not at hand, ``why_here`` says why).
+    *reproduced* when no verdict moves, *not reproduced* when any does: the verdicts are compared
+    as they are, each already decided by its own rule at its own n; no second test is stacked on them."""
+    if beside is None:
+        return {"claim": claim, "reported": reported, "ours": "—", "verdict": "not testable here", "why": why_here}
+    if beside.empty:
+        raise ValueError(f"{claim!r}: no claim to compare; check the selection")
+    moved = beside[beside["moved"]]
+    ours = f"{len(beside) - len(moved)} of {len(beside)} verdicts the same"
+    if len(moved):
+        ours += "; moved: " + "; ".join(
+            f"{r.claim} ({r.verdict} here, {r.verdict_other} with {other})" for r in moved.itertuples(index=False)
+        )
+    return {
+        "claim": claim,
+        "reported": reported,
+        "ours": ours,
+        "verdict": "not reproduced" if len(moved) else "reproduced",
+        "why": f"every verdict decided by its own rule in both designs and compared as it is; the other: {why_here}",
+    }

@@ -31,6 +31,12 @@ figure has the same bytes and the notebook's code cells are the ones last publis
 their sources in the notebook's metadata), no committed file is touched, not even to refresh
 timings; an edit of the prose alone stays as it is.
 
+The full profile: a complete run at `--profile full` with no -p parameter and no seed shift also
+keeps its results JSON in results/full/ (nothing else of it is committed: its notebook and
+figures stay under build/full/). A notebook at the default profile can then set its verdicts
+beside the full design's, where that file was made by the code its plan runs now
+(dml_utils.results.full_profile_results).
+
 Any other run (another profile, any -p parameter, a seed shift DML_SEED_OFFSET) writes under build/<profile>/ and never
 touches a committed file; so does a run that fails, whose partial notebook is kept in
 build/failed/.
@@ -172,6 +178,22 @@ def publish(stage: Path, root: Path, notebook: str) -> list[str]:
     return changes
 
 
+def keep_full_results(root: Path, notebook: str) -> str:
+    """Copy a complete full-profile run's results JSON (build/full/results/) into results/full/,
+    atomically; a file with the same bytes is left alone. Returns what it did."""
+    src = root / "build" / "full" / "results" / f"{notebook}.json"
+    if not src.exists():
+        return f"no {_rel(src, root)}: this notebook writes no results file at the full profile; nothing kept"
+    dest = root / "results" / "full" / src.name
+    if dest.exists() and dest.read_bytes() == src.read_bytes():
+        return f"results/full/{src.name} unchanged"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+    return f"kept results/full/{src.name} (the full profile's numbers, read by the notebook at its default profile)"
+
+
 def main(argv=None, root: Path = ROOT) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("notebooks", nargs="+", type=Path)
@@ -234,6 +256,7 @@ def main(argv=None, root: Path = ROOT) -> int:
     if shift not in ("", "0") and args.baseline:
         ap.error(f"{SEED_OFFSET_ENV}={shift}: baselines are made at the committed seeds; unset it")
     publishing = args.profile == "default" and len(params) == 1 and not args.baseline and shift in ("", "0")
+    keep_full = args.profile == "full" and len(params) == 1 and not args.baseline and shift in ("", "0")
     if shift not in ("", "0"):
         print(
             f"note: {SEED_OFFSET_ENV}={shift} moves every run seed; this run writes under build/ and publishes nothing"
@@ -272,6 +295,8 @@ def main(argv=None, root: Path = ROOT) -> int:
             continue
         try:
             ok = run_one(nb, stage, root, args.profile, params, publishing, args.baseline)
+            if ok and keep_full:
+                print(f"  {keep_full_results(root, nb.stem)}", flush=True)
         except KeyboardInterrupt:
             keep = keep_partial(stage / nb.name, root, nb.name)
             print(

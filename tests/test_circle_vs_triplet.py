@@ -17,6 +17,8 @@ def test_build_loss_and_miner_errors():
     with pytest.raises(ValueError, match="unknown miner"):
         ct.build_miner("hardest")
     assert ct.build_miner("none") is None
+    with pytest.raises(ValueError, match="semi-hard miner needs the triplet margin"):
+        ct.build_miner("semihard")
 
 
 @pytest.mark.parametrize(
@@ -26,6 +28,9 @@ def test_build_loss_and_miner_errors():
         ({"circle_margin": -0.1}, "circle_margin must be > 0"),
         ({"triplet_margins": [0.1, 0.0]}, "triplet_margins"),
         ({"iterations": 55}, "multiple of eval_every"),
+        ({"long_iterations": 1010}, "long_iterations \\(1010\\) must be a positive multiple of eval_every"),
+        ({"long_margins": []}, "long_margins must be a non-empty list"),
+        ({"gap_miner": "multisimilarity"}, "gap_miner"),
         ({"profile": "gpu"}, "unknown profile"),
     ],
 )
@@ -64,6 +69,22 @@ def test_triplet_loss_with_multisimilarity_miner_equals_all_tuples_at_small_marg
     y = torch.arange(32) // 8
     loss, miner = ct.build_loss("triplet", 0.1), ct.build_miner("multisimilarity")
     assert loss(emb, y, miner(emb, y)).item() == pytest.approx(loss(emb, y).item(), rel=1e-6)
+
+
+def test_the_semihard_miner_drops_the_hard_triplets_so_its_loss_differs_from_all_tuples():
+    """Why the loss-gap test needs it: semi-hard keeps only triplets with 0 < d(a,n) − d(a,p) ≤ margin,
+    each contributing at most the margin, so the mined loss is below the all-tuples loss (which also
+    averages the hard triplets, whose loss exceeds the margin) whenever both kinds occur."""
+    torch.manual_seed(1)
+    emb = torch.nn.functional.normalize(torch.randn(32, 16) + 2 * torch.randn(1, 16), dim=1)
+    y = torch.arange(32) // 8
+    loss, miner = ct.build_loss("triplet", 0.1), ct.build_miner("semihard", 0.1)
+    a, p, n = miner(emb, y)
+    d = torch.cdist(emb, emb)
+    gap = d[a, n] - d[a, p]
+    assert len(a) > 0 and (gap > 0).all() and (gap <= 0.1 + 1e-6).all()
+    mined, every = loss(emb, y, (a, p, n)).item(), loss(emb, y).item()
+    assert mined <= 0.1 < every
 
 
 def test_iterations_to_reach_and_smooth():
@@ -122,3 +143,20 @@ def test_the_relative_area_uses_every_check_not_only_the_first_over_a_threshold(
     assert ct.relative_area(fast) > ct.relative_area(slow)
     # trapezoids over 150 iterations: (0.95 + 0.9875) / 2 · 50 + (0.9875 + 1) / 2 · 50 + 1 · 50, over 150
     assert ct.relative_area(fast) == pytest.approx((0.96875 + 0.99375 + 1.0) / 3)
+
+
+def test_the_long_margin_claim_pairs_the_two_margins_by_sweep_seed():
+    import pandas as pd
+
+    cfg = config(NB)
+    long = pd.DataFrame(
+        [
+            {"loss": "circle", "margin": m, "seed": s, "val_map_at_r": v + 0.01 * s, "weight_move": w, "loss_step0": l0}
+            for m, v, w, l0 in ((0.4, 0.78, 0.9, 40.0), (0.8, 0.47, 0.002, 2e-11))
+            for s in (2, 0, 1)
+        ]
+    )
+    row = ct._long_margin_claim(long, cfg)
+    assert "(1000 iterations) m = 0.8 still gives worse embeddings than m = 0.4" in row["claim"]
+    assert row["verdict"] == "reproduced" and "m = 0.4 − m = 0.8 = +0.310" in row["ours"]
+    assert "weights moved 0.002 (m = 0.8) vs 0.9 (m = 0.4)" in row["ours"]

@@ -74,6 +74,7 @@ def _choices_the_package_runs_on():
         ("01_circle_vs_triplet_margin", "dataset", list(data.DATASETS)),
         ("01_circle_vs_triplet_margin", "backbone", list(models.BACKBONES)),
         ("01_circle_vs_triplet_margin", "miner", list(circle_vs_triplet.MINERS)),
+        ("01_circle_vs_triplet_margin", "gap_miner", list(circle_vs_triplet.DROPPING_MINERS)),
         ("02_hdml_triplet_vs_npair", "losses", list(hdml.LOSSES)),
         ("03_yukawa_vs_contrastive_mnist", "datasets", list(data.DATASETS)),
         ("04_sampling_matters", "samplers", list(sampling.STRATEGIES)),

@@ -207,3 +207,79 @@ def test_paired_binary_outcomes_are_decided_by_the_discordant_seeds():
     assert eight["verdict"] == "inconclusive" and "at least 6 discordant pairs, all one way (here 8)" in eight["why"]
     with pytest.raises(ValueError, match="one per seed on each side"):
         paired_binary([1, 0], [1])
+
+
+def _full_doc(cfg, claims, **changes):
+    from dml_utils.runs import code_digest
+    from dml_utils.studies.yukawa_vs_contrastive.plan import seed_run
+
+    doc = {
+        "notebook": cfg.notebook,
+        "profile": "full",
+        "seed_offset": 0,
+        "plan_code": code_digest(seed_run.__module__),
+        "written_at": "then",
+        "git_commit": "abc",
+        "claims": claims,
+    } | changes
+    path = cfg.root / "results" / "full" / f"{cfg.notebook}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+    return doc
+
+
+def test_full_profile_results_are_used_only_when_this_code_made_them(tmp_path):
+    from dml_utils.results import full_profile_results
+
+    cfg = config("03_yukawa_vs_contrastive_mnist", "default", root=tmp_path)
+    plan = "dml_utils.studies.yukawa_vs_contrastive.plan"
+    doc, why = full_profile_results(cfg, plan, " (≈ 1 h)")
+    assert doc is None and "no results/full/03_yukawa_vs_contrastive_mnist.json" in why
+    assert "--profile full notebooks/03_yukawa_vs_contrastive_mnist.ipynb` (≈ 1 h)" in why
+    _full_doc(cfg, [])
+    doc, why = full_profile_results(cfg, plan)
+    assert doc["git_commit"] == "abc" and "full profile, written then, commit abc" in why
+    for change, phrase in (
+        ({"plan_code": "0123"}, "made by other code than this checkout's runs execute"),
+        ({"seed_offset": 1000}, "seed offset 1000"),
+        ({"profile": "default"}, "profile 'default'"),
+    ):
+        _full_doc(cfg, [], **change)
+        doc, why = full_profile_results(cfg, plan)
+        assert doc is None and phrase in why and "--profile full" in why
+    (tmp_path / "results" / "full" / f"{cfg.notebook}.json").write_text("{half a fi")
+    doc, why = full_profile_results(cfg, plan)
+    assert doc is None and "cannot be read" in why
+
+
+def test_verdicts_beside_and_the_same_verdicts_claim():
+    from dml_utils.results import same_verdicts_claim, verdicts_beside
+
+    row = {"reported": "r", "why": ""}
+    here = claims_table(
+        [
+            {"claim": "[a] x", "ours": "1", "verdict": "inconclusive", **row},
+            {"claim": "[a] y", "ours": "2", "verdict": "reproduced", **row},
+            {"claim": "[b] z", "ours": "3", "verdict": "reproduced", **row},
+        ]
+    )
+    there = [
+        {"claim": "[a] x", "ours": "1'", "verdict": "not reproduced"},
+        {"claim": "[a] y", "ours": "2'", "verdict": "reproduced"},
+    ]
+    beside = verdicts_beside(here, there, lambda c: c.startswith("[a]"))
+    assert beside["moved"].tolist() == [True, False] and beside["ours_other"].tolist() == ["1'", "2'"]
+    moved = same_verdicts_claim("small gives big's verdicts", "not tested", beside, "file f", "the big design")
+    assert moved["verdict"] == "not reproduced"
+    assert (
+        moved["ours"]
+        == "1 of 2 verdicts the same; moved: [a] x (inconclusive here, not reproduced with the big design)"
+    )
+    same = same_verdicts_claim("c", "n", beside[~beside["moved"]], "file f", "big")
+    assert same["verdict"] == "reproduced" and same["ours"] == "1 of 1 verdicts the same"
+    absent = same_verdicts_claim("c", "n", None, "no results/full/x.json: make it with ...", "big")
+    assert absent["verdict"] == "not testable here" and absent["why"].startswith("no results/full")
+    with pytest.raises(KeyError, match="the other design has no claim"):
+        verdicts_beside(here, there)  # [b] z is not there
+    with pytest.raises(ValueError, match="no claim to compare"):
+        same_verdicts_claim("c", "n", beside.iloc[:0], "f", "big")

@@ -260,3 +260,21 @@ def test_an_interrupted_run_keeps_its_partial_notebook_and_changes_nothing(tmp_p
     assert "Traceback" not in err and _state(tmp_path) == before
     assert (tmp_path / "build" / "failed" / "99_fake.ipynb").read_text() == "partial"
     assert not (tmp_path / "build" / "stage" / "99_fake.lock").exists()
+
+
+def test_a_full_profile_run_keeps_its_results_json_and_nothing_else(tmp_path, monkeypatch):
+    nb = _fake_repo(tmp_path, profile="full")
+    assert rn.main(["--profile", "full", str(nb)], root=tmp_path) == 0
+    kept = tmp_path / "results" / "full" / "99_fake.json"
+    assert kept.read_text() == "{}"
+    assert not (tmp_path / "figures").exists() and not (tmp_path / "results" / "99_fake.json").exists()
+    before = _state(tmp_path)
+    assert rn.main(["--profile", "full", "-p", "payload", "B", str(nb)], root=tmp_path) == 0  # a parameter: not kept
+    monkeypatch.setenv(rn.SEED_OFFSET_ENV, "3")
+    assert rn.main(["--profile", "full", str(nb)], root=tmp_path) == 0  # a seed shift: not kept
+    assert _state(tmp_path) == before
+    monkeypatch.delenv(rn.SEED_OFFSET_ENV)
+    _fake_repo(tmp_path, profile="full", fail=True, payload="Z")
+    before = _state(tmp_path)
+    assert rn.main(["--profile", "full", str(nb)], root=tmp_path) == 1  # a failed run keeps nothing either
+    assert _state(tmp_path) == before and kept.read_text() == "{}"

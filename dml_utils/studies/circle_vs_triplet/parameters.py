@@ -42,6 +42,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "triplet_margin": 0.1,  # in the range that tuned well in "A Metric Learning Reality Check"
         "circle_margins": [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],  # the report's sweep
         "triplet_margins": [0.05, 0.1, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+        "long_margins": [0.4, 0.8],  # circle margins rerun at the report's sweep length (long_iterations)
+        "long_iterations": 1000,  # the report's sweep: 1000 iterations per margin
+        "gap_miner": "semihard",  # a miner that drops violating triplets, for the triplet loss-gap test
         "converge_fraction": 0.9,
         "timing_repeats": 15,  # interleaved repeats of the step-time benchmark (circle vs triplet)
         "timing_steps": 10,  # iterations of each loss per repeat
@@ -60,6 +63,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "sweep_iterations": 20,
         "circle_margins": [0.4, 1.0],
         "triplet_margins": [0.1, 1.0],
+        "long_iterations": 40,
         "smooth_window": 10,
         "umap_points": 200,
         "loss_eval_batches": 2,
@@ -97,7 +101,10 @@ PROFILES: dict[str, dict[str, Any]] = {
 class Parameters(ClassBalancedParameters):
     """Notebook 01's parameters: their types; the values are the profiles'."""
 
-    miner: Literal["multisimilarity", "none"]  # dml_utils.circle_vs_triplet.MINERS
+    miner: Literal["multisimilarity", "none", "semihard"]  # dml_utils.studies.circle_vs_triplet.plan.MINERS
+    gap_miner: Literal["semihard"]  # a miner that drops violating triplets (plan.DROPPING_MINERS)
+    long_margins: list[float]
+    long_iterations: int
     circle_margin: float
     circle_gamma: float
     triplet_margin: float
@@ -119,7 +126,7 @@ def validate(v: dict[str, Any]) -> None:
     check_seeds(v, "sweep_seeds")
     check_class_balanced_batches(v)
     check_positive(v, ("circle_margin", "triplet_margin"))
-    for key in ("circle_margins", "triplet_margins"):
+    for key in ("circle_margins", "triplet_margins", "long_margins"):
         if not v[key] or min(v[key]) <= 0:
             raise ConfigError(f"{key} must be a non-empty list of margins > 0, got {v[key]}")
-    check_iterations(v, ("iterations", "sweep_iterations"))
+    check_iterations(v, ("iterations", "sweep_iterations", "long_iterations"))

@@ -17,7 +17,7 @@ SEED_DRAWS: list[dict[str, Any]] = [{"seeds": [k], "sweep_seeds": [k]} for k in 
 RETRIEVAL_METRICS = ("map_at_r", "val_map_at_r", "p_at_1", "nmi", "sim_same", "sim_diff")
 
 
-def record(*, cfg, main_df, base, conv, curves, gaps, timing, sweep, claims) -> dict[str, Any]:
+def record(*, cfg, main_df, base, conv, curves, gaps, timing, sweep, claims, long=None) -> dict[str, Any]:
     """The results JSON of notebook 01 (``results.write_results`` adds the config and provenance)."""
     return {
         "seeds": cfg.seeds,
@@ -28,6 +28,7 @@ def record(*, cfg, main_df, base, conv, curves, gaps, timing, sweep, claims) -> 
         "loss_gaps": gaps.to_dict("records"),
         "step_time_benchmark": timing.to_dict("records"),
         "margin_sweep": sweep.to_dict("records"),
+        "long_margins": [] if long is None else long.to_dict("records"),
         "claims": claims.to_dict("records"),
     }
 
@@ -41,6 +42,12 @@ def summary(doc: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
         ("loss", "margin"),
         {"map_at_r": "trained", "val_map_at_r": "trained", "weight_move": "trained", "loss_step0": "untrained"},
         "sweep",
+    )
+    out |= means(
+        doc.get("long_margins", []),
+        ("loss", "margin"),
+        {"val_map_at_r": "trained", "weight_move": "trained"},
+        "long",
     )
     out |= means(doc["baselines"], ("loss",), dict.fromkeys(RETRIEVAL_METRICS, "untrained"), "baseline")
     out |= means(
