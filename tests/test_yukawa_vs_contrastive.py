@@ -49,3 +49,72 @@ def test_build_loss_names():
     assert {type(yc.build_loss(n)).__name__ for n in yc.LOSSES} == {"SquaredHingeContrastiveLoss", "YukawaLoss"}
     with pytest.raises(ValueError, match="unknown pair loss 'triplet'"):
         yc.build_loss("triplet")
+
+
+def test_the_subsample_is_set_beside_a_full_run_made_by_this_code(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from dml_utils.results import claims_table, paired_interval, paired_tests
+    from dml_utils.runs import code_digest
+
+    cfg = config("03_yukawa_vs_contrastive_mnist", "default", root=tmp_path)
+    data = {"mnist": None, "fashion-mnist": SimpleNamespace(provenance={"n_train_used": 4000})}
+    row = {"reported": "r", "ours": "o", "why": ""}
+    here = claims_table(
+        [
+            {"claim": "[mnist, epoch 20] a", "verdict": "reproduced", **row},
+            {"claim": "[fashion-mnist, epoch 20] a", "verdict": "inconclusive", **row},
+        ]
+    )
+    beside, doc, why = yc.full_size(cfg, data, here)
+    assert beside is None and "no results/full/" in why
+    claim = yc.full_size_claim(cfg, data, beside, why)
+    assert claim["verdict"] == "not testable here" and "(4,000 training images)" in claim["claim"]
+
+    a, b = np.array([0.80, 0.82, 0.81]), np.array([0.83, 0.84, 0.85])
+    tests = pd.DataFrame([{"dataset": "fashion-mnist", "epoch": 20, "metric": "map_at_r", **paired_tests(a, b)}])
+    full = {
+        "notebook": cfg.notebook,
+        "profile": "full",
+        "seed_offset": 0,
+        "plan_code": code_digest(yc.seed_run.__module__),
+        "seeds": [0, 1, 2],
+        "data": [{"name": "fashion-mnist", "n_train_used": 60000, "n_train": 60000}],
+        "claims": [{"claim": "[fashion-mnist, epoch 20] a", "verdict": "not reproduced", "ours": "o'"}],
+        "paired_tests": tests.assign(mean_diff=-2 * tests["mean_diff"]).to_dict("records"),
+    }
+    path = tmp_path / "results" / "full" / f"{cfg.notebook}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(full))
+    beside, doc, why = yc.full_size(cfg, data, here)
+    assert beside["claim"].tolist() == ["[fashion-mnist, epoch 20] a"] and beside["moved"].all()  # MNIST left out
+    assert "60,000 fashion-mnist training images, seeds [0, 1, 2]" in why
+    assert yc.full_size_claim(cfg, data, beside, why)["verdict"] == "not reproduced"
+    iv = yc.size_intervals(tests, doc, 4000).set_index("comparison")
+    ci = paired_interval(a - b)
+    assert iv.loc["epoch 20, 4,000 images", "lo"] == pytest.approx(ci["lo"])
+    assert iv.loc["epoch 20, 4,000 images", "hi"] == pytest.approx(ci["hi"])
+    assert iv.loc["epoch 20, 60,000 images", "mean"] == pytest.approx(-2 * ci["mean"])
+    full["data"][0]["n_train_used"] = 4000  # a full file that subsampled after all: not used
+    path.write_text(json.dumps(full))
+    assert yc.full_size(cfg, data, here)[0] is None
+    assert yc.full_size(cfg, {"mnist": None}, here)[2].startswith("this run trains on no subsample")
+
+
+def test_the_full_size_claims_are_the_subsampled_datasets_rows():
+    doc = {
+        "claims": [
+            {"claim": "[mnist, epoch 20] a", "reported": "r", "ours": "o", "verdict": "reproduced", "why": ""},
+            {
+                "claim": "[fashion-mnist, epoch 20] a",
+                "reported": "r",
+                "ours": "o",
+                "verdict": "inconclusive",
+                "why": "",
+            },
+        ]
+    }
+    assert yc.full_size_claims(doc)["claim"].tolist() == ["[fashion-mnist, epoch 20] a"]

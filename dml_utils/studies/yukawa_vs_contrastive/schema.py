@@ -10,6 +10,9 @@ from typing import Any
 import numpy as np
 
 from dml_utils.regression import means, provenance
+from dml_utils.runs import code_digest
+
+from .plan import seed_run
 
 NOTEBOOK = "03_yukawa_vs_contrastive_mnist"
 
@@ -29,9 +32,17 @@ PAIR_METRICS = (
 )
 
 
-def record(*, cfg, df, tests, claims, runs) -> dict[str, Any]:
-    """The results JSON of notebook 03 (``results.write_results`` adds the config and provenance)."""
+def record(*, cfg, df, tests, claims, runs, full_size=None, full_source: str = "") -> dict[str, Any]:
+    """The results JSON of notebook 03 (``results.write_results`` adds the config and provenance).
+    ``plan_code`` is the digest of the code the runs executed: a full-profile file is read beside a
+    default run only when the two agree (``results.full_profile_results``). ``full_size``: the
+    Fashion-MNIST verdicts beside the full profile's (``study.full_size``), or None."""
     return {
+        "plan_code": code_digest(seed_run.__module__),
+        "full_size": {
+            "source": full_source,
+            "verdicts": None if full_size is None else full_size.to_dict("records"),
+        },
         "seeds": cfg.seeds,
         "records": df.to_dict("records"),
         "paired_tests": tests.to_dict("records"),

@@ -267,3 +267,90 @@ def claims(df, cfg: Config):
             )
         )
     return claims_table(rows)
+
+
+# ---------------------------------------------------------------- the subsample against the full training set
+FULL_COST = " (≈ 26 min here, 2 cores)"
+SUBSAMPLED = "fashion-mnist"  # the dataset the default profile subsamples and the full profile does not
+SIZE_METRICS = {
+    "accuracy": ("pair accuracy at D < 0.5 (points)", 100),
+    "accuracy_best_threshold": ("pair accuracy, best threshold (points)", 100),
+    "map_at_r": ("MAP@R", 1),
+}
+
+
+def subsample_size(cfg: Config, data: dict[str, PairData]) -> int | None:
+    """How many Fashion-MNIST training images this run uses, when it subsamples them; else None."""
+    if SUBSAMPLED not in data or not (cfg.train_per_class or {}).get(SUBSAMPLED):
+        return None
+    return int(data[SUBSAMPLED].provenance["n_train_used"])
+
+
+def full_size(cfg: Config, data: dict[str, PairData], here):
+    """The Fashion-MNIST verdicts of this run's claims table ``here`` beside those of the full
+    profile (all 60,000 training images; its results kept in results/full/ by the run script), when
+    this run subsamples Fashion-MNIST and a full run made by this code is at hand.
+    Returns (the verdicts side by side or None, the full results JSON or None, where they come from or why none)."""
+    from dml_utils.results import full_profile_results, verdicts_beside
+
+    if subsample_size(cfg, data) is None:
+        return None, None, f"this run trains on no subsample of {SUBSAMPLED} (its datasets: {list(data)})"
+    doc, why = full_profile_results(cfg, seed_run.__module__, FULL_COST)
+    if doc is None:
+        return None, None, why
+    sizes = {d["name"]: (d["n_train_used"], d["n_train"]) for d in doc["data"]}
+    used, whole = sizes.get(SUBSAMPLED, (None, None))
+    if used is None or used != whole:
+        return None, None, f"{why} trained on {used} of {whole} {SUBSAMPLED} images, not the whole training set"
+    beside = verdicts_beside(here, doc["claims"], lambda claim: claim.startswith(f"[{SUBSAMPLED},"))
+    return beside, doc, f"{why}: {used:,} {SUBSAMPLED} training images, seeds {doc['seeds']}"
+
+
+def full_size_claims(full_doc):
+    """The full profile's Fashion-MNIST claims as a claims table (results.format_claims prints it)."""
+    from dml_utils.results import claims_table
+
+    return claims_table([c for c in full_doc["claims"] if c["claim"].startswith(f"[{SUBSAMPLED},")])
+
+
+def full_size_claim(cfg: Config, data: dict[str, PairData], beside, why: str) -> dict[str, str]:
+    """The claims row "the subsample gives the full-size verdicts" (results.same_verdicts_claim)."""
+    from dml_utils.results import same_verdicts_claim
+
+    n = subsample_size(cfg, data)
+    return same_verdicts_claim(
+        f"[untested there] a {SUBSAMPLED} subsample ({n:,} training images) gives the verdicts of the full training set"
+        if n
+        else f"[untested there] a {SUBSAMPLED} subsample gives the verdicts of the full training set",
+        "not tested (the report trained on all 60,000 MNIST digits)",
+        beside,
+        why,
+        "all training images",
+    )
+
+
+def size_intervals(tests, full_doc, n_here: int):
+    """Per metric and epoch on Fashion-MNIST: Yukawa − contrastive (mean over seeds, 95 % paired
+    t-interval) on the subsample (``tests``: this run's paired tests) and on the full training set
+    (``full_doc``'s), for ``plots.difference_intervals``."""
+    import pandas as pd
+    from scipy import stats
+
+    rows = []
+    full = pd.DataFrame(full_doc["paired_tests"])
+    n_full = {d["name"]: d["n_train_used"] for d in full_doc["data"]}[SUBSAMPLED]
+    for metric, (label, scale) in SIZE_METRICS.items():
+        for size, table in ((n_here, tests), (n_full, full)):
+            sub = table[(table["dataset"] == SUBSAMPLED) & (table["metric"] == metric)]
+            for r in sub.itertuples(index=False):
+                half = stats.t.ppf(0.975, r.n - 1) * r.std_diff / np.sqrt(r.n)
+                rows.append(
+                    {
+                        "metric": label,
+                        "comparison": f"epoch {r.epoch}, {size:,} images",
+                        "mean": scale * r.mean_diff,
+                        "lo": scale * (r.mean_diff - half),
+                        "hi": scale * (r.mean_diff + half),
+                    }
+                )
+    return pd.DataFrame(rows)
