@@ -35,7 +35,7 @@ BAD_PARAMETERS = [
     (
         NB01,
         {"miner": "multi_similarity"},
-        "unknown miner 'multi_similarity'; use one of ['multisimilarity', 'none']. Did you mean 'multisimilarity'?",
+        "unknown miner 'multi_similarity'; use one of ['multisimilarity', 'none', 'semihard']. Did you mean 'multisimilarity'?",
     ),
     (NB01, {"iterations": "forty"}, "iterations must be int, got 'forty' (str)"),
     (NB01, {"imbalance": 10}, "unknown parameter 'imbalance' for 01_circle_vs_triplet_margin; known: ["),
