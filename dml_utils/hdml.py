@@ -16,9 +16,11 @@ The method as the authors' TensorFlow code runs it (``main_triplet.py``, ``main_
   j = i keeps the real positive).
 - **Generator**: z → Linear(512) → ReLU → BN → Linear(feature size), applied once to the
   concatenation [z; ẑ] (one BN batch, as theirs).
-- **Losses.** J_m = J(z) + weight decay (their ``wdLoss``: 5e-3 · Σ‖w‖²/2 over the backbone and head,
-  no BN, no generator). J_syn = J on the synthetic tuples after the head. J_recon = (1 − λ_g)·
-  Σ ‖y' − y‖² (a *sum* over rows and features), J_soft = 10⁴ · λ_g · CE(softmax(W ỹ), labels)
+- **Losses.** J_m = J(z) + weight decay (their ``wdLoss``: 5e-3 · Σ‖w‖²/2 over the trainable weights
+  of the embedding net, no BN, no generator). Their GoogLeNet is frozen (its ImageNet weights are
+  ``tf.constant``s), so there it is fc1's alone; here the backbone trains and is included.
+  J_syn = J on the synthetic tuples after the head. J_recon = (1 − λ_g)·Σ ‖y' − y‖² (a *sum*
+  over rows and features), J_soft = 10⁴ · λ_g · CE(softmax(W ỹ), labels)
   (a *mean*), J_gen = J_recon + J_soft (λ_g = 0.5). Eq. 2: J_metric = e^{−β/J_gen}·J_m +
   (1 − e^{−β/J_gen})·J_syn. A softmax classifier on the real features y gives J_cls.
 - **Three optimizers on one forward pass**: J_metric moves only the backbone and head, J_gen only

@@ -78,9 +78,10 @@ def grouped_bars(df, group: str, bars: list[str], title: str, ylabel: str, label
     return fig
 
 
-def difference_intervals(table, title: str):
+def difference_intervals(table, title: str, xlabel: str = "difference (a − b)"):
     """One panel per metric: each comparison's mean paired difference with its 95 % interval, and
-    a line at 0 (no difference); a point whose interval misses 0 is drawn filled, else hollow."""
+    a line at 0 (no difference); a point whose interval misses 0 is drawn filled, else hollow.
+    ``xlabel`` names the difference (e.g. "Yukawa − contrastive")."""
     metrics = list(dict.fromkeys(table["metric"]))
     comparisons = list(dict.fromkeys(table["comparison"]))
     fig, axes = plt.subplots(
@@ -103,7 +104,7 @@ def difference_intervals(table, title: str):
         ax.axvline(0, color="k", lw=0.8, ls="--")
         ax.set_yticks(y, comparisons)
         ax.set_title(metric, fontsize=10)
-        ax.set_xlabel("difference (a − b)")
+        ax.set_xlabel(xlabel)
     fig.suptitle(title)
     fig.tight_layout()
     return fig

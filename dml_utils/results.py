@@ -152,6 +152,20 @@ def paired_interval(diffs, level: float = 0.95) -> dict[str, float]:
     return {"n": n, "mean": mean, "sd": sd, "lo": lo, "hi": hi, "seeds_needed": seeds_needed(mean, sd, level)}
 
 
+def summary_interval(mean: float, sd: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """The two-sided t interval of a mean from its summary (mean, sd with ddof 1, n): scipy's
+    ``t.interval``; the interval ``paired_interval`` gives from the differences themselves, for
+    tables that kept only the summary (``paired_tests`` rows). NaN when n < 2 or sd is NaN."""
+    from scipy import stats
+
+    if n < 2 or not np.isfinite(sd):
+        return float("nan"), float("nan")
+    if sd == 0:
+        return float(mean), float(mean)
+    lo, hi = stats.t.interval(level, n - 1, loc=mean, scale=sd / np.sqrt(n))
+    return float(lo), float(hi)
+
+
 def seeds_needed(mean: float, sd: float, level: float = 0.95, power: float = 0.8) -> float:
     """The smallest number of seeds whose two-sided paired t-test at 1 − ``level`` detects an effect
     of ``mean`` with spread ``sd`` (per-seed differences) with probability ``power``: statsmodels'

@@ -227,3 +227,158 @@ def test_the_f1_ruler_separates_every_class_and_scores_one_at_k_equal_classes():
     assert clustering_metrics(emb, y)["f1"] < 0.5
     many = clustering_metrics(sep, y, n_clusters=24)["f1"]  # k above the classes: precision 1, recall about 1/6
     assert 0.1 < many < 0.5
+
+
+# ---------------------------------------------------------------- the schedules at the official scale
+def test_the_official_head_is_bn_and_a_glorot_fc_and_its_weight_decay_is_fc1s_alone():
+    from dml_utils import hdml as H
+    from dml_utils.studies.hdml_triplet_vs_npair import plan_scale as scale
+
+    torch.manual_seed(0)
+    net = scale.official_head(128)
+    bound = math.sqrt(6 / (1024 + 128))  # Glorot-uniform: U(−b, b), b = √(6 / (fan_in + fan_out))
+    w = net.fc.weight
+    assert w.shape == (128, 1024) and float(w.abs().max()) <= bound and float(w.abs().max()) > 0.95 * bound
+    assert float(net.fc.bias.abs().max()) == 0.0
+    assert not [p for p in net.features.parameters()]  # no trainable backbone: the features are the input
+    wd = float(H.weight_decay(net, 5e-3))
+    assert wd == pytest.approx(5e-3 * float((w**2).sum()) / 2)  # BN's γ, β are left out
+    assert wd == pytest.approx(5e-3 * 1024 * 128 * (2 / (1024 + 128)) / 2, rel=0.02)  # ≈ 0.57 at the start
+
+
+def test_the_scale_plan_runs_each_loss_at_its_official_batch():
+    from dml_utils.studies.hdml_triplet_vs_npair import plan_scale as scale
+
+    cfg = config(NB, "smoke", seeds=[0, 1, 2], scale_seed_count=2, scale_losses=["triplet", "npair"])
+    plan = scale.scale_plan(cfg)
+    assert [(s["loss"], s.seed, s["tuples"], s["iterations"]) for s in plan] == [
+        ("triplet", 0, 5, cfg.scale_iterations),
+        ("triplet", 1, 5, cfg.scale_iterations),
+        ("npair", 0, 64, cfg.scale_iterations),
+        ("npair", 1, 64, cfg.scale_iterations),
+    ]
+
+
+@pytest.mark.trains
+@pytest.mark.parametrize("loss", ["triplet", "npair"])
+def test_after_the_first_block_lambda_reads_the_block_mean_of_the_weighted_jm(loss):
+    """The schedule's arithmetic, not an outcome: any seed gives it."""
+    from dml_utils.seeds import run_rng, seed_everything
+    from dml_utils.studies.hdml_triplet_vs_npair import plan_scale as scale
+
+    cfg = config(NB, "smoke", block=4, scale_iterations=8, scale_losses=[loss])
+    rng = run_rng(0)
+    labels = np.repeat(np.arange(64), 3)
+    features = rng.normal(size=(len(labels), 32)).astype(np.float32)
+    (spec,) = [s for s in scale.scale_plan(cfg) if s.seed == cfg.seeds[0]]
+    seed_everything(spec.seed)
+    r = scale.scale_run(cfg, (features, labels), spec, progress=False)
+    h = r["history"]
+    assert all(len(h[k]) == 8 for k in scale.SCALE_KEYS) and r["batch_images"] == (15 if loss == "triplet" else 128)
+    assert np.allclose(h["hardness"][:4], math.exp(-cfg.alpha / 1e6))  # before the first block: J_avg = 10⁶
+    j_avg = float(np.mean(h["J_m_weighted"][:4]))
+    assert np.allclose(h["hardness"][4:], math.exp(-cfg.alpha / j_avg), rtol=1e-6)
+    assert np.allclose(h["balance"][4:], math.exp(-cfg.beta / float(np.mean(h["J_gen"][:4]))), rtol=1e-6)
+    assert np.all(np.isfinite(np.concatenate(list(h.values()))))
+
+
+def _schedule(lam_blocks, block=4, j=5.0):
+    lam = np.repeat(lam_blocks, block).astype(float)
+    n = len(lam)
+    return {
+        "hardness": lam,
+        "balance": np.full(n, 0.5),
+        "J_m_weighted": np.full(n, j),
+        "J_m": np.full(n, 2 * j),
+        "wd": np.full(n, 0.1),
+    }
+
+
+@pytest.mark.parametrize(
+    "blocks, verdict, curriculum",
+    [
+        ([[1.0, 0.6, 0.5, 0.4]] * 3, "reproduced", 3),  # graded and falling on every run: a curriculum
+        ([[1.0, 0.0, 0.0, 0.0]] * 3, "not reproduced", 0),  # a switch on every run
+        ([[1.0, 0.6, 0.5, 0.4], [1.0, 0.0, 0.0, 0.0], [1.0, 0.6, 0.5, 0.4]], "inconclusive", 2),
+        ([[1.0, 0.4, 0.5, 0.6]] * 3, "inconclusive", 0),  # graded but rising: not "harder and harder"
+    ],
+)
+def test_the_schedule_claim_is_decided_per_run_at_one_scale(blocks, verdict, curriculum):
+    from dml_utils.studies.hdml_triplet_vs_npair import plan_scale as scale
+
+    cfg = config(NB, "smoke", block=4)
+    runs = {("triplet", s): {"history": _schedule(b), "tuples": 5, "batch_images": 15} for s, b in enumerate(blocks)}
+    table = M.scale_table(cfg, runs, {})
+    assert set(table["scale"]) == {"official"} and len(table) == len(blocks)
+    (row,) = M.schedule_claims(cfg, table)
+    assert row["verdict"] == verdict
+    assert row["claim"].startswith(
+        "[official scale, triplet: batch 15, J summed over 5 triplets, frozen 1024-d features]"
+    )
+    assert f"graded and falling on {curriculum}/{len(blocks)} runs" in row["ours"]
+    assert table["J_avg_block1"].eq(5.0).all() and table["wd_share_block1"].eq(0.01).all()
+    assert scale.OFFICIAL_TUPLES == {"triplet": 5, "npair": 64}
+
+
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        ({"scale_classes": 40, "scale_losses": ["npair"]}, "64 pairs needs 64 classes"),
+        ({"scale_iterations": 100}, "multiple of block"),
+        ({"scale_seed_count": 0}, "use 1 or more"),
+        ({"scale_losses": ["contrastive"]}, "scale_losses"),
+    ],
+)
+def test_impossible_scale_settings_say_what_to_use(over, message):
+    from dml_utils.parameters import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        config(NB, "smoke", **over)
+
+
+# ---------------------------------------------------------------- many unseen classes
+def test_the_patch_data_is_class_disjoint_with_two_views_of_each_training_class_held_out():
+    cfg = config(NB, "smoke", patch_per_sequence=2)
+    data = M.prepare_patches(cfg)
+    # class ids are numbered within each split; the unseen classes are other photos' patches (the release's split "a")
+    assert set(np.unique(data.y_val)) == set(np.unique(data.y_train))  # every training class keeps 14 views, 2 held out
+    per_class = pd.Series(data.y_train).value_counts()
+    assert (per_class == 14).all() and (pd.Series(data.y_val).value_counts() == 2).all()
+    assert (pd.Series(data.y_test).value_counts() == 16).all()
+    assert data.x_train.shape[1:] == (32, 32) and data.provenance["unseen_classes"] == len(np.unique(data.y_test))
+    M.check_fits(cfg, data)
+
+
+def test_ranking_claims_name_their_data_and_the_figure_table_keeps_each_datas_comparisons():
+    rows = []
+    for seed in range(3):
+        for method, loss, hdml, r1 in (
+            ("triplet", "triplet", False, 0.50),
+            ("triplet + HDML", "triplet", True, 0.52),
+            ("N-pair", "npair", False, 0.60 + 0.01 * seed),
+            ("N-pair + HDML", "npair", True, 0.61 + 0.01 * seed),
+        ):
+            rows.append(
+                {
+                    "method": method,
+                    "loss": loss,
+                    "hdml": hdml,
+                    "seed": seed,
+                    "recall_at_1": r1 + 0.001 * seed,
+                    "f1": 0.5,
+                    "map_at_r": r1 - 0.2,
+                }
+            )
+    grid = pd.DataFrame(rows)
+    claims = M.ranking_claims(grid, "[patches: 400 unseen classes] ")
+    assert len(claims) == 6 and all(c["claim"].startswith("[patches: 400 unseen classes] ") for c in claims)
+    by = {c["claim"].split("] ", 1)[1]: c["verdict"] for c in claims}
+    assert by["N-pair beats triplet on Recall@1 (without HDML)"] == "reproduced"
+    both = M.diffs_by_data({"A": grid, "B": grid}, {"recall_at_1": "Recall@1"})
+    assert len(both) == 6 and both["comparison"].str.endswith("\n(A)").sum() == 3
+    base = pd.DataFrame(
+        [{"method": "untrained", "seed": s, "map_at_r": 0.1} for s in range(3)]
+        + [{"method": "raw pixels", "seed": 0, "map_at_r": 0.2}]
+    )
+    row = M._baselines_claim(grid, base, "[patches] ")
+    assert row["claim"].startswith("[patches] Every trained net") and row["verdict"] == "reproduced"

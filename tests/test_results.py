@@ -96,6 +96,19 @@ def test_paired_interval_matches_the_t_formula_to_the_last_digits():
         assert ci["hi"] == pytest.approx(d.mean() + half, rel=1e-12, abs=1e-15)
 
 
+def test_the_summary_interval_is_the_interval_of_the_differences():
+    from dml_utils.results import summary_interval
+
+    rng = np.random.default_rng(5)
+    for n in (2, 3, 5, 20):
+        d = rng.normal(0.1, 0.05, n)
+        ci = paired_interval(d)
+        lo, hi = summary_interval(d.mean(), d.std(ddof=1), n)
+        assert lo == pytest.approx(ci["lo"], rel=1e-12) and hi == pytest.approx(ci["hi"], rel=1e-12)
+    assert summary_interval(0.5, 0.0, 3) == (0.5, 0.5)  # no spread: the mean
+    assert all(np.isnan(summary_interval(0.5, float("nan"), 1)))  # one seed: no interval
+
+
 # synthetic paired tables: (a per seed, b per seed, margin) -> verdict
 VERDICT_CASES = [
     ([0.80, 0.82, 0.81, 0.83, 0.80], [0.70, 0.71, 0.70, 0.72, 0.69], 0.01, "reproduced"),  # CI well above 0

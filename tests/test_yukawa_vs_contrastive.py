@@ -98,6 +98,9 @@ def test_the_subsample_is_set_beside_a_full_run_made_by_this_code(tmp_path):
     assert iv.loc["epoch 20, 4,000 images", "lo"] == pytest.approx(ci["lo"])
     assert iv.loc["epoch 20, 4,000 images", "hi"] == pytest.approx(ci["hi"])
     assert iv.loc["epoch 20, 60,000 images", "mean"] == pytest.approx(-2 * ci["mean"])
+    table = yc.full_size_table(beside, doc, 4000)
+    assert table.columns.tolist() == ["claim", "4,000 images", "60,000 images (full)", "moved"]
+    assert table.iloc[0].tolist() == ["[fashion-mnist, epoch 20] a", "inconclusive", "not reproduced", True]
     full["data"][0]["n_train_used"] = 4000  # a full file that subsampled after all: not used
     path.write_text(json.dumps(full))
     assert yc.full_size(cfg, data, here)[0] is None

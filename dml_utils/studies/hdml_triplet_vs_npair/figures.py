@@ -42,6 +42,47 @@ def hdml_curves(curves, title: str, block: int | None = None, keys=tuple(CURVE_P
     return fig
 
 
+def scale_hardness(curves, title: str, block: int):
+    """λ over the steps (it holds for a block, so drawn as steps), mean over seeds (a band: min to
+    max), one line per scale and loss; lines that coincide are told apart by width and marker; the
+    graded zone 0.05 < λ < 0.95 shaded."""
+    fig, ax = plt.subplots(figsize=(8.5, 4.2))
+    ax.axhspan(0.05, 0.95, color="0.92", zorder=0, label="graded: 0.05 < λ < 0.95")
+    markers = "sodv^<>"
+    for i, ((scale, loss), sub) in enumerate(curves.groupby(["scale", "loss"], sort=False)):
+        g = sub.groupby("step")["hardness"]
+        mean, lo, hi = g.mean(), g.min(), g.max()
+        x = np.append(mean.index.to_numpy(), mean.index[-1] + block)  # the last block's λ holds to its end
+        ls = "--" if scale.startswith("proxy") else "-"
+        ax.plot(
+            x,
+            np.append(mean.values, mean.values[-1]),
+            drawstyle="steps-post",
+            ls=ls,
+            lw=4.0 if i == 0 else 1.8,
+            marker=markers[i % len(markers)],
+            markevery=list(range(len(mean))),
+            color=f"C{i}",
+            label=f"{loss}, {scale}",
+        )
+        ax.fill_between(
+            x,
+            np.append(lo.values, lo.values[-1]),
+            np.append(hi.values, hi.values[-1]),
+            step="post",
+            color=f"C{i}",
+            alpha=0.15,
+            lw=0,
+        )
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel(f"step (λ is fixed for each block of {block} steps: J_avg is the previous block's mean)")
+    ax.set_ylabel(r"hardness $\lambda = e^{-\alpha/J_{avg}}$")
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def ratio_histograms(table, title: str, bins: int = 40):
     """Per loss, the cumulative share of tuples against d⁻/d⁺ for each kind of negative (log x, a
     line at 1: the hardest a negative can be without violating the tuple). Cumulative rather than a

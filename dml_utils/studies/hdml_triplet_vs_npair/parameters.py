@@ -48,6 +48,12 @@ PROFILES: dict[str, dict[str, Any]] = {
         "official_clusters": 98,  # the k the official evaluation hard-wires (Cars196's 98 test classes)
         "official_num_class": 99,  # the official FLAGS.num_class (Cars196: ids 1–98 + 1)
         "histogram_batches": 20,  # batches whose real and synthetic negatives are compared
+        # official-scale HDML runs (frozen 1024-d features, official batches; an N-pair step costs ≈ 0.28 s here)
+        "scale_losses": ["triplet", "npair"],
+        "scale_iterations": 256,  # 4 blocks of 64: λ after the first, second and third
+        "scale_seed_count": 3,  # the first 3 seeds of `seeds`, or all when fewer (λ's path varies little between seeds)
+        "scale_classes": 98,  # their training classes (Cars196 trains on 98; an N-pair batch of 64 pairs needs >= 64)
+        "patch_per_sequence": 40,  # many-class ranking: patch locations per sequence (≈ 850 training, 400 unseen classes)
         "image_size": None,  # image-folder datasets only (paper profile)
         **DATA_AND_THREADS,
     },
@@ -59,6 +65,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         "val_per_class": 20,
         "test_per_class": 60,
         "histogram_batches": 4,
+        "scale_losses": ["triplet"],  # an official N-pair step costs ≈ 0.28 s: not in a one-minute profile
+        "scale_iterations": 128,  # 2 blocks: λ after the first
+        "scale_seed_count": 1,
+        "patch_per_sequence": 3,
     },
     "default": {
         "seeds": [
@@ -75,6 +85,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "seeds": list(range(10)),
         "iterations": 2000,
         "eval_every": 500,
+        "scale_iterations": 1280,  # 20 blocks; 5 seeds (≈ 33 min here, from the measured step costs)
+        "scale_seed_count": 5,
     },
     "paper": {  # the official set-up on Cars196 (data_root = the folder with cars_annos.mat and car_ims/)
         "dataset": "cars196",  # or "cub200" / "sop" with their folders
@@ -114,6 +126,11 @@ class Parameters(ClassDisjointParameters):
     official_clusters: int
     official_num_class: int
     histogram_batches: int
+    scale_losses: list[Literal["triplet", "npair"]]
+    scale_iterations: int
+    scale_seed_count: int
+    scale_classes: int
+    patch_per_sequence: int
     image_size: int | None
 
 
@@ -134,8 +151,24 @@ def validate(v: dict[str, Any]) -> None:
             "official_num_class",
             "histogram_batches",
             "embedding_size",
+            "patch_per_sequence",
         ),
     )
+    if v["scale_iterations"] < 2 * v["block"] or v["scale_iterations"] % v["block"]:
+        raise ConfigError(
+            f"scale_iterations = {v['scale_iterations']}: λ after the first block needs whole blocks, at least two; use a "
+            f"multiple of block ({v['block']}) >= {2 * v['block']}"
+        )
+    if v["scale_seed_count"] < 1:
+        raise ConfigError(
+            f"scale_seed_count = {v['scale_seed_count']}: the official-scale runs take the first seeds of `seeds`; "
+            "use 1 or more (all of them when `seeds` has fewer)"
+        )
+    if "npair" in v["scale_losses"] and v["scale_classes"] < 64:
+        raise ConfigError(
+            f"scale_classes = {v['scale_classes']}: the official N-pair batch of 64 pairs needs 64 classes; "
+            "use scale_classes >= 64 (98, Cars196's training classes, by default)"
+        )
     check_iterations(v, ("iterations",))
     if not 0 <= v["lam"] <= 1:
         raise ConfigError(f"lam must be in [0, 1] (J_gen = (1 − lam)·J_recon + lam·J_soft), got {v['lam']}")

@@ -23,7 +23,26 @@ RULER = "perfectly separated (ruler)"  # f1_by_k's ruler rows (study.separated)
 
 
 def record(
-    *, cfg, grid, base, sched, curves, neg, by_k, candidates, cascade, fixed, npair_batches, subset, ids, claims
+    *,
+    cfg,
+    grid,
+    base,
+    sched,
+    curves,
+    neg,
+    by_k,
+    candidates,
+    cascade,
+    fixed,
+    npair_batches,
+    subset,
+    ids,
+    claims,
+    scales=None,
+    scale_source: str = "",
+    patch_grid=None,
+    patch_base=None,
+    patch_source=None,
 ) -> dict[str, Any]:
     """The results JSON of notebook 02 (``results.write_results`` adds the config and provenance)."""
     return {
@@ -31,6 +50,12 @@ def record(
         "grid": grid.to_dict("records"),
         "baselines": base.to_dict("records"),
         "schedules": sched.to_dict("records"),
+        "official_scale": {"source": scale_source, "runs": [] if scales is None else scales.to_dict("records")},
+        "patches": {  # the many-class data's provenance is here, not in "data" (the regression reads that)
+            "data": patch_source or {},
+            "grid": [] if patch_grid is None else patch_grid.to_dict("records"),
+            "baselines": [] if patch_base is None else patch_base.to_dict("records"),
+        },
         "curves": curves.to_dict("records"),
         "negative_distances": neg.groupby(["loss", "kind"], sort=False)["ratio"]
         .describe()

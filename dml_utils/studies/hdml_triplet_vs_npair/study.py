@@ -139,6 +139,235 @@ def schedule_table(runs: dict, block: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# ---------------------------------------------------------------- many unseen classes: patches of real photos
+PATCH_VAL_VIEWS = ("t4", "t5")  # held out of every training class (recall during training)
+
+
+def _patch_views(seqs, names: list[str], size: int = 32) -> tuple[torch.Tensor, np.ndarray]:
+    """Every view of every patch of the sequences ``names``, (N·16, size, size) float32: area-
+    downsampled from 65 px, each standardized by its own mean and (std + 1e-3) as notebook 05's
+    input; one class per patch, numbered from 0 in the order given."""
+    from dml_utils import hpatches as hp
+
+    xs, ys, first = [], [], 0
+    for name in names:
+        views = np.stack([seqs[name].patches[t] for t in hp.IMAGE_TYPES], axis=1)  # (N, 16, 65, 65)
+        t = torch.as_tensor(views.reshape(-1, 1, *views.shape[2:]), dtype=torch.float32) / 255.0
+        t = F.interpolate(t, size=size, mode="area").reshape(-1, size, size)
+        xs.append((t - t.mean(dim=(1, 2), keepdim=True)) / (t.std(dim=(1, 2), keepdim=True) + 1e-3))
+        n = len(views)
+        ys.append(np.repeat(np.arange(first, first + n), len(hp.IMAGE_TYPES)))
+        first += n
+    return torch.cat(xs), np.concatenate(ys)
+
+
+def prepare_patches(cfg: Config) -> RetrievalData:
+    """A class-disjoint retrieval set with many unseen classes: the HPatches-style sequences of
+    notebook 05 cut from scikit-image's photos, ``patch_per_sequence`` patch locations per sequence,
+    one class per location seen in its 16 views (32 × 32, standardized per patch, as notebook 05).
+    The training photos' classes train (their views t4, t5 held out); every class of the 5 held-out
+    photos is unseen. Class ids are numbered within each split (training 0 … C − 1, unseen 0 … U − 1):
+    evaluation compares unseen classes among themselves only."""
+    from dml_utils import hpatches as hp
+
+    seqs, splits = cached_call(
+        hp.synthetic_release, hp.PHOTOS_ALL, cfg.patch_per_sequence, 0, 512, test_photos=hp.PHOTOS_TEST
+    )
+    x, y = _patch_views(seqs, splits["a"]["train"])
+    x_test, y_test = _patch_views(seqs, splits["a"]["test"])
+    views = np.tile(np.arange(len(hp.IMAGE_TYPES)), len(x) // len(hp.IMAGE_TYPES))
+    val = np.isin(views, [hp.IMAGE_TYPES.index(t) for t in PATCH_VAL_VIEWS])
+    x, x_test = x.numpy(), x_test.numpy()
+    prov = {
+        "name": "synthetic-hpatches",
+        "source": f"HPatches-style sequences cut from scikit-image's photos (release seed 0, {cfg.patch_per_sequence} "
+        f"patches per sequence); unseen: every patch of the photos {', '.join(hp.PHOTOS_TEST)}",
+        "train_classes": int(len(np.unique(y))),
+        "unseen_classes": int(len(np.unique(y_test))),
+        "n_train_used": int((~val).sum()),
+        "n_val": int(val.sum()),
+        "n_unseen_test": int(len(y_test)),
+    }
+    return RetrievalData(x[~val], y[~val], x[val], y[val], x_test, y_test, prov)
+
+
+# ---------------------------------------------------------------- the schedules at the official scale
+def _frozen_googlenet_features(views: np.ndarray, seed: int) -> np.ndarray:
+    """1024-d features of grey patches (n, H, W) uint8 from a frozen, untrained GoogLeNet
+    (torchvision's, its own initialization; ImageNet weights cannot be downloaded here). Its batch
+    norms start at mean 0 / variance 1 and would pass almost nothing through an untrained net, so
+    their statistics are first recalibrated over the patches (train mode, a cumulative mean over
+    batches of 128, no gradient); then eval mode. Input: [0, 1] repeated over three channels."""
+    import torchvision
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True)
+    net.fc = torch.nn.Identity()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = None
+            m.reset_running_stats()
+    x = torch.as_tensor(views, dtype=torch.float32).div(255.0).unsqueeze(1).expand(-1, 3, -1, -1)
+    with torch.no_grad():
+        net.train()
+        for chunk in x.split(128):
+            net(chunk)
+        net.eval()
+        return torch.cat([net(chunk) for chunk in x.split(256)]).numpy().astype(np.float32)
+
+
+def prepare_scale(cfg: Config) -> dict[str, Any]:
+    """The data of the official-scale runs: ``scale_classes`` classes (Cars196 trains on 98), each
+    one patch location of an HPatches-style sequence cut from scikit-image's training photos (as
+    notebook 05's) seen in its 16 views, through a frozen GoogLeNet (``_frozen_googlenet_features``).
+    Classes are taken round-robin over the sequences (patch 0 of every sequence, then patch 1, …)."""
+    from dml_utils import hpatches as hp
+
+    names_count = 2 * len(hp.PHOTOS_TRAIN)  # a viewpoint and an illumination sequence per photo
+    per_sequence = math.ceil(cfg.scale_classes / names_count)
+    seqs, _ = cached_call(hp.synthetic_release, hp.PHOTOS_TRAIN, per_sequence, 0, 512, test_photos=())
+    names = sorted(seqs)
+    chosen = [(name, i) for i in range(per_sequence) for name in names][: cfg.scale_classes]
+    views = np.stack([seqs[name].patches[t][i] for name, i in chosen for t in hp.IMAGE_TYPES])
+    labels = np.repeat(np.arange(len(chosen)), len(hp.IMAGE_TYPES))
+    features = cached_call(_frozen_googlenet_features, views, 0)
+    return {
+        "features": features,
+        "labels": labels,
+        "source": f"{len(chosen)} patch classes × {len(hp.IMAGE_TYPES)} views from {len(names)} sequences cut from "
+        f"scikit-image's training photos, through a frozen untrained GoogLeNet ({features.shape[1]}-d)",
+    }
+
+
+def run_scale(cfg: Config, data: dict[str, Any], progress: bool = True) -> dict[tuple[str, int], dict[str, Any]]:
+    """The official-scale plan's runs (``plan_scale.scale_plan``) by (loss, seed)."""
+    from .plan_scale import scale_plan, scale_run
+
+    done = run_plan(
+        scale_plan(cfg),
+        functools.partial(scale_run, progress=progress),
+        cfg=cfg,
+        data=(data["features"], data["labels"]),
+        progress=False,
+    )
+    return {(spec["loss"], spec.seed): r for spec, r in done.items()}
+
+
+def _block_values(values: np.ndarray, block: int) -> np.ndarray:
+    """A per-step value at the first step of every block (what a block-mean weight holds for the block)."""
+    return np.asarray(values)[::block]
+
+
+PROXY_SCALE, OFFICIAL_SCALE = "proxy", "official"
+FALL = 0.01  # λ "falls" when it drops by more than this from block 2 to the last block (not 1e-12 to 1e-20)
+
+
+def scale_label(scale: str, loss: str, tuples: int, batch: int) -> str:
+    """How a claim names one scale: its batch and, at the official scale, J's reduction."""
+    if scale == PROXY_SCALE:
+        return f"proxy scale, {loss}: batch {batch}, trained ConvNet"
+    reduction = f"summed over {tuples} triplets" if loss == "triplet" else f"a mean over {tuples} pairs"
+    return f"official scale, {loss}: batch {batch}, J {reduction}, frozen 1024-d features"
+
+
+def scale_table(cfg: Config, scale_runs: dict, grid_runs: dict) -> pd.DataFrame:
+    """Per scale, loss and seed: J_avg after the first block (the mean weighted J_m that λ then
+    reads), λ and the balance at the start of block 2 and of the last block, the share of steps after
+    the first block with a graded λ (0.05 < λ < 0.95), whether λ fell from block 2 to the last
+    block (by more than ``FALL``), and the weight decay's share of J_m in block 1. The grid's HDML runs are the proxy
+    scale; ``scale_runs`` the official one."""
+    rows = []
+
+    def row(scale, loss, seed, h, tuples, batch):
+        lam, w = np.asarray(h["hardness"]), np.asarray(h["balance"])
+        b = cfg.block
+        after = lam[b:]
+        first = slice(0, min(b, len(lam)))
+        rows.append(
+            {
+                "scale": scale,
+                "loss": loss,
+                "seed": seed,
+                "tuples": tuples,
+                "batch": batch,
+                "steps": len(lam),
+                "J_avg_block1": float(np.mean(np.asarray(h["J_m_weighted"])[first])),
+                "J_m_block1": float(np.mean(np.asarray(h["J_m"])[first])),
+                "wd_share_block1": float(np.mean(np.asarray(h["wd"])[first]) / np.mean(np.asarray(h["J_m"])[first])),
+                "hardness_block2": float(lam[b]) if len(lam) > b else float("nan"),
+                "hardness_last": float(_block_values(lam, b)[-1]),
+                "balance_block2": float(w[b]) if len(w) > b else float("nan"),
+                "balance_last": float(_block_values(w, b)[-1]),
+                "graded_share": float(np.mean((after > 0.05) & (after < 0.95))) if len(after) else float("nan"),
+                "falls": bool(len(after) > b and lam[b] - _block_values(lam, b)[-1] > FALL),
+            }
+        )
+
+    for (loss, apply, seed), r in grid_runs.items():
+        if apply:
+            row(PROXY_SCALE, loss, seed, r["history"].losses, cfg.tuples[loss], r["summary"]["batch_images"])
+    for (loss, seed), r in scale_runs.items():
+        row(OFFICIAL_SCALE, loss, seed, r["history"], r["tuples"], r["batch_images"])
+    return pd.DataFrame(rows)
+
+
+def scale_curves(cfg: Config, scale_runs: dict, grid_runs: dict) -> pd.DataFrame:
+    """λ at the first step of every block, per run: the grid's HDML runs (scale "proxy") up to the
+    official runs' length, and the official-scale runs (scale "official", batch in the label)."""
+    rows = []
+    length = max((len(r["history"]["hardness"]) for r in scale_runs.values()), default=None)
+
+    def add(scale, loss, seed, lam):
+        lam = np.asarray(lam)[:length]
+        for k, v in enumerate(_block_values(lam, cfg.block)):
+            rows.append({"scale": scale, "loss": loss, "seed": seed, "step": k * cfg.block, "hardness": float(v)})
+
+    for (loss, apply, seed), r in grid_runs.items():
+        if apply:
+            add(f"{PROXY_SCALE} (batch {r['summary']['batch_images']})", loss, seed, r["history"].losses["hardness"])
+    for (loss, seed), r in scale_runs.items():
+        add(f"{OFFICIAL_SCALE} (batch {r['batch_images']})", loss, seed, r["history"]["hardness"])
+    return pd.DataFrame(rows)
+
+
+def _schedule_claim(scale: str, table: pd.DataFrame, block: int) -> dict[str, str]:
+    """ "λ makes synthetic negatives harder and harder" at one scale: *reproduced* when every run's
+    λ is graded (0.05–0.95) on at least half the steps after the first block and falls from block 2
+    to the last; *not reproduced* when every run's λ is graded on under a tenth of them (a switch);
+    else inconclusive. The count of curriculum runs is given with its exact interval."""
+    from dml_utils.results import share_interval
+
+    graded = table["graded_share"].to_numpy(dtype=float)
+    curriculum = (graded >= 0.5) & table["falls"].to_numpy(dtype=bool)
+    share = share_interval(int(curriculum.sum()), len(curriculum))
+    verdict = "reproduced" if curriculum.all() else "not reproduced" if graded.max() < 0.1 else "inconclusive"
+    return {
+        "claim": f"[{scale}] The hardness e^{{−α/J_avg}} makes synthetic negatives harder and harder as training proceeds",
+        "reported": "report and paper: harder synthetics as the model learns",
+        "ours": (
+            f"J_avg after block 1: {mean_std(table['J_avg_block1'], 2)}; λ at block 2: {mean_std(table['hardness_block2'], 4)}, "
+            f"at the last block: {mean_std(table['hardness_last'], 4)}; share of steps after block 1 with 0.05 < λ < 0.95: "
+            f"{mean_std(graded)}; graded and falling on {share['k']}/{share['n']} runs "
+            f"(95 % CI [{share['lo']:.2f}, {share['hi']:.2f}])"
+        ),
+        "verdict": verdict,
+        "why": f"reproduced = on every run λ graded (0.05–0.95) on at least half the steps after the first block of {block} "
+        f"and falling (by more than {FALL}) from block 2 to the last; not reproduced = graded on under a tenth of them on every run (a "
+        "switch: λ = e^{−α/J_avg} with α = 90 is graded only while J_avg lies between ≈ 30 and ≈ 1,750); "
+        "a run is the unit, not a setting",
+    }
+
+
+def schedule_claims(cfg: Config, table: pd.DataFrame) -> list[dict[str, str]]:
+    """One schedule claim per scale and loss (``_schedule_claim``)."""
+    rows = []
+    for (scale, loss), sub in table.groupby(["scale", "loss"], sort=False):
+        label = scale_label(scale, loss, int(sub["tuples"].iloc[0]), int(sub["batch"].iloc[0]))
+        rows.append(_schedule_claim(label, sub, cfg.block))
+    return rows
+
+
 @torch.no_grad()
 def negative_distances(cfg: Config, data: RetrievalData, runs: dict, seed: int) -> pd.DataFrame:
     """Where negatives fall, relative to their tuple's anchor–positive distance d⁺ (ratio d⁻/d⁺; 1
@@ -466,23 +695,30 @@ def _by_seed(grid: pd.DataFrame, method: str, metric: str) -> np.ndarray:
     return grid[grid["method"] == method].sort_values("seed")[metric].to_numpy(dtype=float)
 
 
-def claims(
-    cfg: Config,
-    grid: pd.DataFrame,
-    base: pd.DataFrame,
-    sched: pd.DataFrame,
-    candidates: pd.DataFrame,
-    cascade: pd.DataFrame,
-    fixed: pd.DataFrame,
-    npair_batches: pd.DataFrame,
-    by_k: pd.DataFrame | None = None,
-):
+def _baselines_claim(grid: pd.DataFrame, base: pd.DataFrame, prefix: str = "") -> dict[str, str]:
+    """Every trained net of the grid above the untrained net and raw pixels on MAP@R."""
+    have = set(grid["method"])
+    trained = {m: _by_seed(grid, m, "map_at_r") for m in LABELS.values() if m in have}
+    untrained = base[base["method"] == "untrained"].sort_values("seed")["map_at_r"].to_numpy(dtype=float)
+    raw = float(base.loc[base["method"] == "raw pixels", "map_at_r"].iloc[0])
+    return beats_baselines_claim(
+        f"{prefix}Every trained net beats the untrained net and raw pixels on MAP@R (unseen classes)",
+        trained,
+        untrained,
+        raw,
+        "map_at_r",
+    )
+
+
+def ranking_claims(grid: pd.DataFrame, prefix: str = "") -> list[dict[str, str]]:
+    """The report's ranking claims (N-pair vs triplet) and HDML's gains, paired by seed, on one
+    grid; ``prefix`` names the data when it is not the main one (e.g. "[patches …] ")."""
     rows = []
     have = set(grid["method"])
     if {"N-pair", "triplet"} <= have:
         rows.append(
             paired_claim(
-                "N-pair beats triplet on clustering F1 (without HDML)",
+                f"{prefix}N-pair beats triplet on clustering F1 (without HDML)",
                 "N-pair better on all 3 datasets (fig. 5)",
                 "N-pair",
                 _by_seed(grid, "N-pair", "f1"),
@@ -493,7 +729,7 @@ def claims(
         )
         rows.append(
             paired_claim(
-                "N-pair beats triplet on Recall@1 (without HDML)",
+                f"{prefix}N-pair beats triplet on Recall@1 (without HDML)",
                 "N-pair better on all 3 datasets (fig. 6)",
                 "N-pair",
                 _by_seed(grid, "N-pair", "recall_at_1"),
@@ -507,7 +743,7 @@ def claims(
             for metric, margin, name in (("recall_at_1", "recall", "Recall@1"), ("f1", "f1", "clustering F1")):
                 rows.append(
                     paired_claim(
-                        f"HDML improves {label} on {name} (ours: the report could not run it)",
+                        f"{prefix}HDML improves {label} on {name} (ours: the report could not run it)",
                         "not run in the report; HDML paper: gains for both losses on CUB, Cars196, SOP",
                         f"{label} + HDML",
                         _by_seed(grid, f"{label} + HDML", metric),
@@ -516,6 +752,27 @@ def claims(
                         margin,
                     )
                 )
+    return rows
+
+
+def claims(
+    cfg: Config,
+    grid: pd.DataFrame,
+    base: pd.DataFrame,
+    sched: pd.DataFrame,
+    candidates: pd.DataFrame,
+    cascade: pd.DataFrame,
+    fixed: pd.DataFrame,
+    npair_batches: pd.DataFrame,
+    by_k: pd.DataFrame | None = None,
+    scales: pd.DataFrame | None = None,
+    patches: tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]] | None = None,
+):
+    """The claims table of notebook 02. ``scales`` (``scale_table``): the hardness schedule is then
+    decided per scale and loss (``schedule_claims``), else once over the grid's runs (``sched``).
+    ``patches``: (grid, baselines, provenance) of the many-class data (``prepare_patches``), whose
+    ranking and baseline claims are added, named by their data."""
+    rows = ranking_claims(grid)
     hd = grid[grid["hdml"]]
     total, bad = int(hd["loss_values"].sum()), int(hd["nonfinite_values"].sum())
     rows.append(_official_nan_claim(cascade))
@@ -576,7 +833,8 @@ def claims(
             ),
             "why": "the official limit is not a divisor rule: J_syn leaves new_npair_loss's half_batch_size at its default 64, so only "
             "batch 128 (64 pairs, ≥ 64 training classes) builds; under Python 3, HDML.Pulling's tf.tile(·, [batch / 2, 1]) "
-            "gets a float and no batch builds at all",
+            "gets a float, which TensorFlow 2.21 rejects (scripts/official_tf_checks.py), so there no batch builds at all; "
+            "TensorFlow 1.15.2, the report's, has wheels for Python ≤ 3.7 only and is not checked here",
         }
     )
     if "f1_official_k" in grid:
@@ -593,7 +851,9 @@ def claims(
                 why=f"ours; the official evaluation.Evaluation(..., {cfg.official_clusters}, ...) call",
             )
         )
-    if len(sched):
+    if scales is not None and len(scales):
+        rows.extend(schedule_claims(cfg, scales))
+    elif len(sched):
         graded = sched["graded_share"].to_numpy(dtype=float)
         rows.append(
             {
@@ -612,18 +872,12 @@ def claims(
                 "with α = 90 and J_avg of a few units λ = e^{−α/J_avg} jumps from ≈ 1 to ≈ 0 after the first block",
             }
         )
-    trained = {m: _by_seed(grid, m, "map_at_r") for m in LABELS.values() if m in have}
-    untrained = base[base["method"] == "untrained"].sort_values("seed")["map_at_r"].to_numpy(dtype=float)
-    raw = float(base.loc[base["method"] == "raw pixels", "map_at_r"].iloc[0])
-    rows.append(
-        beats_baselines_claim(
-            "Every trained net beats the untrained net and raw pixels on MAP@R (unseen classes)",
-            trained,
-            untrained,
-            raw,
-            "map_at_r",
-        )
-    )
+    rows.append(_baselines_claim(grid, base))
+    if patches is not None:
+        pgrid, pbase, prov = patches
+        prefix = f"[patches of real photos: {prov['unseen_classes']} unseen classes] "
+        rows.extend(ranking_claims(pgrid, prefix))
+        rows.append(_baselines_claim(pgrid, pbase, prefix))
     rows.append(
         {
             "claim": "N-pair + HDML R@1 on CUB 53.7, Cars196 79.1, SOP 68.7",
@@ -696,3 +950,13 @@ def paired_differences(grid: pd.DataFrame, metrics: dict[str, str], comparisons=
                 ci = paired_interval(_by_seed(grid, a, metric) - _by_seed(grid, b, metric))
                 rows.append({"comparison": f"{a} − {b}", "metric": label, **ci})
     return pd.DataFrame(rows)
+
+
+def diffs_by_data(grids: dict[str, pd.DataFrame], metrics: dict[str, str], comparisons=COMPARISONS) -> pd.DataFrame:
+    """``paired_differences`` of every grid (by the name of its data), each comparison named with
+    its data, for one figure of both."""
+    parts = [
+        paired_differences(g, metrics, comparisons).assign(comparison=lambda t, n=name: t["comparison"] + f"\n({n})")
+        for name, g in grids.items()
+    ]
+    return pd.concat(parts, ignore_index=True)

@@ -331,10 +331,12 @@ def full_size_claim(cfg: Config, data: dict[str, PairData], beside, why: str) ->
 
 def size_intervals(tests, full_doc, n_here: int):
     """Per metric and epoch on Fashion-MNIST: Yukawa − contrastive (mean over seeds, 95 % paired
-    t-interval) on the subsample (``tests``: this run's paired tests) and on the full training set
-    (``full_doc``'s), for ``plots.difference_intervals``."""
+    t-interval, ``results.summary_interval`` of the paired tests' summaries) on the subsample
+    (``tests``: this run's paired tests) and on the full training set (``full_doc``'s), for
+    ``plots.difference_intervals``."""
     import pandas as pd
-    from scipy import stats
+
+    from dml_utils.results import summary_interval
 
     rows = []
     full = pd.DataFrame(full_doc["paired_tests"])
@@ -343,14 +345,23 @@ def size_intervals(tests, full_doc, n_here: int):
         for size, table in ((n_here, tests), (n_full, full)):
             sub = table[(table["dataset"] == SUBSAMPLED) & (table["metric"] == metric)]
             for r in sub.itertuples(index=False):
-                half = stats.t.ppf(0.975, r.n - 1) * r.std_diff / np.sqrt(r.n)
+                lo, hi = summary_interval(r.mean_diff, r.std_diff, r.n)
                 rows.append(
                     {
                         "metric": label,
                         "comparison": f"epoch {r.epoch}, {size:,} images",
                         "mean": scale * r.mean_diff,
-                        "lo": scale * (r.mean_diff - half),
-                        "hi": scale * (r.mean_diff + half),
+                        "lo": scale * lo,
+                        "hi": scale * hi,
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def full_size_table(beside, full_doc, n_sub: int):
+    """The Fashion-MNIST verdicts at both sizes (``beside``: ``results.verdicts_beside`` of this
+    run's claims and ``full_doc``'s), one row per claim, each size's column named by its images."""
+    n_full = {d["name"]: d["n_train_used"] for d in full_doc["data"]}[SUBSAMPLED]
+    return beside[["claim", "verdict", "verdict_other", "moved"]].rename(
+        columns={"verdict": f"{n_sub:,} images", "verdict_other": f"{n_full:,} images (full)"}
+    )
