@@ -81,7 +81,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "iterations": 2000,
         "eval_every": 500,
     },
-    "full": {  # the default's design with 10 seeds (≈ 14 min here, from the default's per-run seconds)
+    "full": {  # the default's design with 10 seeds on both data sets (≈ 50 min here, from the default's per-run seconds)
         "seeds": list(range(10)),
         "iterations": 2000,
         "eval_every": 500,
