@@ -1,5 +1,7 @@
-"""Class-disjoint retrieval data for notebooks 01 and 04: images of the training classes
-(long-tailed or balanced), held-out images of those classes, and images of unseen test classes.
+"""Class-disjoint retrieval data: images of the training classes (long-tailed or balanced),
+held-out images of those classes, and images of unseen test classes; from a dataset (notebooks 01
+and 04: :func:`prepare`) or from patches of real photos with many classes (notebooks 02 and 06:
+:func:`patch_retrieval_data`).
 """
 
 from __future__ import annotations
@@ -89,3 +91,62 @@ def prepare(cfg: Config) -> RetrievalData:
         "n_unseen_test": int(len(te)),
     }
     return RetrievalData(ds.x_train[tr], ds.y_train[tr], x_val, y_val, ds.x_test[te], ds.y_test[te], prov)
+
+
+# ---------------------------------------------------------------- many unseen classes: patches of real photos
+PATCH_VAL_VIEWS = ("t4", "t5")  # held out of every training class (recall during training)
+
+
+def _patch_views(seqs, names: list[str], size: int = 32):
+    """Every view of every patch of the sequences ``names``, (N·16, size, size) float32: area-
+    downsampled from 65 px, each standardized by its own mean and (std + 1e-3) as notebook 05's
+    input; one class per patch, numbered from 0 in the order given."""
+    import torch
+    import torch.nn.functional as F
+
+    from . import hpatches as hp
+
+    xs, ys, first = [], [], 0
+    for name in names:
+        views = np.stack([seqs[name].patches[t] for t in hp.IMAGE_TYPES], axis=1)  # (N, 16, 65, 65)
+        t = torch.as_tensor(views.reshape(-1, 1, *views.shape[2:]), dtype=torch.float32) / 255.0
+        t = F.interpolate(t, size=size, mode="area").reshape(-1, size, size)
+        xs.append((t - t.mean(dim=(1, 2), keepdim=True)) / (t.std(dim=(1, 2), keepdim=True) + 1e-3))
+        n = len(views)
+        ys.append(np.repeat(np.arange(first, first + n), len(hp.IMAGE_TYPES)))
+        first += n
+    return torch.cat(xs), np.concatenate(ys)
+
+
+def patch_retrieval_data(patch_per_sequence: int) -> RetrievalData:
+    """A class-disjoint retrieval set with many unseen classes (notebooks 02 and 06): the
+    HPatches-style sequences of notebook 05 cut from scikit-image's photos, ``patch_per_sequence``
+    patch locations per sequence, one class per location seen in its 16 views (32 × 32,
+    standardized per patch, as notebook 05). The training photos' classes train (their views t4, t5
+    held out); every class of the 5 held-out photos is unseen. Class ids are numbered within each
+    split (training 0 … C − 1, unseen 0 … U − 1): evaluation compares unseen classes among
+    themselves only."""
+    from . import hpatches as hp
+    from .memo import cached_call
+
+    if not isinstance(patch_per_sequence, int) or isinstance(patch_per_sequence, bool) or patch_per_sequence < 2:
+        raise ValueError(f"patch_per_sequence must be a whole number >= 2, got {patch_per_sequence!r}")
+    seqs, splits = cached_call(
+        hp.synthetic_release, hp.PHOTOS_ALL, patch_per_sequence, 0, 512, test_photos=hp.PHOTOS_TEST
+    )
+    x, y = _patch_views(seqs, splits["a"]["train"])
+    x_test, y_test = _patch_views(seqs, splits["a"]["test"])
+    views = np.tile(np.arange(len(hp.IMAGE_TYPES)), len(x) // len(hp.IMAGE_TYPES))
+    val = np.isin(views, [hp.IMAGE_TYPES.index(t) for t in PATCH_VAL_VIEWS])
+    x, x_test = x.numpy(), x_test.numpy()
+    prov = {
+        "name": "synthetic-hpatches",
+        "source": f"HPatches-style sequences cut from scikit-image's photos (release seed 0, {patch_per_sequence} "
+        f"patches per sequence); unseen: every patch of the photos {', '.join(hp.PHOTOS_TEST)}",
+        "train_classes": int(len(np.unique(y))),
+        "unseen_classes": int(len(np.unique(y_test))),
+        "n_train_used": int((~val).sum()),
+        "n_val": int(val.sum()),
+        "n_unseen_test": int(len(y_test)),
+    }
+    return RetrievalData(x[~val], y[~val], x[val], y[val], x_test, y_test, prov)

@@ -311,6 +311,11 @@ def config(study: ModuleType, profile: str = "default", root: Path | None = None
             f"unknown profile {profile!r}; use one of {list(PROFILES)}"
             f" (smoke: a quick check, default: the committed results, paper: the report's scale).{_suggest(str(profile), list(PROFILES))}"
         )
+    if profile not in study.PROFILES:
+        raise ConfigError(
+            f"notebook {notebook} has no {profile!r} profile yet; use one of "
+            f"{[p for p in PROFILES if p in study.PROFILES]}"
+        )
     values = {**study.PROFILES["common"], **study.PROFILES[profile]}
     known = known_parameters(study)
     for key, value in overrides.items():

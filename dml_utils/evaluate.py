@@ -328,3 +328,4 @@ HDML_OFFICIAL = Protocol(
     clustering=True,
 )
 PAIRS = Protocol("retrieval beside pair verification (03)")
+ONE_PROTOCOL = Protocol("one protocol for every loss (06): cosine k-NN, Precision@1, MAP@R, Recall@1", True, (1,))

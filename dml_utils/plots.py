@@ -78,6 +78,25 @@ def grouped_bars(df, group: str, bars: list[str], title: str, ylabel: str, label
     return fig
 
 
+def interval_points(ax, rows) -> None:
+    """Draw each row of ``rows`` (index: its label, top first; columns mean, lo, hi) as a point with
+    its 95 % interval, and a line at 0: filled when the interval misses 0 (told apart), else hollow."""
+    y = np.arange(len(rows))[::-1]
+    for yi, (_, r) in zip(y, rows.iterrows()):
+        clear = np.isfinite(r["lo"]) and (r["lo"] > 0 or r["hi"] < 0)
+        ax.errorbar(
+            r["mean"],
+            yi,
+            xerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]],
+            fmt="o",
+            color="C0",
+            mfc="C0" if clear else "white",
+            capsize=3,
+        )
+    ax.axvline(0, color="k", lw=0.8, ls="--")
+    ax.set_yticks(y, list(rows.index))
+
+
 def difference_intervals(table, title: str, xlabel: str = "difference (a − b)"):
     """One panel per metric: each comparison's mean paired difference with its 95 % interval, and
     a line at 0 (no difference); a point whose interval misses 0 is drawn filled, else hollow.
@@ -88,21 +107,7 @@ def difference_intervals(table, title: str, xlabel: str = "difference (a − b)"
         1, len(metrics), figsize=(3.3 * len(metrics) + 1.6, 0.5 * len(comparisons) + 2.0), sharey=True, squeeze=False
     )
     for ax, metric in zip(axes[0], metrics):
-        sub = table[table["metric"] == metric].set_index("comparison").reindex(comparisons)
-        y = np.arange(len(comparisons))[::-1]
-        for yi, (_, r) in zip(y, sub.iterrows()):
-            clear = np.isfinite(r["lo"]) and (r["lo"] > 0 or r["hi"] < 0)
-            ax.errorbar(
-                r["mean"],
-                yi,
-                xerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]],
-                fmt="o",
-                color="C0",
-                mfc="C0" if clear else "white",
-                capsize=3,
-            )
-        ax.axvline(0, color="k", lw=0.8, ls="--")
-        ax.set_yticks(y, comparisons)
+        interval_points(ax, table[table["metric"] == metric].set_index("comparison").reindex(comparisons))
         ax.set_title(metric, fontsize=10)
         ax.set_xlabel(xlabel)
     fig.suptitle(title)

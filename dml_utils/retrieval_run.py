@@ -13,7 +13,7 @@ import torch
 from .class_disjoint import RetrievalData
 from .config import Config, resolve_device, seed_everything
 from .data import batch_loader, select_rows
-from .evaluate import CLASS_DISJOINT, RAW_PIXEL_SIZE, embed, similarity_stats
+from .evaluate import CLASS_DISJOINT, RAW_PIXEL_SIZE, Protocol, embed, similarity_stats
 from .models import build_backbone as _build
 from .sampling import ClassBalancedBatchSampler
 from .train import fit, labelled_loss, single_loss_step
@@ -58,13 +58,15 @@ def train_and_evaluate(
     track: bool = True,
     progress: bool = True,
     loss_lr: float | None = None,
+    scoring: Protocol | None = PROTOCOL,
 ) -> dict[str, Any]:
     """Train a fresh backbone (initialized from ``seed``) on class-balanced batches for ``iterations``.
 
     Every ``eval_every`` iterations: validation MAP@R, and with ``track`` the train / validation
     loss with the miner and over all tuples on fixed batches. Loss parameters (MarginLoss's β)
-    are trained with Adam at ``loss_lr``. Returns the summary row, the curve, the step losses and
-    the model.
+    are trained with Adam at ``loss_lr``. The test set is scored by ``scoring`` (the study's
+    protocol); ``scoring=None`` (a tuning trial): the summary holds the validation MAP@R and the
+    run's own measures only. Returns the summary row, the curve, the step losses and the model.
     """
     if iterations % cfg.eval_every:
         raise ValueError(f"iterations ({iterations}) must be a multiple of eval_every ({cfg.eval_every})")
@@ -84,8 +86,9 @@ def train_and_evaluate(
         model, labelled_loss(loss_fn, miner), opt, extra_models={"loss": loss_fn} if loss_params else None
     )
     first = fixed_batches(data.y_train, cfg, 1, seed)[0]  # = the first training batch (same seed, same stream)
-    train_eval = fixed_batches(data.y_train, cfg, cfg.loss_eval_batches, seed=10_000 + seed)
-    val_eval = fixed_batches(data.y_val, cfg, cfg.loss_eval_batches, seed=20_000 + seed)
+    if track:  # fixed batches of their own generators: building them or not changes no training draw
+        train_eval = fixed_batches(data.y_train, cfg, cfg.loss_eval_batches, seed=10_000 + seed)
+        val_eval = fixed_batches(data.y_val, cfg, cfg.loss_eval_batches, seed=20_000 + seed)
     curve = []
 
     def evaluate(p):
@@ -114,7 +117,6 @@ def train_and_evaluate(
         desc=desc,
         progress=progress,
     )
-    emb_test = embed(model, data.x_test)
     summary = {
         "seed": seed,
         "iterations": iterations,
@@ -122,25 +124,27 @@ def train_and_evaluate(
         "weight_move": hist.weight_move[passes]["model"],
         "ms_per_iteration": hist.median_step_ms,
         "val_map_at_r": curve[-1]["val_map_at_r"],
-        **PROTOCOL.score(emb_test, data.y_test),
-        **{f"val_{k}": v for k, v in similarity_stats(embed(model, data.x_val), data.y_val).items()},
     }
+    if scoring is not None:
+        summary |= scoring.score(embed(model, data.x_test), data.y_test)
+        summary |= {f"val_{k}": v for k, v in similarity_stats(embed(model, data.x_val), data.y_val).items()}
     return {"summary": summary, "curve": curve, "step_loss": hist.step_loss, "model": model}
 
 
-def baselines(cfg: Config, data: RetrievalData) -> list[dict[str, Any]]:
-    """Untrained network (each seed's initialization) and raw pixels, measured like the trained nets."""
+def baselines(cfg: Config, data: RetrievalData, protocol: Protocol = PROTOCOL) -> list[dict[str, Any]]:
+    """Untrained network (each seed's initialization) and raw pixels, measured like the trained nets
+    (by ``protocol``: the study's own, CLASS_DISJOINT unless it says otherwise)."""
 
     def untrained():
         for seed in cfg.seeds:
             seed_everything(seed)
             yield seed, build_backbone(cfg, data).to(resolve_device(cfg.device))
 
-    rows = PROTOCOL.baselines(
+    rows = protocol.baselines(
         untrained(),
         data.x_test,
         data.y_test,
-        also=lambda f: {"val_map_at_r": PROTOCOL.map_at_r(f(data.x_val), data.y_val)},
+        also=lambda f: {"val_map_at_r": protocol.map_at_r(f(data.x_val), data.y_val)},
     )
     if not isinstance(data.x_test, np.ndarray):
         side = min(RAW_PIXEL_SIZE, data.x_test.shape[-1])

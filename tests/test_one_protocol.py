@@ -1,0 +1,187 @@
+"""Notebook 06 (one protocol for every loss): bad budgets and methods say how to fix them, the plans
+give every method the same runs, a diverged run is a row and not a crash, and the tables and claims
+are checked on hand-made results (what a trained run gives is checked by the smoke regression)."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dml_utils import studies
+from dml_utils.config import ConfigError
+from dml_utils.methods import METHODS
+from dml_utils.studies.one_protocol import plan, study
+from dml_utils.train import NonFiniteLossError
+
+NB = "06_one_protocol"
+
+
+@pytest.mark.parametrize(
+    ("over", "match"),
+    [
+        ({"methods": ["triplet", "tripplet"]}, r"unknown: \['tripplet'\]"),
+        ({"methods": []}, "methods must be distinct names"),
+        ({"methods": ["triplet", "triplet"]}, "methods must be distinct names"),
+        ({"trials": 0}, "a budget of 0 trials tunes nothing"),
+        ({"folds": 1}, "folds must be >= 2"),
+        ({"batch_size": 30}, r"batch_size 30 != classes_per_batch 8 × samples_per_class 4"),
+        ({"samples_per_class": 15, "batch_size": 120}, "samples_per_class 15 > 14"),
+        ({"patch_per_sequence": 1}, "patch_per_sequence must be >= 2"),
+        ({"no_such_knob": 3}, "no_such_knob"),
+    ],
+)
+def test_bad_parameters_name_the_value_and_the_fix(over, match):
+    with pytest.raises(ConfigError, match=match):
+        studies.config(NB, "smoke", **over)
+
+
+def test_a_profile_06_does_not_have_yet_says_which_it_has():
+    with pytest.raises(
+        ConfigError, match=r"06_one_protocol has no 'paper' profile yet; use one of \['smoke', 'default', 'full'\]"
+    ):
+        studies.config(NB, "paper")
+
+
+def test_every_profile_is_valid_and_tunes_every_method_with_one_budget():
+    for profile in ("smoke", "default", "full"):
+        cfg = studies.config(NB, profile)
+        assert cfg.methods == list(METHODS) and cfg.trials >= 1 and cfg.folds >= 2
+        assert cfg.classes_per_batch * cfg.samples_per_class == cfg.batch_size
+    full = studies.config(NB, "full")
+    assert (full.folds, full.trials, len(full.seeds)) == (4, 50, 10)  # the Reality Check's design
+
+
+def test_a_fold_without_enough_classes_is_refused_before_any_run():
+    from dml_utils.class_disjoint import RetrievalData
+
+    cfg = studies.config(NB, "smoke", folds=2, classes_per_batch=8, samples_per_class=2, batch_size=16)
+    y = np.repeat(np.arange(10), 3)
+    data = RetrievalData(np.zeros((30, 4)), y, None, None, None, None, {})
+    with pytest.raises(ValueError, match=r">= 8 to train on \(classes_per_batch\)"):
+        plan.folds(cfg, data)
+
+
+def test_the_plans_give_every_method_the_same_runs():
+    cfg = studies.config(NB, "smoke", folds=3)
+    settings = [{"lr": 1e-3, "margin": 0.1}, {"lr": 2e-3, "margin": 0.2}]
+    trials = plan.trial_plan(cfg, "triplet", settings)
+    assert [(s["fold"], plan.setting_of(s)) for s in trials] == [(f, st) for st in settings for f in range(3)]
+    assert {s.seed for s in trials} == {cfg.tune_seed} and {s["iterations"] for s in trials} == {cfg.trial_iterations}
+    best = {m: {"lr": 1e-3} for m in cfg.methods}
+    finals = plan.final_plan(cfg, best)
+    assert len(finals) == len(cfg.methods) * len(cfg.seeds)
+    by_method = {m: sorted(s.seed for s in finals if s["method"] == m) for m in cfg.methods}
+    assert all(seeds == sorted(cfg.seeds) for seeds in by_method.values())  # paired by seed
+    assert len({s.key() for s in finals}) == len(finals)
+
+
+@pytest.mark.trains  # by name only (plan.train_method): the training call is replaced by one that raises
+def test_a_run_that_diverges_is_a_row_not_a_crash(monkeypatch):
+    cfg = studies.config(NB, "smoke")
+
+    def boom(*args, **kwargs):
+        raise NonFiniteLossError("step 3: loss 'loss' is nan. kept ...\nmore")
+
+    monkeypatch.setattr(plan, "train_and_evaluate", boom)
+    data = type("D", (), {"y_train": np.arange(4)})()
+    row = plan.train_method(cfg, data, "triplet", {"lr": 1e-2, "margin": 0.1}, seed=3, iterations=10, desc="x")
+    assert row == {"method": "triplet", "seed": 3, "iterations": 10, "diverged": "step 3: loss 'loss' is nan. kept ..."}
+
+
+def test_a_trial_whose_fold_diverged_cannot_be_the_best(monkeypatch):
+    cfg = studies.config(NB, "smoke", methods=["batch_hard_soft"], trials=4, per_round=2)
+
+    def fake_run_plan(specs, task, **kwargs):  # a high learning rate diverges, a low one scores its log
+        out = {}
+        for s in specs:
+            lr = s["lr"]
+            out[s] = {"diverged": "nan"} if lr > 3e-3 else {"val_map_at_r": -math.log10(lr) / 10, "diverged": ""}
+        return out
+
+    monkeypatch.setattr(study, "run_plan", fake_run_plan)
+    best, rows = study.tune_method(cfg, None, "batch_hard_soft")
+    table = pd.DataFrame(rows)
+    assert len(table) == 4 and list(table["trial"]) == [0, 1, 2, 3]
+    finished = table[table["diverged"] == 0]
+    assert best["lr"] == min(r["lr"] for r in finished["setting"])
+    assert table.loc[table["diverged"] > 0, "val_map_at_r"].isna().all()
+    summary = study.tuning_table({"batch_hard_soft": best}, table)
+    assert summary.loc[0, "diverged"] == (table["diverged"] > 0).sum()
+    assert summary.loc[0, "best val MAP@R"] == pytest.approx(finished["val_map_at_r"].max())
+
+
+def _finals(values: dict[str, list[float]]) -> pd.DataFrame:
+    rows = []
+    for name, vs in values.items():
+        for seed, v in enumerate(vs):
+            rows.append({"method": name, "seed": seed, "map_at_r": v, "diverged": "" if np.isfinite(v) else "nan"})
+    return pd.DataFrame(rows)
+
+
+def test_leaderboard_and_gaps_to_the_leader():
+    df = _finals({"triplet": [0.30, 0.31, 0.32], "circle": [0.40, 0.41, 0.43], "npair": [0.35, math.nan, 0.36]})
+    board = study.leaderboard(df)
+    assert list(board["method"]) == ["circle", "npair", "triplet"]
+    assert board.set_index("method").loc["npair", "diverged"] == 1
+    assert board.set_index("method").loc["circle", "lo"] < 0.413 < board.set_index("method").loc["circle", "hi"]
+    gaps = study.versus_best(df).set_index("comparison")
+    assert gaps.loc["triplet − circle", "hi"] < 0  # told apart from the leader
+    assert gaps.loc["npair − circle", "pairs"] == 2  # the diverged seed has no pair
+    one = _finals({"a": [0.3, math.nan], "b": [0.4, 0.5]})
+    assert math.isnan(study.versus_best(one).loc[0, "lo"])  # one pair: no interval
+
+
+def _base(untrained=(0.20, 0.21, 0.19), raw=0.15):
+    rows = [{"loss": "untrained", "seed": s, "map_at_r": v} for s, v in enumerate(untrained)]
+    return pd.DataFrame(rows + [{"loss": "raw pixels", "seed": -1, "map_at_r": raw}])
+
+
+def test_claims_decide_each_ranking_paired_and_leave_out_diverged_seeds(tmp_path):
+    (tmp_path / "results").mkdir()
+    own = {
+        "claims": [{"claim": "circle gives better embeddings: MAP@R on unseen classes (x)", "verdict": "inconclusive"}]
+    }
+    (tmp_path / "results" / "01_circle_vs_triplet_margin.json").write_text(json.dumps(own))
+    cfg = studies.config(NB, "smoke", root=tmp_path, methods=["triplet", "circle", "npair"])
+    df = _finals(
+        {"triplet": [0.30, 0.31, 0.32, 0.30], "circle": [0.40, 0.41, 0.43, 0.42], "npair": [0.25, math.nan, 0.26, 0.24]}
+    )
+    table = study.claims(cfg, df, _base((0.20, 0.21, 0.19, 0.20)))
+    rows = table.set_index(table["claim"].str.split(" \\(").str[0])
+    assert rows.loc["circle beats triplet", "verdict"] == "reproduced"
+    assert rows.loc["circle beats triplet", "why"].startswith("its own notebook: inconclusive (notebook 01)")
+    npair = rows.loc["N-pair beats triplet"]
+    assert npair["verdict"] == "not reproduced" and "1 seed(s) left out" in npair["why"]
+    assert "notebook 02 has no results here" in npair["why"]
+    assert "Yukawa beats contrastive" not in rows.index  # a method that did not run: no row
+    every = table.iloc[-1]
+    assert every["claim"].startswith("every method, tuned, beats") and every["verdict"] == "reproduced"
+
+
+def test_a_claim_with_fewer_than_two_finite_pairs_is_inconclusive_not_an_error(tmp_path):
+    cfg = studies.config(NB, "smoke", root=tmp_path, methods=["triplet", "circle"])
+    df = _finals({"triplet": [0.30, math.nan, math.nan], "circle": [0.40, 0.41, 0.43]})
+    table = study.claims(cfg, df, _base())
+    assert list(table["verdict"]) == ["inconclusive", "inconclusive"]
+    assert table.loc[0, "ours"] == "1 of 3 seeds have finite scores for circle and triplet"
+
+
+def test_own_verdict_says_what_is_missing(tmp_path):
+    assert study.own_verdict(tmp_path, "05_batch_hard_collapse", None) == "not tested in notebook 05"
+    (tmp_path / "results").mkdir()
+    doc = {"claims": [{"claim": "a thing (x)", "verdict": "reproduced"}, {"claim": "a thing else", "verdict": "x"}]}
+    (tmp_path / "results" / "03_x.json").write_text(json.dumps(doc))
+    assert study.own_verdict(tmp_path, "03_x", "a thing (") == "reproduced (notebook 03)"
+    assert "2 claim rows start with 'a thing'" in study.own_verdict(tmp_path, "03_x", "a thing")
+
+
+def test_every_ranking_names_methods_of_the_registry_and_a_claim_of_its_notebook():
+    root = Path(__file__).resolve().parents[1]
+    for claim, a, b, _, notebook, start in study.RANKINGS:
+        assert a in METHODS and b in METHODS, claim
+        if start is not None:  # the committed results of that notebook hold exactly one such row
+            verdict = study.own_verdict(root, notebook, start)
+            assert verdict.endswith(f"(notebook {notebook[:2]})"), (claim, verdict)
