@@ -56,6 +56,7 @@ from pytorch_metric_learning.reducers import SumReducer
 from pytorch_metric_learning.regularizers import LpRegularizer
 from torch import nn
 
+from .seeds import run_generator
 from .train import Step, Update
 
 EPS = 1e-12  # inside every square root: d = sqrt(Σ(a − b)² + EPS) ≥ 1e-6, so 1/d and ∂d are finite
@@ -69,11 +70,18 @@ class HDMLNet(nn.Module):
     BN follows TensorFlow's defaults as the official code uses them (momentum 0.99 → PyTorch's
     0.01, ε = 1e-3)."""
 
-    def __init__(self, features: nn.Module, feature_dim: int, embedding_size: int):
+    def __init__(
+        self,
+        features: nn.Module,
+        feature_dim: int,
+        embedding_size: int,
+        bn: bool = True,
+        fc: nn.Linear | None = None,
+    ):
         super().__init__()
         self.features = features
-        self.bn = nn.BatchNorm1d(feature_dim, eps=1e-3, momentum=0.01)
-        self.fc = nn.Linear(feature_dim, embedding_size)
+        self.bn = nn.BatchNorm1d(feature_dim, eps=1e-3, momentum=0.01) if bn else nn.Identity()
+        self.fc = fc if fc is not None else nn.Linear(feature_dim, embedding_size)
         self.feature_dim, self.embedding_size = feature_dim, embedding_size
 
     def head(self, y: torch.Tensor) -> torch.Tensor:
@@ -107,6 +115,71 @@ def hdml_net(
     out = HDMLNet(feats, dim, embedding_size)
     out.imagenet_weights = getattr(net, "imagenet_weights", False)
     return out
+
+
+def split(net: nn.Module, image_shape: tuple[int, ...]) -> HDMLNet:
+    """A backbone of :mod:`dml_utils.models` as an :class:`HDMLNet` *without changing it*: its
+    features (the small ConvNet's flattened conv features, or ResNet18's pooled 512) and its own
+    linear embedding head as ``fc``, no batch norm between them. ``split(net)(x)`` equals ``net(x)``
+    for the same weights, so HDML starts from the very network (and initial weights) every other
+    method of a study trains (notebook 06); :func:`hdml_net` builds the official BN1 → fc1 split instead."""
+    if hasattr(net, "head") and hasattr(net, "features"):  # SmallConvNet
+        feats, fc = net.features, net.head
+        if len(image_shape) == 2:  # (N, H, W) grey images: add the channel axis as SmallConvNet.forward does
+            feats = nn.Sequential(nn.Unflatten(1, (1, image_shape[0])), feats)
+    elif hasattr(net, "net") and isinstance(getattr(net.net, "fc", None), nn.Linear):  # the ResNet18 wrapper
+        fc, net.net.fc = net.net.fc, nn.Identity()
+        feats = net
+    else:
+        raise TypeError(
+            f"cannot split {type(net).__name__} into features and a linear head; use the convnet or resnet18"
+        )
+    out = HDMLNet(feats, fc.in_features, fc.out_features, bn=False, fc=fc)
+    out.imagenet_weights = getattr(net, "imagenet_weights", False)
+    return out
+
+
+class BatchTuples:
+    """The tuple layout HDML needs, cut from a class-balanced (P × K) batch, so that HDML trains on
+    the very batches every other method of a study gets (notebook 06). Called with a batch's labels,
+    it returns the row indices of the layout:
+
+    - ``npair``: [anchors; positives], one pair per class: the first and second image of each class
+      (classes in ascending order), the pair PML's ``NPairsLoss`` takes from the same batch;
+    - ``triplet``: [anchors; positives; negatives], every image once an anchor, the next image of
+      its class (cyclically) its positive and a random image of another class its negative, drawn
+      from a generator seeded by ``seed`` (the same seed, the same negatives).
+
+    The official samplers draw tuples from the data set instead (``TupleBatchSampler``)."""
+
+    def __init__(self, loss: str, seed: int):
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r} for HDML; use one of {list(LOSSES)}")
+        self.loss = loss
+        self.generator = run_generator(seed)  # a run seed: DML_SEED_OFFSET shifts it (dml_utils.seeds)
+
+    def __call__(self, labels: torch.Tensor) -> torch.Tensor:
+        lab = labels.detach().cpu()
+        classes = torch.unique(lab)
+        members = [torch.nonzero(lab == c).flatten() for c in classes]
+        if len(classes) < 2 or min(len(m) for m in members) < 2:
+            raise ValueError(
+                f"HDML's {self.loss} tuples need >= 2 classes with >= 2 images each in a batch; got "
+                f"{len(classes)} classes, the smallest with {min(len(m) for m in members)} image(s): "
+                "use classes_per_batch >= 2 and samples_per_class >= 2"
+            )
+        if self.loss == "npair":
+            rows = torch.cat([torch.stack([m[0] for m in members]), torch.stack([m[1] for m in members])])
+        else:
+            anchors = torch.cat(members)
+            positives = torch.cat([m.roll(-1) for m in members])
+            draws = torch.rand(len(anchors), generator=self.generator)
+            negatives = []
+            for a, u in zip(anchors.tolist(), draws.tolist()):
+                others = torch.nonzero(lab != lab[a]).flatten()
+                negatives.append(others[int(u * len(others))])
+            rows = torch.cat([anchors, positives, torch.stack(negatives)])
+        return rows.to(labels.device)
 
 
 class Generator(nn.Sequential):
@@ -361,8 +434,10 @@ class HDML(nn.Module):
             )
         )
 
-    def losses(self, net: HDMLNet, batch) -> dict[str, torch.Tensor]:
-        """Every loss of one HDML step on a batch (x, labels) in the tuple layout.
+    def losses(self, net: HDMLNet, batch, rows: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Every loss of one HDML step on a batch (x, labels) in the tuple layout, or on any batch
+        and the ``rows`` that put it in that layout (:class:`BatchTuples`: each image passes the
+        backbone once, its features are indexed into the tuples).
 
         Returned: ``J_metric`` (eq. 2; for the backbone and head), ``J_gen`` (for the generator),
         ``J_cls`` (for the softmax classifier), and what they are made of: ``J_m`` (J + weight
@@ -374,6 +449,8 @@ class HDML(nn.Module):
         dev = next(net.parameters()).device
         x, labels = x.to(dev), labels.to(dev)
         y = net.features(x)  # y: backbone features
+        if rows is not None:  # index_select: its backward (index_add) is deterministic with repeated rows on CPU,
+            y, labels = y.index_select(0, rows), labels[rows]  # y[rows]'s (index_put, accumulate) is not
         z = net.head(y)  # z: embedding
         wd = weight_decay(net, s.weight_decay)
         j_m = self.J(z, labels) + wd  # J_m (official: the loss plus weight decay)
@@ -412,13 +489,16 @@ class HDML(nn.Module):
         self.j_gen.update(values["J_gen"])
 
 
-def plain_losses(hdml: HDML, net: HDMLNet, batch) -> dict[str, torch.Tensor]:
-    """The same J_m without HDML (the official ``Apply_HDML=False``: J + weight decay)."""
+def plain_losses(hdml: HDML, net: HDMLNet, batch, rows: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The same J_m without HDML (the official ``Apply_HDML=False``: J + weight decay); ``rows`` as
+    in :meth:`HDML.losses`."""
     x, labels = batch
     dev = next(net.parameters()).device
     x, labels = x.to(dev), labels.to(dev)
     wd = weight_decay(net, hdml.settings.weight_decay)
-    return {"J_m": hdml.J(net(x), labels) + wd}
+    if rows is None:
+        return {"J_m": hdml.J(net(x), labels) + wd}
+    return {"J_m": hdml.J(net.head(net.features(x).index_select(0, rows)), labels[rows]) + wd}
 
 
 @dataclass
@@ -430,20 +510,32 @@ class LearningRates:
     softmax: float = 1e-3
 
 
-def hdml_step(net: HDMLNet, hdml: HDML, lrs: LearningRates | None = None, apply: bool = True, record=None) -> Step:
+def hdml_step(
+    net: HDMLNet,
+    hdml: HDML,
+    lrs: LearningRates | None = None,
+    apply: bool = True,
+    record=None,
+    layout: BatchTuples | None = None,
+) -> Step:
     """The engine's Step for HDML (three Adam optimizers, each moved only by its loss) or, with
     ``apply=False``, for the plain J_m (one Adam optimizer on the net). ``record``: what keeps the
-    block means after each step (``hdml.record`` by default)."""
+    block means after each step (``hdml.record`` by default). ``layout``: batches are class-balanced,
+    not tuples; it gives each batch's tuple rows (:class:`BatchTuples`)."""
     lrs = lrs or LearningRates()
+
+    def rows(batch):
+        return None if layout is None else layout(batch[1])
+
     if not apply:
         return Step(
             {"net": net},
-            lambda batch: plain_losses(hdml, net, batch),
+            lambda batch: plain_losses(hdml, net, batch, rows(batch)),
             [Update("J_m", torch.optim.Adam(net.parameters(), lr=lrs.metric))],
         )
     return Step(
         {"net": net, "generator": hdml.generator, "classifier": hdml.classifier},
-        lambda batch: hdml.losses(net, batch),
+        lambda batch: hdml.losses(net, batch, rows(batch)),
         [
             Update("J_metric", torch.optim.Adam(net.parameters(), lr=lrs.metric)),
             Update("J_gen", torch.optim.Adam(hdml.generator.parameters(), lr=lrs.generator)),

@@ -13,8 +13,15 @@ trained at 1e-3 to 7e-5 with different optimizers, and under a fixed small budge
 decides more than any loss parameter, so a protocol that fixed it would rank the methods by how well
 1e-3 happens to suit each. Beside it, each method tunes the parameters its paper calls its own, over
 a range that holds the report's value and the values the Reality Check found good; what a method's
-paper fixes stays fixed here (named in ``fixed``). HDML (notebook 02) trains with its own generator
-step, not a (loss, miner) pair; it is not in this registry yet.
+paper fixes stays fixed here (named in ``fixed``).
+
+HDML (notebook 02) trains with its own step (generator, softmax classifier, three optimizers), not a
+(loss, miner) pair: its methods have ``hdml`` set, and ``build`` gives their ``HDMLSettings``. They
+take the same class-balanced batches as every method, cut into HDML's tuples
+(``hdml.BatchTuples``), and the same network (``hdml.split``: the backbone's own head, no extra
+batch norm). ``triplet_sum`` is HDML's triplet J without the generator, so "HDML improves triplet"
+compares like with like; N-pair's J is the registry's ``npair`` already. HDML's weight decay (part
+of its J_m in the official code) is 0 here: no method gets weight decay under this protocol.
 
 Written here rather than taken from a library: PML has every loss and miner, but no registry of
 them with their reports' settings and search spaces; Optuna has the distributions, not the spaces.
@@ -30,6 +37,7 @@ from optuna.distributions import BaseDistribution, FloatDistribution
 from pytorch_metric_learning.losses import CircleLoss, MarginLoss, TripletMarginLoss
 from pytorch_metric_learning.miners import MultiSimilarityMiner
 
+from . import hdml as H
 from .hdml import npair_J
 from .losses import SquaredHingeContrastiveLoss, YukawaLoss, batch_hard_triplet
 from .sampling import NegativeSamplingMiner
@@ -50,6 +58,7 @@ class Method:
     space: Mapping[str, BaseDistribution]
     fixed: Mapping[str, Any] = field(default_factory=dict)
     loss_lr: float | None = None
+    hdml: bool | None = None  # None: a (loss, miner) method; True / False: HDML's step with / without its generator
 
 
 def _contrastive(s, num_classes):
@@ -85,6 +94,28 @@ def _batch_hard(s, num_classes):
 def _batch_hard_soft(s, num_classes):
     miner, loss = batch_hard_triplet(soft=True)
     return loss, miner
+
+
+# HDML's own two (eq. 1's pulling α, eq. 2's balance β) are named alpha_pull and beta_balance here: the margin
+# loss's α and β are other things. HDML's official settings this protocol keeps (lib/HDML.py and FLAGS.py of the authors' code); the generator and
+# softmax learning rates are the official lr_gen and s_lr (notebook 02)
+HDML_FIXED = {"lam": 0.5, "softmax_factor": 1e4, "block": 64, "weight_decay": 0.0, "lr_gen": 1e-2, "lr_softmax": 1e-3}
+
+
+def _hdml_settings(loss, s):
+    keep = {k: v for k, v in HDML_FIXED.items() if not k.startswith("lr_")}
+    own = {
+        k: s[key] for k, key in (("alpha", "alpha_pull"), ("beta", "beta_balance"), ("l2_reg", "l2_reg")) if key in s
+    }
+    return H.HDMLSettings(loss=loss, margin=1.0, **keep, **own)
+
+
+def _hdml_triplet(s, num_classes):
+    return _hdml_settings("triplet", s)
+
+
+def _hdml_npair(s, num_classes):
+    return _hdml_settings("npair", s)
 
 
 METHODS: dict[str, Method] = {
@@ -150,6 +181,44 @@ METHODS: dict[str, Method] = {
             _batch_hard_soft,
             {},  # no hyperparameter of its own: only the learning rate is tuned
         ),
+        Method(
+            "triplet_sum",
+            "notebook 02 (HDML's official triplet J, no generator): Σ over tuples of [‖a − p‖² − ‖a − n‖² + 1]₊ on raw "
+            "embeddings; every image of the batch an anchor, the next of its class the positive, a random other class's "
+            "image the negative",
+            _hdml_triplet,
+            {},  # margin 1 as the official code: raw embeddings are free in scale, so only lr is tuned
+            {"margin": 1.0, "weight_decay": 0.0},
+            hdml=False,
+        ),
+        Method(
+            "hdml_triplet",
+            "notebook 02 (Zheng et al. 2019): HDML on triplet_sum's J: eq. 1 pulls each negative towards the anchor by "
+            "λ = e^{−α/J_avg}, a generator maps embeddings back to features, J_metric = e^{−β/J_gen}·J_m + (1 − ·)·J_syn",
+            _hdml_triplet,
+            {
+                # J is a sum over the batch's 32 tuples (≈ 10–40 after the first block): α 1 → λ ≈ 0.95, 1,000 → λ ≈ 0;
+                # official α = 90
+                "alpha_pull": FloatDistribution(1.0, 1000.0, log=True),
+                # J_gen ≈ 10⁴·0.5·CE + Σ‖y' − y‖² ≈ 3·10⁴ and up: β 10³ → e^{−β/J_gen} ≈ 0.97, 10⁶ → ≈ 0; official 10⁴
+                "beta_balance": FloatDistribution(1e3, 1e6, log=True),
+            },
+            HDML_FIXED | {"margin": 1.0},
+            hdml=True,
+        ),
+        Method(
+            "hdml_npair",
+            "notebook 02 (Zheng et al. 2019): HDML on npair's J (one pair per class of the batch, N² synthetic tuples)",
+            _hdml_npair,
+            {
+                "l2_reg": FloatDistribution(1e-4, 1e-1, log=True),  # as npair
+                # J is a mean cross-entropy (≈ ln 8 ≈ 2 at the start): α 0.1 → λ ≈ 0.95, 100 → λ ≈ 0; official α = 90
+                "alpha_pull": FloatDistribution(0.1, 100.0, log=True),
+                "beta_balance": FloatDistribution(1e3, 1e6, log=True),  # as hdml_triplet; official 10⁴
+            },
+            HDML_FIXED,
+            hdml=True,
+        ),
     )
 }
 
@@ -182,7 +251,8 @@ def search_space(name: str, tune_lr: bool = True) -> dict[str, BaseDistribution]
 
 def build(name: str, setting: Mapping[str, Any], num_classes: int):
     """(loss, miner) of ``name`` at ``setting`` (its own hyperparameters; ``lr`` is the optimizer's
-    and is ignored here). A missing or unknown hyperparameter is an error naming the space."""
+    and is ignored here), or the ``HDMLSettings`` of an HDML method. A missing or unknown
+    hyperparameter is an error naming the space."""
     m = method(name)
     own = {k: v for k, v in setting.items() if k != "lr"}
     missing, extra = sorted(set(m.space) - set(own)), sorted(set(own) - set(m.space))

@@ -5,6 +5,7 @@ and held-out images, measured on unseen classes; and the untrained / raw-pixel b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from .data import batch_loader, select_rows
 from .evaluate import CLASS_DISJOINT, RAW_PIXEL_SIZE, Protocol, embed, similarity_stats
 from .models import build_backbone as _build
 from .sampling import ClassBalancedBatchSampler
-from .train import fit, labelled_loss, single_loss_step
+from .train import Step, fit, labelled_loss, model_device, single_loss_step
 
 PROTOCOL = CLASS_DISJOINT
 
@@ -60,35 +61,73 @@ def train_and_evaluate(
     loss_lr: float | None = None,
     scoring: Protocol | None = PROTOCOL,
 ) -> dict[str, Any]:
-    """Train a fresh backbone (initialized from ``seed``) on class-balanced batches for ``iterations``.
+    """Train a fresh backbone (initialized from ``seed``) with a PML loss and miner on
+    class-balanced batches for ``iterations`` (:func:`train_step_and_evaluate`).
 
-    Every ``eval_every`` iterations: validation MAP@R, and with ``track`` the train / validation
-    loss with the miner and over all tuples on fixed batches. Loss parameters (MarginLoss's β)
-    are trained with Adam at ``loss_lr``. The test set is scored by ``scoring`` (the study's
-    protocol); ``scoring=None`` (a tuning trial): the summary holds the validation MAP@R and the
-    run's own measures only. Returns the summary row, the curve, the step losses and the model.
+    With ``track``, every ``eval_every`` iterations also the train / validation loss with the miner
+    and over all tuples on fixed batches. Loss parameters (MarginLoss's β) are trained with Adam at
+    ``loss_lr``. Returns the summary row, the curve, the step losses and the model.
+    """
+
+    def make(model):
+        loss_fn.to(model_device(model))
+        groups = [{"params": model.parameters()}]
+        loss_params = list(loss_fn.parameters())
+        if loss_params:
+            groups.append({"params": loss_params, "lr": loss_lr if loss_lr is not None else cfg.lr})
+        opt = torch.optim.Adam(groups, lr=cfg.lr)
+        step = single_loss_step(
+            model, labelled_loss(loss_fn, miner), opt, extra_models={"loss": loss_fn} if loss_params else None
+        )
+        return model, step
+
+    tracked = None
+    if track:  # fixed batches of their own generators: building them or not changes no training draw
+        train_eval = fixed_batches(data.y_train, cfg, cfg.loss_eval_batches, seed=10_000 + seed)
+        val_eval = fixed_batches(data.y_val, cfg, cfg.loss_eval_batches, seed=20_000 + seed)
+
+        def tracked(model):
+            row = {}
+            for split, (x, y, b) in {
+                "train": (data.x_train, data.y_train, train_eval),
+                "val": (data.x_val, data.y_val, val_eval),
+            }.items():
+                for k, v in batch_losses(model, loss_fn, miner, x, y, b).items():
+                    row[f"{split}_loss_{k}"] = v
+            return row
+
+    return train_step_and_evaluate(cfg, data, make, seed, iterations, desc, tracked, progress, scoring)
+
+
+def train_step_and_evaluate(
+    cfg: Config,
+    data: RetrievalData,
+    make: Callable[[torch.nn.Module], tuple[torch.nn.Module, Step]],
+    seed: int,
+    iterations: int,
+    desc: str,
+    tracked: Callable[[torch.nn.Module], dict[str, float]] | None = None,
+    progress: bool = True,
+    scoring: Protocol | None = PROTOCOL,
+) -> dict[str, Any]:
+    """Train a fresh backbone (initialized from ``seed``) on class-balanced batches (drawn from
+    ``seed``) for ``iterations``, with the engine's Step that ``make(backbone)`` returns beside the
+    model it embeds with (a loss and miner, or HDML's three optimizers: notebook 06).
+
+    Every ``eval_every`` iterations with ``tracked`` (else at the end only): validation MAP@R and
+    what ``tracked(model)`` measures. The test set is scored by ``scoring`` (the study's protocol);
+    ``scoring=None`` (a tuning trial): the summary holds the validation MAP@R and the run's own
+    measures only. Returns the summary row, the curve, the step losses and the model.
     """
     if iterations % cfg.eval_every:
         raise ValueError(f"iterations ({iterations}) must be a multiple of eval_every ({cfg.eval_every})")
     seed_everything(seed)
     device = resolve_device(cfg.device)
-    model = build_backbone(cfg, data).to(device)
-    loss_fn.to(device)
-    groups = [{"params": model.parameters()}]
-    loss_params = list(loss_fn.parameters())
-    if loss_params:
-        groups.append({"params": loss_params, "lr": loss_lr if loss_lr is not None else cfg.lr})
-    opt = torch.optim.Adam(groups, lr=cfg.lr)
+    model, step = make(build_backbone(cfg, data).to(device))
     sampler = ClassBalancedBatchSampler(
         data.y_train, cfg.classes_per_batch, cfg.samples_per_class, cfg.eval_every, seed=seed, batch_size=cfg.batch_size
     )
-    step = single_loss_step(
-        model, labelled_loss(loss_fn, miner), opt, extra_models={"loss": loss_fn} if loss_params else None
-    )
     first = fixed_batches(data.y_train, cfg, 1, seed)[0]  # = the first training batch (same seed, same stream)
-    if track:  # fixed batches of their own generators: building them or not changes no training draw
-        train_eval = fixed_batches(data.y_train, cfg, cfg.loss_eval_batches, seed=10_000 + seed)
-        val_eval = fixed_batches(data.y_val, cfg, cfg.loss_eval_batches, seed=20_000 + seed)
     curve = []
 
     def evaluate(p):
@@ -96,13 +135,8 @@ def train_and_evaluate(
             "iteration": p * cfg.eval_every,
             "val_map_at_r": PROTOCOL.map_at_r(embed(model, data.x_val), data.y_val),
         }
-        if track:
-            for split, (x, y, b) in {
-                "train": (data.x_train, data.y_train, train_eval),
-                "val": (data.x_val, data.y_val, val_eval),
-            }.items():
-                for k, v in batch_losses(model, loss_fn, miner, x, y, b).items():
-                    row[f"{split}_loss_{k}"] = v
+        if tracked is not None:
+            row |= tracked(model)
         curve.append(row)
 
     passes = iterations // cfg.eval_every
@@ -111,7 +145,7 @@ def train_and_evaluate(
         batch_loader(data.x_train, data.y_train, sampler),
         passes,
         evaluate,
-        range(1, passes + 1) if track else [passes],
+        range(1, passes + 1) if tracked is not None else [passes],
         step0_batch=(torch.as_tensor(select_rows(data.x_train, first)), torch.as_tensor(data.y_train[first])),
         step0_train_mode=False,
         desc=desc,
@@ -120,8 +154,8 @@ def train_and_evaluate(
     summary = {
         "seed": seed,
         "iterations": iterations,
-        "loss_step0": hist.step0["loss"],
-        "weight_move": hist.weight_move[passes]["model"],
+        "loss_step0": hist.step0[step.main_loss],
+        "weight_move": hist.weight_move[passes][next(iter(step.models))],
         "ms_per_iteration": hist.median_step_ms,
         "val_map_at_r": curve[-1]["val_map_at_r"],
     }

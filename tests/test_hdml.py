@@ -242,3 +242,93 @@ def test_settings_refuse_impossible_values():
         H.HDMLSettings(lam=2)
     with pytest.raises(ValueError, match="alpha must be > 0"):
         H.HDMLSettings(alpha=0)
+
+
+def test_split_is_the_same_network_and_weights():
+    from dml_utils.models import SmallConvNet
+
+    torch.manual_seed(0)
+    net = SmallConvNet(8, image_size=12)
+    x = torch.randn(5, 12, 12)
+    before = net(x)
+    split = H.split(net, (12, 12))
+    assert torch.equal(split(x), before) and split.fc is net.head and isinstance(split.bn, torch.nn.Identity)
+    with pytest.raises(TypeError, match="cannot split Linear"):
+        H.split(torch.nn.Linear(3, 2), (3,))
+
+
+def test_batch_tuples_cut_a_class_balanced_batch_into_hdml_layouts():
+    labels = torch.tensor([5, 5, 5, 2, 2, 2, 9, 9, 9])
+    a, p = H.BatchTuples("npair", 0)(labels).chunk(2)
+    assert a.tolist() == [3, 0, 6] and p.tolist() == [4, 1, 7]  # first and second image of each class, ascending
+    rows = H.BatchTuples("triplet", 0)(labels)
+    a, p, n = rows.chunk(3)
+    assert sorted(a.tolist()) == list(range(9))  # every image once an anchor
+    assert (labels[a] == labels[p]).all() and (a != p).all() and (labels[a] != labels[n]).all()
+    again = H.BatchTuples("triplet", 0)(labels)
+    assert torch.equal(rows, again)  # the same seed, the same negatives
+    negatives = {tuple(H.BatchTuples("triplet", s)(labels)[18:].tolist()) for s in range(5)}
+    assert len(negatives) > 1  # other seeds, other negatives
+
+
+def test_batch_tuples_that_cannot_be_formed_say_why():
+    with pytest.raises(ValueError, match="need >= 2 classes with >= 2 images each.*samples_per_class >= 2"):
+        H.BatchTuples("npair", 0)(torch.tensor([0, 0, 1]))
+    with pytest.raises(ValueError, match="need >= 2 classes"):
+        H.BatchTuples("triplet", 0)(torch.tensor([4, 4, 4]))
+    with pytest.raises(ValueError, match="unknown loss 'lifted'"):
+        H.BatchTuples("lifted", 0)
+
+
+@pytest.mark.parametrize("loss", H.LOSSES)
+def test_losses_on_rows_equal_losses_on_the_batch_cut_into_tuples(loss):
+    from dml_utils.models import SmallConvNet
+
+    torch.manual_seed(0)
+    net = H.split(SmallConvNet(8, image_size=12), (12, 12)).double()
+    parts = H.HDML(net, range(3), H.HDMLSettings(loss=loss, weight_decay=0.0)).double()
+    parts.j_avg.value = parts.j_gen.value = 50.0  # eq. 1 and eq. 2 at work
+    x = torch.randn(9, 12, 12, dtype=torch.float64)
+    labels = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    rows = H.BatchTuples(loss, 0)(labels)
+    parts.eval()  # the generator's batch norm on running statistics: the two calls see the same rows anyway
+    by_rows = parts.losses(net, (x, labels), rows)
+    by_batch = parts.losses(net, (x[rows], labels[rows]))
+    for k in ("J_metric", "J_gen", "J_cls", "J_syn"):
+        assert torch.allclose(by_rows[k], by_batch[k]), k
+    plain = H.plain_losses(parts, net, (x, labels), rows)["J_m"]
+    assert torch.allclose(plain, H.plain_losses(parts, net, (x[rows], labels[rows]))["J_m"])
+
+
+def test_repeated_rows_give_the_same_gradients_run_after_run():
+    """A triplet layout repeats images; y[rows]'s backward accumulates them in a nondeterministic
+    order on CPU (measured: 2 different gradients in 20 passes), index_select's does not."""
+    from dml_utils.models import SmallConvNet
+
+    torch.manual_seed(0)
+    net = H.split(SmallConvNet(8, image_size=12), (12, 12))
+    parts = H.HDML(net, range(4), H.HDMLSettings(loss="triplet", weight_decay=0.0))
+    parts.j_avg.value = parts.j_gen.value = 50.0
+    x, labels = torch.randn(16, 12, 12), torch.arange(4).repeat_interleave(4)
+    rows = H.BatchTuples("triplet", 0)(labels)
+    seen = set()
+    for _ in range(10):
+        net.zero_grad()
+        parts.losses(net, (x, labels), rows)["J_metric"].backward()
+        seen.add(b"".join(p.grad.numpy().tobytes() for p in net.parameters()))
+    assert len(seen) == 1
+
+
+def test_npair_rows_are_the_pairs_pml_takes_from_the_same_batch():
+    """06 compares HDML + N-pair with the registry's N-pair (PML's NPairsLoss on the whole P × K
+    batch): without the embedding penalty both give the same J on the same batch."""
+    g = torch.Generator().manual_seed(0)
+    labels = torch.tensor([3, 1, 3, 7, 1, 7, 3, 1, 7, 3, 1, 7])
+    emb = torch.randn(12, 6, generator=g, dtype=torch.float64)
+    whole = H.npair_J(l2_reg=0.0)(emb, labels)
+    rows = H.BatchTuples("npair", 0)(labels)
+    n = len(rows) // 2
+    r = torch.arange(n)
+    empty = r[:0]
+    cut = H.npair_J(l2_reg=0.0)(emb[rows], labels[rows], (r, r + n, empty, empty))
+    assert torch.allclose(whole, cut)

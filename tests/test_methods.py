@@ -20,6 +20,9 @@ REPORTED = {
     "npair": {"l2_reg": 3e-3},
     "batch_hard": {"margin": 0.2},
     "batch_hard_soft": {},
+    "triplet_sum": {},
+    "hdml_triplet": {"alpha_pull": 90.0, "beta_balance": 1e4},  # the official FLAGS (Cars196)
+    "hdml_npair": {"l2_reg": 3e-3, "alpha_pull": 90.0, "beta_balance": 1e4},
 }
 
 
@@ -44,6 +47,8 @@ def test_every_method_gives_a_finite_loss_with_gradients_across_its_space(name, 
     for key, dist in METHODS[name].space.items():
         if corner != "reported":
             setting[key] = dist.low if corner == "low" else dist.high
+    if METHODS[name].hdml is not None:
+        return _hdml_losses_are_finite_with_gradients(name, setting)
     loss_fn, miner = build(name, setting, num_classes=4)
     loss_fn = loss_fn.double()
     emb, labels = _batch()
@@ -52,6 +57,37 @@ def test_every_method_gives_a_finite_loss_with_gradients_across_its_space(name, 
     assert math.isfinite(value) and value >= 0
     loss.backward()
     assert torch.isfinite(emb.grad).all() and emb.grad.abs().sum() > 0, f"{name} at {setting}: no gradient"
+
+
+def _hdml_losses_are_finite_with_gradients(name, setting):
+    """An HDML method's every loss on a class-balanced batch, after its block means have left their
+    initial 10⁶ (so eq. 1 and eq. 2 act), on the small ConvNet split at its own head."""
+    from dml_utils import hdml as H
+    from dml_utils.models import SmallConvNet
+
+    torch.manual_seed(0)
+    net = H.split(SmallConvNet(16, image_size=12), (12, 12))
+    settings = build(name, setting, num_classes=4)
+    parts = H.HDML(net, range(4), settings)
+    parts.j_avg.value, parts.j_gen.value = 5.0, 3e4  # as after the first block
+    x = torch.randn(16, 12, 12, generator=torch.Generator().manual_seed(1))
+    labels = torch.arange(4).repeat_interleave(4)
+    rows = H.BatchTuples(settings.loss, 0)(labels)
+    out = parts.losses(net, (x, labels), rows) if METHODS[name].hdml else H.plain_losses(parts, net, (x, labels), rows)
+    main = out["J_metric"] if METHODS[name].hdml else out["J_m"]
+    assert all(math.isfinite(float(v.detach())) for v in out.values()), out
+    main.backward()
+    grads = [p.grad for p in net.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads) and sum(g.abs().sum() for g in grads) > 0
+
+
+def test_hdml_methods_fix_weight_decay_at_zero_and_keep_the_official_rest():
+    for name in ("triplet_sum", "hdml_triplet", "hdml_npair"):
+        s = build(name, {**REPORTED[name], "lr": 1e-3}, num_classes=4)
+        assert (s.weight_decay, s.lam, s.softmax_factor, s.block, s.margin) == (0.0, 0.5, 1e4, 64, 1.0), name
+        assert name == "triplet_sum" or (s.alpha, s.beta) == (90.0, 1e4)
+    assert build("hdml_npair", REPORTED["hdml_npair"], 4).loss == "npair"
+    assert (METHODS["triplet_sum"].hdml, METHODS["hdml_triplet"].hdml, METHODS["npair"].hdml) == (False, True, None)
 
 
 def test_an_unknown_method_is_named_with_the_known_ones():

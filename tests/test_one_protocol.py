@@ -91,6 +91,44 @@ def test_a_run_that_diverges_is_a_row_not_a_crash(monkeypatch):
     assert row == {"method": "triplet", "seed": 3, "iterations": 10, "diverged": "step 3: loss 'loss' is nan. kept ..."}
 
 
+@pytest.mark.trains  # by name only (plan.train_method): the training call is replaced by one that raises
+@pytest.mark.parametrize(
+    ("name", "setting", "updates"),
+    [
+        (
+            "hdml_npair",
+            {"lr": 2e-3, "l2_reg": 3e-3, "alpha_pull": 90.0, "beta_balance": 1e4},
+            ["J_metric", "J_gen", "J_cls"],
+        ),
+        ("hdml_triplet", {"lr": 2e-3, "alpha_pull": 90.0, "beta_balance": 1e4}, ["J_metric", "J_gen", "J_cls"]),
+        ("triplet_sum", {"lr": 2e-3}, ["J_m"]),
+    ],
+)
+def test_hdml_methods_train_by_hdml_step_on_the_network_every_method_gets(monkeypatch, name, setting, updates):
+    import torch
+
+    from dml_utils.models import SmallConvNet
+
+    cfg = studies.config(NB, "smoke")
+    data = type("D", (), {"y_train": np.repeat(np.arange(5), 4), "x_train": np.zeros((20, 12, 12), np.float32)})()
+    seen = {}
+
+    def capture(run_cfg, data_, make, seed, iterations, desc, tracked=None, progress=True, scoring=None):
+        torch.manual_seed(0)
+        backbone = SmallConvNet(cfg.embedding_size, image_size=12)
+        x = torch.randn(3, 12, 12)
+        before = backbone(x)
+        net, step = make(backbone)
+        seen.update(same=torch.equal(net(x), before), updates=[u.loss for u in step.updates], lr=run_cfg.lr)
+        seen["metric_lr"] = step.updates[0].optimizer.param_groups[0]["lr"]
+        raise NonFiniteLossError("step 7: loss 'J_metric' is nan.\nmore")
+
+    monkeypatch.setattr(plan, "train_step_and_evaluate", capture)
+    row = plan.train_method(cfg, data, name, setting, seed=1, iterations=10, desc="x")
+    assert seen == {"same": True, "updates": updates, "lr": 2e-3, "metric_lr": 2e-3}
+    assert row == {"method": name, "seed": 1, "iterations": 10, "diverged": "step 7: loss 'J_metric' is nan."}
+
+
 def test_a_trial_whose_fold_diverged_cannot_be_the_best(monkeypatch):
     cfg = studies.config(NB, "smoke", methods=["batch_hard_soft"], trials=4, per_round=2)
 

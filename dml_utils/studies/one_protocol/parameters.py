@@ -64,7 +64,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     "full": {
         # the Reality Check's design at this scale: 4 folds, 50 trials per method, 10 final seeds, runs of 1,000
-        # and 3,000 iterations (≈11 h here: run it through the executor on a bigger machine or a cluster)
+        # and 3,000 iterations (about a day here for 11 methods: run it through the executor on a bigger machine or a cluster)
         "seeds": list(range(10)),
         "folds": 4,
         "trials": 50,

@@ -3,10 +3,10 @@ folds' classes and scored on one fold's) and the finals (one method at its best 
 every training class, scored on the unseen classes), as specs and the tasks that carry one out.
 
 A run's cache key holds the source of this module and what it imports (dml_utils.runs,
-dml_utils.methods, dml_utils.tuning, dml_utils.retrieval_run), not the study's analysis: editing a
-claim or a table in ``study`` retrains nothing. Every method is trained by the same function
-(``train_and_evaluate``): the same backbone, P × K batches, Adam, iterations and evaluation; only
-the (loss, miner) pair and the setting differ.
+dml_utils.methods, dml_utils.hdml, dml_utils.tuning, dml_utils.retrieval_run), not the study's
+analysis: editing a claim or a table in ``study`` retrains nothing. Every method is trained by the same function
+(``train_step_and_evaluate``): the same backbone, P × K batches, Adam, iterations and evaluation;
+only the (loss, miner) pair and the setting differ, or HDML's step replaces the pair.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from dml_utils import hdml as H
 from dml_utils.class_disjoint import RetrievalData
 from dml_utils.config import Config
 from dml_utils.evaluate import ONE_PROTOCOL
-from dml_utils.methods import build, method
-from dml_utils.retrieval_run import train_and_evaluate
+from dml_utils.methods import HDML_FIXED, build, method
+from dml_utils.retrieval_run import train_and_evaluate, train_step_and_evaluate
 from dml_utils.runs import RunSpec
 from dml_utils.train import NonFiniteLossError
 from dml_utils.tuning import class_folds, fold_data
@@ -50,24 +51,48 @@ def train_method(
     whose loss or gradient turns NaN or infinite ends as *diverged*: its scores are NaN (a trial the
     sampler learns nothing from), not an error that stops the plan."""
     run_cfg = replace(cfg, values={**cfg.values, "lr": float(setting.get("lr", cfg.lr))})
-    loss, miner = build(name, setting, num_classes=int(data.y_train.max()) + 1)
+    m, scoring = method(name), ONE_PROTOCOL if score else None
+    built = build(name, setting, num_classes=int(data.y_train.max()) + 1)
     try:
-        r = train_and_evaluate(
-            run_cfg,
-            data,
-            loss,
-            miner,
-            seed,
-            iterations,
-            desc=desc,
-            track=False,
-            progress=False,
-            loss_lr=method(name).loss_lr,
-            scoring=ONE_PROTOCOL if score else None,
-        )
+        if m.hdml is None:
+            loss, miner = built
+            r = train_and_evaluate(
+                run_cfg,
+                data,
+                loss,
+                miner,
+                seed,
+                iterations,
+                desc,
+                track=False,
+                progress=False,
+                loss_lr=m.loss_lr,
+                scoring=scoring,
+            )
+        else:
+            make = hdml_maker(run_cfg, data, built, m.hdml, seed)
+            r = train_step_and_evaluate(run_cfg, data, make, seed, iterations, desc, progress=False, scoring=scoring)
+            if m.hdml:  # what HDML did at the end: eq. 1's λ (1: no pulling) and eq. 2's weight of J_m (1: no J_syn)
+                r["summary"] |= {"final_hardness": make.parts.hardness, "final_balance": make.parts.balance}
     except NonFiniteLossError as err:
         return {"method": name, "seed": seed, "iterations": iterations, "diverged": str(err).splitlines()[0]}
     return {"method": name, **r["summary"], "diverged": ""}
+
+
+def hdml_maker(cfg: Config, data: RetrievalData, settings: H.HDMLSettings, apply: bool, seed: int):
+    """``make(backbone)`` for ``train_step_and_evaluate``: the backbone split at its own head
+    (``hdml.split``: the network and initial weights every method gets), HDML's generator and softmax
+    classifier over the training classes, and its step on the class-balanced batches cut into tuples
+    (``hdml.BatchTuples``, the seed's own negatives); Adam at ``cfg.lr`` for the net, the official
+    rates for the generator and the classifier. ``make.parts``: the HDML parts of the last call."""
+
+    def make(backbone):
+        net = H.split(backbone, data.x_train.shape[1:])
+        parts = make.parts = H.HDML(net, np.unique(data.y_train), settings).to(next(backbone.parameters()).device)
+        lrs = H.LearningRates(cfg.lr, HDML_FIXED["lr_gen"], HDML_FIXED["lr_softmax"])
+        return net, H.hdml_step(net, parts, lrs, apply=apply, layout=H.BatchTuples(settings.loss, seed))
+
+    return make
 
 
 def trial_plan(cfg: Config, name: str, settings: list[Mapping[str, Any]]) -> list[RunSpec]:

@@ -221,6 +221,24 @@ RANKINGS = (
         "margin loss beats contrastive loss (distance-weighted sampling; MAP@R on unseen classes)",
     ),
     (
+        "HDML improves N-pair",
+        "hdml_npair",
+        "npair",
+        "HDML paper (Zheng et al. 2019), the method of notebook 02's report (which could not run it): N-pair + HDML "
+        "ahead of N-pair",
+        "02_hdml_triplet_vs_npair",
+        "[patches of real photos: 400 unseen classes] HDML improves N-pair on Recall@1",
+    ),
+    (
+        "HDML improves triplet",
+        "hdml_triplet",
+        "triplet_sum",
+        "HDML paper (Zheng et al. 2019), the method of notebook 02's report (which could not run it): triplet + HDML "
+        "ahead of triplet",
+        "02_hdml_triplet_vs_npair",
+        "[patches of real photos: 400 unseen classes] HDML improves triplet on Recall@1",
+    ),
+    (
         "batch-hard triplet: the soft margin beats the hard margin",
         "batch_hard_soft",
         "batch_hard",
