@@ -12,7 +12,7 @@ PY       := $(VENV)/bin/python
 NOTEBOOKS = $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL     = --nbval-lax --nbval-sanitize-with tests/regression/sanitize.cfg --nbval-cell-timeout 900
 
-.PHONY: env reproduce test lint unit train-tests regression baselines references lab lab-test bench clean
+.PHONY: env reproduce checks test lint unit train-tests regression baselines references lab lab-test bench clean
 
 env: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/setup_env.sh
@@ -22,6 +22,10 @@ $(VENV)/.installed: pyproject.toml scripts/setup_env.sh
 # DML_EXECUTOR=dask:tcp://HOST:PORT or slurm:PARTITION sends them further (dml_utils/executors.py)
 reproduce: env
 	$(PY) scripts/run_notebooks.py --profile default $(if $(JOBS),--jobs $(JOBS)) $(NOTEBOOKS)
+
+# make checks: the second checks (notebook 06 on Fashion-MNIST), kept in results/checks/ and read by make reproduce
+checks: env
+	$(PY) scripts/run_notebooks.py --check fashion-mnist notebooks/06_one_protocol.ipynb
 
 test: env lint
 	$(VENV)/bin/pytest $(NBVAL) -m "not ci_stage" tests

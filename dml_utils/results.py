@@ -506,6 +506,7 @@ def beats_baselines_claim(claim: str, trained: dict[str, Any], untrained, raw: f
 
 # ---------------------------------------------------------------- the full profile's verdicts beside
 FULL_RESULTS = Path("results") / "full"  # kept by scripts/run_notebooks.py --profile full
+CHECK_RESULTS = Path("results") / "checks"  # kept by scripts/run_notebooks.py --check NAME
 
 
 def full_profile_results(cfg: Config, plan_module: str, cost: str = "") -> tuple[dict[str, Any] | None, str]:
@@ -513,10 +514,28 @@ def full_profile_results(cfg: Config, plan_module: str, cost: str = "") -> tuple
     when it was a complete run of this notebook at the committed seeds, made by the code its runs
     execute now (``plan_code``: ``runs.code_digest(plan_module)``, which the study's schema records);
     else None. The second value says which file it is, or why none is used and how to make one."""
-    from .runs import code_digest
-
     rel = FULL_RESULTS / f"{cfg.notebook}.json"
     make = f"make it with `python scripts/run_notebooks.py --profile full notebooks/{cfg.notebook}.ipynb`{cost}"
+    return _kept_results(cfg, plan_module, rel, make, "full", {}, "full profile")
+
+
+def check_results(
+    cfg: Config, plan_module: str, check: str, overrides: dict[str, Any], cost: str = ""
+) -> tuple[dict[str, Any] | None, str]:
+    """The results JSON of the notebook's second check ``check`` (results/checks/<notebook>.<check>.json,
+    kept by ``scripts/run_notebooks.py --check``): the default profile with ``overrides`` (the
+    study's ``CHECKS[check]``), at the committed seeds, made by the code its runs execute now; else
+    None, with why and how to make one (as :func:`full_profile_results`)."""
+    rel = CHECK_RESULTS / f"{cfg.notebook}.{check}.json"
+    make = f"make it with `python scripts/run_notebooks.py --check {check} notebooks/{cfg.notebook}.ipynb`{cost}"
+    return _kept_results(cfg, plan_module, rel, make, "default", overrides, f"the {check} check")
+
+
+def _kept_results(cfg, plan_module, rel: Path, make: str, profile: str, overrides: dict[str, Any], what: str):
+    """A results JSON another run kept at ``rel``, when it is a run of this notebook at ``profile``
+    with ``overrides`` and the committed seeds, made by the code ``plan_module``'s runs execute now."""
+    from .runs import code_digest
+
     path = cfg.root / rel
     if not path.exists():
         return None, f"no {rel}: {make}"
@@ -524,19 +543,23 @@ def full_profile_results(cfg: Config, plan_module: str, cost: str = "") -> tuple
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         return None, f"{rel} cannot be read ({type(err).__name__}: {err}); {make}"
-    if doc.get("notebook") != cfg.notebook or doc.get("profile") != "full" or doc.get("seed_offset"):
+    if doc.get("notebook") != cfg.notebook or doc.get("profile") != profile or doc.get("seed_offset"):
         return None, (
-            f"{rel} is not a run of {cfg.notebook} at the full profile and the committed seeds "
+            f"{rel} is not a run of {cfg.notebook} at the {profile} profile and the committed seeds "
             f"(notebook {doc.get('notebook')!r}, profile {doc.get('profile')!r}, seed offset {doc.get('seed_offset')!r}); "
             + make
         )
+    ran = doc.get("config", {})
+    other = {k: ran.get(k) for k, v in overrides.items() if ran.get(k) != v}
+    if other:
+        return None, f"{rel} ran with {other}, not {what}'s {overrides}; {make}"
     now = code_digest(plan_module)
     if doc.get("plan_code") != now:
         return None, (
             f"{rel} was made by other code than this checkout's runs execute (code digest of {plan_module}: "
             f"{doc.get('plan_code')} there, {now} here), so its numbers may not be this code's; {make}"
         )
-    return doc, f"{rel} (full profile, written {doc.get('written_at')}, commit {doc.get('git_commit')})"
+    return doc, f"{rel} ({what}, written {doc.get('written_at')}, commit {doc.get('git_commit')})"
 
 
 def verdicts_beside(here, there: list[dict[str, Any]], select=lambda claim: True):

@@ -52,6 +52,10 @@ def section(root: Path = ROOT) -> str:
         if other:
             header.append(f"verdict with {other['setting']}")
             other_verdicts = {c["claim"]: c["verdict"] for c in other["claims"]}
+        check = doc.get("second_check") or {}
+        check_verdicts = {r["claim"]: r["verdict_other"] for r in check.get("verdicts") or []}
+        if check_verdicts:  # notebook 06: the same protocol on a second dataset (results/checks/)
+            header.append(f"verdict on {check['name']} (second check)")
         out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for c in doc["claims"]:
             row = [c["claim"], c["reported"], c["ours"], f"**{c['verdict']}**"]
@@ -61,6 +65,8 @@ def section(root: Path = ROOT) -> str:
                 total += 1
                 moved += theirs != c["verdict"]
                 flipped += {theirs, c["verdict"]} == {"reproduced", "not reproduced"}
+            if check_verdicts:
+                row.append(check_verdicts.get(c["claim"], "—"))
             out.append("| " + " | ".join(_cell(x) for x in row) + " |")
     if total:
         out += [

@@ -37,6 +37,12 @@ figures stay under build/full/). A notebook at the default profile can then set 
 beside the full design's, where that file was made by the code its plan runs now
 (dml_utils.results.full_profile_results).
 
+A second check: `--check NAME` runs a notebook at the default profile with the values its study
+names for that check (``CHECKS`` in its parameters module: notebook 06's Fashion-MNIST check) and,
+when the whole notebook ran, keeps its results JSON in results/checks/<notebook>.<NAME>.json (its
+notebook and figures stay under build/check-<NAME>/); the notebook at its default profile reads it
+beside its own verdicts (dml_utils.results.check_results).
+
 Any other run (another profile, any -p parameter, a seed shift DML_SEED_OFFSET) writes under build/<profile>/ and never
 touches a committed file; so does a run that fails, whose partial notebook is kept in
 build/failed/.
@@ -181,17 +187,39 @@ def publish(stage: Path, root: Path, notebook: str) -> list[str]:
 def keep_full_results(root: Path, notebook: str) -> str:
     """Copy a complete full-profile run's results JSON (build/full/results/) into results/full/,
     atomically; a file with the same bytes is left alone. Returns what it did."""
-    src = root / "build" / "full" / "results" / f"{notebook}.json"
+    return _keep(
+        root / "build" / "full" / "results" / f"{notebook}.json", root, "full", f"{notebook}.json", "full profile"
+    )
+
+
+def keep_check_results(root: Path, notebook: str, check: str) -> str:
+    """Copy a complete second check's results JSON (build/check-<check>/results/) into
+    results/checks/<notebook>.<check>.json, as :func:`keep_full_results`."""
+    src = root / "build" / f"check-{check}" / "results" / f"{notebook}.json"
+    return _keep(src, root, "checks", f"{notebook}.{check}.json", f"{check} check")
+
+
+def _keep(src: Path, root: Path, folder: str, name: str, what: str) -> str:
     if not src.exists():
-        return f"no {_rel(src, root)}: this notebook writes no results file at the full profile; nothing kept"
-    dest = root / "results" / "full" / src.name
+        return f"no {_rel(src, root)}: this notebook writes no results file there; nothing kept"
+    dest = root / "results" / folder / name
     if dest.exists() and dest.read_bytes() == src.read_bytes():
-        return f"results/full/{src.name} unchanged"
+        return f"results/{folder}/{name} unchanged"
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".tmp")
     shutil.copyfile(src, tmp)
     os.replace(tmp, dest)
-    return f"kept results/full/{src.name} (the full profile's numbers, read by the notebook at its default profile)"
+    return f"kept results/{folder}/{name} (the {what}'s numbers, read by the notebook at its default profile)"
+
+
+def check_values(notebook: str, check: str) -> dict:
+    """The values a study names for its second check ``check`` (its parameters module's CHECKS)."""
+    from dml_utils.studies import STUDIES
+
+    checks = getattr(STUDIES[notebook].parameters, "CHECKS", {}) if notebook in STUDIES else {}
+    if check not in checks:
+        raise ValueError(f"{notebook} has no check {check!r}; its checks: {sorted(checks) or 'none'}")
+    return dict(checks[check])
 
 
 def main(argv=None, root: Path = ROOT) -> int:
@@ -215,6 +243,12 @@ def main(argv=None, root: Path = ROOT) -> int:
         "--no-cache",
         action="store_true",
         help=f"train every run and store nothing (default: the run cache in ${CACHE_ENV}, else build/cache/runs)",
+    )
+    ap.add_argument(
+        "--check",
+        metavar="NAME",
+        help="a study's second check (its CHECKS): the default profile with the check's values; its results JSON "
+        "is kept in results/checks/",
     )
     where = ap.add_mutually_exclusive_group()
     where.add_argument("--jobs", type=int, metavar="N", help="run each plan's runs on a local pool of N workers")
@@ -257,6 +291,13 @@ def main(argv=None, root: Path = ROOT) -> int:
         ap.error(f"{SEED_OFFSET_ENV}={shift}: baselines are made at the committed seeds; unset it")
     publishing = args.profile == "default" and len(params) == 1 and not args.baseline and shift in ("", "0")
     keep_full = args.profile == "full" and len(params) == 1 and not args.baseline and shift in ("", "0")
+    if args.check is not None:
+        if args.profile != "default" or len(params) > 1 or args.baseline or shift not in ("", "0"):
+            ap.error(
+                "--check runs the default profile with the check's own values at the committed seeds: "
+                "drop --profile, -p, --baseline and DML_SEED_OFFSET"
+            )
+        publishing = False
     if shift not in ("", "0"):
         print(
             f"note: {SEED_OFFSET_ENV}={shift} moves every run seed; this run writes under build/ and publishes nothing"
@@ -294,7 +335,18 @@ def main(argv=None, root: Path = ROOT) -> int:
             failed.append(nb.name)
             continue
         try:
-            ok = run_one(nb, stage, root, args.profile, params, publishing, args.baseline)
+            if args.check is not None:
+                try:
+                    values = check_values(nb.stem, args.check)
+                except ValueError as err:
+                    print(f"error: {err}", file=sys.stderr)
+                    failed.append(nb.name)
+                    continue
+                ok = run_one(nb, stage, root, args.profile, params | values, False, False, check=args.check)
+                if ok:
+                    print(f"  {keep_check_results(root, nb.stem, args.check)}", flush=True)
+            else:
+                ok = run_one(nb, stage, root, args.profile, params, publishing, args.baseline)
             if ok and keep_full:
                 print(f"  {keep_full_results(root, nb.stem)}", flush=True)
         except KeyboardInterrupt:
@@ -370,16 +422,30 @@ def keep_partial(out: Path, root: Path, name: str) -> Path | None:
     return keep
 
 
-def run_one(nb: Path, stage: Path, root: Path, profile: str, params: dict, publishing: bool, baseline: bool) -> bool:
+def run_one(
+    nb: Path,
+    stage: Path,
+    root: Path,
+    profile: str,
+    params: dict,
+    publishing: bool,
+    baseline: bool,
+    check: str | None = None,
+) -> bool:
     """Run one notebook into ``stage`` and put it where it belongs (publishing: figures/, results/
-    and the committed notebook). False when it failed, reported here, its partial run kept in
-    build/failed/."""
+    and the committed notebook; a ``check``: build/check-<check>/). False when it failed, reported
+    here, its partial run kept in build/failed/."""
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     committed = nbformat.read(nb, as_version=4)  # as it was before this run
     if publishing:
         os.environ[OUTPUT_ENV] = str(stage)
         target = nb
+    elif check is not None:
+        out_dir = root / "build" / f"check-{check}"
+        (out_dir / "results" / f"{nb.stem}.json").unlink(missing_ok=True)  # kept only if this run writes it
+        os.environ[OUTPUT_ENV] = str(out_dir)
+        target = out_dir / "notebooks" / nb.name
     else:
         os.environ.pop(OUTPUT_ENV, None)
         target = (

@@ -30,6 +30,32 @@ NB = "06_one_protocol"
         ({"batch_size": 30}, r"batch_size 30 != classes_per_batch 8 × samples_per_class 4"),
         ({"samples_per_class": 15, "batch_size": 120}, "samples_per_class 15 > 14"),
         ({"patch_per_sequence": 1}, "patch_per_sequence must be >= 2"),
+        ({"image_size": 64}, r"image_size=64 applies to \['cub200', 'cars196', 'sop'\] only"),
+        ({"dataset": "mnist"}, "unknown dataset 'mnist'"),
+        (  # Fashion-MNIST's 6 training classes in 2 folds: 3 to train on, so P = 8 cannot be; the fix is named
+            {"dataset": "fashion-mnist"},
+            r"leave a fold 3 classes to train on.*set classes_per_batch=3, samples_per_class=10, batch_size=30",
+        ),
+        (
+            {
+                "dataset": "fashion-mnist",
+                "train_classes": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+                "classes_per_batch": 2,
+                "samples_per_class": 16,
+                "batch_size": 32,
+            },
+            "leaving >= 2 unseen",
+        ),
+        (
+            {
+                "dataset": "fashion-mnist",
+                "classes_per_batch": 3,
+                "samples_per_class": 10,
+                "batch_size": 30,
+                "val_per_class": 5,
+            },
+            "val_per_class 5 < samples_per_class 10",
+        ),
         ({"no_such_knob": 3}, "no_such_knob"),
     ],
 )
@@ -38,20 +64,75 @@ def test_bad_parameters_name_the_value_and_the_fix(over, match):
         studies.config(NB, "smoke", **over)
 
 
-def test_a_profile_06_does_not_have_yet_says_which_it_has():
-    with pytest.raises(
-        ConfigError, match=r"06_one_protocol has no 'paper' profile yet; use one of \['smoke', 'default', 'full'\]"
-    ):
-        studies.config(NB, "paper")
+def test_a_profile_a_notebook_lacks_says_which_it_has():
+    from types import SimpleNamespace
+
+    from dml_utils.config import config
+
+    lacking = SimpleNamespace(NOTEBOOK="99_x", PROFILES={"common": {}, "smoke": {}, "default": {}})
+    with pytest.raises(ConfigError, match=r"99_x has no 'paper' profile yet; use one of \['smoke', 'default'\]"):
+        config(lacking, "paper")
 
 
 def test_every_profile_is_valid_and_tunes_every_method_with_one_budget():
-    for profile in ("smoke", "default", "full"):
+    for profile in ("smoke", "default", "full", "paper"):
         cfg = studies.config(NB, profile)
         assert cfg.methods == list(METHODS) and cfg.trials >= 1 and cfg.folds >= 2
         assert cfg.classes_per_batch * cfg.samples_per_class == cfg.batch_size
     full = studies.config(NB, "full")
     assert (full.folds, full.trials, len(full.seeds)) == (4, 50, 10)  # the Reality Check's design
+    paper = studies.config(NB, "paper")
+    assert (paper.folds, paper.trials, len(paper.seeds), paper.batch_size, paper.embedding_size) == (4, 50, 10, 32, 128)
+    assert (paper.dataset, paper.backbone, paper.image_size, paper.train_classes) == ("cars196", "resnet18", 224, None)
+
+
+def test_fashion_mnist_second_check_prepares_six_training_classes_in_two_folds(fashion_fixture):
+    cfg = studies.config(
+        NB,
+        "smoke",
+        dataset="fashion-mnist",
+        data_root=str(fashion_fixture),
+        classes_per_batch=3,
+        samples_per_class=10,
+        batch_size=30,
+        n_max=30,
+        val_per_class=10,
+        test_per_class=15,
+    )
+    data = study.prepare(cfg)
+    assert sorted(np.unique(data.y_train)) == [0, 1, 2, 3, 5, 7] and sorted(np.unique(data.y_test)) == [4, 6, 8, 9]
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (6 * 30, 6 * 10, 4 * 15)
+    folds = plan.folds(cfg, data)
+    assert [len(f) for f in folds] == [3, 3] and sorted(np.concatenate(folds)) == [0, 1, 2, 3, 5, 7]
+
+
+@pytest.mark.trains
+def test_paper_profile_starts_on_a_cars196_tree(tmp_path):
+    """The `paper` profile (Cars196 halves, ResNet18, P 8 × K 4, 4 class folds) on a fixture tree in
+    the published layout: data and folds, then one trial of two iterations on RGB images."""
+    from test_image_folders import make_cars
+
+    make_cars(tmp_path / "cars", per_class=10)
+
+    def paper(**over):
+        return studies.config(NB, "paper", root=tmp_path, data_root=str(tmp_path / "cars"), image_size=32, **over)
+
+    cfg = paper(trial_iterations=2, iterations=2, eval_every=2, seeds=[0])
+    data = study.prepare(cfg)
+    p = data.provenance
+    assert p["class_disjoint"] and len(p["train_classes"]) == 98 and len(p["unseen_classes"]) == 98
+    assert data.x_train.shape == (98 * 5, 3, 32, 32) and data.x_val.shape == (98 * 5, 3, 32, 32)
+    assert not set(data.y_test) & set(data.y_train)
+    folds = plan.folds(cfg, data)
+    assert len(folds) == 4 and all(len(f) >= 24 for f in folds)
+    # the image folders' classes are known only once read: prepare refuses folds that cannot hold P classes
+    wide = paper(folds=2, classes_per_batch=60, samples_per_class=2, batch_size=120, val_per_class=2)
+    with pytest.raises(ConfigError, match=r"cars196: fold \d holds out 49 of 98 classes.*>= 60 to train on"):
+        study.prepare(wide)
+    spec = plan.trial_plan(cfg, "triplet", [{"lr": 1e-3, "margin": 0.1}])[0]
+    with pytest.warns(UserWarning, match="RANDOM initialization"):
+        r = plan.trial_run(cfg, data, spec)
+    assert r["diverged"] == "" and 0 <= r["val_map_at_r"] <= 1
 
 
 def test_a_fold_without_enough_classes_is_refused_before_any_run():
@@ -223,3 +304,39 @@ def test_every_ranking_names_methods_of_the_registry_and_a_claim_of_its_notebook
         if start is not None:  # the committed results of that notebook hold exactly one such row
             verdict = study.own_verdict(root, notebook, start)
             assert verdict.endswith(f"(notebook {notebook[:2]})"), (claim, verdict)
+
+
+def test_the_fashion_mnist_check_is_read_beside_the_patches_verdicts(tmp_path):
+    from dml_utils.runs import code_digest
+    from dml_utils.studies.one_protocol.parameters import CHECKS
+
+    check = studies.config(NB, "default", root=tmp_path, **CHECKS["fashion-mnist"])  # the check's values are valid
+    assert check.dataset == "fashion-mnist" and check.classes_per_batch * check.samples_per_class == check.batch_size
+    cfg = studies.config(NB, "default", root=tmp_path)
+    here = pd.DataFrame([{"claim": "A beats B", "ours": "x", "verdict": "inconclusive", "reported": "", "why": ""}])
+    beside, why = study.second_check(cfg, here)
+    assert beside is None and "--check fashion-mnist" in why
+    doc = {
+        "notebook": NB,
+        "profile": "default",
+        "seed_offset": 0,
+        "plan_code": code_digest(plan.__name__),
+        "config": {**CHECKS["fashion-mnist"], "seeds": cfg.seeds},
+        "claims": [{"claim": "A beats B", "ours": "y", "verdict": "not reproduced"}],
+    }
+    path = tmp_path / "results" / "checks" / f"{NB}.fashion-mnist.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(doc))
+    beside, why = study.second_check(cfg, here)
+    assert beside.to_dict("records") == [
+        {
+            "claim": "A beats B",
+            "verdict": "inconclusive",
+            "verdict_other": "not reproduced",
+            "moved": True,
+            "ours": "x",
+            "ours_other": "y",
+        }
+    ]
+    assert study.second_check(studies.config(NB, "smoke", root=tmp_path), here)[0] is None  # other seeds: no pairs
+    assert "this run is on fashion-mnist" in study.second_check(check, here)[1]

@@ -9,9 +9,7 @@ from dml_utils.studies import STUDIES, config, known_parameters
 NOTEBOOKS = {name: s.parameters for name, s in STUDIES.items()}
 
 # Notebooks whose `paper` profile is not built yet, and why (a missing profile is an error elsewhere)
-NO_PAPER_PROFILE_YET = {
-    "06_one_protocol": "the reports' datasets (CUB-200-2011, Cars196, SOP) are not wired into 06's protocol yet (issue 29)"
-}
+NO_PAPER_PROFILE_YET: dict[str, str] = {}  # notebook -> why it has no `paper` profile yet
 
 
 @pytest.mark.parametrize("notebook", sorted(NOTEBOOKS))

@@ -85,3 +85,22 @@ def test_the_number_matcher_respects_rounding():
         "0.5",
     }
     assert "0.43" not in _numbers("0.433")
+
+
+def test_a_second_checks_verdicts_get_their_own_column(tmp_path):
+    claim = {"claim": "A beats B", "reported": "r", "ours": "o", "verdict": "inconclusive"}
+    doc = {
+        "notebook": "06_one_protocol",
+        "profile": "default",
+        "config": {"seeds": [0, 1]},
+        "claims": [claim, {**claim, "claim": "C beats D"}],
+        "second_check": {"name": "fashion-mnist", "verdicts": [{"claim": "A beats B", "verdict_other": "reproduced"}]},
+    }
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "06_one_protocol.json").write_text(json.dumps(doc))
+    text = _readme_script().section(tmp_path)
+    assert "| claim | reported | ours | verdict | verdict on fashion-mnist (second check) |" in text
+    assert (
+        "| A beats B | r | o | **inconclusive** | reproduced |" in text
+        and "| C beats D | r | o | **inconclusive** | — |" in text
+    )

@@ -265,6 +265,41 @@ def test_full_profile_results_are_used_only_when_this_code_made_them(tmp_path):
     assert doc is None and "cannot be read" in why
 
 
+def test_a_second_check_is_used_only_when_run_with_its_values_by_this_code(tmp_path):
+    from dml_utils.results import check_results
+    from dml_utils.runs import code_digest
+
+    cfg = config("06_one_protocol", "default", root=tmp_path)
+    plan = "dml_utils.studies.one_protocol.plan"
+    over = {"dataset": "fashion-mnist", "classes_per_batch": 3}
+    doc, why = check_results(cfg, plan, "fashion-mnist", over)
+    assert doc is None and "no results/checks/06_one_protocol.fashion-mnist.json" in why
+    assert "--check fashion-mnist notebooks/06_one_protocol.ipynb`" in why
+    path = tmp_path / "results" / "checks" / "06_one_protocol.fashion-mnist.json"
+    path.parent.mkdir(parents=True)
+    good = {
+        "notebook": cfg.notebook,
+        "profile": "default",
+        "seed_offset": 0,
+        "plan_code": code_digest(plan),
+        "config": {"dataset": "fashion-mnist", "classes_per_batch": 3, "seeds": [0]},
+        "written_at": "then",
+        "git_commit": "abc",
+    }
+    path.write_text(json.dumps(good))
+    doc, why = check_results(cfg, plan, "fashion-mnist", over)
+    assert doc["git_commit"] == "abc" and "the fashion-mnist check, written then, commit abc" in why
+    for change, phrase in (
+        ({"config": {"dataset": "patches", "classes_per_batch": 3}}, "ran with {'dataset': 'patches'}"),
+        ({"plan_code": "0123"}, "made by other code"),
+        ({"profile": "smoke"}, "profile 'smoke'"),
+        ({"seed_offset": 7}, "seed offset 7"),
+    ):
+        path.write_text(json.dumps(good | change))
+        doc, why = check_results(cfg, plan, "fashion-mnist", over)
+        assert doc is None and phrase in why and "--check fashion-mnist" in why
+
+
 def test_verdicts_beside_and_the_same_verdicts_claim():
     from dml_utils.results import same_verdicts_claim, verdicts_beside
 

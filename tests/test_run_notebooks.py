@@ -278,3 +278,30 @@ def test_a_full_profile_run_keeps_its_results_json_and_nothing_else(tmp_path, mo
     before = _state(tmp_path)
     assert rn.main(["--profile", "full", str(nb)], root=tmp_path) == 1  # a failed run keeps nothing either
     assert _state(tmp_path) == before and kept.read_text() == "{}"
+
+
+def test_a_second_check_keeps_its_results_json_under_its_name_and_nothing_else(tmp_path, monkeypatch, capsys):
+    nb = _fake_repo(tmp_path)
+    monkeypatch.setattr(rn, "check_values", lambda notebook, check: {"payload": "C"})
+    assert rn.main(["--check", "small", str(nb)], root=tmp_path) == 0
+    kept = tmp_path / "results" / "checks" / "99_fake.small.json"
+    assert kept.read_text() == "{}"
+    assert (tmp_path / "build" / "check-small" / "figures" / "99_fake_curve.png").read_bytes() == b"C"
+    assert not (tmp_path / "figures").exists() and not (tmp_path / "results" / "99_fake.json").exists()
+    assert "--check runs the default profile" not in capsys.readouterr().err
+    before = _state(tmp_path)
+    for argv in (["--check", "small", "-p", "payload", "B"], ["--check", "small", "--profile", "smoke"]):
+        with pytest.raises(SystemExit):  # a check runs with its own values only
+            rn.main([*argv, str(nb)], root=tmp_path)
+        assert "--check runs the default profile with the check's own values" in capsys.readouterr().err
+    _fake_repo(tmp_path, fail=True)
+    before = _state(tmp_path)
+    assert rn.main(["--check", "small", str(nb)], root=tmp_path) == 1  # a failed check keeps nothing
+    assert _state(tmp_path) == before and kept.read_text() == "{}"
+
+
+def test_an_unknown_check_names_the_checks_a_notebook_has():
+    with pytest.raises(ValueError, match=r"06_one_protocol has no check 'cifar'; its checks: \['fashion-mnist'\]"):
+        rn.check_values("06_one_protocol", "cifar")
+    with pytest.raises(ValueError, match="has no check 'fashion-mnist'; its checks: none"):
+        rn.check_values("03_yukawa_vs_contrastive_mnist", "fashion-mnist")

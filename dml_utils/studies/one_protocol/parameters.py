@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from dml_utils.data import BENCHMARKS
 from dml_utils.methods import METHODS
 from dml_utils.parameters import (
     DATA_AND_THREADS,
@@ -22,13 +23,28 @@ from dml_utils.parameters import (
 )
 
 NOTEBOOK = "06_one_protocol"
-# the data the protocol runs on (study.prepare); the reports' own datasets and a `paper` profile are not wired in yet
-DATASETS = ["patches"]
+# the data the protocol runs on (study.prepare): the many-class patches (default), Fashion-MNIST (the small second
+# check: 6 training classes, so 2 folds of 3 and P <= 3) and the reports' image folders (the `paper` profile)
+DATASETS = ["patches", "fashion-mnist", *BENCHMARKS]
+# second checks (scripts/run_notebooks.py --check NAME): the default profile with these values; the results are kept
+# in results/checks/ and shown beside the default's verdicts. Fashion-MNIST's 6 training classes make 2 folds of 3,
+# so a batch holds 3 classes (10 images each: 30 per step, the same for every method)
+CHECKS = {
+    "fashion-mnist": {"dataset": "fashion-mnist", "classes_per_batch": 3, "samples_per_class": 10, "batch_size": 30},
+}
+PATCH_TRAIN_VIEWS = 14  # a patch class's views outside the 2 held out (class_disjoint.PATCH_VAL_VIEWS)
 
 PROFILES: dict[str, dict[str, Any]] = {
     "common": {
         "dataset": "patches",  # HPatches-style patches of real photos: ≈ 850 training classes, 400 unseen
         "patch_per_sequence": 40,  # patch locations per sequence (one class each, seen in 16 views)
+        # the other datasets (class_disjoint.prepare); the patches ignore these five
+        # Fashion-MNIST's training classes, as in notebooks 01, 02 and 04 (None: a benchmark's first half)
+        "train_classes": [0, 1, 2, 3, 5, 7],
+        "n_max": 1000,  # training images per class (None: all)
+        "val_per_class": 100,  # held-out images of each training class (recall during the finals)
+        "test_per_class": 250,  # images of each unseen class (None: all)
+        "image_size": None,  # the image folders only (paper profile): shorter side, centre crop
         "methods": list(METHODS),  # dml_utils.methods.METHODS: every loss the reports study, with its miner
         "embedding_size": 128,  # the Reality Check's embedding size
         "backbone": "convnet",
@@ -73,6 +89,27 @@ PROFILES: dict[str, dict[str, Any]] = {
         "iterations": 3000,
         "eval_every": 500,
     },
+    "paper": {
+        # the protocol on a report's own dataset: Cars196 (data_root = the folder with cars_annos.mat and car_ims/;
+        # or cub200 / sop with theirs), its standard halves (98 training classes, 98 unseen), the Reality Check's
+        # design (4 folds, 50 trials, 10 seeds, batch 32 = 8 classes × 4, 128-d) on ResNet18 at 224 pixels. Beyond
+        # this CPU (the README states its cost): run it through the executor on GPUs.
+        "dataset": "cars196",
+        "train_classes": None,
+        "n_max": None,
+        "val_per_class": 5,
+        "test_per_class": None,
+        "image_size": 224,
+        "backbone": "resnet18",
+        "pretrained": True,  # ImageNet weights when torchvision has them cached; a warning and random weights if not
+        "seeds": list(range(10)),
+        "folds": 4,
+        "trials": 50,
+        "per_round": 10,
+        "trial_iterations": 2000,
+        "iterations": 6000,
+        "eval_every": 500,
+    },
 }
 
 
@@ -80,8 +117,13 @@ PROFILES: dict[str, dict[str, Any]] = {
 class Parameters(RunParameters):
     """Notebook 06's parameters: their types; the values are the profiles'."""
 
-    dataset: Literal["patches"]
+    dataset: Literal["patches", "fashion-mnist", "cub200", "cars196", "sop"]  # DATASETS
     patch_per_sequence: int
+    train_classes: list[int] | None
+    n_max: int | None
+    val_per_class: int | None
+    test_per_class: int | None
+    image_size: int | None
     methods: list[str]  # names in dml_utils.methods.METHODS
     embedding_size: int
     backbone: Backbone
@@ -114,11 +156,7 @@ def validate(v: dict[str, Any]) -> None:
     check_class_balanced_batches({**v, "val_per_class": None})  # no held-out batches: the folds validate
     if v["classes_per_batch"] < 2:
         raise ConfigError("classes_per_batch must be >= 2: a batch needs negatives")
-    if v["samples_per_class"] > 14:
-        raise ConfigError(
-            f"samples_per_class {v['samples_per_class']} > 14: a patch class has 14 training views (16 minus the "
-            "2 held out); use 14 or fewer"
-        )
+    check_dataset(v)
     for key in ("trials", "per_round", "folds"):
         if v[key] < 1:
             raise ConfigError(f"{key} must be a whole number >= 1, got {v[key]!r} (a budget of 0 trials tunes nothing)")
@@ -128,3 +166,41 @@ def validate(v: dict[str, Any]) -> None:
         raise ConfigError(f"patch_per_sequence must be >= 2, got {v['patch_per_sequence']}")
     check_seeds(v)
     check_iterations(v, ("trial_iterations", "iterations"))
+
+
+def check_dataset(v: dict[str, Any]) -> None:
+    """What each dataset can give: a patch class has 14 training views; Fashion-MNIST's training
+    classes must leave every fold P classes to train on (checked here, before any image is read;
+    the image folders' folds are checked by study.prepare once their classes are known)."""
+    if v["dataset"] == "patches":
+        if v["samples_per_class"] > PATCH_TRAIN_VIEWS:
+            raise ConfigError(
+                f"samples_per_class {v['samples_per_class']} > {PATCH_TRAIN_VIEWS}: a patch class has "
+                f"{PATCH_TRAIN_VIEWS} training views (16 minus the 2 held out); use {PATCH_TRAIN_VIEWS} or fewer"
+            )
+        if v["image_size"] is not None:
+            raise ConfigError(f"image_size={v['image_size']} applies to {list(BENCHMARKS)} only; leave it at None")
+        return
+    if v["val_per_class"] is not None and v["val_per_class"] < v["samples_per_class"]:
+        raise ConfigError(
+            f"val_per_class {v['val_per_class']} < samples_per_class {v['samples_per_class']}: the finals' validation "
+            "batches hold K held-out images of a class; raise val_per_class or lower samples_per_class"
+        )
+    if v["dataset"] == "fashion-mnist":
+        classes = v["train_classes"]
+        if classes is None or len(set(classes)) != len(classes) or not set(classes) < set(range(10)):
+            raise ConfigError(
+                f"train_classes must be distinct Fashion-MNIST classes (0-9), leaving >= 2 unseen; got {classes!r}"
+            )
+        n, folds = len(classes), v["folds"]
+        held = -(-n // folds)  # the largest fold holds out ceil(n / folds) classes
+        if n // folds < 2 or n - held < v["classes_per_batch"]:
+            p = max(n - held, 2)
+            raise ConfigError(
+                f"Fashion-MNIST's {n} training classes in {folds} folds leave a fold {n - held} classes to train on "
+                f"and {n // folds} to validate on: a fold needs >= 2 held out and >= classes_per_batch "
+                f"({v['classes_per_batch']}) to train on. For the second check (scripts/run_notebooks.py --check "
+                f"fashion-mnist) set classes_per_batch={p}, "
+                f"samples_per_class={32 // p}, batch_size={p * (32 // p)} (the same images per step for every method), "
+                "or more train_classes"
+            )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from dml_utils.regression import means, provenance
+from dml_utils.runs import code_digest
 
 NOTEBOOK = "06_one_protocol"
 
@@ -21,10 +22,29 @@ METRICS = (
 LABELS = {"map_at_r": "MAP@R", "p_at_1": "Precision@1", "recall_at_1": "Recall@1"}
 
 
-def record(*, cfg, spaces, trials, best, finals, base, board, gaps, claims, optuna_version: str) -> dict[str, Any]:
-    """The results JSON of notebook 06 (``results.write_results`` adds the config and provenance)."""
+def record(
+    *,
+    cfg,
+    spaces,
+    trials,
+    best,
+    finals,
+    base,
+    board,
+    gaps,
+    claims,
+    optuna_version: str,
+    check=None,
+    check_name: str = "",
+    check_from: str = "",
+) -> dict[str, Any]:
+    """The results JSON of notebook 06 (``results.write_results`` adds the config and provenance);
+    ``check``: the verdicts of the second check ``check_name`` beside this run's
+    (``study.second_check``), read from ``check_from`` (or why there are none)."""
     return {
         "seeds": cfg.seeds,
+        # the code the runs executed: a second check is read beside a run only when its plan_code matches
+        "plan_code": code_digest("dml_utils.studies.one_protocol.plan"),
         "optuna": optuna_version,
         "search_spaces": spaces.to_dict("records"),
         "trials": trials.to_dict("records"),
@@ -34,6 +54,11 @@ def record(*, cfg, spaces, trials, best, finals, base, board, gaps, claims, optu
         "leaderboard": board.to_dict("records"),
         "versus_best": gaps.to_dict("records"),
         "claims": claims.to_dict("records"),
+        "second_check": {
+            "name": check_name,
+            "from": check_from,
+            "verdicts": None if check is None else check.to_dict("records"),
+        },
     }
 
 

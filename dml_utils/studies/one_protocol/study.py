@@ -9,34 +9,51 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dml_utils import class_disjoint
 from dml_utils.class_disjoint import RetrievalData, patch_retrieval_data
 from dml_utils.config import Config, ConfigError
 from dml_utils.evaluate import ONE_PROTOCOL
 from dml_utils.methods import method, search_space
 from dml_utils.progress import bar
-from dml_utils.results import beats_baselines_claim, claims_table, paired_claim, paired_interval
+from dml_utils.results import (
+    beats_baselines_claim,
+    check_results,
+    claims_table,
+    paired_claim,
+    paired_interval,
+    verdicts_beside,
+)
 from dml_utils.retrieval_run import baselines as _baselines
 from dml_utils.runs import run_plan
 from dml_utils.tuning import best_setting, tune
 
-from .parameters import DATASETS
+from .parameters import CHECKS, DATASETS
 from .plan import final_plan, final_run, folds, trial_plan, trial_run
 from .schema import LABELS, METRICS  # noqa: F401  (the notebook reads op.METRICS)
 
 
 def prepare(cfg: Config) -> RetrievalData:
-    """The many-class patches (``class_disjoint.patch_retrieval_data``); the folds are checked here,
-    before any run: each must hold out >= 2 classes and keep >= ``classes_per_batch`` to train on."""
+    """The data of ``cfg.dataset``: the many-class patches (``class_disjoint.patch_retrieval_data``),
+    or Fashion-MNIST / a report's image folder (``class_disjoint.prepare``: balanced training
+    classes, held-out images of them, the unseen classes). The folds are checked here, before any
+    run: each must hold out >= 2 classes and keep >= ``classes_per_batch`` to train on."""
     if cfg.dataset not in DATASETS:
-        raise ConfigError(f"dataset {cfg.dataset!r}: notebook 06 runs on {DATASETS} (the reports' datasets: not yet)")
-    data = patch_retrieval_data(cfg.patch_per_sequence)
-    folds(cfg, data)
+        raise ConfigError(f"dataset {cfg.dataset!r}: notebook 06 runs on {DATASETS}")
+    if cfg.dataset == "patches":
+        data = patch_retrieval_data(cfg.patch_per_sequence)
+    else:
+        data = class_disjoint.prepare(replace(cfg, values={**cfg.values, "imbalance_ratio": 1}))
+    try:
+        folds(cfg, data)
+    except ValueError as err:
+        raise ConfigError(f"{cfg.dataset}: {err}") from None
     return data
 
 
@@ -317,3 +334,24 @@ def claims(cfg: Config, df: pd.DataFrame, base: pd.DataFrame, metric: str = "map
         )
     )
     return claims_table(rows)
+
+
+# ---------------------------------------------------------------- the second check
+SECOND_CHECK = "fashion-mnist"
+CHECK_COST = " (≈ 20 min here with a cold run cache)"
+
+
+def second_check(cfg: Config, here: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """This run's verdicts (its claims table ``here``) beside those of the Fashion-MNIST check (the
+    same protocol on 6 training and 4 unseen Fashion-MNIST classes, ``parameters.CHECKS``), when
+    this run is on the patches and the check's results were made by this code at the same seeds
+    (``results.check_results``). Returns the verdicts side by side (or None) and where they come from
+    or why there are none."""
+    if cfg.dataset != "patches":
+        return None, f"this run is on {cfg.dataset}, not the patches the check is read beside"
+    doc, why = check_results(cfg, final_run.__module__, SECOND_CHECK, CHECKS[SECOND_CHECK], CHECK_COST)
+    if doc is None:
+        return None, why
+    if doc["config"].get("seeds") != cfg.seeds:
+        return None, f"{why} ran seeds {doc['config'].get('seeds')}, this run {cfg.seeds}: no pairing of verdicts"
+    return verdicts_beside(here, doc["claims"]), why
