@@ -181,11 +181,7 @@ def check_dataset(v: dict[str, Any]) -> None:
         if v["image_size"] is not None:
             raise ConfigError(f"image_size={v['image_size']} applies to {list(BENCHMARKS)} only; leave it at None")
         return
-    if v["val_per_class"] is not None and v["val_per_class"] < v["samples_per_class"]:
-        raise ConfigError(
-            f"val_per_class {v['val_per_class']} < samples_per_class {v['samples_per_class']}: the finals' validation "
-            "batches hold K held-out images of a class; raise val_per_class or lower samples_per_class"
-        )
+    check_class_balanced_batches(v)  # the finals' validation batches: K held-out images of a class
     if v["dataset"] == "fashion-mnist":
         classes = v["train_classes"]
         if classes is None or len(set(classes)) != len(classes) or not set(classes) < set(range(10)):
