@@ -1,30 +1,80 @@
 """Jupyter server settings for ``make lab`` (scripts/lab.sh passes ``--config`` with this file).
 
-The Lab must not rewrite a committed notebook: its autosave (and Save) would otherwise write an
-edited parameters cell or a half-run notebook over ``notebooks/``. Every save into the
-repository's ``notebooks/`` is refused through the contents API, with a message that says where
-to save instead; opening and running the notebooks is unchanged.
+The Lab must not change what ``make reproduce`` publishes: the committed notebooks (``notebooks/``),
+figures (``figures/``) and results (``results/``). Its autosave and Save would write an edited
+parameters cell or a half-run notebook over them, and its file browser deletes, renames, moves and
+uploads over files. Every such write through the contents API is refused (HTTP 403) with a message
+that says where to work instead; opening, running and copying out of them is unchanged.
+
+Written here because Jupyter offers a ``pre_save_hook`` for saves only; deletes and renames go
+through the contents manager's ``delete_file`` and ``rename_file``, so the guard is a subclass of
+the server's default manager that checks every path a write touches.
 """
 
 from pathlib import Path
 
+from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from tornado.web import HTTPError
 
-COMMITTED = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = ("notebooks", "figures", "results")  # what only `make reproduce` writes
+SCRATCH = Path("build") / "lab"  # where the Lab's own copies go (created when the Lab starts)
 
 
-def refuse_committed(model, path, contents_manager, **kwargs):
-    """A pre-save hook: a save whose target lies in the repository's notebooks/ is refused (403)."""
-    target = (Path(contents_manager.root_dir) / path.lstrip("/")).resolve()
-    if target == COMMITTED or COMMITTED in target.parents:
-        name = target.name
-        raise HTTPError(
-            403,
-            f"notebooks/{name} is a committed notebook, and the Lab does not save into notebooks/. "
-            f"Keep your edits with File > Save Notebook As... under build/lab/ (e.g. build/lab/{name}); "
-            f"'make reproduce' republishes notebooks/, and 'git checkout -- notebooks/{name}' restores one",
+def published_folder(root_dir: str, path: str) -> str | None:
+    """The published folder of the repository (``PUBLISHED``) that ``path`` (relative to the Lab's
+    root) lies in or is, else None."""
+    target = (Path(root_dir) / path.lstrip("/")).resolve()
+    for name in PUBLISHED:
+        folder = ROOT / name
+        if target == folder or folder in target.parents:
+            return name
+    return None
+
+
+def refusal(folder: str, path: str, action: str) -> HTTPError:
+    name = Path(path).name
+    if folder == "notebooks":
+        what = (
+            f"notebooks/{name} is a committed notebook, and the Lab does not save into notebooks/ "
+            f"(nor delete, rename or move its files: refused {action}). Keep your edits with "
+            f"File > Save Notebook As... under {SCRATCH}/ (e.g. {SCRATCH}/{name}); 'make reproduce' republishes "
+            f"notebooks/, and 'git checkout -- notebooks/{name}' restores one"
         )
+    else:
+        what = (
+            f"{folder}/ holds what 'make reproduce' publishes, and the Lab does not change it (refused {action} "
+            f"of {folder}/{name}). A notebook run in the Lab writes its figures and results under build/; copy a "
+            f"file out to {SCRATCH}/ to work on it; 'git checkout -- {folder}/' restores the committed files"
+        )
+    return HTTPError(403, what)
+
+
+class GuardedContentsManager(AsyncLargeFileManager):
+    """The server's default contents manager, refusing every write into ``PUBLISHED``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        (Path(self.root_dir) / SCRATCH).mkdir(parents=True, exist_ok=True)
+
+    def _guard(self, path: str, action: str) -> None:
+        folder = published_folder(self.root_dir, path)
+        if folder is not None:
+            raise refusal(folder, path, action)
+
+    async def save(self, model, path=""):
+        self._guard(path, "a save")
+        return await super().save(model, path)
+
+    async def delete_file(self, path):
+        self._guard(path, "a delete")
+        return await super().delete_file(path)
+
+    async def rename_file(self, old_path, new_path):
+        self._guard(old_path, "a rename")
+        self._guard(new_path, "a move")
+        return await super().rename_file(old_path, new_path)
 
 
 c = get_config()  # noqa: F821  (Jupyter runs this file with get_config defined)
-c.ContentsManager.pre_save_hook = refuse_committed
+c.ServerApp.contents_manager_class = GuardedContentsManager

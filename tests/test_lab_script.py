@@ -104,10 +104,42 @@ def test_the_labs_contents_api_refuses_to_save_into_the_committed_notebooks(tmp_
         assert status == 403 and "does not save into notebooks/" in err["message"]
         assert f"build/lab/{name}" in err["message"] and "git checkout -- notebooks/" in err["message"]
         assert (ROOT / "notebooks" / name).read_bytes() == committed
-        scratch.parent.mkdir(parents=True, exist_ok=True)
-        status, _ = call("PUT", f"build/lab/{scratch.name}", edited)
+        status, _ = call("PUT", f"build/lab/{scratch.name}", edited)  # Save As under build/lab/, made at start
         assert status in (200, 201) and "edited in the Lab" in scratch.read_text()
+        # the file browser's delete, rename, move and upload: each refused inside what make reproduce publishes
+        results = sorted((ROOT / "results").glob("[0-9][0-9]_*.json"))[0]
+        figure = sorted((ROOT / "figures").glob("*.png"))[0]
+        kept = {f: f.read_bytes() for f in (ROOT / "notebooks" / name, results, figure)}
+        refused = [
+            ("DELETE", f"notebooks/{name}", None, "refused a delete"),
+            ("PATCH", f"notebooks/{name}", {"path": f"build/lab/moved_{port}.ipynb"}, "refused a rename"),
+            ("PATCH", f"build/lab/{scratch.name}", {"path": f"notebooks/{scratch.name}"}, "refused a move"),
+            ("DELETE", f"results/{results.name}", None, "refused a delete of results/"),
+            ("PATCH", f"figures/{figure.name}", {"path": f"figures/x_{port}.png"}, "refused a rename of figures/"),
+            ("PUT", f"results/lab_upload_{port}.json", {"type": "file", "format": "text", "content": "{}"}, "a save"),
+        ]
+        for method, path, body, says in refused:
+            status, err = call(method, path, body)
+            assert status == 403 and says in err["message"], (method, path, status, err)
+        assert all(f.read_bytes() == b for f, b in kept.items())
+        assert not (ROOT / "results" / f"lab_upload_{port}.json").exists()
+        assert not (ROOT / "notebooks" / scratch.name).exists() and scratch.exists()
     finally:
         server.terminate()
         server.wait(timeout=30)
         scratch.unlink(missing_ok=True)
+
+
+def test_the_lab_makes_the_folder_its_message_sends_edits_to(tmp_path):
+    """The refusal sends edits to build/lab/: the Lab's contents manager creates it at start."""
+    import runpy
+
+    from traitlets.config import Config
+
+    conf = runpy.run_path(str(ROOT / "scripts" / "lab_config.py"), init_globals={"get_config": Config})
+    manager = conf["GuardedContentsManager"](root_dir=str(tmp_path))
+    assert (tmp_path / "build" / "lab").is_dir()
+    assert conf["published_folder"](str(ROOT), "notebooks/x.ipynb") == "notebooks"
+    assert conf["published_folder"](str(ROOT), "build/lab/x.ipynb") is None
+    assert conf["published_folder"](str(ROOT / "notebooks"), "../results/a.json") == "results"
+    assert manager.root_dir == str(tmp_path)
