@@ -118,21 +118,23 @@ def _patch_views(seqs, names: list[str], size: int = 32):
     return torch.cat(xs), np.concatenate(ys)
 
 
-def patch_retrieval_data(patch_per_sequence: int) -> RetrievalData:
+def patch_retrieval_data(patch_per_sequence: int, layout: str = "distinct") -> RetrievalData:
     """A class-disjoint retrieval set with many unseen classes (notebooks 02 and 06): the
-    HPatches-style sequences of notebook 05 cut from scikit-image's photos, ``patch_per_sequence``
-    patch locations per sequence, one class per location seen in its 16 views (32 × 32,
-    standardized per patch, as notebook 05). The training photos' classes train (their views t4, t5
-    held out); every class of the 5 held-out photos is unseen. Class ids are numbered within each
-    split (training 0 … C − 1, unseen 0 … U − 1): evaluation compares unseen classes among
-    themselves only."""
+    HPatches-style sequences of notebook 05 cut from scikit-image's photos, at most
+    ``patch_per_sequence`` patch locations per sequence, one class per location seen in its 16
+    views (32 × 32, standardized per patch, as notebook 05). The training photos' classes train
+    (their views t4, t5 held out); every class of the 5 held-out photos is unseen. Class ids are
+    numbered within each split (training 0 … C − 1, unseen 0 … U − 1): evaluation compares unseen
+    classes among themselves only. ``layout`` is ``hpatches.synthetic_release``'s: "distinct" (one
+    label per physical location, locations a patch apart); "shared" gave every location two labels
+    and is kept only for the notebook not yet re-derived (02)."""
     from . import hpatches as hp
     from .memo import cached_call
 
     if not isinstance(patch_per_sequence, int) or isinstance(patch_per_sequence, bool) or patch_per_sequence < 2:
         raise ValueError(f"patch_per_sequence must be a whole number >= 2, got {patch_per_sequence!r}")
     seqs, splits = cached_call(
-        hp.synthetic_release, hp.PHOTOS_ALL, patch_per_sequence, 0, 512, test_photos=hp.PHOTOS_TEST
+        hp.synthetic_release, hp.PHOTOS_ALL, patch_per_sequence, 0, 512, test_photos=hp.PHOTOS_TEST, layout=layout
     )
     x, y = _patch_views(seqs, splits["a"]["train"])
     x_test, y_test = _patch_views(seqs, splits["a"]["test"])
@@ -142,7 +144,8 @@ def patch_retrieval_data(patch_per_sequence: int) -> RetrievalData:
     prov = {
         "name": "synthetic-hpatches",
         "source": f"HPatches-style sequences cut from scikit-image's photos (release seed 0, {patch_per_sequence} "
-        f"patches per sequence); unseen: every patch of the photos {', '.join(hp.PHOTOS_TEST)}",
+        f"patches per sequence); unseen: every patch of the photos {', '.join(hp.PHOTOS_TEST)}"
+        + ("; one label per location, locations a patch apart (layout 'distinct')" if layout == "distinct" else ""),
         "train_classes": int(len(np.unique(y))),
         "unseen_classes": int(len(np.unique(y_test))),
         "n_train_used": int((~val).sum()),

@@ -32,10 +32,13 @@ SPLITS = ("a", "b", "c", "illum", "view", "full")
 
 @dataclass
 class PatchSequence:
-    """One sequence: ``patches[t]`` is the (N, 65, 65) uint8 array of image type t."""
+    """One sequence: ``patches[t]`` is the (N, 65, 65) uint8 array of image type t; ``locations``,
+    when known (the synthetic release), the (N, 2) centres (row, col) of the reference patches in
+    the photo they were cut from."""
 
     name: str
     patches: dict[str, np.ndarray]
+    locations: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -349,21 +352,49 @@ def skimage_photo(name: str, max_side: int = 512) -> np.ndarray:
     return transform.rescale(img, scale, anti_aliasing=True) if scale < 1 else img
 
 
-MIN_PATCHES = 10
+MIN_PATCHES = 10  # the "shared" layout: corners a sequence needs
+MIN_PATCHES_DISTINCT = 2  # the "distinct" layout: locations each of a photo's two sequences needs
+LOCATION_SPACING = PATCH  # px (row or column) between two locations of one photo: their reference crops share no pixel
+LAYOUTS = ("distinct", "shared")
+
+
+def _harris_peaks(img: np.ndarray, margin: int) -> np.ndarray:
+    from skimage.feature import corner_harris, corner_peaks
+
+    return corner_peaks(corner_harris(img), min_distance=6, threshold_rel=1e-4, exclude_border=margin)
 
 
 def _keypoints(img: np.ndarray, n: int, rng: np.random.Generator, margin: int) -> np.ndarray:
-    """Up to n Harris corners (row, col), at least ``margin`` px inside the image, strongest first
-    (a photo with fewer corners gives a shorter sequence, as HPatches' sequences differ in N)."""
-    from skimage.feature import corner_harris, corner_peaks
-
-    peaks = corner_peaks(corner_harris(img), min_distance=6, threshold_rel=1e-4, exclude_border=margin)
+    """The "shared" layout: up to n Harris corners (row, col), at least ``margin`` px inside the
+    image, in skimage's order, 6 px apart (their patches overlap); a photo with fewer corners gives
+    a shorter sequence, as HPatches' sequences differ in N."""
+    peaks = _harris_peaks(img, margin)
     if len(peaks) < MIN_PATCHES:
         raise ValueError(
             f"only {len(peaks)} corners {margin} px inside a {img.shape} photo, fewer than {MIN_PATCHES}: "
             f"use a larger or more textured photo"
         )
     return peaks[:n].astype(np.float64)
+
+
+def photo_locations(img: np.ndarray, margin: int, spacing: int = LOCATION_SPACING) -> np.ndarray:
+    """The patch locations of one photo (the "distinct" layout), (M, 2) as (row, col): its Harris
+    corners at least ``margin`` px inside, strongest response first, thinned greedily so that any
+    two kept are at least ``spacing`` px apart in row or column (at the default, one patch side:
+    two locations' reference crops share no pixel). skimage's ``corner_peaks`` suppresses
+    non-maxima within a square window, which at 65 px keeps only the largest in each window and
+    drops corners that are far enough from every kept one (1 to 10 per photo here against 4 to
+    29): hence this greedy pass over its 6-px peaks."""
+    from skimage.feature import corner_harris
+
+    peaks = _harris_peaks(img, margin)
+    response = corner_harris(img)[peaks[:, 0], peaks[:, 1]]
+    peaks = peaks[np.argsort(-response, kind="stable")]
+    kept: list[np.ndarray] = []
+    for q in peaks:
+        if all(np.abs(q - k).max() >= spacing for k in kept):
+            kept.append(q)
+    return np.array(kept, dtype=np.float64).reshape(-1, 2)
 
 
 def _random_homography(shape, strength: float, rng: np.random.Generator):
@@ -390,19 +421,28 @@ def _sample(img: np.ndarray, points_xy: np.ndarray) -> np.ndarray:
     return map_coordinates(img, [points_xy[..., 1], points_xy[..., 0]], order=1, mode="reflect")
 
 
-def synthetic_sequence(img: np.ndarray, name: str, kind: str, n_patches: int, seed: int) -> PatchSequence:
+MARGIN = PATCH // 2 + 8  # a location's distance from the photo's edge, px
+
+
+def synthetic_sequence(
+    img: np.ndarray, name: str, kind: str, n_patches: int, seed: int, locations: np.ndarray | None = None
+) -> PatchSequence:
     """An HPatches-style sequence cut from one photo. ``kind`` "v": five viewpoint changes (random
     homographies, corners moved by 2–10 % of the size, with a mild illumination change); "i":
-    five illumination changes of the same view. Patches are centred on Harris corners of the
-    reference; patch i of image j is the reference patch's frame, perturbed by the difficulty's
-    noise (``NOISE``), mapped through image j's homography and sampled from image j."""
+    five illumination changes of the same view. Patches are centred on ``locations`` (row, col;
+    the first ``n_patches``), by default the photo's first Harris corners (the "shared" layout of
+    ``synthetic_release``); patch i of image j is the reference patch's frame, perturbed by the
+    difficulty's noise (``NOISE``), mapped through image j's homography and sampled from image j."""
     from skimage.transform import warp as warp_image
 
     if kind not in ("v", "i"):
         raise ValueError(f"kind must be 'v' (viewpoint) or 'i' (illumination), got {kind!r}")
     rng = np.random.default_rng(seed)
     half = PATCH // 2
-    kp = _keypoints(img, n_patches, rng, margin=PATCH // 2 + 8)[:, ::-1]  # (x, y); reflected past the border
+    if locations is None:
+        locations = _keypoints(img, n_patches, rng, margin=MARGIN)
+    locations = np.asarray(locations, dtype=np.float64)[:n_patches]
+    kp = locations[:, ::-1]  # (x, y); reflected past the border
     grid = np.stack(np.meshgrid(np.arange(-half, half + 1), np.arange(-half, half + 1)), axis=-1).astype(np.float64)
     patches = {"ref": np.stack([_sample(img, k + grid) for k in kp])}
     for j in range(1, 6):
@@ -425,20 +465,50 @@ def synthetic_sequence(img: np.ndarray, name: str, kind: str, n_patches: int, se
                     pts = warp(pts.reshape(-1, 2)).reshape(pts.shape)
                 out.append(_sample(image_j, pts))
             patches[f"{d}{j}"] = np.stack(out)
-    return PatchSequence(name, {t: np.round(np.clip(p, 0, 1) * 255).astype(np.uint8) for t, p in patches.items()})
+    return PatchSequence(
+        name, {t: np.round(np.clip(p, 0, 1) * 255).astype(np.uint8) for t, p in patches.items()}, locations
+    )
 
 
 def synthetic_release(
-    photos=PHOTOS_ALL, n_patches: int = 100, seed: int = 0, max_side: int = 512, test_photos=PHOTOS_TEST
+    photos=PHOTOS_ALL,
+    n_patches: int = 100,
+    seed: int = 0,
+    max_side: int = 512,
+    test_photos=PHOTOS_TEST,
+    layout: str = "distinct",
 ) -> tuple[dict[str, PatchSequence], dict[str, dict[str, list[str]]]]:
     """One viewpoint and one illumination sequence per photo, and a split "a" whose test part is
-    every sequence of the ``test_photos`` among ``photos`` (whole photos held out)."""
+    every sequence of the ``test_photos`` among ``photos`` (whole photos held out).
+
+    ``layout`` says where a photo's two sequences are cut. "distinct" (HPatches' own rule: a
+    sequence is its own scene, so one physical point has one patch index in one sequence): the
+    photo's locations (``photo_locations``: at least a patch side apart) dealt alternately, the
+    strongest to the viewpoint sequence, the next to the illumination one; at most ``n_patches``
+    each. "shared", the first layout, cut both sequences at the same first ``n_patches`` Harris
+    corners, 6 px apart: the two reference crops of a corner are the same pixels, so every point
+    had two labels (bit-identical twins across sequences) and neighbouring patches overlapped. It
+    is kept only so that the notebooks not yet re-derived on "distinct" (02, 05) reproduce their
+    committed numbers; no new work should use it."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {list(LAYOUTS)}, got {layout!r}")
     seqs = {}
     for k, photo in enumerate(photos):
         img = skimage_photo(photo, max_side)
+        locations = {"v": None, "i": None}
+        if layout == "distinct":
+            found = photo_locations(img, MARGIN)
+            if len(found) < 2 * MIN_PATCHES_DISTINCT:
+                raise ValueError(
+                    f"photo {photo!r} at max_side {max_side} has {len(found)} locations a patch apart, fewer than the "
+                    f"{2 * MIN_PATCHES_DISTINCT} its two sequences need: leave it out or use a larger max_side"
+                )
+            locations = {"v": found[0::2], "i": found[1::2]}
         for kind in ("v", "i"):
             name = f"{kind}_{photo}"
-            seqs[name] = synthetic_sequence(img, name, kind, n_patches, seed=seed * 1000 + 2 * k + (kind == "i"))
+            seqs[name] = synthetic_sequence(
+                img, name, kind, n_patches, seed=seed * 1000 + 2 * k + (kind == "i"), locations=locations[kind]
+            )
     test = [n for n in seqs if n.split("_", 1)[1] in test_photos]
     return seqs, {"a": {"train": [n for n in seqs if n not in test], "test": test}}
 

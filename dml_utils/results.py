@@ -90,7 +90,9 @@ def write_results(cfg: Config, payload: dict[str, Any], data_sources: list[dict[
 
 
 # ---------------------------------------------------------------- claims
-VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not testable here")
+# "no resolution": the proxy a ranking was decided on failed its ruler (too little headroom over the
+# floor, or a control ordered wrong), so its interval says nothing about the methods (issue 47)
+VERDICTS = ("reproduced", "not reproduced", "inconclusive", "no resolution", "not testable here")
 
 # Equivalence margins: a paired difference whose whole 95 % interval lies inside ±margin is "no
 # difference" (a claim of "A beats B" is then not reproduced). One per metric, each the size of an
@@ -245,7 +247,11 @@ def format_interval(ci: dict[str, float], digits: int = 3, scale: float = 1.0, u
     return f"{ci['mean'] * scale:+.{digits}f}{unit}, 95 % CI [{ci['lo'] * scale:+.{digits}f}, {ci['hi'] * scale:+.{digits}f}] (n={ci['n']})"
 
 
-def _margin(metric: str | float) -> tuple[float, str]:
+def _margin(metric: str | float | tuple[float, str]) -> tuple[float, str]:
+    """The equivalence margin and its reason: a metric's (``EQUIVALENCE_MARGINS``), a number stated
+    with the claim, or a (number, reason) pair a study fixed in its parameters."""
+    if isinstance(metric, tuple):
+        return float(metric[0]), str(metric[1])
     if isinstance(metric, str):
         if metric not in EQUIVALENCE_MARGINS:
             raise ValueError(

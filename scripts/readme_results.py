@@ -35,6 +35,7 @@ def section(root: Path = ROOT) -> str:
     cross = json.loads(cross_path.read_text()) if cross_path.exists() else {}
     out = [BEGIN]
     total = moved = flipped = 0
+    words: dict[str, int] = {}
     for path in sorted((root / "results").glob("[0-9][0-9]_*.json")):
         doc = json.loads(path.read_text())
         name, cfg = doc["notebook"], doc["config"]
@@ -68,15 +69,36 @@ def section(root: Path = ROOT) -> str:
             if check_verdicts:
                 row.append(check_verdicts.get(c["claim"], "—"))
             out.append("| " + " | ".join(_cell(x) for x in row) + " |")
+        here = _count([c["verdict"] for c in doc["claims"]])
+        out += ["", f"Verdicts: {_words(here)}."]
+        for word, n in here.items():
+            words[word] = words.get(word, 0) + n
+    out += ["", f"All notebooks: {_words(words)}."]
     if total:
         out += [
             "",
-            f"On the other float path {moved} of {total} verdicts moved, {moved - flipped} of them to or from "
-            f"*inconclusive*; {flipped} flipped between *reproduced* and *not reproduced*.",
+            f"On the other float path {moved} of {total} verdicts moved; {flipped} flipped between *reproduced* "
+            f"and *not reproduced*.",
             "",
         ]
     out.append(END)
     return "\n".join(out)
+
+
+def _count(verdicts: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in verdicts:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def _words(counts: dict[str, int]) -> str:
+    """Counts by verdict word, in the vocabulary's order (``results.VERDICTS``)."""
+    sys.path.insert(0, str(ROOT))
+    from dml_utils.results import VERDICTS
+
+    order = [v for v in VERDICTS if v in counts] + sorted(set(counts) - set(VERDICTS))
+    return ", ".join(f"{counts[v]} *{v}*" for v in order)
 
 
 def rewrite(readme: str, new_section: str) -> str:

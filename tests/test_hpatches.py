@@ -161,9 +161,19 @@ def test_a_written_release_loads_back(tmp_path, camera_sequences):
 
 def test_whole_photos_are_held_out():
     assert not set(hp.PHOTOS_TRAIN) & set(hp.PHOTOS_TEST)
-    seqs, splits = hp.synthetic_release(photos=("camera", "page"), n_patches=10, max_side=256)
+    seqs, splits = hp.synthetic_release(photos=("camera", "page"), n_patches=10, max_side=512)
     assert sorted(seqs) == ["i_camera", "i_page", "v_camera", "v_page"]
     assert splits["a"] == {"train": ["v_camera", "i_camera"], "test": ["v_page", "i_page"]}
+    # the "distinct" layout deals a photo's locations to its two sequences: page's 6 give 3 each
+    assert seqs["v_page"].n == seqs["i_page"].n == 3 and seqs["v_camera"].n == seqs["i_camera"].n == 10
+    assert not set(map(tuple, seqs["v_page"].locations)) & set(map(tuple, seqs["i_page"].locations))
+
+
+def test_a_photo_too_small_for_two_sequences_or_an_unknown_layout_is_refused():
+    with pytest.raises(ValueError, match=r"photo 'page' at max_side 96 has \d locations a patch apart, fewer than"):
+        hp.synthetic_release(photos=("page",), max_side=96)
+    with pytest.raises(ValueError, match="layout must be one of"):
+        hp.synthetic_release(photos=("page",), layout="merged")
 
 
 def test_bad_photo_or_kind():

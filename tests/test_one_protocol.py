@@ -340,3 +340,110 @@ def test_the_fashion_mnist_check_is_read_beside_the_patches_verdicts(tmp_path):
     ]
     assert study.second_check(studies.config(NB, "smoke", root=tmp_path), here)[0] is None  # other seeds: no pairs
     assert "this run is on fashion-mnist" in study.second_check(check, here)[1]
+
+
+# ---------------------------------------------------------------- the ruler (issue 47)
+def _controls(short: list[float], shuffled: list[float]) -> pd.DataFrame:
+    rows = [{"control": "short", "seed": s, "map_at_r": v} for s, v in enumerate(short)]
+    return pd.DataFrame(rows + [{"control": "shuffled", "seed": s, "map_at_r": v} for s, v in enumerate(shuffled)])
+
+
+CLEAN = {"ceiling": {"map_at_r": 1.0}}
+
+
+def test_the_ruler_passes_a_proxy_with_headroom_and_both_controls_ordered():
+    df = _finals({"triplet": [0.40, 0.42, 0.41, 0.43], "circle": [0.45, 0.44, 0.46, 0.45]})
+    r = study.ruler(
+        df, _base((0.20, 0.21, 0.19, 0.20)), _controls([0.30, 0.31, 0.29, 0.33], [0.15, 0.16, 0.14, 0.2]), CLEAN
+    )
+    assert r["resolves"] and r["problems"] == []
+    assert r["floor"] == pytest.approx(0.20) and r["best_method"] == "circle" and r["headroom"] == pytest.approx(0.25)
+    assert r["ceiling"] == 1.0 and r["headroom_needed"] == pytest.approx(5 * r["margin"])
+    assert r["controls"]["short"]["ordered"] and r["controls"]["shuffled"]["ordered"]
+    assert "the proxy can rank: yes" in study.format_ruler(r)
+
+
+@pytest.mark.parametrize(
+    "finals,short,shuffled,problem",
+    [
+        # the best method 2.5 points above the untrained net: headroom below 5 margins
+        ({"triplet": [0.22, 0.23, 0.22, 0.23]}, [0.1] * 4, [0.1] * 4, "headroom +0.025"),
+        # the short run scores as well as the full one: the positive control is not ordered
+        (
+            {"triplet": [0.40, 0.42, 0.41, 0.43]},
+            [0.41, 0.43, 0.40, 0.42],
+            [0.1] * 4,
+            "the short control is not ordered",
+        ),
+        # shuffled labels score as high as the true ones: the negative control is not ordered
+        ({"triplet": [0.40, 0.42, 0.41, 0.43]}, [0.1] * 4, [0.41, 0.42, 0.40, 0.44], "the shuffled control is not"),
+        # a control that diverged on all but one seed cannot be decided: not ordered
+        ({"triplet": [0.40, 0.42, 0.41, 0.43]}, [0.1] * 4, [0.1] + [math.nan] * 3, "the shuffled control is not"),
+    ],
+)
+def test_the_ruler_fails_a_proxy_that_cannot_rank_and_says_why(finals, short, shuffled, problem):
+    r = study.ruler(_finals(finals), _base((0.20, 0.21, 0.19, 0.20)), _controls(short, shuffled), CLEAN)
+    assert not r["resolves"] and any(problem in p for p in r["problems"]), r["problems"]
+    assert "the proxy can rank: no" in study.format_ruler(r)
+
+
+def test_a_ranking_on_a_proxy_that_cannot_rank_reads_no_resolution(tmp_path):
+    cfg = studies.config(NB, "smoke", root=tmp_path, methods=["triplet", "circle"])
+    df = _finals({"triplet": [0.30, 0.31, 0.32, 0.30], "circle": [0.40, 0.41, 0.43, 0.42]})
+    base = _base((0.20, 0.21, 0.19, 0.20))
+    failing = study.ruler(df, base, _controls([0.4, 0.4, 0.4, 0.4], [0.1] * 4), CLEAN)
+    table = study.claims(cfg, df, base, measured=failing)
+    ranking = table.iloc[0]
+    assert ranking["verdict"] == "no resolution"
+    assert "the interval alone would say reproduced" in ranking["why"] and "short control" in ranking["why"]
+    assert table.iloc[-1]["verdict"] == "reproduced"  # beating the floor is no ranking: it is not gated
+    passing = study.ruler(df, base, _controls([0.2] * 4, [0.1] * 4), CLEAN)
+    assert study.claims(cfg, df, base, measured=passing).iloc[0]["verdict"] == "reproduced"
+
+
+def test_the_controls_plan_the_short_and_the_shuffled_runs_of_the_controls_method():
+    from dml_utils.studies.one_protocol import plan_controls
+    from dml_utils.studies.one_protocol.parameters import RULER
+
+    cfg = studies.config(NB, "default", root=Path("."))
+    best = {m: {"lr": 1e-3} for m in cfg.methods}
+    specs = plan_controls.control_plan(cfg, best)
+    assert len(specs) == 2 * len(cfg.seeds)
+    assert {(s["control"], s["iterations"]) for s in specs} == {("short", 40), ("shuffled", cfg.iterations)}
+    assert {s["method"] for s in specs} == {RULER.control_method}
+    with pytest.raises(ValueError, match="the controls' method 'triplet' was not tuned here"):
+        plan_controls.control_plan(cfg, {"circle": {}})
+    y = np.repeat(np.arange(20), 14)
+    shuffled = plan_controls.shuffled_labels(y, 0)
+    assert (np.bincount(shuffled) == 14).all() and (shuffled != y).mean() > 0.9
+    assert np.array_equal(shuffled, plan_controls.shuffled_labels(y, 0))
+    assert not np.array_equal(shuffled, plan_controls.shuffled_labels(y, 1))
+
+
+def test_before_and_after_the_layout_change_row_by_row(tmp_path):
+    cfg = studies.config(NB, "default", root=tmp_path, methods=["triplet", "circle"])
+    df = _finals({"triplet": [0.30, 0.31, 0.32, 0.30], "circle": [0.40, 0.41, 0.43, 0.42]})
+    base = _base((0.20, 0.21, 0.19, 0.20))
+    claims = study.claims(cfg, df, base)
+    prov = {"train_classes": 220, "unseen_classes": 72}
+    table, why = study.before_after(cfg, prov, claims, df, base)
+    assert table is None and str(study.FIRST_LAYOUT) in why  # no file: said, not guessed
+    old = {
+        "data": [{"train_classes": 846, "unseen_classes": 400}],
+        "baselines": [{"loss": "untrained", "map_at_r": 0.209}, {"loss": "raw pixels", "map_at_r": 0.185}],
+        "finals": [{"method": "triplet", "map_at_r": 0.221}],
+        "claims": [{"claim": claims.iloc[0]["claim"], "verdict": "not reproduced"}],
+        "git_commit": "7c2f6a7abc",
+        "written_at": "2026-12-04T20:00",
+    }
+    (tmp_path / study.FIRST_LAYOUT).parent.mkdir(parents=True)
+    (tmp_path / study.FIRST_LAYOUT).write_text(json.dumps(old))
+    table, why = study.before_after(cfg, prov, claims, df, base)
+    rows = table.set_index("row")
+    assert rows.loc["unseen classes"].iloc[1:].tolist() == [400, 72]
+    assert rows.loc["untrained"].iloc[1:].tolist() == ["0.209", "0.200"]
+    assert rows.loc["circle"].iloc[1] == "nan" and rows.loc["triplet"].iloc[1] == "0.221"
+    assert rows.loc["circle beats triplet"].iloc[1:].tolist() == ["not reproduced", "reproduced"]
+    assert "commit 7c2f6a7" in why
+    smoke = studies.config(NB, "smoke", root=tmp_path)
+    assert study.before_after(smoke, prov, claims, df, base)[0] is None

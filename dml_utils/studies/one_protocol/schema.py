@@ -37,15 +37,21 @@ def record(
     check=None,
     check_name: str = "",
     check_from: str = "",
+    data_check=None,
+    controls=None,
+    ruler=None,
 ) -> dict[str, Any]:
     """The results JSON of notebook 06 (``results.write_results`` adds the config and provenance);
     ``check``: the verdicts of the second check ``check_name`` beside this run's
-    (``study.second_check``), read from ``check_from`` (or why there are none)."""
+    (``study.second_check``), read from ``check_from`` (or why there are none); ``data_check``:
+    ``study.data_check`` (labels audited, the ceiling); ``controls`` and ``ruler``: the control runs
+    and ``study.ruler`` (floor, ceiling, headroom, controls, margin: can the proxy rank?)."""
     return {
         "seeds": cfg.seeds,
         # the code the runs executed: a second check is read beside a run only when its plan_code matches
         "plan_code": code_digest("dml_utils.studies.one_protocol.plan"),
         "optuna": optuna_version,
+        "data_check": data_check,
         "search_spaces": spaces.to_dict("records"),
         "trials": trials.to_dict("records"),
         "best_settings": best,
@@ -53,6 +59,8 @@ def record(
         "baselines": base.to_dict("records"),
         "leaderboard": board.to_dict("records"),
         "versus_best": gaps.to_dict("records"),
+        "controls": None if controls is None else controls.to_dict("records"),
+        "ruler": ruler,
         "claims": claims.to_dict("records"),
         "second_check": {
             "name": check_name,

@@ -34,8 +34,9 @@ from dml_utils.retrieval_run import baselines as _baselines
 from dml_utils.runs import run_plan
 from dml_utils.tuning import best_setting, tune
 
-from .parameters import CHECKS, DATASETS
+from .parameters import CHECKS, DATASETS, RULER, Ruler
 from .plan import final_plan, final_run, folds, trial_plan, trial_run
+from .plan_controls import control_plan, control_run
 from .schema import LABELS, METRICS  # noqa: F401  (the notebook reads op.METRICS)
 
 
@@ -55,6 +56,40 @@ def prepare(cfg: Config) -> RetrievalData:
     except ValueError as err:
         raise ConfigError(f"{cfg.dataset}: {err}") from None
     return data
+
+
+def data_check(data: RetrievalData) -> dict[str, Any]:
+    """The data looked at before any ranking (``data_audit.audit``): groups of identical images that
+    carry two labels within or across the splits (the training images and the held-out views of
+    their classes share class ids; the unseen classes are their own), the nearest other class per
+    split, and the ceiling: what a perfect embedding of the unseen images scores under the protocol
+    (identical images given one vector: no net can do better)."""
+    from dml_utils.data_audit import audit, ceiling
+
+    out = audit(
+        {
+            "training": (data.x_train, data.y_train),
+            "held-out views": (data.x_val, data.y_val),
+            "unseen": (data.x_test, data.y_test),
+        },
+        same_classes=[{"training", "held-out views"}],
+    )
+    out["ceiling"] = ceiling(ONE_PROTOCOL, data.y_test, data.x_test)
+    return out
+
+
+def format_data_check(check: dict[str, Any]) -> str:
+    lines = [
+        f"identical images with two labels: {check['conflicts']} groups ({check['classes_in_conflict']} classes)",
+        "ceiling (the best embedding of the unseen images any net could give): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in check["ceiling"].items()),
+    ]
+    for name, row in check["per_split"].items():
+        lines.append(
+            f"{name}: {row['classes']} classes; nearest other class: class means cosine {row['max_class_mean_cosine']:.3f}, "
+            f"images cosine {row['max_image_cosine']:.3f}"
+        )
+    return "\n".join(lines)
 
 
 def baselines(cfg: Config, data: RetrievalData) -> pd.DataFrame:
@@ -153,6 +188,104 @@ def finals(cfg: Config, data: RetrievalData, best: dict[str, dict[str, Any]], pr
     """Each method at its best setting, every seed, on all training classes; scores on the unseen classes."""
     done = run_plan(final_plan(cfg, best), final_run, cfg=cfg, data=data, desc="finals", progress=progress)
     return pd.DataFrame(list(done.values()))
+
+
+def controls(cfg: Config, data: RetrievalData, best: dict[str, dict[str, Any]], progress: bool = True) -> pd.DataFrame:
+    """The ruler's control runs (``plan_controls``): the controls' method trained 1/``control_fraction``
+    of the finals' budget, and trained the full budget on shuffled training labels, every seed."""
+    done = run_plan(control_plan(cfg, best), control_run, cfg=cfg, data=data, desc="controls", progress=progress)
+    return pd.DataFrame(list(done.values()))
+
+
+def ruler(
+    finals: pd.DataFrame,
+    base: pd.DataFrame,
+    ctrl: pd.DataFrame,
+    data_check: dict[str, Any],
+    metric: str = "map_at_r",
+    rule: Ruler = RULER,
+) -> dict[str, Any]:
+    """The proxy measured before it ranks: floor (the better of the untrained net and raw pixels),
+    ceiling (``data_check``), headroom (best method's mean − floor), the seed-to-seed spread of each
+    method (SD over seeds, beside the fixed margin), and the two controls decided by the claims' own
+    rule (paired 95 % interval of full-budget − control, which must exclude 0 on the positive side).
+    ``resolves``: headroom >= ``headroom_margins`` × margin and both controls ordered right; else every
+    ranking verdict on this proxy is *no resolution*."""
+    means = finals.groupby("method")[metric].mean()
+    sds = finals.groupby("method")[metric].std(ddof=1)
+    untrained = float(base.loc[base["loss"] == "untrained", metric].mean())
+    raw = float(base.loc[base["loss"] == "raw pixels", metric].iloc[0])
+    floor = max(untrained, raw)
+    full = finals[finals["method"] == rule.control_method].set_index("seed")[metric]
+    out: dict[str, Any] = {
+        "metric": metric,
+        "floor": floor,
+        "untrained": untrained,
+        "raw_pixels": raw,
+        "ceiling": float(data_check["ceiling"][metric]),
+        "best_method": str(means.idxmax()),
+        "best": float(means.max()),
+        "headroom": float(means.max() - floor),
+        "margin": rule.equivalence_margin,
+        "headroom_needed": rule.headroom_margins * rule.equivalence_margin,
+        "seed_sd_median": float(sds.median()),
+        "seed_sd_max": float(sds.max()),
+        "control_method": rule.control_method,
+        "controls": {},
+    }
+    for control, known in (("short", f"{rule.control_fraction}× more training"), ("shuffled", "true labels")):
+        other = ctrl[ctrl["control"] == control].set_index("seed")[metric]
+        seeds = [s for s in full.index if s in other.index and np.isfinite(full[s]) and np.isfinite(other[s])]
+        ci = paired_interval((full[seeds] - other[seeds]).to_numpy()) if len(seeds) > 1 else None
+        out["controls"][control] = {
+            "known_better": known,
+            "full_mean": float(full[seeds].mean()) if seeds else math.nan,
+            "control_mean": float(other.mean()),
+            "diverged": int((~np.isfinite(other)).sum()),
+            "interval": ci,
+            "ordered": bool(ci is not None and ci["lo"] > 0),
+        }
+    problems = []
+    if out["headroom"] < out["headroom_needed"]:
+        problems.append(
+            f"headroom {out['headroom']:+.3f} (best {out['best_method']} {out['best']:.3f} − floor {floor:.3f}) is below "
+            f"{rule.headroom_margins:g} margins ({out['headroom_needed']:.3f})"
+        )
+    for control, c in out["controls"].items():
+        if not c["ordered"]:
+            problems.append(f"the {control} control is not ordered right ({c['known_better']} does not score higher)")
+    out["resolves"] = not problems
+    out["problems"] = problems
+    return out
+
+
+def format_ruler(r: dict[str, Any]) -> str:
+    def ci(c):
+        i = c["interval"]
+        if i is None:
+            return "no interval (fewer than 2 seeds with finite scores)"
+        return f"{i['mean']:+.3f}, 95 % CI [{i['lo']:+.3f}, {i['hi']:+.3f}] (n={i['n']})"
+
+    label = LABELS.get(r["metric"], r["metric"])
+    lines = [
+        f"{label}: floor {r['floor']:.3f} (untrained net {r['untrained']:.3f}, raw pixels {r['raw_pixels']:.3f}), "
+        f"ceiling {r['ceiling']:.3f}; best trained {r['best_method']} {r['best']:.3f}: headroom {r['headroom']:+.3f} "
+        f"(needed: {r['headroom_needed']:.3f} = {r['headroom_needed'] / r['margin']:g} × the margin ±{r['margin']:g})",
+        f"seed-to-seed SD of one method: median {r['seed_sd_median']:.4f}, largest {r['seed_sd_max']:.4f} "
+        f"(margin ±{r['margin']:g}, fixed in parameters.RULER before these runs)",
+    ]
+    for control, c in r["controls"].items():
+        diverged = f"; {c['diverged']} run(s) diverged" if c["diverged"] else ""
+        lines.append(
+            f"{control} control ({r['control_method']}: {c['known_better']} must score higher): full − control = "
+            f"{ci(c)}{diverged}: " + ("ordered right" if c["ordered"] else "NOT ordered right")
+        )
+    lines.append(
+        "the proxy can rank: yes"
+        if r["resolves"]
+        else "the proxy can rank: no (every ranking verdict reads *no resolution*): " + "; ".join(r["problems"])
+    )
+    return "\n".join(lines)
 
 
 def leaderboard(df: pd.DataFrame, metric: str = "map_at_r") -> pd.DataFrame:
@@ -292,9 +425,14 @@ def _too_few(claim: str, reported: str, who: str, pairs: int, seeds: int) -> dic
     }
 
 
-def claims(cfg: Config, df: pd.DataFrame, base: pd.DataFrame, metric: str = "map_at_r") -> pd.DataFrame:
+def claims(
+    cfg: Config, df: pd.DataFrame, base: pd.DataFrame, metric: str = "map_at_r", measured: dict | None = None
+) -> pd.DataFrame:
     """Each ranking claim whose two methods ran, paired by seed on the unseen classes (``metric``),
-    with that report's own notebook's verdict in the ``why``; then "every method beats the baselines"."""
+    at the equivalence margin of ``parameters.RULER``, with that report's own notebook's verdict in
+    the ``why``; then "every method beats the baselines". ``measured``: the ``ruler`` of this proxy;
+    when it cannot rank, a ranking's verdict is *no resolution* (the interval's own verdict is kept
+    in the ``why``)."""
     wide = df.pivot(index="seed", columns="method", values=metric)
     rows = []
     for claim, a, b, reported, notebook, start in RANKINGS:
@@ -311,10 +449,16 @@ def claims(cfg: Config, df: pd.DataFrame, base: pd.DataFrame, metric: str = "map
             wide.loc[ok, a].to_numpy(),
             b,
             wide.loc[ok, b].to_numpy(),
-            metric,
+            (RULER.equivalence_margin, f"{RULER.equivalence_margin * 100:g} point of MAP@R, fixed in parameters.RULER"),
         )
         left_out = f"; {int((~ok).sum())} seed(s) left out: a final run diverged" if (~ok).any() else ""
         row["why"] = f"its own notebook: {own_verdict(cfg.root, notebook, start)}; " + row["why"] + left_out
+        if measured is not None and not measured["resolves"]:
+            row["why"] = (
+                f"the proxy cannot rank ({'; '.join(measured['problems'])}): the interval alone would say "
+                f"{row['verdict']}; " + row["why"]
+            )
+            row["verdict"] = "no resolution"
         rows.append(row)
     every = wide.dropna()  # the seeds where no method's final diverged
     if len(every) < 2:
@@ -336,9 +480,56 @@ def claims(cfg: Config, df: pd.DataFrame, base: pd.DataFrame, metric: str = "map
     return claims_table(rows)
 
 
+# ---------------------------------------------------------------- before / after the patch layout (issue 47)
+FIRST_LAYOUT = Path("results") / "before" / "06_one_protocol.shared_layout.json"
+
+
+def before_after(
+    cfg: Config, provenance: dict[str, Any], claims_now: pd.DataFrame, finals_now: pd.DataFrame, base_now: pd.DataFrame
+):
+    """This run beside the committed run on the first patch layout (``FIRST_LAYOUT``: every point two
+    labels), row by row: the data's size, the baselines, each method's mean MAP@R and each claim's
+    verdict. None (with why) off the patches at the default profile, or without that file."""
+    if cfg.dataset != "patches" or cfg.profile != "default":
+        return None, "the first layout's run is the default profile on the patches"
+    path = cfg.root / FIRST_LAYOUT
+    if not path.exists():
+        return None, f"no {FIRST_LAYOUT}"
+    old = json.loads(path.read_text())
+    prov = old["data"][0]
+    rows = [
+        ("data", "training classes", prov["train_classes"], provenance["train_classes"]),
+        ("data", "unseen classes", prov["unseen_classes"], provenance["unseen_classes"]),
+    ]
+    base_old = pd.DataFrame(old["baselines"])
+    for name in ("untrained", "raw pixels"):
+        rows.append(
+            (
+                "baseline MAP@R",
+                name,
+                float(base_old.loc[base_old["loss"] == name, "map_at_r"].mean()),
+                float(base_now.loc[base_now["loss"] == name, "map_at_r"].mean()),
+            )
+        )
+    fin_old = pd.DataFrame(old["finals"]).groupby("method")["map_at_r"].mean()
+    fin_now = finals_now.groupby("method")["map_at_r"].mean()
+    for name in fin_now.index:
+        rows.append(("final MAP@R", name, float(fin_old.get(name, math.nan)), float(fin_now[name])))
+    verdict_old = {c["claim"]: c["verdict"] for c in old["claims"]}
+    for c in claims_now.itertuples():
+        rows.append(("verdict", c.claim.split(" (")[0], verdict_old.get(c.claim, "—"), c.verdict))
+
+    def shown(x):
+        return f"{x:.3f}" if isinstance(x, float) else x
+
+    rows = [(what, row, shown(a), shown(b)) for what, row, a, b in rows]
+    table = pd.DataFrame(rows, columns=["what", "row", "first layout (two labels per point)", "now (one label)"])
+    return table, f"{FIRST_LAYOUT} (commit {old.get('git_commit', '?')[:7]}, written {old.get('written_at', '?')[:10]})"
+
+
 # ---------------------------------------------------------------- the second check
 SECOND_CHECK = "fashion-mnist"
-CHECK_COST = " (16 min here with a cold run cache, measured 2026-12-04)"
+CHECK_COST = " (9 min here with a cold run cache, measured 2026-12-07)"
 
 
 def second_check(cfg: Config, here: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
@@ -354,4 +545,6 @@ def second_check(cfg: Config, here: pd.DataFrame) -> tuple[pd.DataFrame | None, 
         return None, why
     if doc["config"].get("seeds") != cfg.seeds:
         return None, f"{why} ran seeds {doc['config'].get('seeds')}, this run {cfg.seeds}: no pairing of verdicts"
-    return verdicts_beside(here, doc["claims"]), why
+    table = verdicts_beside(here, doc["claims"])
+    table.attrs["ruler"] = doc.get("ruler")  # the check's own ruler (format_ruler): can that proxy rank?
+    return table, why

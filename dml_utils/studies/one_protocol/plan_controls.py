@@ -1,0 +1,72 @@
+"""Study 06's controls: the runs that test the proxy before it ranks anything.
+
+A ranking on a proxy means something only if the proxy orders two comparisons whose answer is
+known in advance, by the same rule, on the same test data:
+
+- **positive**: ``parameters.RULER.control_method`` at its tuned setting trained the finals' full
+  budget against the same setting trained ``1/control_fraction`` of it (same seeds: the same initial weights and
+  first batches). More training of the same loss must score higher.
+- **negative**: the same setting trained the full budget on training labels shuffled across the
+  images (class sizes kept, the link between an image and its class destroyed). It must score
+  below the same loss trained on the true labels.
+
+The full-budget side of both is the finals' own run of ``control_method`` (``plan.final_plan``), so
+only the short and the shuffled runs are planned here. A module of its own so that its runs' cache
+key (this source and what it imports) leaves the tuning trials and the finals untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from dml_utils.class_disjoint import RetrievalData
+from dml_utils.config import Config
+from dml_utils.runs import RunSpec
+
+from .parameters import RULER, Ruler
+from .plan import setting_of, train_method
+
+CONTROLS = ("short", "shuffled")
+SHUFFLE_SEED = 7919  # the permutation of the training labels: a fixed draw, offset by the run's seed
+
+
+def control_plan(cfg: Config, best: Mapping[str, Mapping[str, Any]], ruler: Ruler = RULER) -> list[RunSpec]:
+    """The short and the shuffled-label runs of ``ruler.control_method`` at its best setting, every seed."""
+    name = ruler.control_method
+    if name not in best:
+        raise ValueError(f"the controls' method {name!r} was not tuned here (methods: {sorted(best)}); include it")
+    short = max(1, cfg.iterations // ruler.control_fraction)
+    return [
+        RunSpec.of(
+            cfg.notebook,
+            "control",
+            seed,
+            {"method": name, "control": control, **best[name]},
+            iterations=short if control == "short" else cfg.iterations,
+        )
+        for control in CONTROLS
+        for seed in cfg.seeds
+    ]
+
+
+def shuffled_labels(y: np.ndarray, seed: int) -> np.ndarray:
+    """``y`` permuted across the images: every class keeps its size, no image keeps its class."""
+    return np.random.default_rng(SHUFFLE_SEED + seed).permutation(np.asarray(y))
+
+
+def control_run(cfg: Config, data: RetrievalData, spec: RunSpec) -> dict[str, Any]:
+    """One control (the runner's task), trained and scored as a final (``plan.train_method``)."""
+    control = spec["control"]
+    if control not in CONTROLS:
+        raise ValueError(f"unknown control {control!r}; the controls are {CONTROLS}")
+    if control == "shuffled":
+        data = replace(data, y_train=shuffled_labels(data.y_train, spec.seed))
+    if spec["iterations"] % cfg.eval_every:  # the short run: one evaluation, at its end
+        cfg = replace(cfg, values={**cfg.values, "eval_every": spec["iterations"]})
+    setting = {k: v for k, v in setting_of(spec).items() if k != "control"}
+    out = train_method(cfg, data, spec["method"], setting, spec.seed, spec["iterations"], f"control {spec.label()}")
+    return {"control": control, **out}
