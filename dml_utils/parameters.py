@@ -12,7 +12,7 @@ import types
 import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 PROFILE_NAMES = ("smoke", "default", "full", "paper")
 
@@ -22,6 +22,42 @@ DATA_AND_THREADS: dict[str, Any] = {"data_root": None, "allow_download": False, 
 
 class ConfigError(ValueError):
     """A parameter value that cannot work; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric parameter takes, declared once with its type:
+    ``embedding_size: Annotated[int, AtLeast(1)]``. ``check_types`` checks it (each element of a
+    list; None passes where the type allows it), so no notebook writes an ``if`` per name."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False  # lo itself excluded (a learning rate > 0)
+
+    def text(self) -> str:
+        parts = []
+        if self.lo is not None:
+            parts.append(f"{'>' if self.lo_open else '>='} {self.lo:g}")
+        if self.hi is not None:
+            parts.append(f"<= {self.hi:g}")
+        return " and ".join(parts)
+
+    def holds(self, x: float) -> bool:
+        if self.lo is not None and (x <= self.lo if self.lo_open else x < self.lo):
+            return False
+        return self.hi is None or x <= self.hi
+
+
+def AtLeast(lo: float) -> Range:  # noqa: N802  (reads as a type annotation)
+    return Range(lo)
+
+
+def Above(lo: float) -> Range:  # noqa: N802
+    return Range(lo, lo_open=True)
+
+
+Count = Annotated[int, AtLeast(1)]  # a whole number of things: iterations, images, trials, dimensions
+Seed = Annotated[int, AtLeast(0)]  # NumPy's generators take no negative seed
 
 
 # Choices a parameter of several notebooks takes (tests/test_parameters.py checks each against the
@@ -38,9 +74,9 @@ class RunParameters:
 
     data_root: Path | None
     allow_download: bool
-    threads: int
-    seeds: list[int]
-    lr: float
+    threads: Count
+    seeds: list[Seed]
+    lr: Annotated[float, Above(0)]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,27 +84,27 @@ class ClassDisjointParameters(RunParameters):
     """The class-disjoint retrieval set-up of 01 and 04."""
 
     dataset: Dataset
-    train_classes: list[int] | None
-    n_max: int | None
-    imbalance_ratio: float
-    val_per_class: int | None
-    test_per_class: int | None
-    embedding_size: int
+    train_classes: list[Seed] | None
+    n_max: Count | None
+    imbalance_ratio: Annotated[float, AtLeast(1)]
+    val_per_class: Count | None
+    test_per_class: Count | None
+    embedding_size: Count
     backbone: Backbone
     pretrained: bool
     device: str
-    iterations: int
-    eval_every: int
+    iterations: Count
+    eval_every: Count
 
 
 @dataclass(frozen=True, kw_only=True)
 class ClassBalancedParameters(ClassDisjointParameters):
     """... trained on class-balanced batches of P classes × K images (01, 04; 02 trains on tuples)."""
 
-    classes_per_batch: int
-    samples_per_class: int
-    batch_size: int
-    loss_eval_batches: int
+    classes_per_batch: Annotated[int, AtLeast(2)]  # a batch needs negatives
+    samples_per_class: Annotated[int, AtLeast(2)]  # a class needs a positive pair
+    batch_size: Count
+    loss_eval_batches: Count
 
 
 # ---------------------------------------------------------------- rules the notebooks' validate() combine
@@ -124,9 +160,28 @@ def check_iterations(v: dict[str, Any], keys: tuple[str, ...]) -> None:
 
 
 def parameter_types(cls: type) -> dict[str, Any]:
-    """Each field of a Parameters dataclass with its resolved type."""
+    """Each field of a Parameters dataclass with its resolved type (a declared ``Range`` stripped:
+    ``parameter_ranges``)."""
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in fields(cls)}
+
+
+def _ranges_in(hint: Any) -> list[Range]:
+    if typing.get_origin(hint) is Annotated:
+        return [m for m in hint.__metadata__ if isinstance(m, Range)] + _ranges_in(typing.get_args(hint)[0])
+    return [r for a in typing.get_args(hint) for r in _ranges_in(a)]
+
+
+def parameter_ranges(cls: type) -> dict[str, Range]:
+    """The fields of a Parameters dataclass that declare a ``Range`` (on the value, the elements of a
+    list, or the value of an ``X | None``)."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    out = {}
+    for f in fields(cls):
+        found = _ranges_in(hints[f.name])
+        if found:
+            out[f.name] = found[0]
+    return out
 
 
 def describe(hint: Any) -> str:
@@ -211,7 +266,9 @@ def check_types(v: dict[str, Any], cls: type) -> None:
     """Every value of ``v`` against its field's type in the Parameters dataclass ``cls``, in place;
     the message names the parameter, the value and the fix. A string that holds a Python literal of
     the right type is read as that literal: ``papermill -p seeds "[0, 1]"`` passes the list as a
-    string. A value of the right type outside a choice gets the list of choices."""
+    string. A value of the right type outside a choice gets the list of choices, outside its
+    declared ``Range`` the range."""
+    ranges = parameter_ranges(cls)
     for key, hint in parameter_types(cls).items():
         value, kind = v[key], describe(hint)
         if not _fits(value, hint, choices=False) and isinstance(value, str) and not _fits("", hint, choices=False):
@@ -232,6 +289,15 @@ def check_types(v: dict[str, Any], cls: type) -> None:
                 f"{key} must be a finite number, got {bad!r}{' in ' + repr(value) if bad is not value else ''}; "
                 f"e.g. {key} = {_example(kind)}"
             )
+        bound = ranges.get(key)
+        if bound is not None:
+            many = isinstance(value, (list, tuple))
+            out = [x for x in (value if many else [value]) if x is not None and not bound.holds(x)]
+            if out:
+                raise ConfigError(
+                    f"{key} must be {bound.text()}{' (each value)' if many else ''}, got {out[0]!r}"
+                    f"{' in ' + repr(value) if many else ''}; e.g. {key} = {_example(kind)}"
+                )
         allowed = _choices(hint)
         if allowed and not _fits(value, hint):
             many = isinstance(value, (list, tuple))

@@ -25,11 +25,16 @@ NB = "06_one_protocol"
         ({"methods": ["triplet", "tripplet"]}, r"unknown: \['tripplet'\]"),
         ({"methods": []}, "methods must be distinct names"),
         ({"methods": ["triplet", "triplet"]}, "methods must be distinct names"),
-        ({"trials": 0}, "a budget of 0 trials tunes nothing"),
+        ({"trials": 0}, "trials must be >= 1, got 0"),
+        ({"embedding_size": 0}, "embedding_size must be >= 1, got 0"),
+        ({"per_round": -2}, "per_round must be >= 1, got -2"),
+        ({"lr": 0.0, "tune_lr": False}, "lr must be > 0, got 0.0"),
+        ({"tune_seed": -1}, "tune_seed must be >= 0, got -1"),
         ({"folds": 1}, "folds must be >= 2"),
         ({"batch_size": 30}, r"batch_size 30 != classes_per_batch 8 × samples_per_class 4"),
         ({"samples_per_class": 15, "batch_size": 120}, "samples_per_class 15 > 14"),
         ({"patch_per_sequence": 1}, "patch_per_sequence must be >= 2"),
+        ({"image_size": 16, "dataset": "cars196"}, "image_size must be >= 32, got 16"),
         ({"image_size": 64}, r"image_size=64 applies to \['cub200', 'cars196', 'sop'\] only"),
         ({"dataset": "mnist"}, "unknown dataset 'mnist'"),
         (  # Fashion-MNIST's 6 training classes in 2 folds: 3 to train on, so P = 8 cannot be; the fix is named
@@ -447,3 +452,13 @@ def test_before_and_after_the_layout_change_row_by_row(tmp_path):
     assert "commit 7c2f6a7" in why
     smoke = studies.config(NB, "smoke", root=tmp_path)
     assert study.before_after(smoke, prov, claims, df, base)[0] is None
+
+
+def test_every_numeric_parameter_of_06_declares_its_range_once():
+    """Issue 48: a range is declared with the type (``Annotated[int, AtLeast(1)]``), not an ``if`` per name."""
+    from dml_utils.parameters import describe, parameter_ranges, parameter_types
+    from dml_utils.studies.one_protocol.parameters import Parameters
+
+    kinds = {k: describe(h).replace(" | None", "") for k, h in parameter_types(Parameters).items()}
+    numeric = {k for k, kind in kinds.items() if kind in ("int", "float", "list[int]", "list[float]")}
+    assert numeric - set(parameter_ranges(Parameters)) == set()

@@ -6,15 +6,18 @@ Values a profile does not set come from "common"; a notebook parameter overrides
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from dml_utils.data import BENCHMARKS
 from dml_utils.methods import METHODS
 from dml_utils.parameters import (
     DATA_AND_THREADS,
+    AtLeast,
     Backbone,
     ConfigError,
+    Count,
     RunParameters,
+    Seed,
     check_class_balanced_batches,
     check_iterations,
     check_run,
@@ -139,30 +142,30 @@ class Parameters(RunParameters):
     """Notebook 06's parameters: their types; the values are the profiles'."""
 
     dataset: Literal["patches", "fashion-mnist", "cub200", "cars196", "sop"]  # DATASETS
-    patch_per_sequence: int
-    train_classes: list[int] | None
-    n_max: int | None
-    val_per_class: int | None
-    test_per_class: int | None
-    image_size: int | None
+    patch_per_sequence: Annotated[int, AtLeast(2)]  # a sequence needs 2 patches (HPatches' pairs)
+    train_classes: list[Seed] | None
+    n_max: Count | None
+    val_per_class: Count | None
+    test_per_class: Count | None
+    image_size: Annotated[int, AtLeast(32)] | None  # ResNet18's five halvings need at least 32 px
     methods: list[str]  # names in dml_utils.methods.METHODS
-    embedding_size: int
+    embedding_size: Count
     backbone: Backbone
     pretrained: bool
     device: str
-    classes_per_batch: int
-    samples_per_class: int
-    batch_size: int
+    classes_per_batch: Annotated[int, AtLeast(2)]  # a batch needs negatives
+    samples_per_class: Annotated[int, AtLeast(2)]  # a class needs a positive pair
+    batch_size: Count
     tune_lr: bool
-    folds: int
-    fold_seed: int
-    trials: int
-    per_round: int
-    tune_seed: int
-    trial_iterations: int
-    iterations: int
-    eval_every: int
-    loss_eval_batches: int
+    folds: Annotated[int, AtLeast(2)]  # one fold would validate on no class
+    fold_seed: Seed
+    trials: Count  # a budget of 0 trials tunes nothing
+    per_round: Count
+    tune_seed: Seed
+    trial_iterations: Count
+    iterations: Count
+    eval_every: Count
+    loss_eval_batches: Count
 
 
 def validate(v: dict[str, Any]) -> None:
@@ -175,16 +178,7 @@ def validate(v: dict[str, Any]) -> None:
             + (f" (unknown: {unknown})" if unknown else "")
         )
     check_class_balanced_batches({**v, "val_per_class": None})  # no held-out batches: the folds validate
-    if v["classes_per_batch"] < 2:
-        raise ConfigError("classes_per_batch must be >= 2: a batch needs negatives")
     check_dataset(v)
-    for key in ("trials", "per_round", "folds"):
-        if v[key] < 1:
-            raise ConfigError(f"{key} must be a whole number >= 1, got {v[key]!r} (a budget of 0 trials tunes nothing)")
-    if v["folds"] < 2:
-        raise ConfigError(f"folds must be >= 2 (one fold would validate on no class), got {v['folds']}")
-    if v["patch_per_sequence"] < 2:
-        raise ConfigError(f"patch_per_sequence must be >= 2, got {v['patch_per_sequence']}")
     check_seeds(v)
     check_iterations(v, ("trial_iterations", "iterations"))
 
