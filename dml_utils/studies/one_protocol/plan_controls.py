@@ -4,10 +4,10 @@ A ranking on a proxy means something only if the proxy orders two comparisons wh
 known in advance, by the same rule, on the same test data:
 
 - **positive**: ``parameters.RULER.control_method`` at its tuned setting trained the finals' full
-  budget against the same setting trained ``1/control_fraction`` of it (same seeds: the same initial weights and
-  first batches). More training of the same loss must score higher.
+  budget against the same setting trained ``1/control_fraction`` of it (same seeds: the same
+  initial weights and first batches). More training of the same loss must score higher.
 - **negative**: the same setting trained the full budget on training labels shuffled across the
-  images (class sizes kept, the link between an image and its class destroyed). It must score
+  images (class sizes kept, an image's label its own class only by chance). It must score
   below the same loss trained on the true labels.
 
 The full-budget side of both is the finals' own run of ``control_method`` (``plan.final_plan``), so
@@ -54,7 +54,8 @@ def control_plan(cfg: Config, best: Mapping[str, Mapping[str, Any]], ruler: Rule
 
 
 def shuffled_labels(y: np.ndarray, seed: int) -> np.ndarray:
-    """``y`` permuted across the images: every class keeps its size, no image keeps its class."""
+    """``y`` permuted across the images: every class keeps its size, and an image keeps its class
+    only by chance (about one in the number of classes)."""
     return np.random.default_rng(SHUFFLE_SEED + seed).permutation(np.asarray(y))
 
 
