@@ -35,19 +35,25 @@ class Conflict:
     labels: tuple[Hashable, ...]
 
 
+def identical_groups(images: np.ndarray) -> list[list[int]]:
+    """Indices of the images grouped by their bytes (same dtype and shape): a group of two or more
+    is a set of bit-identical copies."""
+    images = np.ascontiguousarray(images)
+    groups: dict[bytes, list[int]] = defaultdict(list)
+    for i, im in enumerate(images):
+        groups[hashlib.blake2b(im.tobytes(), digest_size=16).digest()].append(i)
+    return list(groups.values())
+
+
 def label_conflicts(images: np.ndarray, labels: Sequence[Hashable]) -> list[Conflict]:
     """Groups of bit-identical images (same dtype, shape and bytes) whose labels differ. Labels may
     be anything hashable: to compare splits whose class ids are numbered apart (unseen classes
     from 0), pass (split, id) pairs."""
-    images = np.ascontiguousarray(images)
     labels = list(labels)
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, im in enumerate(images):
-        groups[hashlib.blake2b(im.tobytes(), digest_size=16).hexdigest()].append(i)
     out = []
-    for idx in groups.values():
+    for idx in identical_groups(images):
         found = tuple(dict.fromkeys(labels[i] for i in idx))
         if len(found) > 1:
             out.append(Conflict(tuple(idx), found))
@@ -127,12 +133,8 @@ def perfect_embedding(labels, images: np.ndarray | None = None) -> np.ndarray:
     onehot = np.eye(index.max() + 1, dtype=np.float32)[index]
     if images is None:
         return onehot
-    images = np.ascontiguousarray(images)
-    groups: dict[bytes, list[int]] = defaultdict(list)
-    for i, im in enumerate(images):
-        groups[hashlib.blake2b(im.tobytes(), digest_size=16).digest()].append(i)
     out = onehot.copy()
-    for idx in groups.values():
+    for idx in identical_groups(images):
         if len(idx) > 1:
             out[idx] = onehot[idx].mean(axis=0)
     return out
