@@ -33,6 +33,14 @@ class Range:
     lo: float | None = None
     hi: float | None = None
     lo_open: bool = False  # lo itself excluded (a learning rate > 0)
+    why: str = ""  # said with the error: why the bound
+
+    def example(self, whole: bool) -> float:
+        """A value inside the range, for the error's "e.g.": the bound itself, or just above an open one."""
+        if self.lo is None:
+            return self.hi if self.hi is not None else 1
+        x = self.lo + (1 if whole else 0.1 * (abs(self.lo) or 1)) if self.lo_open else self.lo
+        return min(x, self.hi) if self.hi is not None else x
 
     def text(self) -> str:
         parts = []
@@ -48,16 +56,17 @@ class Range:
         return self.hi is None or x <= self.hi
 
 
-def AtLeast(lo: float) -> Range:  # noqa: N802  (reads as a type annotation)
-    return Range(lo)
+def AtLeast(lo: float, why: str = "") -> Range:  # noqa: N802  (reads as a type annotation)
+    return Range(lo, why=why)
 
 
-def Above(lo: float) -> Range:  # noqa: N802
-    return Range(lo, lo_open=True)
+def Above(lo: float, why: str = "") -> Range:  # noqa: N802
+    return Range(lo, lo_open=True, why=why)
 
 
 Count = Annotated[int, AtLeast(1)]  # a whole number of things: iterations, images, trials, dimensions
 Seed = Annotated[int, AtLeast(0)]  # NumPy's generators take no negative seed
+Positive = Annotated[float, Above(0)]  # a learning rate, a margin, a scale: 0 trains or measures nothing
 
 
 # Choices a parameter of several notebooks takes (tests/test_parameters.py checks each against the
@@ -294,9 +303,12 @@ def check_types(v: dict[str, Any], cls: type) -> None:
             many = isinstance(value, (list, tuple))
             out = [x for x in (value if many else [value]) if x is not None and not bound.holds(x)]
             if out:
+                x = bound.example(whole="int" in kind)
+                x = int(x) if "int" in kind else x
                 raise ConfigError(
-                    f"{key} must be {bound.text()}{' (each value)' if many else ''}, got {out[0]!r}"
-                    f"{' in ' + repr(value) if many else ''}; e.g. {key} = {_example(kind)}"
+                    f"{key} must be {bound.text()}{' (each value)' if many else ''}"
+                    f"{': ' + bound.why if bound.why else ''}, got {out[0]!r}"
+                    f"{' in ' + repr(value) if many else ''}; e.g. {key} = {[x] if many else x!r}"
                 )
         allowed = _choices(hint)
         if allowed and not _fits(value, hint):

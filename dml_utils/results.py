@@ -618,3 +618,52 @@ def same_verdicts_claim(claim: str, reported: str, beside, why_here: str, other:
         "verdict": "not reproduced" if len(moved) else "reproduced",
         "why": f"every verdict decided by its own rule in both designs and compared as it is; the other: {why_here}",
     }
+
+
+# ---------------------------------------------------------------- before / after a data fix
+FIRST_PATCH_LAYOUT = Path("results") / "before"  # <notebook>.shared_layout.json: the run on the first patch layout
+
+
+def first_layout_results(cfg: Config) -> tuple[dict[str, Any] | None, str]:
+    """The committed results JSON of this notebook's default run on the first patch layout (every
+    physical point two labels; issue 47), kept at ``FIRST_PATCH_LAYOUT``: None (with why) at another
+    profile or without that file; else the document and where it comes from."""
+    rel = FIRST_PATCH_LAYOUT / f"{cfg.notebook}.shared_layout.json"
+    if cfg.profile != "default":
+        return None, f"the first layout's run is the default profile, this is {cfg.profile!r}"
+    path = cfg.root / rel
+    if not path.exists():
+        return None, f"no {rel}"
+    doc = json.loads(path.read_text())
+    return doc, f"{rel} (commit {str(doc.get('git_commit', '?'))[:7]}, written {str(doc.get('written_at', '?'))[:10]})"
+
+
+def claim_key(text: str) -> str:
+    """A claim's text with its numbers blanked: a claim that names its data's size ("400 unseen
+    classes") is the same question on the data's new size."""
+    import re
+
+    return re.sub(r"\d+(\.\d+)?", "#", text)
+
+
+def before_after(rows: list[tuple[str, str, Any, Any]], claims_before: list[dict[str, Any]], claims_now):
+    """A table of this run beside an earlier one: ``rows`` (what, row, before, now) first, then each
+    claim of the claims table ``claims_now`` with its verdict before (matched by its text with the
+    numbers blanked; "—" when the earlier run did not ask it) and now, and whether it moved."""
+    import pandas as pd
+
+    before = {claim_key(c["claim"]): c["verdict"] for c in claims_before}
+
+    def shown(x):
+        return f"{x:.3f}" if isinstance(x, float) else x
+
+    out = [(what, row, shown(a), shown(b)) for what, row, a, b in rows]
+    for c in claims_now.itertuples(index=False):
+        out.append(("verdict", c.claim, before.get(claim_key(c.claim), "—"), c.verdict))
+    table = pd.DataFrame(out, columns=["what", "row", "first layout (two labels per point)", "now (one label)"])
+    verdicts = table["what"] == "verdict"
+    table["moved"] = ""
+    table.loc[verdicts, "moved"] = [
+        "yes" if a not in (b, "—") else "" for a, b in table.loc[verdicts, table.columns[2:4]].itertuples(index=False)
+    ]
+    return table

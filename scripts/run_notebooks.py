@@ -70,6 +70,28 @@ EXECUTOR_ENV = "DML_EXECUTOR"  # dml_utils.executors.EXECUTOR_ENV: where each pl
 SOURCES_KEY = "dml_published_sources"  # notebook metadata: digest of the cells it was published from
 
 
+def run_cache_location(raw: str, cwd: Path) -> tuple[Path | None, str | None]:
+    """Where ``DML_RUN_CACHE`` (``raw``) puts the run cache, resolved where the command was typed
+    (``cwd``; the kernels run in notebooks/ and would resolve a relative path there), created if
+    missing; or the reason it cannot be used, naming the variable and the fix. An empty value: no
+    cache (None, None)."""
+    raw = raw.strip()
+    if not raw:
+        return None, None
+    path = Path(raw).expanduser()
+    path = path if path.is_absolute() else (cwd / path)
+    fix = f"point {CACHE_ENV} at a folder this user can write (it is created if missing), or set it empty for no cache"
+    if path.exists() and not path.is_dir():
+        return None, f"{CACHE_ENV}={raw!r} is {path}, a file, not a folder: {fix}"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        return None, f"{CACHE_ENV}={raw!r}: {path} cannot be created ({err.strerror or err}): {fix}"
+    if not os.access(path, os.W_OK | os.X_OK):
+        return None, f"{CACHE_ENV}={raw!r}: {path} cannot be written: {fix}"
+    return path.resolve(), None
+
+
 def _compare_results():
     """scripts/compare_results.py, loaded by path (it is a script beside this one, not a module)."""
     import importlib.util
@@ -324,7 +346,14 @@ def main(argv=None, root: Path = ROOT) -> int:
     if args.no_cache:
         os.environ[CACHE_ENV] = ""
     else:
-        os.environ.setdefault(CACHE_ENV, str(root / "build" / "cache" / "runs"))
+        cache, problem = run_cache_location(
+            os.environ.get(CACHE_ENV, str(root / "build" / "cache" / "runs")), Path.cwd()
+        )
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        os.environ[CACHE_ENV] = "" if cache is None else str(cache)
+        print(f"run cache: {cache if cache is not None else 'none'} ({CACHE_ENV})")
     failed = []
     for nb in notebooks:
         stage = root / "build" / "stage" / nb.stem

@@ -64,7 +64,7 @@ BAD_PARAMETERS = [
     (NB05, {"photos_test": ["camera"]}, "photos ['camera'] are in both photos_train and photos_test"),
     (NB05, {"photos_train": ["lena"]}, "unknown photos_train 'lena'"),
     (NB05, {"split": "d"}, "unknown split 'd'; use one of ['a', 'b', 'c', 'illum', 'view', 'full']"),
-    (NB05, {"retrieval_pools": [5]}, "retrieval_pools [5]: a pool holds the 5 positives"),
+    (NB05, {"retrieval_pools": [5]}, "retrieval_pools must be > 5 (each value): a pool holds the 5 positives"),
     (NB05, {"monitor_every": 100}, "monitor_every (100) > iterations (30)"),
     (
         NB02,
@@ -81,15 +81,16 @@ BAD_PARAMETERS = [
     (NB02, {"tuples": "6"}, "tuples must be dict[str, int], got '6' (str)"),
     (NB02, {"lam": 1.5}, "lam must be in [0, 1]"),
     (NB02, {"iterations": 100}, "iterations (100) must be a positive multiple of eval_every (75)"),
-    (NB02, {"feature_pool": 0}, "feature_pool must be >= 1 (or None: every conv feature)"),
+    (NB02, {"feature_pool": 0}, "feature_pool must be >= 1: or None: every conv feature"),
     # issue 26: values that once failed minutes into a run, or deep in a library
     (NB01, {"sweep_seeds": []}, "sweep_seeds must be a non-empty list of distinct integers, got []"),
     (NB01, {"seeds": [-1, 0]}, "seeds must be >= 0 (each value), got -1 in [-1, 0]"),
-    (NB03, {"tsne_points": 0}, "tsne_points must be >= 2"),
+    (NB03, {"tsne_points": 0}, "tsne_points must be >= 2: t-SNE places two points or more"),
     (NB05, {"schedule": [[16, 4], [4, 2]]}, "schedule [[16, 4], [4, 2]] must grow: at least two [P, K]"),
     (NB05, {"schedule": [[16, 4]]}, "schedule [[16, 4]] must grow"),
     (NB02, {"alpha": float("nan")}, "alpha must be a finite number, got nan"),
-    (NB04, {"sphere_dims": [2, 3], "noise_sigmas": [float("inf")]}, "noise_sigmas must be a finite number, got inf"),
+    (NB04, {"noise_sigmas": [float("inf")]}, "noise_sigmas must be a finite number, got inf"),
+    (NB04, {"sphere_dims": [1, 3]}, "sphere_dims must be >= 2 (each value): the distance law q(d) needs n >= 2"),
 ]
 
 
@@ -443,7 +444,7 @@ def test_a_bad_call_into_the_package_is_refused_with_its_reason(what, call, phra
 
 def test_the_table_counts():
     """The bad inputs this file tries (the issue's note counts them)."""
-    assert (len(BAD_PARAMETERS), len(BAD_FILES), len(BAD_CALLS)) == (43, 12, 16)
+    assert (len(BAD_PARAMETERS), len(BAD_FILES), len(BAD_CALLS)) == (44, 12, 16)
 
 
 def test_05_paper_profile_without_hpatches_says_where_to_get_it(tmp_path):

@@ -14,14 +14,14 @@ from dml_utils.studies.batch_hard_collapse import study as bhc
 
 @pytest.fixture(scope="module")
 def tiny():
-    """48 patches of scikit-image's camera photo, 16 views each (training_outcomes.tiny_patches)."""
+    """24 patches of scikit-image's camera photo, 16 views each (training_outcomes.tiny_patches)."""
     return outcomes.tiny_patches()
 
 
 def test_patch_arrays_make_one_class_per_patch(tiny):
     seqs, x, y = tiny
-    assert x.shape == (2 * 24 * 16, 32, 32) and x.dtype == torch.float32
-    assert np.bincount(y).tolist() == [16] * 48  # 16 views of each of 48 patches
+    assert x.shape == (2 * 12 * 16, 32, 32) and x.dtype == torch.float32
+    assert np.bincount(y).tolist() == [16] * 24  # 16 views of each of 24 patches (12 per sequence)
     assert x[0].mean().abs() < 1e-4 and abs(float(x[0].std()) - 1) < 0.01
 
 
@@ -30,7 +30,7 @@ def test_descriptors_have_the_benchmark_layout(tiny):
     torch.manual_seed(0)
     model = bhc.SmallConvNet(embedding_size=8, image_size=32)
     d = bhc.descriptors(model, seqs, normalize=True)
-    assert set(d) == set(seqs) and d["v_camera"]["t5"].shape == (24, 8)
+    assert set(d) == set(seqs) and d["v_camera"]["t5"].shape == (12, 8)
     assert np.allclose(np.linalg.norm(d["i_camera"]["ref"], axis=1), 1)
     assert set(hp.matching_map(d)) == {"easy", "hard", "tough", "mean"}
 
@@ -38,7 +38,7 @@ def test_descriptors_have_the_benchmark_layout(tiny):
 def test_raw_pixel_descriptors_are_the_network_input(tiny):
     seqs, x, y = tiny
     d = bhc.raw_pixel_descriptors(seqs)
-    assert d["v_camera"]["ref"].shape == (24, 32 * 32)
+    assert d["v_camera"]["ref"].shape == (12, 32 * 32)
     assert np.allclose(d["v_camera"]["ref"][0], x[0].reshape(-1).numpy())  # first view of the first patch is its ref
 
 
@@ -87,7 +87,7 @@ def test_gradient_study_zero_at_identical_descriptors_for_every_variant(tmp_path
 
 @pytest.fixture(scope="module")
 def tiny_notebook(tmp_path_factory):
-    """Every step of notebook 05 on a tiny profile: 2 training photos, 1 test photo, 10 steps a run."""
+    """Every step of notebook 05 on a tiny profile: the smoke profile's 2 training and 2 test photos, 10 steps a run."""
     cfg = config(
         NB05,
         "smoke",
@@ -104,7 +104,7 @@ def tiny_notebook(tmp_path_factory):
         map_patches=10,
         table_patches=24,
         retrieval_queries=5,
-        retrieval_pools=[10, 20],
+        retrieval_pools=[10, 15],
         verification_pairs=100,
         mc_trials=500,
         extra_variants=["soft"],
@@ -119,8 +119,10 @@ def tiny_notebook(tmp_path_factory):
 @pytest.mark.trains
 def test_the_steps_give_a_row_per_run_with_the_benchmarks_scores(tiny_notebook):
     cfg, data, grid, traces, prog, prog_traces, base = tiny_notebook
-    assert data.provenance["n_train_sequences"] == 4 and data.provenance["n_test_sequences"] == 2
-    assert data.provenance["n_map_patches"] == 20 and len(data.y) == 16 * data.provenance["n_train_patches"]
+    assert data.provenance["n_train_sequences"] == 4 and data.provenance["n_test_sequences"] == 4
+    assert all(s.n <= 10 for s in data.map_seqs.values())  # map_patches caps each test sequence
+    assert data.provenance["n_map_patches"] == sum(s.n for s in data.map_seqs.values())
+    assert len(data.y) == 16 * data.provenance["n_train_patches"]
     assert len(grid) == len(bhc.map_settings(cfg)) * 2 and len(traces) == len(grid)
     assert grid["map_mean"].between(0, 1).all()
     assert grid[grid["group"] == "low lr"]["table_matching_mean"].notna().all()
@@ -131,7 +133,7 @@ def test_the_steps_give_a_row_per_run_with_the_benchmarks_scores(tiny_notebook):
     assert prog[prog["group"] == "progressive"]["growth"].str.startswith("4×2 at step 0").all()
     assert (prog[prog["group"] == "large start"]["growth"] == "8×4 at step 0").all()
     assert {len(t["loss"]) for t in prog_traces.values()} == {cfg.progressive_iterations}
-    assert set(base["model"]) == {"untrained", "raw pixels"} and base["table_retrieval_20"].between(0, 1).all()
+    assert set(base["model"]) == {"untrained", "raw pixels"} and base["table_retrieval_15"].between(0, 1).all()
     # the untrained row of a seed is the network every run of that seed starts from: its map score is the same everywhere
     table = bhc.retrieval_table(grid, prog, base, cfg)
     assert {"untrained", "raw pixels"} <= set(table.index) and "matching_mean" in table.columns
@@ -385,7 +387,7 @@ def test_the_paper_profile_reads_an_hpatches_release(tmp_path, tiny):
     )
     data = bhc.prepare(cfg)
     assert data.provenance["name"] == "hpatches" and data.provenance["n_train_sequences"] == 1
-    assert data.provenance["n_train_patches"] == 24 and data.provenance["n_map_patches"] == 10
+    assert data.provenance["n_train_patches"] == 12 and data.provenance["n_map_patches"] == 10
     r = bh.run(data.x, data.y, bhc.make_setting(cfg, (4, 2), 1e-3, "soft"), seed=0, iterations=2, every=1, window=1)
     assert len(r["step_loss"]) == 2 and np.isfinite(r["step_loss"]).all()
 

@@ -100,8 +100,9 @@ def test_the_patch_data_of_notebook_06_gives_every_image_one_label():
 
 
 def test_the_first_layout_is_what_the_issue_measured():
-    """The "shared" layout, still read by 02 and 05 until they are re-derived, is the fault: every
-    unseen class has a bit-identical twin (200 groups over 400 classes at 40 patches per sequence)."""
+    """The "shared" layout, on which 02 and 05 were first published (kept in results/before/), is the
+    fault: every unseen class has a bit-identical twin (200 groups over 400 classes at 40 patches per
+    sequence)."""
     from dml_utils.class_disjoint import patch_retrieval_data
 
     d = patch_retrieval_data(40, layout="shared")
@@ -109,15 +110,41 @@ def test_the_first_layout_is_what_the_issue_measured():
     assert len(found) == 200 and len({c for f in found for c in f.labels}) == 400
 
 
-@pytest.mark.parametrize("study", ["hdml_triplet_vs_npair", "batch_hard_collapse"])
-@pytest.mark.xfail(strict=True, reason="02 and 05 still read the first layout until re-derived (issue 47)")
-def test_every_study_reads_the_patch_layout_with_one_label_per_point(study):
-    """Strict: when 02 or 05 moves to the "distinct" layout this starts to pass; then drop the mark."""
+def test_no_study_reads_the_first_layout():
+    """02's and 05's patches are cut by the release's default ("distinct"); only this file's test of
+    the fault names the first layout."""
     import importlib
     import inspect
 
-    source = inspect.getsource(importlib.import_module(f"dml_utils.studies.{study}.study"))
-    assert 'layout="shared"' not in source
+    for study in ("hdml_triplet_vs_npair", "batch_hard_collapse", "one_protocol"):
+        source = inspect.getsource(importlib.import_module(f"dml_utils.studies.{study}.study"))
+        assert 'layout="shared"' not in source, study
+
+
+def _smoke(parameters, root):
+    from dml_utils.config import config
+
+    return config(parameters, "smoke", root=root)
+
+
+def test_05s_patches_carry_one_label_per_image(tmp_path):
+    """Notebook 05's training views (its smoke profile's photos, cut as its default's): no
+    bit-identical image under two patch labels, every class 16 views."""
+    from dml_utils.studies.batch_hard_collapse import parameters, study
+
+    data = study.prepare(_smoke(parameters, tmp_path))
+    assert da.label_conflicts(data.x, data.y) == []
+    assert set(np.bincount(data.y)) == {16}
+
+
+def test_02s_official_scale_classes_are_one_location_each(tmp_path):
+    """02's official-scale data: 98 classes, each one location of the training photos, no
+    bit-identical view under two labels (the first layout gave each its twin)."""
+    from dml_utils.studies.hdml_triplet_vs_npair import parameters, study
+
+    views, labels, _ = study.scale_views(_smoke(parameters, tmp_path))
+    assert len(np.unique(labels)) == 98
+    assert da.label_conflicts(views, labels) == []
 
 
 # ---------------------------------------------------------------- the other datasets

@@ -325,7 +325,7 @@ def test_the_schedule_claim_is_decided_per_run_at_one_scale(blocks, verdict, cur
     [
         ({"scale_classes": 40, "scale_losses": ["npair"]}, "64 pairs needs 64 classes"),
         ({"scale_iterations": 100}, "multiple of block"),
-        ({"scale_seed_count": 0}, "use 1 or more"),
+        ({"scale_seed_count": 0}, "scale_seed_count must be >= 1"),
         ({"scale_losses": ["contrastive"]}, "scale_losses"),
     ],
 )

@@ -39,7 +39,11 @@ def test_every_profile_resolves_and_sets_only_known_names(notebook):
         ("01_circle_vs_triplet_margin", {"samples_per_class": 1, "batch_size": 4}, "samples_per_class must be >= 2"),
         ("04_sampling_matters", {"val_per_class": 4}, "val_per_class 4 < samples_per_class 8"),
         ("04_sampling_matters", {"nonzero_loss_cutoff": 0.4}, "must exceed cutoff"),
-        ("04_sampling_matters", {"sphere_dims": [1, 3]}, "sphere_dims must all be >= 2"),
+        (
+            "04_sampling_matters",
+            {"sphere_dims": [1, 3]},
+            r"sphere_dims must be >= 2 \(each value\): the distance law q\(d\) needs n >= 2",
+        ),
         ("04_sampling_matters", {"margin_beta": 0}, "margin_beta must be > 0"),
         ("04_sampling_matters", {"threads": 0}, "threads must be"),
         ("03_yukawa_vs_contrastive_mnist", {"seeds": [1, 1]}, "distinct"),

@@ -305,3 +305,26 @@ def test_an_unknown_check_names_the_checks_a_notebook_has():
         rn.check_values("06_one_protocol", "cifar")
     with pytest.raises(ValueError, match="has no check 'fashion-mnist'; its checks: none"):
         rn.check_values("03_yukawa_vs_contrastive_mnist", "fashion-mnist")
+
+
+def test_the_run_cache_is_resolved_where_the_command_ran_and_refused_when_unusable(tmp_path):
+    """DML_RUN_CACHE relative to the command's folder (not the kernels' notebooks/), created if
+    missing; a file, or a folder that cannot be created, refused with the variable's name."""
+    where, problem = rn.run_cache_location("cache/runs", tmp_path)
+    assert problem is None and where == (tmp_path / "cache" / "runs").resolve() and where.is_dir()
+    assert rn.run_cache_location("  ", tmp_path) == (None, None)  # empty: no cache
+    (tmp_path / "afile").write_text("x")
+    _, problem = rn.run_cache_location("afile", tmp_path)
+    assert problem.startswith("DML_RUN_CACHE='afile' is ") and "a file, not a folder" in problem
+    _, problem = rn.run_cache_location("afile/below", tmp_path)
+    assert "DML_RUN_CACHE='afile/below'" in problem and "cannot be created" in problem
+    assert "set it empty for no cache" in problem
+
+
+def test_an_unusable_run_cache_stops_the_run_before_any_notebook(tmp_path, monkeypatch, capsys):
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv(rn.CACHE_ENV, str(tmp_path / "afile"))
+    before = NB03.stat().st_mtime_ns
+    assert rn.main(["--profile", "smoke", str(NB03)]) == 2
+    assert "DML_RUN_CACHE=" in capsys.readouterr().err
+    assert NB03.stat().st_mtime_ns == before

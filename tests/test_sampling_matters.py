@@ -133,3 +133,30 @@ def test_the_share_gap_interval_resamples_seeds_and_spans_zero_when_seeds_disagr
     assert factor_spread(pd.DataFrame(rows), "m") == f  # seeded: the same interval every time
     one = factor_spread(pd.DataFrame([r for r in rows if r["seed"] == 0]), "m")
     assert np.isnan(one["share_gap_lo"]) and np.isfinite(one["share_gap"])  # one seed: no interval
+
+
+@pytest.mark.parametrize(
+    "hard,uniform,hard_d,verdict",
+    [
+        (3.0, 1.0, 0.5, "reproduced"),  # hard's variance over 2× uniform's, its negatives closer
+        (1.5, 1.0, 0.5, "inconclusive"),  # above uniform, not by 2×
+        (0.8, 1.0, 0.5, "not reproduced"),  # not above uniform at all
+        (3.0, 1.0, 1.5, "inconclusive"),  # hard's negatives are not the closer ones: no test of closeness
+    ],
+)
+def test_the_variance_rule_can_come_out_each_way(hard, uniform, hard_d, verdict):
+    import pandas as pd
+
+    gvar = pd.DataFrame(
+        [
+            {"sampler": "hard", "sigma": 0.05, "gradient_variance": hard, "mean_d_an": hard_d},
+            {"sampler": "uniform", "sigma": 0.05, "gradient_variance": uniform, "mean_d_an": 1.4},
+            {"sampler": "distance", "sigma": 0.05, "gradient_variance": hard, "mean_d_an": hard_d},
+        ]
+    )
+    from dml_utils.studies.sampling_matters import study as sm
+
+    row = sm.variance_claim(gvar, 0.05)
+    assert row["verdict"] == verdict
+    assert "hard / uniform" in row["ours"]
+    assert sm.variance_claim(gvar[gvar["sampler"] != "uniform"], 0.05) is None

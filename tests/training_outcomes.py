@@ -39,12 +39,13 @@ def min_count(measured: tuple[int, int], n: int, false_alarm: float = FALSE_ALAR
 
 @lru_cache(maxsize=1)
 def tiny_patches():
-    """48 patches (16 views each) cut from scikit-image's camera photo: the data, fixed (not a draw)."""
+    """24 patches (16 views each) cut from scikit-image's camera photo: its locations a patch side
+    apart, dealt to a viewpoint and an illumination sequence as the release's default layout deals
+    them (one label per physical point). The data, fixed (not a draw)."""
     from dml_utils import hpatches as hp
     from dml_utils.studies.batch_hard_collapse import study as bhc
 
-    img = hp.skimage_photo("camera", max_side=384)
-    seqs = {f"{k}_camera": hp.synthetic_sequence(img, f"{k}_camera", k, 24, seed=i) for i, k in enumerate("vi")}
+    seqs, _ = hp.synthetic_release(("camera",), 100, 0, 512, test_photos=())
     return seqs, *bhc.patch_arrays(seqs, list(seqs))
 
 

@@ -5,9 +5,21 @@ Values a profile does not set come from "common"; a notebook parameter overrides
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from dml_utils.parameters import DATA_AND_THREADS, ConfigError, RunParameters, check_positive, check_run, check_types
+from dml_utils.parameters import (
+    DATA_AND_THREADS,
+    Above,
+    AtLeast,
+    ConfigError,
+    Count,
+    Positive,
+    RunParameters,
+    Seed,
+    check_positive,
+    check_run,
+    check_types,
+)
 
 NOTEBOOK = "05_batch_hard_collapse"
 
@@ -23,7 +35,9 @@ VARIANTS: dict[str, tuple[bool, bool, bool]] = {
 PROFILES: dict[str, dict[str, Any]] = {
     "common": {
         "split": "a",  # HPatches benchmark split; the synthetic release has one split "a" (whole photos held out)
-        "n_patches": 120,  # synthetic release: patches per sequence (Harris corners); HPatches: None = all
+        # synthetic release: at most this many patches per sequence (locations a patch side apart, so 2 to 15 per
+        # sequence at max_side 512: 220 training and 72 test patches); HPatches: None = all
+        "n_patches": 120,
         "photos_train": None,  # None: every training photo of dml_utils.hpatches.PHOTOS_TRAIN
         "photos_test": None,  # None: every test photo of dml_utils.hpatches.PHOTOS_TEST
         "max_side": 512,  # photos are downscaled to this longest side before patches are cut
@@ -56,11 +70,13 @@ PROFILES: dict[str, dict[str, Any]] = {
         "progressive_variants": ["plain", "squared"],
         "growth_window": 10,  # grow once the mean of the last this many losses is below the collapse value
         # evaluation on the test sequences (the benchmark's three tasks)
-        "map_patches": 20,  # patches per test sequence for the collapse map's matching mAP
-        "table_patches": 60,  # patches per test sequence for the retrieval table
+        "map_patches": 20,  # at most this many patches per test sequence for the collapse map's matching mAP
+        "table_patches": 60,  # at most this many patches per test sequence for the retrieval table
         "verification_pairs": 2000,
-        "retrieval_queries": 100,
-        "retrieval_pools": [100, 250],
+        # 20 of the 62 informative test patches are queries, the other 42 distractors: a query of the longest test
+        # sequence (14 patches) has 29 distractors from other sequences, room for a pool of 34
+        "retrieval_queries": 20,
+        "retrieval_pools": [15, 30],
         # why random batches fail: P(no valid triplet) for these batch sizes, closed form and Monte Carlo
         "triplet_batches": [32, 72, 128],
         "mc_trials": 20_000,
@@ -68,10 +84,9 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     "smoke": {
         "seeds": [0, 1],
-        "photos_train": ["camera", "brick"],
-        "photos_test": ["coins"],
+        "photos_train": ["camera", "brick"],  # 46 patches a patch side apart: room for P = 16
+        "photos_test": ["coins", "retina"],  # 33 test patches
         "n_patches": 40,
-        "max_side": 256,
         "iterations": 30,
         "progressive_iterations": 40,
         "pk_grid": [[4, 2], [16, 4]],
@@ -84,8 +99,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "map_patches": 20,
         "table_patches": 40,
         "verification_pairs": 300,
-        "retrieval_queries": 10,
-        "retrieval_pools": [20, 30],
+        "retrieval_queries": 5,
+        "retrieval_pools": [10, 15],
         "mc_trials": 2_000,
         "probe": 128,
     },
@@ -162,38 +177,38 @@ class Parameters(RunParameters):
     """Notebook 05's parameters: their types; the values are the profiles'."""
 
     split: Split
-    n_patches: int | None
+    n_patches: Annotated[int, AtLeast(10)] | None
     photos_train: list[Photo] | None
     photos_test: list[Photo] | None
-    max_side: int
-    release_seed: int
-    patch_size: int
-    embedding_size: int
-    margin: float
-    iterations: int
-    monitor_every: int
-    pinned_window: int
-    probe: int
+    max_side: Annotated[int, AtLeast(2 * 65)]  # room for a 65-px patch and its margin
+    release_seed: Seed
+    patch_size: Annotated[int, AtLeast(8)]  # the ConvNet's halvings
+    embedding_size: Count
+    margin: Positive
+    iterations: Count
+    monitor_every: Count
+    pinned_window: Count
+    probe: Annotated[int, AtLeast(2)]  # a spread needs two descriptors
     pk_grid: list[list[int]]
-    lr_grid: list[float]
-    low_lr: float
+    lr_grid: list[Positive]
+    low_lr: Positive
     distance_variants: list[Variant]
     extra_variants: list[Variant]
     low_lr_variants: list[Variant]
     hermans_setting: bool
     settle_cells: list[list[float]]
-    settle_factor: int
-    progressive_iterations: int
+    settle_factor: Count
+    progressive_iterations: Count
     schedule: list[list[int]]
     progressive_variants: list[Variant]
-    growth_window: int
-    map_patches: int
-    table_patches: int | None
-    verification_pairs: int
-    retrieval_queries: int
-    retrieval_pools: list[int]
-    triplet_batches: list[int]
-    mc_trials: int
+    growth_window: Count
+    map_patches: Annotated[int, AtLeast(2)]
+    table_patches: Annotated[int, AtLeast(2)] | None
+    verification_pairs: Count
+    retrieval_queries: Count
+    retrieval_pools: list[Annotated[int, Above(5, "a pool holds the 5 positives and its distractors")]]
+    triplet_batches: list[Annotated[int, AtLeast(2)]]
+    mc_trials: Count
 
 
 def _check_pk(name: str, pairs: list[list[int]]) -> None:

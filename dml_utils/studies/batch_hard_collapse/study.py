@@ -100,7 +100,6 @@ def prepare(cfg) -> PatchData:
             cfg.release_seed,
             cfg.max_side,
             test_photos=photos_test,
-            layout="shared",  # the first layout, on which 05's committed numbers were made (issue 47: re-derive)
         )
         train = {n: seqs[n] for n in splits["a"]["train"]}
         test = {n: seqs[n] for n in splits["a"]["test"]}
@@ -973,3 +972,51 @@ def progressive_pairs(cfg, prog_traces: dict, seed: int) -> dict[str, dict]:
         out[f"progressive {v}"] = prog_traces[("progressive", v, seed)]
         out[f"large start {v} (P{cfg.schedule[-1][0]}×K{cfg.schedule[-1][1]})"] = prog_traces[("large start", v, seed)]
     return out
+
+
+# ---------------------------------------------------------------- before / after the patch data's fix
+def before_after(cfg, provenance: dict[str, Any], grid, base, claims):
+    """This run beside the committed one on the first patch layout (every physical point two labels;
+    ``results.first_layout_results``): the data's size, the share of the map's runs that collapsed
+    per learning rate, the untrained net's and the map's mean matching mAP, and every verdict. None
+    (with why) at another profile or without that file."""
+    import pandas as pd
+
+    from dml_utils.results import before_after as table
+    from dml_utils.results import first_layout_results
+
+    old, why = first_layout_results(cfg)
+    if old is None:
+        return None, why
+    was = old["data"][0]
+    rows = [
+        (
+            "data",
+            what,
+            was[key],
+            provenance[key],
+        )
+        for what, key in (
+            ("training patches (classes)", "n_train_patches"),
+            ("training images", "n_train_views"),
+            ("test patches", "n_test_patches"),
+            ("test patches in the map's matching", "n_map_patches"),
+        )
+    ]
+    old_grid, old_base = pd.DataFrame(old["collapse_map"]), pd.DataFrame(old["baselines"])
+    for lr, share in grid[grid["group"] == "grid"].groupby("lr")["collapsed"].mean().items():
+        was_share = old_grid[(old_grid["group"] == "grid") & (old_grid["lr"] == lr)]["collapsed"].mean()
+        rows.append(("map: share collapsed", f"lr {lr:g}", float(was_share), float(share)))
+    untrained = base[base["model"] == "untrained"]["map_mean"].mean()
+    rows.append(
+        (
+            "matching mAP",
+            "untrained net",
+            float(old_base[old_base["model"] == "untrained"]["map_mean"].mean()),
+            float(untrained),
+        )
+    )
+    rows.append(
+        ("matching mAP", "every run of the map", float(old_grid["map_mean"].mean()), float(grid["map_mean"].mean()))
+    )
+    return table(rows, old["claims"], claims), why

@@ -17,6 +17,12 @@ SEED_DRAWS: list[dict[str, Any]] = [{"seeds": [k], "sweep_seeds": [k]} for k in 
 RETRIEVAL_METRICS = ("map_at_r", "val_map_at_r", "p_at_1", "nmi", "sim_same", "sim_diff")
 
 
+def rulers_record(ctrl, found: dict[str, Any]) -> dict[str, Any]:
+    """The rulers' part of the results JSON: the control runs' table and each proxy's ruler
+    (``study.rulers``), merged into ``record``'s document."""
+    return {"rulers": {"controls": ctrl.to_dict("records"), "by_metric": found}}
+
+
 def record(*, cfg, main_df, base, conv, curves, gaps, timing, sweep, claims, long=None) -> dict[str, Any]:
     """The results JSON of notebook 01 (``results.write_results`` adds the config and provenance)."""
     return {

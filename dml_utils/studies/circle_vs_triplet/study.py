@@ -13,8 +13,12 @@ from dml_utils.class_disjoint import RetrievalData, prepare  # noqa: F401
 from dml_utils.config import Config
 from dml_utils.evaluate import embed
 from dml_utils.retrieval_run import baselines, train_and_evaluate  # noqa: F401  (notebook 01 calls ct.prepare, ct.baselines)
+from dml_utils.ruler import Rule, floors, judged, run_controls
+from dml_utils.ruler import format_rulers as _format_rulers
+from dml_utils.ruler import rulers as measure_rulers
 from dml_utils.runs import run_plan
 
+from .parameters import RULER
 from .plan import (  # noqa: F401 (tests read them as study.<name>)
     DROPPING_MINERS,
     LOSSES,
@@ -28,6 +32,7 @@ from .plan import (  # noqa: F401 (tests read them as study.<name>)
     run_spec,
     sweep_plan,
 )
+from .plan_controls import control_plan, control_run
 
 
 def circle_boundary(m: float) -> dict[str, Any]:
@@ -251,10 +256,12 @@ def _long_margin_claim(long, cfg: Config) -> dict[str, str]:
     return row
 
 
-def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None):
+def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None, rulers=None):
     """The claims table of notebook 01. Every comparison is paired by seed (the seed fixes the
     initial weights and the batches); the seed is the unit of replication, so runs that share a
-    seed (the margins of one sweep seed) are reduced to one value per seed before any interval."""
+    seed (the margins of one sweep seed) are reduced to one value per seed before any interval.
+    ``rulers`` (``rulers``, by metric): a comparison read on a proxy that cannot rank (convergence
+    and margins on the held-out images' MAP@R included) reads *no resolution*."""
     from dml_utils.results import (
         beats_baselines_claim,
         claims_table,
@@ -266,6 +273,9 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None):
 
     def col(df, loss, c):
         return df[df["loss"] == loss].sort_values("seed")[c].to_numpy()
+
+    def ruled(row, metric):
+        return judged(row, None if rulers is None else rulers[metric])
 
     rows = [
         paired_claim(
@@ -297,6 +307,7 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None):
             rows[-1]["why"].replace("stated with the claim", "1 % of the final value, averaged over the run")
             + f"; every check counts (one every {cfg.eval_every} iterations), not only the first above a threshold"
         )
+    rows = [ruled(r, "val_map_at_r") for r in rows]  # convergence is read on the held-out images' MAP@R curve
     rows.append(
         equivalence_claim(
             "an iteration costs the same for both losses",
@@ -309,25 +320,31 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None):
         )
     )
     rows.append(
-        paired_claim(
-            "circle gives better embeddings: MAP@R on unseen classes",
-            "'far better' (visual, UMAP)",
-            "circle",
-            col(main_df, "circle", "map_at_r"),
-            "triplet",
-            col(main_df, "triplet", "map_at_r"),
+        ruled(
+            paired_claim(
+                "circle gives better embeddings: MAP@R on unseen classes",
+                "'far better' (visual, UMAP)",
+                "circle",
+                col(main_df, "circle", "map_at_r"),
+                "triplet",
+                col(main_df, "triplet", "map_at_r"),
+                "map_at_r",
+            ),
             "map_at_r",
         )
     )
     rows.append(
-        paired_claim(
-            "circle generalizes better: MAP@R on held-out images of the training classes",
-            "'better generalization'",
-            "circle",
-            col(main_df, "circle", "val_map_at_r"),
-            "triplet",
-            col(main_df, "triplet", "val_map_at_r"),
-            "map_at_r",
+        ruled(
+            paired_claim(
+                "circle generalizes better: MAP@R on held-out images of the training classes",
+                "'better generalization'",
+                "circle",
+                col(main_df, "circle", "val_map_at_r"),
+                "triplet",
+                col(main_df, "triplet", "val_map_at_r"),
+                "map_at_r",
+            ),
+            "val_map_at_r",
         )
     )
     for metric, what in (("val_map_at_r", "held-out images of training classes"), ("map_at_r", "unseen classes")):
@@ -335,13 +352,16 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None):
         seeds = sorted(set(spread["circle"]) & set(spread["triplet"]))
         c, t = (np.array([spread[loss][s] for s in seeds]) for loss in LOSSES)
         rows.append(
-            interval_claim(
-                f"circle is far more sensitive to the margin than triplet (sweep 0.4 → 1.0; MAP@R on {what})",
-                "visual (fig. 3), no number",
-                c - t,
-                "map_at_r",
-                ours=f"range over margins, per seed: circle {mean_std(c, 3)}, triplet {mean_std(t, 3)}",
-                label="circle − triplet",
+            ruled(
+                interval_claim(
+                    f"circle is far more sensitive to the margin than triplet (sweep 0.4 → 1.0; MAP@R on {what})",
+                    "visual (fig. 3), no number",
+                    c - t,
+                    "map_at_r",
+                    ours=f"range over margins, per seed: circle {mean_std(c, 3)}, triplet {mean_std(t, 3)}",
+                    label="circle − triplet",
+                ),
+                metric,
             )
         )
     circle = sweep[sweep["loss"] == "circle"]
@@ -367,8 +387,9 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None):
                 "so each seed counts once",
             )
         )
+        rows[-1] = ruled(rows[-1], "val_map_at_r")
     if long is not None and len(long):
-        rows.append(_long_margin_claim(long, cfg))
+        rows.append(ruled(_long_margin_claim(long, cfg), "val_map_at_r"))
     for loss in dict.fromkeys(
         gaps["loss"]
     ):  # circle and triplet behind the configured miner, then the gap miner's runs
@@ -405,3 +426,38 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None):
             )
         )
     return claims_table(rows)
+
+
+# ---------------------------------------------------------------- the ruler of each proxy
+RULED = {"val_map_at_r": "MAP@R, held-out images of training classes", "map_at_r": "MAP@R, unseen classes"}
+
+
+def controls(cfg: Config, data: RetrievalData, progress: bool = True):
+    """The ruler's control runs (``plan_controls``): the ruler's loss trained 1/``control_fraction``
+    of the main runs' iterations, and trained them all on shuffled labels, every seed."""
+    return run_controls(control_plan(cfg), control_run, cfg, data, progress)
+
+
+def rulers(cfg: Config, data: RetrievalData, main_df, base, ctrl) -> dict[str, dict[str, Any]]:
+    """One ruler (``dml_utils.ruler``) per proxy the comparisons read (``RULED``): floor (untrained
+    net, raw pixels), ceiling (a perfect embedding of the same images, by the runs' protocol),
+    headroom of the better loss, seed spread, both controls."""
+    from dml_utils.data_audit import ceiling
+    from dml_utils.retrieval_run import PROTOCOL
+
+    return measure_rulers(
+        main_df.assign(method=main_df["loss"]),
+        main_df[main_df["loss"] == RULER.control_loss],
+        ctrl,
+        floors(base, RULED),
+        {
+            "val_map_at_r": ceiling(PROTOCOL, data.y_val, data.x_val)["map_at_r"],
+            "map_at_r": ceiling(PROTOCOL, data.y_test, data.x_test)["map_at_r"],
+        },
+        Rule(RULER.equivalence_margin, RULER.headroom_margins, RULER.control_fraction),
+        RULER.control_loss,
+    )
+
+
+def format_rulers(found: dict[str, dict[str, Any]]) -> str:
+    return _format_rulers(found, RULED)

@@ -43,8 +43,10 @@ def record(
     patch_grid=None,
     patch_base=None,
     patch_source=None,
+    rulers=None,
 ) -> dict[str, Any]:
-    """The results JSON of notebook 02 (``results.write_results`` adds the config and provenance)."""
+    """The results JSON of notebook 02 (``results.write_results`` adds the config and provenance).
+    ``rulers``: by data name, (its control runs' table, its rulers by metric: ``study.rulers``)."""
     return {
         "seeds": cfg.seeds,
         "grid": grid.to_dict("records"),
@@ -67,6 +69,10 @@ def record(
         "npair_batches": npair_batches.to_dict("records"),
         "report_subset": {**subset, "our_classes": ids},
         "claims": claims.to_dict("records"),
+        "rulers": {
+            name: {"controls": ctrl.to_dict("records"), "by_metric": found}
+            for name, (ctrl, found) in (rulers or {}).items()
+        },
     }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -30,11 +31,16 @@ from dml_utils.data import batch_loader, select_rows
 from dml_utils.evaluate import clustering_metrics, embed
 from dml_utils.memo import cached_call
 from dml_utils.results import beats_baselines_claim, claims_table, interval_claim, mean_std, paired_claim
+from dml_utils.ruler import Rule, floors, judged, run_controls
+from dml_utils.ruler import format_rulers as _format_rulers
+from dml_utils.ruler import rulers as measure_rulers
 from dml_utils.runs import run_plan
 from dml_utils.sampling import TupleBatchSampler
 from dml_utils.train import fit
 
+from .parameters import RULER as CONTROLS_RULER
 from .plan import LABELS, build, grid_plan, grid_run, protocol, run, settings  # noqa: F401 (tests read them as study.<name>)
+from .plan_controls import control_plan, control_run
 from .schema import RULER
 
 CARS196_CLASSES, CARS196_TRAIN = 196, 98  # ids 1–196; the official split trains on 1–98 (FLAGS.num_class = 99)
@@ -141,11 +147,10 @@ def schedule_table(runs: dict, block: int) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- many unseen classes: patches of real photos
 def prepare_patches(cfg: Config) -> RetrievalData:
-    """The many-class retrieval set (``class_disjoint.patch_retrieval_data``) with
-    ``patch_per_sequence`` patch locations per sequence, in the release's first layout ("shared":
-    every location carries two labels), on which this notebook's committed numbers were made; its
-    re-derivation on the "distinct" layout is the next step of the proxies' issue (47)."""
-    return patch_retrieval_data(cfg.patch_per_sequence, layout="shared")
+    """The many-class retrieval set (``class_disjoint.patch_retrieval_data``): at most
+    ``patch_per_sequence`` patch locations per sequence, one class per physical location (the
+    release's "distinct" layout)."""
+    return patch_retrieval_data(cfg.patch_per_sequence)
 
 
 # ---------------------------------------------------------------- the schedules at the official scale
@@ -174,25 +179,44 @@ def _frozen_googlenet_features(views: np.ndarray, seed: int) -> np.ndarray:
         return torch.cat([net(chunk) for chunk in x.split(256)]).numpy().astype(np.float32)
 
 
-def prepare_scale(cfg: Config) -> dict[str, Any]:
-    """The data of the official-scale runs: ``scale_classes`` classes (Cars196 trains on 98), each
-    one patch location of an HPatches-style sequence cut from scikit-image's training photos (as
-    notebook 05's) seen in its 16 views, through a frozen GoogLeNet (``_frozen_googlenet_features``).
-    Classes are taken round-robin over the sequences (patch 0 of every sequence, then patch 1, …)."""
+SCALE_MAX_PER_SEQUENCE = 100  # more than any sequence holds: every location of the training photos
+
+
+def scale_views(cfg: Config) -> tuple[np.ndarray, np.ndarray, int]:
+    """The official-scale runs' images: ``scale_classes`` classes (Cars196 trains on 98), each one
+    patch location of an HPatches-style sequence cut from scikit-image's training photos (as notebook
+    05's; one class per physical location, the release's "distinct" layout) seen in its 16 views.
+    Classes are taken round-robin over the sequences (patch 0 of every sequence, then patch 1, …; a
+    sequence that has run out is skipped). Returns views (n, 65, 65) uint8, labels and the number of
+    sequences."""
     from dml_utils import hpatches as hp
 
-    names_count = 2 * len(hp.PHOTOS_TRAIN)  # a viewpoint and an illumination sequence per photo
-    per_sequence = math.ceil(cfg.scale_classes / names_count)
-    seqs, _ = cached_call(hp.synthetic_release, hp.PHOTOS_TRAIN, per_sequence, 0, 512, test_photos=(), layout="shared")
+    seqs, _ = cached_call(hp.synthetic_release, hp.PHOTOS_TRAIN, SCALE_MAX_PER_SEQUENCE, 0, 512, test_photos=())
     names = sorted(seqs)
-    chosen = [(name, i) for i in range(per_sequence) for name in names][: cfg.scale_classes]
+    every = [(name, i) for i in range(SCALE_MAX_PER_SEQUENCE) for name in names if i < seqs[name].n]
+    if len(every) < cfg.scale_classes:
+        raise ConfigError(
+            f"scale_classes {cfg.scale_classes}: the training photos hold only {len(every)} patch locations a patch "
+            f"side apart; use scale_classes <= {len(every)}"
+        )
+    chosen = every[: cfg.scale_classes]
     views = np.stack([seqs[name].patches[t][i] for name, i in chosen for t in hp.IMAGE_TYPES])
     labels = np.repeat(np.arange(len(chosen)), len(hp.IMAGE_TYPES))
+    return views, labels, len(names)
+
+
+def prepare_scale(cfg: Config) -> dict[str, Any]:
+    """The data of the official-scale runs (``scale_views``) through a frozen GoogLeNet
+    (``_frozen_googlenet_features``)."""
+    from dml_utils import hpatches as hp
+
+    views, labels, n_sequences = scale_views(cfg)
     features = cached_call(_frozen_googlenet_features, views, 0)
+    n_classes = len(np.unique(labels))
     return {
         "features": features,
         "labels": labels,
-        "source": f"{len(chosen)} patch classes × {len(hp.IMAGE_TYPES)} views from {len(names)} sequences cut from "
+        "source": f"{n_classes} patch classes × {len(hp.IMAGE_TYPES)} views from {n_sequences} sequences cut from "
         f"scikit-image's training photos, through a frozen untrained GoogLeNet ({features.shape[1]}-d)",
     }
 
@@ -667,46 +691,61 @@ def _baselines_claim(grid: pd.DataFrame, base: pd.DataFrame, prefix: str = "") -
     )
 
 
-def ranking_claims(grid: pd.DataFrame, prefix: str = "") -> list[dict[str, str]]:
+def ranking_claims(grid: pd.DataFrame, prefix: str = "", rulers: dict[str, dict] | None = None) -> list[dict[str, str]]:
     """The report's ranking claims (N-pair vs triplet) and HDML's gains, paired by seed, on one
-    grid; ``prefix`` names the data when it is not the main one (e.g. "[patches …] ")."""
+    grid; ``prefix`` names the data when it is not the main one (e.g. "[patches …] "). ``rulers``
+    (``rulers``, by metric): a claim on a proxy that cannot rank reads *no resolution*
+    (``dml_utils.ruler.judged``)."""
     rows = []
     have = set(grid["method"])
+
+    def ruled(metric: str):
+        return None if rulers is None else rulers[metric]
+
     if {"N-pair", "triplet"} <= have:
         rows.append(
-            paired_claim(
-                f"{prefix}N-pair beats triplet on clustering F1 (without HDML)",
-                "N-pair better on all 3 datasets (fig. 5)",
-                "N-pair",
-                _by_seed(grid, "N-pair", "f1"),
-                "triplet",
-                _by_seed(grid, "triplet", "f1"),
-                "f1",
+            judged(
+                paired_claim(
+                    f"{prefix}N-pair beats triplet on clustering F1 (without HDML)",
+                    "N-pair better on all 3 datasets (fig. 5)",
+                    "N-pair",
+                    _by_seed(grid, "N-pair", "f1"),
+                    "triplet",
+                    _by_seed(grid, "triplet", "f1"),
+                    "f1",
+                ),
+                ruled("f1"),
             )
         )
         rows.append(
-            paired_claim(
-                f"{prefix}N-pair beats triplet on Recall@1 (without HDML)",
-                "N-pair better on all 3 datasets (fig. 6)",
-                "N-pair",
-                _by_seed(grid, "N-pair", "recall_at_1"),
-                "triplet",
-                _by_seed(grid, "triplet", "recall_at_1"),
-                "recall",
+            judged(
+                paired_claim(
+                    f"{prefix}N-pair beats triplet on Recall@1 (without HDML)",
+                    "N-pair better on all 3 datasets (fig. 6)",
+                    "N-pair",
+                    _by_seed(grid, "N-pair", "recall_at_1"),
+                    "triplet",
+                    _by_seed(grid, "triplet", "recall_at_1"),
+                    "recall",
+                ),
+                ruled("recall_at_1"),
             )
         )
     for loss, label in (("triplet", "triplet"), ("npair", "N-pair")):
         if {label, f"{label} + HDML"} <= have:
             for metric, margin, name in (("recall_at_1", "recall", "Recall@1"), ("f1", "f1", "clustering F1")):
                 rows.append(
-                    paired_claim(
-                        f"{prefix}HDML improves {label} on {name} (ours: the report could not run it)",
-                        "not run in the report; HDML paper: gains for both losses on CUB, Cars196, SOP",
-                        f"{label} + HDML",
-                        _by_seed(grid, f"{label} + HDML", metric),
-                        label,
-                        _by_seed(grid, label, metric),
-                        margin,
+                    judged(
+                        paired_claim(
+                            f"{prefix}HDML improves {label} on {name} (ours: the report could not run it)",
+                            "not run in the report; HDML paper: gains for both losses on CUB, Cars196, SOP",
+                            f"{label} + HDML",
+                            _by_seed(grid, f"{label} + HDML", metric),
+                            label,
+                            _by_seed(grid, label, metric),
+                            margin,
+                        ),
+                        ruled(metric),
                     )
                 )
     return rows
@@ -724,12 +763,15 @@ def claims(
     by_k: pd.DataFrame | None = None,
     scales: pd.DataFrame | None = None,
     patches: tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]] | None = None,
+    rulers: dict[str, dict] | None = None,
+    patch_rulers: dict[str, dict] | None = None,
 ):
     """The claims table of notebook 02. ``scales`` (``scale_table``): the hardness schedule is then
     decided per scale and loss (``schedule_claims``), else once over the grid's runs (``sched``).
     ``patches``: (grid, baselines, provenance) of the many-class data (``prepare_patches``), whose
-    ranking and baseline claims are added, named by their data."""
-    rows = ranking_claims(grid)
+    ranking and baseline claims are added, named by their data. ``rulers`` and ``patch_rulers``
+    (``rulers``) judge the ranking claims on each data: a proxy that cannot rank gives *no resolution*."""
+    rows = ranking_claims(grid, rulers=rulers)
     hd = grid[grid["hdml"]]
     total, bad = int(hd["loss_values"].sum()), int(hd["nonfinite_values"].sum())
     rows.append(_official_nan_claim(cascade))
@@ -833,7 +875,7 @@ def claims(
     if patches is not None:
         pgrid, pbase, prov = patches
         prefix = f"[patches of real photos: {prov['unseen_classes']} unseen classes] "
-        rows.extend(ranking_claims(pgrid, prefix))
+        rows.extend(ranking_claims(pgrid, prefix, patch_rulers))
         rows.append(_baselines_claim(pgrid, pbase, prefix))
     rows.append(
         {
@@ -917,3 +959,68 @@ def diffs_by_data(grids: dict[str, pd.DataFrame], metrics: dict[str, str], compa
         for name, g in grids.items()
     ]
     return pd.concat(parts, ignore_index=True)
+
+
+# ---------------------------------------------------------------- before / after the patch data's fix
+def before_after(cfg: Config, patch_source: dict[str, Any], patch_base, patch_grid, scale_source: str, claims):
+    """This run beside the committed one on the first patch layout (every physical point two labels;
+    ``results.first_layout_results``): the patch data's size, the baselines and each method's mean
+    Recall@1 and MAP@R on the unseen patch classes, the official-scale data, and every verdict. None
+    (with why) at another profile or without that file."""
+    from dml_utils.results import before_after as table
+    from dml_utils.results import first_layout_results
+
+    old, why = first_layout_results(cfg)
+    if old is None:
+        return None, why
+    was = old["patches"]["data"]
+    rows = [
+        ("patches", "training classes", was["train_classes"], patch_source["train_classes"]),
+        ("patches", "unseen classes", was["unseen_classes"], patch_source["unseen_classes"]),
+        ("official scale", "data", old["official_scale"]["source"].split(",")[0], scale_source.split(",")[0]),
+    ]
+    before = {
+        "baseline": pd.DataFrame(old["patches"]["baselines"]).groupby("method"),
+        "method": pd.DataFrame(old["patches"]["grid"]).groupby("method"),
+    }
+    now = {"baseline": patch_base.groupby("method"), "method": patch_grid.groupby("method")}
+    for kind in ("baseline", "method"):
+        for name in now[kind].groups:
+            for metric, label in (("recall_at_1", "Recall@1"), ("map_at_r", "MAP@R")):
+                b = before[kind][metric].mean().get(name, math.nan)
+                rows.append((f"patches, {label}", f"{name}", float(b), float(now[kind][metric].mean()[name])))
+    return table(rows, old["claims"], claims), why
+
+
+# ---------------------------------------------------------------- the ruler of each proxy
+RULED = {"recall_at_1": "Recall@1", "f1": "clustering F1 (k = classes)", "map_at_r": "MAP@R"}
+
+
+def controls(cfg: Config, data: RetrievalData, progress: bool = True) -> pd.DataFrame:
+    """The ruler's control runs (``plan_controls``) on ``data``: the controls' loss trained
+    1/``control_fraction`` of the grid's iterations, and trained them all on shuffled labels, every seed."""
+    return run_controls(control_plan(cfg), control_run, cfg, data, progress)
+
+
+def rulers(cfg: Config, data: RetrievalData, grid: pd.DataFrame, base: pd.DataFrame, ctrl: pd.DataFrame):
+    """One ruler (``dml_utils.ruler``) per metric a ranking claim reads (``RULED``), on this data's
+    unseen classes: floor (untrained net, raw pixels), ceiling (a perfect embedding of the unseen
+    images scored by this notebook's protocol), headroom, seed spread, both controls."""
+    from dml_utils.data_audit import perfect_embedding
+
+    rule = CONTROLS_RULER
+    # the official k (98) asks more clusters of k-means than a perfect embedding has points: not scored here
+    ceiling = replace(protocol(cfg), official_k=None).score(perfect_embedding(data.y_test, data.x_test), data.y_test)
+    return measure_rulers(
+        grid,
+        grid[(grid["loss"] == rule.control_loss) & ~grid["hdml"].astype(bool)],
+        ctrl,
+        floors(base, RULED, key="method"),
+        {m: float(ceiling[m]) for m in RULED},
+        Rule(rule.equivalence_margin, rule.headroom_margins, rule.control_fraction),
+        rule.control_loss,
+    )
+
+
+def format_rulers(found: dict[str, dict]) -> str:
+    return _format_rulers(found, RULED)

@@ -18,20 +18,15 @@ key (this source and what it imports) leaves the tuning trials and the finals un
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
-
-import numpy as np
 
 from dml_utils.class_disjoint import RetrievalData
 from dml_utils.config import Config
+from dml_utils.controls import CONTROLS, control_inputs, control_specs, shuffled_labels  # noqa: F401 (tests read them here)
 from dml_utils.runs import RunSpec
 
 from .parameters import RULER, Ruler
 from .plan import setting_of, train_method
-
-CONTROLS = ("short", "shuffled")
-SHUFFLE_SEED = 7919  # the permutation of the training labels: a fixed draw, offset by the run's seed
 
 
 def control_plan(cfg: Config, best: Mapping[str, Mapping[str, Any]], ruler: Ruler = RULER) -> list[RunSpec]:
@@ -39,35 +34,12 @@ def control_plan(cfg: Config, best: Mapping[str, Mapping[str, Any]], ruler: Rule
     name = ruler.control_method
     if name not in best:
         raise ValueError(f"the controls' method {name!r} was not tuned here (methods: {sorted(best)}); include it")
-    short = max(1, cfg.iterations // ruler.control_fraction)
-    return [
-        RunSpec.of(
-            cfg.notebook,
-            "control",
-            seed,
-            {"method": name, "control": control, **best[name]},
-            iterations=short if control == "short" else cfg.iterations,
-        )
-        for control in CONTROLS
-        for seed in cfg.seeds
-    ]
-
-
-def shuffled_labels(y: np.ndarray, seed: int) -> np.ndarray:
-    """``y`` permuted across the images: every class keeps its size, and an image keeps its class
-    only by chance (about one in the number of classes)."""
-    return np.random.default_rng(SHUFFLE_SEED + seed).permutation(np.asarray(y))
+    return control_specs(cfg, {"method": name, **best[name]}, ruler.control_fraction)
 
 
 def control_run(cfg: Config, data: RetrievalData, spec: RunSpec) -> dict[str, Any]:
     """One control (the runner's task), trained and scored as a final (``plan.train_method``)."""
-    control = spec["control"]
-    if control not in CONTROLS:
-        raise ValueError(f"unknown control {control!r}; the controls are {CONTROLS}")
-    if control == "shuffled":
-        data = replace(data, y_train=shuffled_labels(data.y_train, spec.seed))
-    if spec["iterations"] % cfg.eval_every:  # the short run: one evaluation, at its end
-        cfg = replace(cfg, values={**cfg.values, "eval_every": spec["iterations"]})
+    cfg, data = control_inputs(cfg, data, spec, set_iterations=False)
     setting = {k: v for k, v in setting_of(spec).items() if k != "control"}
     out = train_method(cfg, data, spec["method"], setting, spec.seed, spec["iterations"], f"control {spec.label()}")
-    return {"control": control, **out}
+    return {"control": spec["control"], **out}

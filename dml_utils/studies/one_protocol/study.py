@@ -25,12 +25,15 @@ from dml_utils.progress import bar
 from dml_utils.results import (
     beats_baselines_claim,
     check_results,
+    claim_key,
     claims_table,
     paired_claim,
     paired_interval,
     verdicts_beside,
 )
 from dml_utils.retrieval_run import baselines as _baselines
+from dml_utils.ruler import Rule, judged, measure_with_controls, run_controls
+from dml_utils.ruler import format_ruler as _format_ruler
 from dml_utils.runs import run_plan
 from dml_utils.tuning import best_setting, tune
 
@@ -193,8 +196,7 @@ def finals(cfg: Config, data: RetrievalData, best: dict[str, dict[str, Any]], pr
 def controls(cfg: Config, data: RetrievalData, best: dict[str, dict[str, Any]], progress: bool = True) -> pd.DataFrame:
     """The ruler's control runs (``plan_controls``): the controls' method trained 1/``control_fraction``
     of the finals' budget, and trained the full budget on shuffled training labels, every seed."""
-    done = run_plan(control_plan(cfg, best), control_run, cfg=cfg, data=data, desc="controls", progress=progress)
-    return pd.DataFrame(list(done.values()))
+    return run_controls(control_plan(cfg, best), control_run, cfg, data, progress)
 
 
 def ruler(
@@ -205,87 +207,28 @@ def ruler(
     metric: str = "map_at_r",
     rule: Ruler = RULER,
 ) -> dict[str, Any]:
-    """The proxy measured before it ranks: floor (the better of the untrained net and raw pixels),
-    ceiling (``data_check``), headroom (best method's mean − floor), the seed-to-seed spread of each
-    method (SD over seeds, beside the fixed margin), and the two controls decided by the claims' own
-    rule (paired 95 % interval of full-budget − control, which must exclude 0 on the positive side).
-    ``resolves``: headroom >= ``headroom_margins`` × margin and both controls ordered right; else every
-    ranking verdict on this proxy is *no resolution*."""
-    means = finals.groupby("method")[metric].mean()
-    sds = finals.groupby("method")[metric].std(ddof=1)
-    untrained = float(base.loc[base["loss"] == "untrained", metric].mean())
-    raw = float(base.loc[base["loss"] == "raw pixels", metric].iloc[0])
-    floor = max(untrained, raw)
-    full = finals[finals["method"] == rule.control_method].set_index("seed")[metric]
-    out: dict[str, Any] = {
-        "metric": metric,
-        "floor": floor,
-        "untrained": untrained,
-        "raw_pixels": raw,
-        "ceiling": float(data_check["ceiling"][metric]),
-        "best_method": str(means.idxmax()),
-        "best": float(means.max()),
-        "headroom": float(means.max() - floor),
-        "margin": rule.equivalence_margin,
-        "headroom_needed": rule.headroom_margins * rule.equivalence_margin,
-        "seed_sd_median": float(sds.median()),
-        "seed_sd_max": float(sds.max()),
-        "control_method": rule.control_method,
-        "controls": {},
-    }
-    for control, known in (("short", f"{rule.control_fraction}× more training"), ("shuffled", "true labels")):
-        other = ctrl[ctrl["control"] == control].set_index("seed")[metric]
-        seeds = [s for s in full.index if s in other.index and np.isfinite(full[s]) and np.isfinite(other[s])]
-        ci = paired_interval((full[seeds] - other[seeds]).to_numpy()) if len(seeds) > 1 else None
-        out["controls"][control] = {
-            "known_better": known,
-            "full_mean": float(full[seeds].mean()) if seeds else math.nan,
-            "control_mean": float(other.mean()),
-            "diverged": int((~np.isfinite(other)).sum()),
-            "interval": ci,
-            "ordered": bool(ci is not None and ci["lo"] > 0),
-        }
-    problems = []
-    if out["headroom"] < out["headroom_needed"]:
-        problems.append(
-            f"headroom {out['headroom']:+.3f} (best {out['best_method']} {out['best']:.3f} − floor {floor:.3f}) is below "
-            f"{rule.headroom_margins:g} margins ({out['headroom_needed']:.3f})"
-        )
-    for control, c in out["controls"].items():
-        if not c["ordered"]:
-            problems.append(f"the {control} control is not ordered right ({c['known_better']} does not score higher)")
-    out["resolves"] = not problems
-    out["problems"] = problems
-    return out
+    """The proxy measured before it ranks (``dml_utils.ruler.measure``): floor (the better of the
+    untrained net and raw pixels), ceiling (``data_check``), headroom, each method's seed-to-seed
+    spread beside the fixed margin, and the two controls (``plan_controls``) decided by the claims'
+    own rule. ``resolves``: headroom >= ``headroom_margins`` × margin and both controls ordered
+    right; else every ranking verdict on this proxy is *no resolution*."""
+    return measure_with_controls(
+        finals,
+        finals[finals["method"] == rule.control_method],
+        ctrl,
+        (
+            float(base.loc[base["loss"] == "untrained", metric].mean()),
+            float(base.loc[base["loss"] == "raw pixels", metric].iloc[0]),
+        ),
+        float(data_check["ceiling"][metric]),
+        Rule(rule.equivalence_margin, rule.headroom_margins, rule.control_fraction),
+        metric,
+        rule.control_method,
+    )
 
 
 def format_ruler(r: dict[str, Any]) -> str:
-    def ci(c):
-        i = c["interval"]
-        if i is None:
-            return "no interval (fewer than 2 seeds with finite scores)"
-        return f"{i['mean']:+.3f}, 95 % CI [{i['lo']:+.3f}, {i['hi']:+.3f}] (n={i['n']})"
-
-    label = LABELS.get(r["metric"], r["metric"])
-    lines = [
-        f"{label}: floor {r['floor']:.3f} (untrained net {r['untrained']:.3f}, raw pixels {r['raw_pixels']:.3f}), "
-        f"ceiling {r['ceiling']:.3f}; best trained {r['best_method']} {r['best']:.3f}: headroom {r['headroom']:+.3f} "
-        f"(needed: {r['headroom_needed']:.3f} = {r['headroom_needed'] / r['margin']:g} × the margin ±{r['margin']:g})",
-        f"seed-to-seed SD of one method: median {r['seed_sd_median']:.4f}, largest {r['seed_sd_max']:.4f} "
-        f"(margin ±{r['margin']:g}, fixed in parameters.RULER before these runs)",
-    ]
-    for control, c in r["controls"].items():
-        diverged = f"; {c['diverged']} run(s) diverged" if c["diverged"] else ""
-        lines.append(
-            f"{control} control ({r['control_method']}: {c['known_better']} must score higher): full − control = "
-            f"{ci(c)}{diverged}: " + ("ordered right" if c["ordered"] else "NOT ordered right")
-        )
-    lines.append(
-        "the proxy can rank: yes"
-        if r["resolves"]
-        else "the proxy can rank: no (every ranking verdict reads *no resolution*): " + "; ".join(r["problems"])
-    )
-    return "\n".join(lines)
+    return _format_ruler(r, LABELS.get(r["metric"], r["metric"]), "parameters.RULER")
 
 
 def leaderboard(df: pd.DataFrame, metric: str = "map_at_r") -> pd.DataFrame:
@@ -400,14 +343,15 @@ RANKINGS = (
 
 
 def own_verdict(root: Path, notebook: str, start: str | None) -> str:
-    """The verdict of the claim row starting with ``start`` in ``notebook``'s committed results, as
-    "verdict (notebook NN)"; what is missing is said, not guessed."""
+    """The verdict of the claim row starting with ``start`` in ``notebook``'s committed results (its
+    numbers blanked on both sides: a claim that names its data's size is the same question on a new
+    size), as "verdict (notebook NN)"; what is missing is said, not guessed."""
     if start is None:
         return f"not tested in notebook {notebook[:2]}"
     path = root / "results" / f"{notebook}.json"
     if not path.exists():
         return f"notebook {notebook[:2]} has no results here (run it: make reproduce)"
-    rows = [c for c in json.loads(path.read_text())["claims"] if c["claim"].startswith(start)]
+    rows = [c for c in json.loads(path.read_text())["claims"] if claim_key(c["claim"]).startswith(claim_key(start))]
     if len(rows) != 1:
         return f"notebook {notebook[:2]}: {len(rows)} claim rows start with {start!r}"
     return f"{rows[0]['verdict']} (notebook {notebook[:2]})"
@@ -453,13 +397,7 @@ def claims(
         )
         left_out = f"; {int((~ok).sum())} seed(s) left out: a final run diverged" if (~ok).any() else ""
         row["why"] = f"its own notebook: {own_verdict(cfg.root, notebook, start)}; " + row["why"] + left_out
-        if measured is not None and not measured["resolves"]:
-            row["why"] = (
-                f"the proxy cannot rank ({'; '.join(measured['problems'])}): the interval alone would say "
-                f"{row['verdict']}; " + row["why"]
-            )
-            row["verdict"] = "no resolution"
-        rows.append(row)
+        rows.append(judged(row, measured))
     every = wide.dropna()  # the seeds where no method's final diverged
     if len(every) < 2:
         rows.append(

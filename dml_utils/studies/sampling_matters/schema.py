@@ -33,6 +33,12 @@ def record(*, cfg, grid, base, law, gvar, picked, pml_lost, same_as_hard, runs, 
     }
 
 
+def rulers_record(ctrl, found: dict[str, Any]) -> dict[str, Any]:
+    """The rulers' part of the results JSON: the control runs' table and each proxy's ruler
+    (``study.rulers``), merged into ``record``'s document."""
+    return {"rulers": {"controls": ctrl.to_dict("records"), "by_metric": found}}
+
+
 def summary(doc: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
     """The named numbers of this study's results that the regression check compares: name -> (kind, value)."""
     out = means(doc["distance_law"], ("n",), {k: "exact" for k in doc["distance_law"][0] if k != "n"}, "law")

@@ -5,9 +5,20 @@ Values a profile does not set come from "common"; a notebook parameter overrides
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from dml_utils.parameters import DATA_AND_THREADS, ConfigError, Dataset, RunParameters, check_run, check_types
+from dml_utils.parameters import (
+    DATA_AND_THREADS,
+    AtLeast,
+    ConfigError,
+    Count,
+    Dataset,
+    Positive,
+    Range,
+    RunParameters,
+    check_run,
+    check_types,
+)
 
 NOTEBOOK = "03_yukawa_vs_contrastive_mnist"
 
@@ -67,16 +78,16 @@ PROFILES: dict[str, dict[str, Any]] = {
 class Parameters(RunParameters):
     """Notebook 03's parameters: their types; the values are the profiles'."""
 
-    batch_size: int
-    rho: float
-    rms_eps: float
-    threshold: float
-    pos_filter: float
-    tsne_points: int
-    test_fraction: float
+    batch_size: Annotated[int, AtLeast(2)]  # a pair needs two images
+    rho: Annotated[float, Range(0, 1, lo_open=True)]  # RMSprop's decay
+    rms_eps: Positive
+    threshold: Positive
+    pos_filter: Annotated[float, AtLeast(0)]
+    tsne_points: Annotated[int, AtLeast(2, "t-SNE places two points or more")]
+    test_fraction: Annotated[float, Range(0, 1, lo_open=True)]
     datasets: list[Dataset]
-    epochs: int
-    eval_epochs: list[int]
+    epochs: Count
+    eval_epochs: list[Count]
     train_per_class: dict[str, int] | None
     require_full: bool
 
