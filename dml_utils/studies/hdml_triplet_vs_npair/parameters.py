@@ -153,7 +153,7 @@ class Parameters(ClassDisjointParameters):
     scale_seed_count: Annotated[int, AtLeast(1, "the official-scale runs take the first seeds of `seeds`")]
     scale_classes: Annotated[int, AtLeast(2)]
     patch_per_sequence: Annotated[int, AtLeast(2)]  # a sequence needs 2 patches (HPatches' pairs)
-    image_size: Annotated[int, AtLeast(32)] | None  # ResNet18's five halvings need at least 32 px
+    image_size: Count | None  # image-folder datasets only: the side images are resized to
 
 
 def validate(v: dict[str, Any]) -> None:

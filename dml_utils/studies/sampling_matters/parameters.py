@@ -12,6 +12,7 @@ from dml_utils.parameters import (
     AtLeast,
     ClassBalancedParameters,
     ConfigError,
+    Count,
     Positive,
     Range,
     check_class_balanced_batches,
@@ -138,7 +139,7 @@ class Parameters(ClassBalancedParameters):
     noise_draws: Annotated[int, AtLeast(2)]  # a variance needs two draws
     claim_sigma: Annotated[float, AtLeast(0)]
     diag_per_class: Annotated[int, AtLeast(2)]
-    image_size: Annotated[int, AtLeast(32)] | None  # ResNet18's five halvings need at least 32 px
+    image_size: Count | None  # image-folder datasets only: the side images are resized to
 
 
 def validate(v: dict[str, Any]) -> None:
