@@ -160,3 +160,84 @@ def test_the_long_margin_claim_pairs_the_two_margins_by_sweep_seed():
     assert "(1000 iterations) m = 0.8 still gives worse embeddings than m = 0.4" in row["claim"]
     assert row["verdict"] == "reproduced" and "m = 0.4 − m = 0.8 = +0.310" in row["ours"]
     assert "weights moved 0.002 (m = 0.8) vs 0.9 (m = 0.4)" in row["ours"]
+
+
+def test_the_transfer_plan_runs_every_variant_at_every_main_seed_and_the_smoke_two():
+    from dml_utils.studies.circle_vs_triplet.parameters import TRANSFER_SMOKE, TRANSFER_VARIANTS
+    from dml_utils.studies.circle_vs_triplet.plan_transfer import transfer_plan
+
+    cfg = config(NB, "default")
+    plan = transfer_plan(cfg)
+    assert len(plan) == len(TRANSFER_VARIANTS) * len(cfg.seeds) == len({s.key() for s in plan})
+    assert {s["variant"] for s in transfer_plan(config(NB, "smoke"))} == set(TRANSFER_SMOKE)
+    balanced = next(s for s in plan if s["variant"] == "balanced classes")
+    assert balanced["imbalance_ratio"] == 1 and balanced["loss"] == ct.RULER.control_loss
+
+
+@pytest.mark.parametrize(
+    "lifts,verdict",
+    [
+        ({"a": [0.10, 0.11, 0.12, 0.10, 0.11], "b": [-0.02, 0.0, 0.01, -0.01, 0.0]}, "reproduced"),
+        ({"a": [0.00, 0.01, 0.02, 0.00, 0.01], "b": [-0.02, 0.0, 0.01, -0.01, 0.0]}, "not reproduced"),
+        ({"a": [0.00, 0.10, 0.02, 0.08, 0.01], "b": [-0.02, 0.0, 0.01, -0.01, 0.0]}, "inconclusive"),
+    ],
+)
+def test_fix_verdict_reads_each_outcome(lifts, verdict):
+    got, text = ct.fix_verdict({k: np.array(v) for k, v in lifts.items()}, 0.05)
+    assert got == verdict and "97.5 %" in text  # Bonferroni over 2 variants
+
+
+def test_the_transfer_claims_read_a_lift_and_a_squeeze():
+    import pandas as pd
+
+    rows = []
+    for variant, lift in ((ct.MAIN_VARIANT, -0.01), ("balanced classes", 0.2)):
+        for seed in range(5):
+            rows.append(
+                {
+                    "variant": variant,
+                    "seed": seed,
+                    "unseen_classes": [4, 6, 8, 9],
+                    "unseen_map_at_r_step0": 0.45,
+                    "unseen_map_at_r_plateau": 0.45 + lift + 0.002 * seed,
+                    "unseen_participation_ratio_step0": 7.0 + seed,
+                    "unseen_participation_ratio_plateau": 2.5,
+                    "val_map_at_r_step0": 0.46,
+                    "val_map_at_r_plateau": 0.8,
+                }
+            )
+    df = pd.DataFrame(rows)
+    lift, squeeze, fix = ct.transfer_claims(df, config(NB, "smoke"))
+    assert lift["verdict"] == "not reproduced" and squeeze["verdict"] == "reproduced" and fix["verdict"] == "reproduced"
+    table = ct.transfer_table(df)
+    assert list(table["variant"]) == [ct.MAIN_VARIANT, "balanced classes"]
+    assert table["Δ"].iloc[1] == pytest.approx(0.204)
+
+
+def test_the_transfer_figure_and_record_hold_every_run_from_step_0():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from dml_utils.studies.circle_vs_triplet import figures, schema
+
+    def row(it, v):
+        return {
+            "iteration": it,
+            "unseen_map_at_r": v,
+            "unseen_features_map_at_r": v + 0.01,
+            "unseen_participation_ratio": 8 - it / 50,
+            "unseen_per_class": {4: v},
+        }
+
+    curves = {
+        (variant, s): [row(it, 0.4 + 0.001 * it * (k - 0.5)) for it in (0, 50, 100)]
+        for k, variant in enumerate("ab")
+        for s in (0, 1)
+    }
+    fig = figures.transfer_panels(curves, 0.01, "lift?")
+    first = fig.axes[0]
+    assert [t.get_text() for t in first.get_legend().get_texts()][:2] == ["a", "b"]
+    assert first.lines[0].get_ydata()[0] == 0 and first.lines[1].get_ydata()[-1] == pytest.approx(0.05)  # minus step 0
+    plt.close(fig)
+    doc = schema.transfer_record(pd.DataFrame([{"variant": "a", "seed": 0}]), curves)["transfer"]
+    assert len(doc["curves"]) == 4 and doc["curves"][0]["curve"][0]["iteration"] == 0

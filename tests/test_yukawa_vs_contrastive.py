@@ -121,3 +121,69 @@ def test_the_full_size_claims_are_the_subsampled_datasets_rows():
         ]
     }
     assert yc.full_size_claims(doc)["claim"].tolist() == ["[fashion-mnist, epoch 20] a"]
+
+
+@pytest.mark.trains
+def test_a_control_run_is_the_main_runs_path_for_its_loss(digits_run):
+    """The positive control's full side is the main run: one loss trained alone on the main run's
+    path gives its numbers exactly; the shuffled-label control trains on other pairs."""
+    from dml_utils.runs import RunSpec
+    from dml_utils.studies.yukawa_vs_contrastive.plan_controls import control_plan, control_run
+
+    cfg, data, out = digits_run
+    plan = control_plan(cfg, "digits")
+    assert [(s["control"], s["iterations"]) for s in plan] == [("short", 1), ("shuffled", 2)]  # 2 epochs // 10 → 1
+    main = next(r for r in out["records"] if r["loss"] == "contrastive" and r["epoch"] == 2)
+    full_short = RunSpec.of(
+        cfg.notebook, "control", 0, dict(plan[0].setting), iterations=2
+    )  # "short" at the full budget
+    alone = control_run(cfg, data, full_short)
+    assert {k: alone["summary"][k] for k in ("accuracy", "map_at_r", "neg_std")} == {
+        k: main[k] for k in ("accuracy", "map_at_r", "neg_std")
+    }
+    shuffled = control_run(cfg, data, plan[1])["summary"]
+    assert shuffled["control"] == "shuffled" and shuffled["accuracy"] != main["accuracy"]
+
+
+def _pair_table(gain: float):
+    """A synthetic records table of one dataset: untrained at 0.5, raw pixels at 0.6, both losses
+    at epochs 20 and 40 scoring 0.6 + ``gain`` (Yukawa a little above contrastive)."""
+    import pandas as pd
+
+    metrics = ("accuracy", "accuracy_best_threshold", "map_at_r", "pos_mean", "pos_mean_filtered", "neg_std")
+    rows = [{"dataset": "digits", "loss": "raw pixels", "seed": -1, "epoch": 0, **dict.fromkeys(metrics, 0.6)}]
+    for seed in range(5):
+        rows.append({"dataset": "digits", "loss": "untrained", "seed": seed, "epoch": 0, **dict.fromkeys(metrics, 0.5)})
+        for loss, extra in (("contrastive", 0.0), ("yukawa", 0.004)):
+            for epoch in (20, 40):
+                v = 0.6 + gain + extra + 0.001 * seed
+                rows.append(
+                    {"dataset": "digits", "loss": loss, "seed": seed, "epoch": epoch, **dict.fromkeys(metrics, v)}
+                )
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("gain,resolves", [(0.2, True), (0.005, False)])
+def test_a_ranking_counts_only_on_a_proxy_that_passes_its_ruler(gain, resolves):
+    import pandas as pd
+
+    cfg = config("03_yukawa_vs_contrastive_mnist", "default")
+    df = _pair_table(gain)
+    full = 0.6 + gain + 0.001 * np.arange(5)
+    ctrl = pd.DataFrame(
+        [
+            {"dataset": "digits", "control": control, "seed": s, **dict.fromkeys(yc.RULED, full[s] - drop - 0.0005 * s)}
+            for control, drop in (("short", 0.05), ("shuffled", 0.3))
+            for s in range(5)
+        ]
+    )
+    found = yc.rulers(cfg, df, ctrl, {"digits": dict.fromkeys(yc.RULED, 1.0)})
+    assert {m: r["resolves"] for m, r in found["digits"].items()} == dict.fromkeys(yc.RULED, resolves)
+    assert found["digits"]["accuracy"]["headroom"] == pytest.approx(gain + 0.004 + 0.002)
+    table = yc.claims(df, cfg, rulers=found)
+    ranking = table[table["claim"].str.contains("beats contrastive on pair-verification|better embeddings")]
+    distance = table[table["claim"].str.contains("mean D|std of negative")]
+    assert len(ranking) == 3 and len(distance) == 3
+    assert (ranking["verdict"] == "no resolution").all() != resolves
+    assert not (distance["verdict"] == "no resolution").any()  # no ruler: the distances are measured directly
+    assert "— digits —" in yc.format_rulers(found)

@@ -110,3 +110,47 @@ def margin_sweep_panels(
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def transfer_panels(curves: dict[tuple[str, int], list[dict]], margin: float, title: str):
+    """Per variant (mean over seeds ± 1 std), against iterations from the untrained net (0) on: the
+    unseen images' MAP@R minus its step-0 value, with the margin shaded around 0; the same for the
+    backbone's trunk features; the participation ratio of the unseen images' embedding."""
+    import pandas as pd
+
+    rows = []
+    for (variant, seed), curve in curves.items():
+        for r in curve:
+            rows.append(
+                {
+                    "variant": variant,
+                    "seed": seed,
+                    "iteration": r["iteration"],
+                    "embedding": r["unseen_map_at_r"] - curve[0]["unseen_map_at_r"],
+                    "trunk": r.get("unseen_features_map_at_r", np.nan)
+                    - curve[0].get("unseen_features_map_at_r", np.nan),
+                    "dims": r["unseen_participation_ratio"],
+                }
+            )
+    df = pd.DataFrame(rows)
+    panels = (
+        ("embedding", "unseen MAP@R − untrained (embedding)"),
+        ("trunk", "unseen MAP@R − untrained (trunk features)"),
+        ("dims", "participation ratio (dimensions)"),
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for ax, (col, label) in zip(axes, panels):
+        for i, (name, sub) in enumerate(df.groupby("variant", sort=False)):
+            g = sub.groupby("iteration")[col]
+            m, s = g.mean(), g.std(ddof=1).fillna(0)
+            ax.plot(m.index, m.values, "-o", ms=2.5, color=f"C{i}", label=str(name))
+            ax.fill_between(m.index, m - s, m + s, color=f"C{i}", alpha=0.12)
+        if col != "dims":
+            ax.axhspan(-margin, margin, color="grey", alpha=0.2, lw=0, label=f"±{margin:g} (the margin)")
+            ax.axhline(0, color="black", lw=0.8)
+        ax.set_xlabel("iteration (0: untrained)")
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

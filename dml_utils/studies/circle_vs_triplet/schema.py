@@ -23,6 +23,17 @@ def rulers_record(ctrl, found: dict[str, Any]) -> dict[str, Any]:
     return {"rulers": {"controls": ctrl.to_dict("records"), "by_metric": found}}
 
 
+def transfer_record(summaries, curves: dict) -> dict[str, Any]:
+    """The transfer runs' part of the results JSON (``study.transfer``): each run's summary and its
+    curve from step 0, merged into ``record``'s document."""
+    return {
+        "transfer": {
+            "runs": summaries.to_dict("records"),
+            "curves": [{"variant": v, "seed": s, "curve": c} for (v, s), c in curves.items()],
+        }
+    }
+
+
 def record(*, cfg, main_df, base, conv, curves, gaps, timing, sweep, claims, long=None) -> dict[str, Any]:
     """The results JSON of notebook 01 (``results.write_results`` adds the config and provenance)."""
     return {
@@ -63,5 +74,14 @@ def summary(doc: dict[str, Any]) -> dict[str, tuple[str, float | None]]:
             ("train_loss_with_miner", "train_loss_all_tuples", "val_loss_with_miner", "val_loss_all_tuples"), "trained"
         ),
         "gap",
+    )
+    out |= means(
+        doc.get("transfer", {}).get("runs", []),
+        ("variant",),
+        {"unseen_map_at_r_step0": "untrained", "unseen_participation_ratio_step0": "untrained"}
+        | dict.fromkeys(
+            ("unseen_map_at_r_plateau", "unseen_participation_ratio_plateau", "val_map_at_r_plateau"), "trained"
+        ),
+        "transfer",
     )
     return out | provenance(doc, ("n_train_used", "n_val", "n_unseen_test"))

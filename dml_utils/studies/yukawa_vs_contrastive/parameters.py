@@ -22,6 +22,24 @@ from dml_utils.parameters import (
 
 NOTEBOOK = "03_yukawa_vs_contrastive_mnist"
 
+
+@dataclass(frozen=True)
+class Ruler:
+    """What a ranking of the two losses on one of this notebook's proxies (pair accuracy at D < 0.5,
+    pair accuracy at the threshold best on training pairs, MAP@R of test items; each on the test set
+    of one dataset, at the last evaluated epoch) must pass before its verdict counts (issue 47;
+    ``dml_utils.ruler``), fixed here on 2026-12-07 before the control runs. Each proxy's equivalence
+    margin is its claims' (``results.EQUIVALENCE_MARGINS``: 0.25 points of accuracy, 1 point of
+    MAP@R). Analysis only: outside every run's cache key (the control runs carry their loss and
+    epochs in their own specs)."""
+
+    control_loss: str = "contrastive"  # the controls' loss: the report's baseline
+    control_fraction: int = 10  # positive control: the main runs' epochs against 1/10 of them, same seeds
+    headroom_margins: float = 5.0  # a ranking needs best trained − floor >= 5 margins
+
+
+RULER = Ruler()
+
 PROFILES: dict[str, dict[str, Any]] = {
     "common": {
         "batch_size": 128,  # report: batch 128

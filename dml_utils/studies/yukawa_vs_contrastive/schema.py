@@ -32,6 +32,12 @@ PAIR_METRICS = (
 )
 
 
+def rulers_record(ctrl, found: dict[str, Any]) -> dict[str, Any]:
+    """The rulers' part of the results JSON: the control runs' table and each dataset's rulers by
+    proxy (``study.rulers``), merged into ``record``'s document."""
+    return {"rulers": {"controls": ctrl.to_dict("records"), "by_dataset": found}}
+
+
 def record(*, cfg, df, tests, claims, runs, full_size=None, full_source: str = "") -> dict[str, Any]:
     """The results JSON of notebook 03 (``results.write_results`` adds the config and provenance).
     ``plan_code`` is the digest of the code the runs executed: a full-profile file is read beside a

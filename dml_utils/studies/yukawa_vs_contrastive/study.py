@@ -18,6 +18,7 @@ from dml_utils.pairs import (
 )
 from dml_utils.runs import run_plan
 
+from .parameters import RULER
 from .plan import (  # noqa: F401 (tests read them as study.<name>)
     LOSSES,
     PairData,
@@ -28,6 +29,7 @@ from .plan import (  # noqa: F401 (tests read them as study.<name>)
     seed_plan,
     seed_run,
 )
+from .plan_controls import control_plan, control_run
 
 PAIR_SEED = 0  # the test pairs (and the retrieval subset) are the same for every seed
 
@@ -153,9 +155,13 @@ def paired(df, metric: str, a: str = "yukawa", b: str = "contrastive"):
     return pd.DataFrame(rows)
 
 
-def claims(df, cfg: Config):
-    """The claims table of notebook 03, verdicts computed from the measured numbers (results.interval_claim)."""
+def claims(df, cfg: Config, rulers=None):
+    """The claims table of notebook 03, verdicts computed from the measured numbers (results.interval_claim).
+    ``rulers`` (``rulers``: dataset → metric → ruler): a ranking read on a proxy that cannot rank
+    (pair accuracy at either threshold, MAP@R; its ruler measured at the last epoch, and read for
+    the epoch-20 rows too) reads *no resolution*."""
     from dml_utils.results import beats_baselines_claim, claims_table, paired_claim
+    from dml_utils.ruler import judged
 
     rows = []
     first, last = min(cfg.eval_epochs), max(cfg.eval_epochs)
@@ -166,19 +172,23 @@ def claims(df, cfg: Config):
             return d[(d["loss"] == loss) & (d["epoch"] == epoch)].sort_values("seed")[col]
 
         def diff_row(claim, reported, a, b, col, epoch, metric, scale=1.0, digits=2, unit="", lower_wins=False):
+            ruler = None if rulers is None else rulers.get(name, {}).get(col)  # the distance rows have none
             rows.append(
-                paired_claim(
-                    f"[{name}, epoch {epoch}] {claim}",
-                    reported,
-                    a,
-                    at(a, epoch, col),
-                    b,
-                    at(b, epoch, col),
-                    metric,
-                    scale,
-                    digits,
-                    unit,
-                    lower_wins,
+                judged(
+                    paired_claim(
+                        f"[{name}, epoch {epoch}] {claim}",
+                        reported,
+                        a,
+                        at(a, epoch, col),
+                        b,
+                        at(b, epoch, col),
+                        metric,
+                        scale,
+                        digits,
+                        unit,
+                        lower_wins,
+                    ),
+                    ruler,
                 )
             )
 
@@ -364,4 +374,85 @@ def full_size_table(beside, full_doc, n_sub: int):
     n_full = {d["name"]: d["n_train_used"] for d in full_doc["data"]}[SUBSAMPLED]
     return beside[["claim", "verdict", "verdict_other", "moved"]].rename(
         columns={"verdict": f"{n_sub:,} images", "verdict_other": f"{n_full:,} images (full)"}
+    )
+
+
+# ---------------------------------------------------------------- the ruler of each proxy
+RULED = {
+    "accuracy": ("pair accuracy at D < 0.5", "accuracy"),
+    "accuracy_best_threshold": ("pair accuracy at the best training threshold", "accuracy"),
+    "map_at_r": ("MAP@R, test items vs each other", "map_at_r"),
+}  # metric → (label, the claims' equivalence margin: results.EQUIVALENCE_MARGINS)
+
+
+def controls(cfg: Config, data: PairData, progress: bool = True):
+    """The ruler's control runs on ``data`` (``plan_controls``): the ruler's loss trained
+    1/``control_fraction`` of the epochs, and trained them all on shuffled labels, every seed."""
+    from dml_utils.ruler import run_controls
+
+    return run_controls(control_plan(cfg, data.dataset.name), control_run, cfg, data, progress)
+
+
+def ceilings(cfg: Config, data: PairData) -> dict[str, float]:
+    """What a perfect embedding of the test images scores on each proxy (``data_audit.perfect_embedding``:
+    one vector per class, bit-identical images merged): pair accuracy at the fixed threshold and at
+    any threshold between the classes, and MAP@R of the retrieval items."""
+    from dml_utils.data_audit import ceiling, perfect_embedding
+    from dml_utils.evaluate import PAIRS
+    from dml_utils.pairs import pair_distances, pair_verification_accuracy
+
+    perfect = perfect_embedding(data.y_test, data.x_test)
+    accuracy = pair_verification_accuracy(pair_distances(perfect, data.test_pairs), data.test_same, cfg.threshold)
+    idx = data.retrieval_idx
+    return {
+        "accuracy": accuracy,
+        "accuracy_best_threshold": accuracy,  # the one-hot classes lie √2 apart: the fixed threshold is among the best
+        "map_at_r": ceiling(PAIRS, data.y_test[idx], data.x_test[idx])["map_at_r"],
+    }
+
+
+def rulers(cfg: Config, df, ctrl, ceilings_by_dataset: dict[str, dict[str, float]]) -> dict[str, dict[str, dict]]:
+    """One ruler (``dml_utils.ruler``) per dataset and proxy (``RULED``), at the last evaluated epoch:
+    floor (untrained net, raw pixels), ceiling, headroom of the better loss, seed spread, both
+    controls, the claims' margin."""
+    import pandas as pd
+
+    from dml_utils.results import EQUIVALENCE_MARGINS
+    from dml_utils.ruler import Rule, measure_with_controls
+
+    last = max(cfg.eval_epochs)
+    out: dict[str, dict[str, dict]] = {}
+    for name in dict.fromkeys(df["dataset"]):
+        d = df[df["dataset"] == name]
+        trained = d[d["loss"].isin(LOSSES) & (d["epoch"] == last)].rename(columns={"loss": "method"})
+        ours = ctrl[ctrl["dataset"] == name] if len(ctrl) else pd.DataFrame(columns=["control", "seed"])
+        out[name] = {}
+        for metric, (_, margin_of) in RULED.items():
+            rule = Rule(EQUIVALENCE_MARGINS[margin_of][0], RULER.headroom_margins, RULER.control_fraction)
+            floor = (
+                float(d.loc[d["loss"] == "untrained", metric].mean()),
+                float(d.loc[d["loss"] == "raw pixels", metric].iloc[0]),
+            )
+            out[name][metric] = measure_with_controls(
+                trained,
+                trained[trained["method"] == RULER.control_loss],
+                ours,
+                floor,
+                ceilings_by_dataset[name][metric],
+                rule,
+                metric,
+                RULER.control_loss,
+            )
+    return out
+
+
+def format_rulers(found: dict[str, dict[str, dict]]) -> str:
+    from dml_utils.ruler import format_rulers as _format
+
+    return "\n\n".join(
+        f"— {name} —\n"
+        + _format(
+            by_metric, {m: label for m, (label, _) in RULED.items()}, "parameters.RULER and results.EQUIVALENCE_MARGINS"
+        )
+        for name, by_metric in found.items()
     )
