@@ -93,6 +93,20 @@ def write_results(cfg: Config, payload: dict[str, Any], data_sources: list[dict[
 # "no resolution": the proxy a ranking was decided on failed its ruler (too little headroom over the
 # floor, or a control ordered wrong), so its interval says nothing about the methods (issue 47)
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "no resolution", "not testable here")
+# how a claim is *not reproduced* (issue 47): the opposite was shown; the two sides are the same within the
+# claim's equivalence margin; or what the claim says occurs did not occur in any run
+HOWS = ("reversed", "equivalent", "not observed")
+
+
+def interval_how(ci: dict[str, float], margin: float = 0.0) -> str:
+    """How an interval verdict is *not reproduced* (``interval_verdict``, claimed side > 0):
+    *equivalent* when the interval lies inside ±``margin``, else *reversed* (it lies below 0)."""
+    if margin > 0 and -margin <= ci["lo"] and ci["hi"] <= margin:
+        return "equivalent"
+    if ci["hi"] < 0:
+        return "reversed"
+    raise ValueError(f"the interval [{ci['lo']:g}, {ci['hi']:g}] does not decide 'not reproduced' at margin {margin:g}")
+
 
 # Equivalence margins: a paired difference whose whole 95 % interval lies inside ±margin is "no
 # difference" (a claim of "A beats B" is then not reproduced). One per metric, each the size of an
@@ -280,7 +294,8 @@ def interval_claim(
     d = finite_values(diffs, repr(claim))
     margin, margin_why = _margin(metric)
     ci = paired_interval(d)
-    verdict = interval_verdict(paired_interval(-d if lower_wins else d), margin)
+    directed = paired_interval(-d if lower_wins else d)
+    verdict = interval_verdict(directed, margin)
     text = f"{ours}; " if ours else ""
     text += f"{label} = {format_interval(ci, digits, scale, unit)}{' (lower wins)' if lower_wins else ''}"
     reasons = [why] if why else []
@@ -294,7 +309,8 @@ def interval_claim(
         )
     if verdict == "inconclusive" and np.isfinite(ci["seeds_needed"]):
         reasons.append(f"an effect of this size would need ≈{ci['seeds_needed']:.0f} seeds (80 % power)")
-    return {"claim": claim, "reported": reported, "ours": text, "verdict": verdict, "why": "; ".join(reasons)}
+    row = {"claim": claim, "reported": reported, "ours": text, "verdict": verdict, "why": "; ".join(reasons)}
+    return row | ({"how": interval_how(directed, margin)} if verdict == "not reproduced" else {})
 
 
 def paired_claim(
@@ -407,17 +423,41 @@ def binary_claim(
         reasons.append(f"{test['n']} pairs can decide a difference in share of {need}/{test['n']} or more")
         if verdict == "inconclusive":
             reasons.append(f"a decision needs at least {need} discordant pairs, all one way (here {m})")
-    return {"claim": claim, "reported": reported, "ours": ours, "verdict": verdict, "why": "; ".join(reasons)}
+    row = {"claim": claim, "reported": reported, "ours": ours, "verdict": verdict, "why": "; ".join(reasons)}
+    return row | ({"how": "reversed"} if verdict == "not reproduced" else {})  # decided on the other side
 
 
 def claims_table(rows: list[dict[str, str]]):
-    """A DataFrame with columns claim, reported, ours, verdict (and why)."""
+    """A DataFrame with columns claim, reported, ours, verdict, how (a *not reproduced* verdict's
+    kind, one of ``HOWS``; empty for every other verdict) and why."""
     import pandas as pd
 
+    rows = [_with_how(r) for r in rows]
     for r in rows:
         if r["verdict"] not in VERDICTS:
             raise ValueError(f"verdict {r['verdict']!r} is not one of {VERDICTS}")
-    return pd.DataFrame(rows, columns=["claim", "reported", "ours", "verdict", "why"])
+        how = r.get("how", "")
+        if r["verdict"] == "not reproduced" and how not in HOWS:
+            raise ValueError(f"{r['claim']!r} is not reproduced: say how, one of {HOWS} (got {how!r})")
+        if r["verdict"] != "not reproduced" and how:
+            raise ValueError(f"{r['claim']!r} reads {r['verdict']!r}: only 'not reproduced' has a how ({how!r})")
+    rows = [{**r, "how": r.get("how", "")} for r in rows]
+    return pd.DataFrame(rows, columns=["claim", "reported", "ours", "verdict", "how", "why"])
+
+
+def _with_how(row: dict[str, str]) -> dict[str, str]:
+    """``row`` with its *not reproduced* kind settled: a row built by hand states, under "how_if_not",
+    what its rule shows when it fails (``HOWS``); that becomes its "how" only when it failed."""
+    row = dict(row)
+    fallback = row.pop("how_if_not", "")
+    if row["verdict"] == "not reproduced" and not row.get("how"):
+        row["how"] = fallback
+    return row
+
+
+def verdict_text(verdict: str, how: str = "") -> str:
+    """A verdict with its kind when it has one: "not reproduced (reversed)"."""
+    return f"{verdict} ({how})" if how else verdict
 
 
 def format_claims(table) -> str:
@@ -428,7 +468,7 @@ def format_claims(table) -> str:
             f"[{i}] {r.claim}",
             f"    reported: {r.reported}",
             f"    ours:     {r.ours}",
-            f"    verdict:  {r.verdict}" + (f" ({r.why})" if r.why else ""),
+            f"    verdict:  {verdict_text(r.verdict, getattr(r, 'how', ''))}" + (f" ({r.why})" if r.why else ""),
         ]
     return "\n".join(lines)
 
@@ -469,7 +509,8 @@ def equivalence_claim(
         f"over {ci['n']} interleaved repeats"
     )
     reasons = ([why] if why else []) + [f"the same = the ratio's interval within ±{tolerance:.0%}"]
-    return {"claim": claim, "reported": reported, "ours": text, "verdict": verdict, "why": "; ".join(reasons)}
+    row = {"claim": claim, "reported": reported, "ours": text, "verdict": verdict, "why": "; ".join(reasons)}
+    return row | ({"how": "reversed"} if verdict == "not reproduced" else {})  # shown to differ
 
 
 def beats_baselines_claim(claim: str, trained: dict[str, Any], untrained, raw: float, metric: str) -> dict[str, str]:
@@ -480,7 +521,7 @@ def beats_baselines_claim(claim: str, trained: dict[str, Any], untrained, raw: f
     untrained = finite_values(untrained, f"the untrained baseline in {claim!r}")
     raw = float(finite_values([raw], f"the raw-pixel baseline in {claim!r}")[0])
     margin, margin_why = _margin(metric)
-    parts, verdicts = [], []
+    parts, verdicts, hows = [], [], []
     for name, values in trained.items():
         v = finite_values(values, f"{name} in {claim!r}")
         if v.shape != untrained.shape:
@@ -489,6 +530,8 @@ def beats_baselines_claim(claim: str, trained: dict[str, Any], untrained, raw: f
             )
         ci = paired_interval(v - np.maximum(untrained, raw))
         verdicts.append(interval_verdict(ci, margin))
+        if verdicts[-1] == "not reproduced":
+            hows.append(interval_how(ci, margin))
         parts.append(f"{name} {v.mean():.3f}: {format_interval(ci)}")
     verdict = (
         "reproduced"
@@ -501,13 +544,14 @@ def beats_baselines_claim(claim: str, trained: dict[str, Any], untrained, raw: f
         f"untrained {untrained.mean():.3f}, raw pixels {raw:.3f}; margin over the better baseline, per seed: "
         + "; ".join(parts)
     )
-    return {
+    row = {
         "claim": claim,
         "reported": "not reported",
         "ours": ours,
         "verdict": verdict,
         "why": f"every net must be above both; equivalence margin ±{margin:g} ({margin_why})",
     }
+    return row | ({"how": "reversed" if "reversed" in hows else "equivalent"} if hows else {})
 
 
 # ---------------------------------------------------------------- the full profile's verdicts beside
@@ -617,7 +661,7 @@ def same_verdicts_claim(claim: str, reported: str, beside, why_here: str, other:
         "ours": ours,
         "verdict": "not reproduced" if len(moved) else "reproduced",
         "why": f"every verdict decided by its own rule in both designs and compared as it is; the other: {why_here}",
-    }
+    } | ({"how": "reversed"} if len(moved) else {})
 
 
 # ---------------------------------------------------------------- before / after a data fix

@@ -166,7 +166,7 @@ def judged(row: dict[str, str], measured: dict[str, Any] | None) -> dict[str, st
     if measured is None or measured["resolves"]:
         return row
     return {
-        **row,
+        **{k: v for k, v in row.items() if k not in ("how", "how_if_not")},  # a kind belongs to "not reproduced" only
         "verdict": NO_RESOLUTION,
         "why": f"the proxy cannot rank ({'; '.join(measured['problems'])}): the interval alone would say "
         f"{row['verdict']}; " + row["why"],

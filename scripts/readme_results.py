@@ -36,6 +36,7 @@ def section(root: Path = ROOT) -> str:
     out = [BEGIN]
     total = moved = flipped = 0
     words: dict[str, int] = {}
+    hows: dict[str, int] = {}
     for path in sorted((root / "results").glob("[0-9][0-9]_*.json")):
         doc = json.loads(path.read_text())
         name, cfg = doc["notebook"], doc["config"]
@@ -59,7 +60,12 @@ def section(root: Path = ROOT) -> str:
             header.append(f"verdict on {check['name']} (second check)")
         out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for c in doc["claims"]:
-            row = [c["claim"], c["reported"], c["ours"], f"**{c['verdict']}**"]
+            row = [
+                c["claim"],
+                c["reported"],
+                c["ours"],
+                f"**{c['verdict']}**" + (f" ({c['how']})" if c.get("how") else ""),
+            ]
             if other:
                 theirs = other_verdicts.get(c["claim"], "—")
                 row.append(theirs)
@@ -70,10 +76,13 @@ def section(root: Path = ROOT) -> str:
                 row.append(check_verdicts.get(c["claim"], "—"))
             out.append("| " + " | ".join(_cell(x) for x in row) + " |")
         here = _count([c["verdict"] for c in doc["claims"]])
-        out += ["", f"Verdicts: {_words(here)}."]
+        kinds = _count([c["how"] for c in doc["claims"] if c.get("how")])
+        out += ["", f"Verdicts: {_words(here, kinds)}."]
         for word, n in here.items():
             words[word] = words.get(word, 0) + n
-    out += ["", f"All notebooks: {_words(words)}."]
+        for how, n in kinds.items():
+            hows[how] = hows.get(how, 0) + n
+    out += ["", f"All notebooks: {_words(words, hows)}."]
     if total:
         out += [
             "",
@@ -92,13 +101,20 @@ def _count(verdicts: list[str]) -> dict[str, int]:
     return out
 
 
-def _words(counts: dict[str, int]) -> str:
-    """Counts by verdict word, in the vocabulary's order (``results.VERDICTS``)."""
+def _words(counts: dict[str, int], hows: dict[str, int] | None = None) -> str:
+    """Counts by verdict word, in the vocabulary's order (``results.VERDICTS``); *not reproduced*
+    split by how (``results.HOWS``: reversed, equivalent, not observed) when ``hows`` counts them."""
     sys.path.insert(0, str(ROOT))
-    from dml_utils.results import VERDICTS
+    from dml_utils.results import HOWS, VERDICTS
 
     order = [v for v in VERDICTS if v in counts] + sorted(set(counts) - set(VERDICTS))
-    return ", ".join(f"{counts[v]} *{v}*" for v in order)
+    parts = []
+    for v in order:
+        text = f"{counts[v]} *{v}*"
+        if v == "not reproduced" and hows:
+            text += " (" + ", ".join(f"{hows[h]} {h}" for h in HOWS if h in hows) + ")"
+        parts.append(text)
+    return ", ".join(parts)
 
 
 def rewrite(readme: str, new_section: str) -> str:

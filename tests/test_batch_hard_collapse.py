@@ -541,3 +541,34 @@ def test_the_adam_claim_reads_the_update_ratio_at_the_runs_length():
     assert bhc._adam_claim(adam, 50)["verdict"] == "reproduced"
     assert bhc._adam_claim(adam, 30)["verdict"] == "not reproduced"  # at step 16 Adam still pushes 0.3 as hard
     assert "1.00 at step 1 (scale 1), 0.3 at step 16, 0.02 at step 50" in bhc._adam_claim(adam, 50)["ours"]
+
+
+@pytest.mark.trains
+def test_the_ruler_runs_both_controls_on_the_progressive_path_and_gates_the_ranking(tiny_notebook):
+    """The positive control's full side is the progressive run itself (the same spec's path gives
+    the same score); the ruler reads the progressive table, and a proxy that cannot rank turns the
+    progressive-vs-large-start ranking into *no resolution*."""
+    from dml_utils.runs import RunSpec
+    from dml_utils.studies.batch_hard_collapse.plan_controls import control_plan, control_run
+
+    cfg, data, grid, traces, prog, prog_traces, base = tiny_notebook
+    plan = control_plan(cfg)
+    n = cfg.progressive_iterations
+    assert [(s["control"], s["iterations"]) for s in plan] == [("short", n // 10)] * 2 + [("shuffled", n)] * 2
+    full_short = RunSpec.of(cfg.notebook, "control", 0, dict(plan[0].setting), iterations=cfg.progressive_iterations)
+    again = control_run(cfg, data, full_short)["summary"]
+    ours = prog[(prog["group"] == "progressive") & (prog["variant"] == "plain") & (prog["seed"] == 0)].iloc[0]
+    assert again["table_matching_mean"] == ours["table_matching_mean"]
+    ctrl = bhc.controls(cfg, data, progress=False)
+    assert sorted(ctrl["control"]) == ["short"] * 2 + ["shuffled"] * 2
+    found = bhc.ruler(cfg, prog, base, ctrl, data)
+    assert found["ceiling"] == 1.0 and found["metric"] == "table_matching_mean"
+    assert "matching mAP" in bhc.format_ruler(found)
+    args = (cfg, bhc.triplet_count_table(), bhc.no_valid_triplet_curves(cfg), bhc.gradient_study(cfg), grid, prog, base)
+    cannot = {**found, "resolves": False, "problems": ["a made-up failure"]}
+    row = (
+        bhc.claims(*args, ruler=cannot)
+        .set_index("claim")
+        .loc["progressive growth gives better descriptors than the large start (matching mAP)"]
+    )
+    assert row["verdict"] == "no resolution" and "a made-up failure" in row["why"]

@@ -331,3 +331,47 @@ def test_verdicts_beside_and_the_same_verdicts_claim():
         verdicts_beside(here, there)  # [b] z is not there
     with pytest.raises(ValueError, match="no claim to compare"):
         same_verdicts_claim("c", "n", beside.iloc[:0], "f", "big")
+
+
+def test_a_not_reproduced_interval_says_whether_it_was_reversed_or_equivalent():
+    from dml_utils.results import interval_claim, interval_how
+
+    assert interval_how({"lo": -0.005, "hi": 0.004}, 0.01) == "equivalent"
+    assert interval_how({"lo": -0.05, "hi": -0.02}, 0.01) == "reversed"
+    assert interval_how({"lo": -0.008, "hi": -0.002}, 0.01) == "equivalent"  # below 0 but inside the margin
+    with pytest.raises(ValueError, match="does not decide"):
+        interval_how({"lo": -0.05, "hi": 0.02}, 0.01)
+    reversed_row = interval_claim("a beats b", "r", [-0.05, -0.06, -0.04], 0.01)
+    same_row = interval_claim("a beats b", "r", [0.001, -0.001, 0.0005, 0.0], 0.01)
+    open_row = interval_claim("a beats b", "r", [0.05, -0.06, 0.04], 0.01)
+    assert (reversed_row["verdict"], reversed_row["how"]) == ("not reproduced", "reversed")
+    assert (same_row["verdict"], same_row["how"]) == ("not reproduced", "equivalent")
+    assert open_row["verdict"] == "inconclusive" and "how" not in open_row
+
+
+def test_the_claims_table_asks_every_not_reproduced_row_how_and_no_other_row():
+    from dml_utils.results import claims_table, format_claims
+
+    base = {"claim": "x", "reported": "r", "ours": "o", "why": ""}
+    with pytest.raises(ValueError, match="say how"):
+        claims_table([{**base, "verdict": "not reproduced"}])
+    with pytest.raises(ValueError, match="only 'not reproduced' has a how"):
+        claims_table([{**base, "verdict": "reproduced", "how": "reversed"}])
+    table = claims_table(
+        [
+            {**base, "verdict": "not reproduced", "how_if_not": "not observed"},
+            {**base, "claim": "y", "verdict": "reproduced", "how_if_not": "reversed"},
+        ]
+    )
+    assert list(table["how"]) == ["not observed", ""] and "how_if_not" not in table.columns
+    assert "verdict:  not reproduced (not observed)" in format_claims(table)
+    assert "verdict:  reproduced\n" in format_claims(table) + "\n"
+
+
+def test_no_resolution_drops_the_kind_of_the_interval_it_hides():
+    from dml_utils.results import claims_table, interval_claim
+    from dml_utils.ruler import judged
+
+    row = judged(interval_claim("a beats b", "r", [-0.05, -0.06, -0.04], 0.01), {"resolves": False, "problems": ["p"]})
+    assert row["verdict"] == "no resolution" and "how" not in row
+    assert claims_table([row])["how"].tolist() == [""]

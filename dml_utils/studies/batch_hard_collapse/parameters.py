@@ -23,6 +23,22 @@ from dml_utils.parameters import (
 
 NOTEBOOK = "05_batch_hard_collapse"
 
+
+@dataclass(frozen=True)
+class Ruler:
+    """What a ranking on this notebook's descriptor proxy (matching mAP on the retrieval table's test
+    patches: progressive growth against the large start) must pass before its verdict counts (issue
+    47; ``dml_utils.ruler``), fixed here on 2026-12-07 before the control runs. Its margin is the
+    claim's (``results.EQUIVALENCE_MARGINS["hpatches_map"]``: 1 point of mAP). Analysis only: outside
+    every run's cache key (the control runs carry their setting in their own specs)."""
+
+    control_variant: str = "plain"  # the controls: progressive growth with this distance, at lr and the schedule
+    control_fraction: int = 10  # positive control: progressive_iterations against 1/10 of them, same seeds
+    headroom_margins: float = 5.0  # a ranking needs best trained − floor >= 5 margins
+
+
+RULER = Ruler()
+
 # The loss variants a run can use: (soft margin, squared distance, L2-normalized descriptors).
 VARIANTS: dict[str, tuple[bool, bool, bool]] = {
     "plain": (False, False, False),  # [m + d_ap − d_an]₊, d = √(Σ + 1e-12): Hermans et al.'s hard margin

@@ -14,6 +14,12 @@ NOTEBOOK = "05_batch_hard_collapse"
 SEED_DRAWS: list[dict[str, Any]] = [{"seeds": [2 * k, 2 * k + 1]} for k in (1, 2, 3)]
 
 
+def ruler_record(ctrl, found: dict[str, Any]) -> dict[str, Any]:
+    """The ruler's part of the results JSON: the control runs' rows and the measured ruler
+    (``study.ruler``), merged into ``record``'s document."""
+    return {"ruler": {"controls": ctrl.to_dict("records"), "matching_map": found}}
+
+
 def record(
     *, cfg, counts, novalid, grads, grid, prog, base, claims, traces, prog_traces, settled=None, settled_traces=None
 ) -> dict[str, Any]:

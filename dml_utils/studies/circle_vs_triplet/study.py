@@ -599,6 +599,7 @@ def transfer_claims(df, cfg: Config) -> list[dict[str, str]]:
                 "reported": "not in the report",
                 "ours": f"plateau − step 0 per variant: {text}",
                 "verdict": verdict,
+                "how_if_not": "not observed",
                 "why": f"reproduced = some variant's interval at or above {need:g} ({RULER.headroom_margins:g} margins, the "
                 f"ruler's headroom); not reproduced = every one below it; intervals Bonferroni-adjusted over the "
                 f"{len(others)} variants",

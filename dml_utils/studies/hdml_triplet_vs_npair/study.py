@@ -333,6 +333,7 @@ def _schedule_claim(scale: str, table: pd.DataFrame, block: int) -> dict[str, st
             f"(95 % CI [{share['lo']:.2f}, {share['hi']:.2f}])"
         ),
         "verdict": verdict,
+        "how_if_not": "not observed",
         "why": f"reproduced = on every run λ graded (0.05–0.95) on at least half the steps after the first block of {block} "
         f"and falling (by more than {FALL}) from block 2 to the last; not reproduced = graded on under a tenth of them on every run (a "
         "switch: λ = e^{−α/J_avg} with α = 90 is graded only while J_avg lies between ≈ 30 and ≈ 1,750); "
@@ -614,6 +615,7 @@ def _official_nan_claim(cascade: pd.DataFrame) -> dict[str, str]:
         "verdict": "reproduced"
         if every and seen.get("J_soft") == int(cascade["iteration"].min())
         else "not reproduced",
+        "how_if_not": "not observed",
         "why": "reproduced = J_soft is NaN at the first iteration and every other loss becomes NaN after it; the official "
         "ops as published (no ε in the roots, plain softmax cross-entropy, the NaN guard), with training ids ≥ the "
         "classifier's 99 outputs, as FLAGS.py unchanged gives on a subset that keeps Cars196's ids; the report's own ids "
@@ -781,6 +783,7 @@ def claims(
             "(this package's HDML, with the fixes)",
             "reported": "NaN on every dataset and parameter setting",
             "verdict": "not reproduced" if bad == 0 and len(hd) else "reproduced",
+            "how_if_not": "not observed",
             "ours": f"{len(hd)} HDML runs × {cfg.iterations} iterations completed: {bad} non-finite among {total} recorded loss values",
             "why": "ε inside every root, bounded divisions, log-sum-exp softmax, class ids mapped to the classifier's outputs; "
             "the engine would have stopped a run at its first non-finite loss or gradient",
@@ -815,6 +818,7 @@ def claims(
             "verdict": "not reproduced"
             if guard["generator weights NaN"] or guard["classifier weights NaN"]
             else "reproduced",
+            "how_if_not": "reversed",
             "why": "TensorFlow 1's tf.cond guard has the same arithmetic (checked with TensorFlow 2.21's compat.v1 graph mode: "
             "scripts/official_tf_checks.py)",
         }
@@ -826,6 +830,7 @@ def claims(
             "claim": "N-pair + HDML needs a batch size dividing 128 and below the class count",
             "reported": "could not run on 20-class subsets",
             "verdict": "not reproduced" if here.iloc[:-1].all() and not here.iloc[-1] else "reproduced",
+            "how_if_not": "reversed",
             "ours": (
                 f"here every N = 2 … {last_ok} runs (batch {2 * last_ok}) and N = {int(npair_batches['N pairs'].iloc[-1])} "
                 f"gets the sampler's error; the official graph runs {int(npair_batches['official runs'].sum())} of them"
@@ -867,6 +872,7 @@ def claims(
                 else "reproduced"
                 if graded.min() >= 0.5
                 else "inconclusive",
+                "how_if_not": "not observed",
                 "why": "reproduced = λ graded (0.05–0.95) on at least half the steps of every run; not reproduced = on under a tenth: "
                 "with α = 90 and J_avg of a few units λ = e^{−α/J_avg} jumps from ≈ 1 to ≈ 0 after the first block",
             }

@@ -117,6 +117,7 @@ def _collapse_claim(grid, cfg: Config) -> dict[str, str]:
         "reported": "sec. 4.2 (no number)",
         "ours": ours,
         "verdict": "reproduced" if "hard" in collapsed.index and collapsed.loc["hard", "sum"] > 0 else "not reproduced",
+        "how_if_not": "not observed",
         "why": "reproduced = at least one hard-negative run collapsed; a loss is a cell, not a replicate: each bound "
         "is over its seeds. As in the paper: the hardest negative of every anchor in the batch, L2-normalized "
         f"{cfg.embedding_size}-d embeddings. Unlike it: {cfg.iterations} iterations, batches of "
@@ -370,6 +371,7 @@ def variance_claim(gvar, sigma: float) -> dict[str, str] | None:
         + ", ".join(f"{s} {g.loc[s, 'gradient_variance']:.3g} (D_an {g.loc[s, 'mean_d_an']:.2f})" for s in g.index)
         + f"; hard / uniform = {ratio:.3g}",
         "verdict": verdict,
+        "how_if_not": "reversed",
         "why": f"reproduced = hard over {VARIANCE_RATIO:g}× uniform, whose negatives lie at the typical distance; not "
         "reproduced = hard not above uniform; inconclusive between, or when hard's negatives are not the closer ones "
         "(σ fixed in the profile, not picked after the fact; distance-weighted picks the hard negative for most pairs, "
@@ -397,6 +399,7 @@ def claims(grid, base, law, gvar, pml_loss, picked, same_as_hard: float, cfg: Co
             "reported": "formula (sec. 4.1), fig. 2",
             "ours": f"Kolmogorov–Smirnov vs {cfg.sphere_samples} Monte-Carlo distances, n = {list(law['n'])}: smallest p = {worst_p:.3g}",
             "verdict": "reproduced" if worst_p > 0.01 else "not reproduced",
+            "how_if_not": "reversed",
             "why": "reproduced = no dimension rejected at p < 0.01",
         }
     )
@@ -410,6 +413,7 @@ def claims(grid, base, law, gvar, pml_loss, picked, same_as_hard: float, cfg: Co
             "verdict": "reproduced"
             if hi["mc_std"] < lo["mc_std"] / 5 and abs(hi["law_mode"] - 2**0.5) < 0.02
             else "not reproduced",
+            "how_if_not": "reversed",
             "why": "",
         }
     )
@@ -427,6 +431,7 @@ def claims(grid, base, law, gvar, pml_loss, picked, same_as_hard: float, cfg: Co
                 "ours": f"{real}: D_an distance-weighted {dw['mean']:.3f} ± {dw['std']:.3f} vs hard {hard['mean']:.3f} ± {hard['std']:.3f}; "
                 f"the same negative as hard mining for {same_as_hard:.0%} of positive pairs",
                 "verdict": "reproduced" if abs(dw["mean"] - hard["mean"]) > 0.1 else "not reproduced",
+                "how_if_not": "reversed",
                 "why": "reproduced = mean picked distances at least 0.1 apart. In n = 128, q(d)^{-1} ∝ d^{-126}(1 − d²/4)^{-62.5} "
                 "grows so fast as d falls that the closest negative above the cutoff takes almost all the weight",
             }
@@ -476,6 +481,7 @@ def claims(grid, base, law, gvar, pml_loss, picked, same_as_hard: float, cfg: Co
                     f"(best: {f['best_sampler']}, {f['best_loss']}); sampler − loss share = {f['share_gap']:+.2f}, "
                     f"95 % bootstrap CI over seeds [{lo:+.2f}, {hi:+.2f}] (n={f['seeds']})",
                     "verdict": "reproduced" if lo > 0 else "not reproduced" if hi < 0 else "inconclusive",
+                    "how_if_not": "reversed",
                     "why": "reproduced = the sampler's share of the variance of cell means exceeds the loss's, with a 95 % "
                     "interval from resampling seeds (the replicate; the same seeds in every cell) above 0; not reproduced = "
                     "below 0; a percentile bootstrap on this few seeds undercovers, so an interval clear of 0 is weak evidence",
@@ -502,6 +508,7 @@ def claims(grid, base, law, gvar, pml_loss, picked, same_as_hard: float, cfg: Co
                 for _, r in pml_loss.iterrows()
             ),
             "verdict": "not reproduced" if len(lost) else "reproduced",
+            "how_if_not": "reversed",
             "why": "one global maximum in its weight normalization underflows far anchors' rows to zero; ours normalizes per row",
         }
     )
