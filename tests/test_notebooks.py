@@ -65,7 +65,10 @@ def test_every_parameter_reaches_the_config(path):
     ]
     names = parameter_cell_names("".join(code[0]["source"]))
     assert "parameters" in code[0]["metadata"]["tags"] and names and names[0] == "profile"
-    assert set(names) - {"profile"} <= known_parameters(path.stem)
+    assert set(names) - {"profile"} == known_parameters(path.stem), (
+        "the parameters cell lists every parameter the profiles set (papermill warns of any other as unknown): "
+        f"missing {sorted(known_parameters(path.stem) - set(names))}"
+    )
     assert all(isinstance(n, ast.AnnAssign) for n in ast.parse("".join(code[0]["source"])).body), (
         "annotate every parameter"
     )
