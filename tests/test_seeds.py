@@ -120,6 +120,8 @@ def _called(node: ast.AST) -> set[str]:
             f = n.func
             if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "subprocess":
                 continue  # subprocess.run is no training run
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Call):
+                continue  # a method of an object just built (scikit-learn's PCA().fit): never the engine's fit
             out.add(f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else "")
     return out
 
