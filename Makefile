@@ -68,6 +68,7 @@ bench: env
 	$(PY) benchmarks/bench_batch_hard.py
 	$(PY) benchmarks/bench_hdml.py
 	$(PY) benchmarks/bench_executors.py
+	$(PY) benchmarks/bench_roofline.py
 
 clean:
 	rm -rf build

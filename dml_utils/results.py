@@ -72,6 +72,7 @@ def write_results(cfg: Config, payload: dict[str, Any], data_sources: list[dict[
         "seed_offset": seed_offset(),  # DML_SEED_OFFSET: every run seed moved by this (dml_utils/seeds.py)
         "written_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run_log": cfg.run_log,  # per training run: its key, where it ran, whether it came from the run cache
+        "plan_codes": plan_codes(cfg),  # the code its runs execute: stale_codes says whether it still is this code
         **payload,
     }
     cfg.results_dir.mkdir(parents=True, exist_ok=True)
@@ -87,6 +88,76 @@ def write_results(cfg: Config, payload: dict[str, Any], data_sources: list[dict[
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+class ResultsFileError(ValueError):
+    """A JSON file a script reads that is missing, unreadable, truncated or not a JSON object."""
+
+
+def read_json(path: Path | str, role: str) -> dict[str, Any]:
+    """The JSON object at ``path``, or a ResultsFileError that says which file (``role``: what the
+    caller reads it as, e.g. "the rerun's results") failed and how to get a good one. The scripts'
+    own reader: ``json.loads`` alone ends a truncated file in a traceback that names neither."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ResultsFileError(f"{role} {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ResultsFileError(f"{role} {path} cannot be read ({type(err).__name__}: {err})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ResultsFileError(
+            f"{role} {path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}): a truncated or "
+            f"hand-edited file? Restore it (git checkout -- {path}) or make it again"
+        ) from None
+    if not isinstance(doc, dict):
+        raise ResultsFileError(f"{role} {path} holds a JSON {type(doc).__name__}, not the object a results file is")
+    return doc
+
+
+def study_plan_codes(package: str) -> dict[str, str]:
+    """The code digest (``runs.code_digest``) of every plan module of a study package
+    (``dml_utils/studies/<study>/plan*.py``: the modules whose functions its runs execute; by the
+    layout's rule no run's task lives elsewhere)."""
+    import importlib.util
+
+    from .runs import code_digest
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"{package!r} is not a study package")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    return {f"{package}.{f.stem}": code_digest(f"{package}.{f.stem}") for f in sorted(folder.glob("plan*.py"))}
+
+
+def plan_codes(cfg: Config) -> dict[str, str]:
+    """The plan modules' code digests of the study whose Parameters ``cfg`` holds (none without one)."""
+    if cfg.parameters is None:
+        return {}
+    return study_plan_codes(cfg.parameters.__module__.rpartition(".")[0])
+
+
+def stale_codes(doc: dict[str, Any]) -> dict[str, tuple[str | None, str | None]]:
+    """Where a results JSON is no longer what this checkout makes: module → (digest recorded there,
+    digest now) for every plan module whose code moved, was added or was removed; ``{"plan_codes":
+    (None, None)}`` when the file records none (written before they were recorded). Empty: fresh."""
+    recorded = doc.get("plan_codes")
+    if not recorded:
+        return {"plan_codes": (None, None)}
+    package = next(iter(recorded)).rpartition(".")[0]
+    now = study_plan_codes(package)
+    return {m: (recorded.get(m), now.get(m)) for m in sorted(set(recorded) | set(now)) if recorded.get(m) != now.get(m)}
+
+
+def republish_command(rel: Path, doc: dict[str, Any]) -> str:
+    """The command that makes the committed results file ``rel`` (results/, results/full/ or
+    results/checks/<notebook>.<check>.json) again from this checkout."""
+    notebook = f"notebooks/{doc.get('notebook', rel.name.split('.')[0])}.ipynb"
+    if rel.parent.name == "checks":
+        return f"python scripts/run_notebooks.py --check {rel.name.split('.')[1]} {notebook}"
+    return f"python scripts/run_notebooks.py --profile {doc.get('profile', 'default')} {notebook}"
 
 
 # ---------------------------------------------------------------- claims

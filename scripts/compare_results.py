@@ -12,8 +12,8 @@ committed number.
 
 from __future__ import annotations
 
-import json
 import sys
+from pathlib import Path
 from typing import Any
 
 IGNORED_KEYS = {
@@ -61,7 +61,14 @@ def main(argv=None) -> int:
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    old, new = (json.loads(open(p).read()) for p in argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from dml_utils.results import ResultsFileError, read_json
+
+    try:
+        old, new = (read_json(p, role) for p, role in zip(argv, ("the old results", "the new results")))
+    except ResultsFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     diffs = differences(old, new)
     for d in diffs[:50]:
         print(d)

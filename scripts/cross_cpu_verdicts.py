@@ -27,8 +27,18 @@ def main(argv=None) -> int:
         "--setting", required=True, help="what made the rerun's float path differ, e.g. ATEN_CPU_CAPABILITY=default"
     )
     args = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from dml_utils.results import ResultsFileError, read_json
+
+    try:
+        return _compare(args, read_json)
+    except ResultsFileError as err:
+        sys.exit(f"error: {err}")
+
+
+def _compare(args, read_json) -> int:
     recorded = ROOT / "results" / "cross_cpu_verdicts.json"
-    before = json.loads(recorded.read_text()) if recorded.exists() else {}
+    before = read_json(recorded, "the recorded cross-CPU verdicts") if recorded.exists() else {}
     out, flips = {}, 0
     for path in sorted((ROOT / "results").glob("[0-9][0-9]_*.json")):
         other_path = args.other_results / path.name
@@ -37,7 +47,7 @@ def main(argv=None) -> int:
             if path.stem in before:
                 out[path.stem] = before[path.stem]
             continue
-        ours, other = json.loads(path.read_text()), json.loads(other_path.read_text())
+        ours, other = read_json(path, "the committed results"), read_json(other_path, "the rerun's results")
         if ours["config"] != other["config"]:
             sys.exit(f"{path.name}: the rerun has another config; rerun with the committed parameters")
         theirs = {c["claim"]: c for c in other["claims"]}

@@ -16,13 +16,24 @@ fi
 case "$PORT" in
     ''|*[!0-9]*) echo "error: PORT must be a number, got '$PORT' (e.g. make lab PORT=8890)" >&2; exit 1 ;;
 esac
+if [ "${#PORT}" -gt 5 ] || [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65535 ]; then
+    echo "error: PORT must be between 1 and 65535, got '$PORT' (e.g. make lab PORT=8890)" >&2; exit 1
+fi
 if ! .venv/bin/python - "$IP" "$PORT" <<'EOF'
-import socket, sys
+import errno, socket, sys
 ip, port = sys.argv[1], int(sys.argv[2])
 with socket.socket() as s:
     try:
         s.bind((ip, port))
+    except socket.gaierror as e:  # not an address at all
+        sys.exit(f"error: IP '{ip}' is not an address ({e.strerror}); use make lab IP=127.0.0.1 (this machine only) "
+                 f"or IP=0.0.0.0 (every interface)")
     except OSError as e:
+        if e.errno == errno.EADDRNOTAVAIL:
+            sys.exit(f"error: IP {ip} is not an address of this machine; use make lab IP=127.0.0.1 (this machine "
+                     f"only) or IP=0.0.0.0 (every interface)")
+        if e.errno == errno.EACCES:
+            sys.exit(f"error: port {port} needs more rights than this user has; pick one above 1023: make lab PORT=8890")
         sys.exit(f"error: cannot listen on {ip}:{port} ({e.strerror}); another Lab may be running there. "
                  f"Stop it, or pick a free port: make lab PORT={port + 2}")
 EOF

@@ -31,14 +31,17 @@ def _title(notebook: str) -> str:
 
 def section(root: Path = ROOT) -> str:
     """The results section: one table per notebook, claim by claim, as its results JSON has it."""
+    sys.path.insert(0, str(ROOT))
+    from dml_utils.results import read_json
+
     cross_path = root / "results" / "cross_cpu_verdicts.json"
-    cross = json.loads(cross_path.read_text()) if cross_path.exists() else {}
+    cross = read_json(cross_path, "the cross-CPU verdicts") if cross_path.exists() else {}
     out = [BEGIN]
     total = moved = flipped = 0
     words: dict[str, int] = {}
     hows: dict[str, int] = {}
     for path in sorted((root / "results").glob("[0-9][0-9]_*.json")):
-        doc = json.loads(path.read_text())
+        doc = read_json(path, "the committed results")
         name, cfg = doc["notebook"], doc["config"]
         seeds = cfg.get("seeds")
         sources = "; ".join(f"{d['name']}: {d['source']}" for d in doc.get("data", []))
@@ -131,7 +134,14 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     readme = ROOT / "README.md"
     text = readme.read_text()
-    new = rewrite(text, section())
+    sys.path.insert(0, str(ROOT))
+    from dml_utils.results import ResultsFileError
+
+    try:
+        new = rewrite(text, section(ROOT))
+    except ResultsFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.check:
         if new != text:
             print(

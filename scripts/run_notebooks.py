@@ -58,8 +58,15 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
-import papermill as pm
+try:
+    import nbformat
+    import papermill as pm
+except ModuleNotFoundError as err:  # run by a Python without the project's environment
+    sys.exit(
+        f"error: {err.name} is not installed in this Python ({sys.executable}). Run the script in the project's "
+        f"environment: .venv/bin/python scripts/run_notebooks.py … (or `source .venv/bin/activate` first; "
+        f"`make env` creates .venv)"
+    )
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_ENV = "DML_UTILS_OUTPUT_DIR"  # dml_utils.config.OUTPUT_ENV; read there, set only here

@@ -44,3 +44,14 @@ def test_a_missing_seed_offset_is_the_unshifted_run():
         and cr.differences({"x": 1}, {"seed_offset": 0, "x": 1}) == []
     )
     assert cr.differences({"x": 1}, {"seed_offset": 1000, "x": 1}) == ["/seed_offset: only in new"]
+
+
+def test_a_truncated_or_missing_file_is_named_with_its_role(tmp_path, capsys):
+    good, cut = tmp_path / "a.json", tmp_path / "b.json"
+    good.write_text("{}")
+    cut.write_text('{"claims": [')
+    assert cr.main([str(good), str(cut)]) == 2
+    err = capsys.readouterr().err
+    assert f"the new results {cut} is not valid JSON (line 1" in err and "git checkout --" in err
+    assert cr.main([str(tmp_path / "none.json"), str(good)]) == 2
+    assert f"the old results {tmp_path / 'none.json'}: no such file" in capsys.readouterr().err

@@ -44,3 +44,14 @@ def test_a_flip_between_reproduced_and_not_reproduced_fails(tmp_path):
     _results(tmp_path / "results", "05_b", ["reproduced"])
     _results(tmp_path / "other", "05_b", ["not reproduced"])
     assert _script(tmp_path).main(["--setting", "X=2", str(tmp_path / "other")]) == 1
+
+
+def test_a_truncated_rerun_file_is_named_not_a_traceback(tmp_path, capsys):
+    import pytest
+
+    _results(tmp_path / "results", "01_a", ["reproduced"])
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "01_a.json").write_text('{"config": {"seeds": [0]}, "claims": [')
+    with pytest.raises(SystemExit, match=r"error: the rerun's results .*01_a.json is not valid JSON \(line 1"):
+        _script(tmp_path).main(["--setting", "X=2", str(tmp_path / "other")])
+    assert not (tmp_path / "results" / "cross_cpu_verdicts.json").exists()  # nothing written

@@ -44,6 +44,23 @@ def test_a_port_that_is_not_a_number():
     assert r.returncode == 1 and "PORT must be a number, got '88a8'" in r.stderr
 
 
+def test_a_port_out_of_range():
+    for port in ("99999", "0", "123456789012345678901234567890"):
+        r = _run(ROOT, PORT=port)
+        assert r.returncode == 1 and f"PORT must be between 1 and 65535, got '{port}'" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+
+
+def test_a_bad_ip_is_blamed_on_the_ip_not_the_port():
+    for ip, says in (
+        ("999.1.1.1", "IP '999.1.1.1' is not an address"),
+        ("10.254.254.254", "not an address of this machine"),
+    ):
+        r = _run(ROOT, IP=ip, PORT="8897")
+        assert r.returncode == 1 and says in r.stderr and "IP=127.0.0.1" in r.stderr, r.stderr
+        assert "another Lab" not in r.stderr
+
+
 def test_the_labs_contents_api_refuses_to_save_into_the_committed_notebooks(tmp_path):
     """The Lab saves (autosave too) through the contents API: with make lab's config a PUT into
     notebooks/ is refused with where to save instead, the committed bytes stay, and a save under

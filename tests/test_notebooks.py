@@ -133,3 +133,26 @@ def test_nothing_refers_to_a_path_outside_the_repository():
         text = p.read_text(errors="ignore")
         hits += [f"{name}: {s}" for s in [*OUTSIDE, str(ROOT) + "/", str(Path.home()) + "/"] if s in text]
     assert not hits, hits
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter_with_its_whole_help(path, caplog):
+    """`papermill --help-notebook` and `-p NAME` know a parameter only when papermill's own parser
+    reads its line (it fails on a "=" inside the comment, and shows only a comment's first line)."""
+    import ast
+
+    import papermill
+
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    body = ast.parse("".join(cell["source"])).body
+    names = {t.target.id for t in body if isinstance(t, ast.AnnAssign)} | {
+        t.targets[0].id for t in body if isinstance(t, ast.Assign)
+    }
+    with caplog.at_level("WARNING", logger="papermill"):
+        read = papermill.inspect_notebook(str(path))
+    assert set(read) == names, f"papermill cannot read {sorted(names - set(read))} of {path.name}: {caplog.text}"
+    continued = [
+        line for line in "".join(cell["source"]).splitlines() if line.lstrip().startswith("#") and line.startswith(" ")
+    ]
+    assert not continued, f"{path.name}: a parameter's help continues on a comment line papermill drops: {continued}"

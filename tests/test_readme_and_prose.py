@@ -104,3 +104,14 @@ def test_a_second_checks_verdicts_get_their_own_column(tmp_path):
         "| A beats B | r | o | **inconclusive** | reproduced |" in text
         and "| C beats D | r | o | **inconclusive** | — |" in text
     )
+
+
+def test_a_truncated_results_file_stops_the_readme_script_with_its_name(tmp_path, capsys, monkeypatch):
+    script = _readme_script()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "01_x.json").write_text('{"notebook": "01_x", "config": {')
+    (tmp_path / "README.md").write_text((ROOT / "README.md").read_text())
+    monkeypatch.setattr(script, "ROOT", tmp_path)
+    before = (tmp_path / "README.md").read_text()
+    assert script.main([]) == 2
+    assert "the committed results" in capsys.readouterr().err and (tmp_path / "README.md").read_text() == before

@@ -375,3 +375,53 @@ def test_no_resolution_drops_the_kind_of_the_interval_it_hides():
     row = judged(interval_claim("a beats b", "r", [-0.05, -0.06, -0.04], 0.01), {"resolves": False, "problems": ["p"]})
     assert row["verdict"] == "no resolution" and "how" not in row
     assert claims_table([row])["how"].tolist() == [""]
+
+
+def test_a_results_file_is_stale_when_a_plan_module_moved_and_says_how_to_remake_it():
+    from pathlib import Path
+
+    from dml_utils.results import republish_command, stale_codes, study_plan_codes
+
+    now = study_plan_codes("dml_utils.studies.one_protocol")
+    assert set(now) == {
+        "dml_utils.studies.one_protocol.plan",
+        "dml_utils.studies.one_protocol.plan_controls",
+    }
+    assert stale_codes({"plan_codes": now}) == {}
+    moved = {**now, "dml_utils.studies.one_protocol.plan": "0" * 20}
+    assert stale_codes({"plan_codes": moved}) == {
+        "dml_utils.studies.one_protocol.plan": ("0" * 20, now["dml_utils.studies.one_protocol.plan"])
+    }
+    gone = {**now, "dml_utils.studies.one_protocol.plan_old": "1" * 20}
+    assert stale_codes({"plan_codes": gone}) == {"dml_utils.studies.one_protocol.plan_old": ("1" * 20, None)}
+    assert stale_codes({"notebook": "06_one_protocol"}) == {"plan_codes": (None, None)}
+    with pytest.raises(ValueError, match="not a study package"):
+        study_plan_codes("dml_utils.no_such_study")
+    doc = {"notebook": "06_one_protocol", "profile": "default"}
+    assert republish_command(Path("results/06_one_protocol.json"), doc) == (
+        "python scripts/run_notebooks.py --profile default notebooks/06_one_protocol.ipynb"
+    )
+    assert republish_command(Path("results/full/06_one_protocol.json"), {**doc, "profile": "full"}).endswith(
+        "--profile full notebooks/06_one_protocol.ipynb"
+    )
+    assert republish_command(Path("results/checks/06_one_protocol.fashion-mnist.json"), doc) == (
+        "python scripts/run_notebooks.py --check fashion-mnist notebooks/06_one_protocol.ipynb"
+    )
+
+
+def test_read_json_names_the_file_its_role_and_the_fix(tmp_path):
+    from dml_utils.results import ResultsFileError, read_json
+
+    (tmp_path / "ok.json").write_text('{"a": 1}')
+    assert read_json(tmp_path / "ok.json", "x") == {"a": 1}
+    (tmp_path / "cut.json").write_text('{"a": [1, 2')
+    with pytest.raises(ResultsFileError, match=r"the committed results .*cut.json is not valid JSON \(line 1, column"):
+        read_json(tmp_path / "cut.json", "the committed results")
+    (tmp_path / "list.json").write_text("[1]")
+    with pytest.raises(ResultsFileError, match="holds a JSON list, not the object"):
+        read_json(tmp_path / "list.json", "r")
+    with pytest.raises(ResultsFileError, match="no such file"):
+        read_json(tmp_path / "none.json", "r")
+    (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ResultsFileError, match="cannot be read"):
+        read_json(tmp_path / "bin.json", "r")

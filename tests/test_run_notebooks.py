@@ -328,3 +328,15 @@ def test_an_unusable_run_cache_stops_the_run_before_any_notebook(tmp_path, monke
     assert rn.main(["--profile", "smoke", str(NB03)]) == 2
     assert "DML_RUN_CACHE=" in capsys.readouterr().err
     assert NB03.stat().st_mtime_ns == before
+
+
+def test_a_python_without_the_environment_is_told_which_to_use():
+    """Run by a Python that lacks the packages (here: this one without its site-packages, -S)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-S", str(ROOT / "scripts" / "run_notebooks.py"), "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 1
+    assert "is not installed in this Python" in out.stderr and ".venv/bin/python scripts/run_notebooks.py" in out.stderr

@@ -73,7 +73,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "scale_losses": ["triplet", "npair"],
         "scale_iterations": 256,  # 4 blocks of 64: λ after the first, second and third
         "scale_seed_count": 3,  # the first 3 seeds of `seeds`, or all when fewer (λ's path varies little between seeds)
-        "scale_classes": 98,  # their training classes (Cars196 trains on 98; an N-pair batch of 64 pairs needs >= 64)
+        "scale_classes": 98,  # their training classes (Cars196 trains on 98; an N-pair batch of 64 pairs needs at least 64)
         "patch_per_sequence": 40,  # many-class ranking: patch locations per sequence (every location: 220 training, 72 unseen classes)
         "image_size": None,  # image-folder datasets only (paper profile)
         **DATA_AND_THREADS,

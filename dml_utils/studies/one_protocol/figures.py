@@ -44,3 +44,55 @@ def leaderboard(
     fig.suptitle(title or "Which methods can be told apart under one protocol?")
     fig.tight_layout()
     return fig
+
+
+def learning_curves(curves, finals, title: str = ""):
+    """Does each final reach a plateau, and does its checkpoint sit where the unseen classes peak?
+    One panel per method: MAP@R on the validation classes (solid; what the stop and the checkpoint
+    are chosen on) and on the unseen classes (dashed; recorded, never chosen on), mean over seeds,
+    with each seed's chosen checkpoint marked on the validation curve."""
+    methods = list(dict.fromkeys(finals["method"]))
+    cols = 4
+    rows = -(-len(methods) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows), sharex=True, sharey=True, squeeze=False)
+    for ax, name in zip(axes.flat, methods):
+        c = curves[curves["method"] == name]
+        if len(c):
+            mean = c.groupby("iteration")[["val_map_at_r", "test_map_at_r"]].mean()
+            ax.plot(mean.index, mean["val_map_at_r"], color="C0", label="validation classes")
+            ax.plot(mean.index, mean["test_map_at_r"], color="C1", ls="--", label="unseen classes")
+            picked = finals[(finals["method"] == name) & ~finals["diverged"].astype(bool)]
+            at = c.merge(
+                picked[["seed", "best_iteration"]], left_on=["seed", "iteration"], right_on=["seed", "best_iteration"]
+            )
+            ax.plot(at["iteration"], at["val_map_at_r"], "k|", ms=8, label="checkpoint (per seed)")
+        f = finals[finals["method"] == name]
+        done = int(f["plateaued"].fillna(False).astype(bool).sum()) if "plateaued" in f else 0
+        ax.set_title(f"{name} ({done}/{len(f)} plateaued)", fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(methods) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("iteration")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("MAP@R")
+    axes.flat[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(title or "Learning curves of the finals: where each stops")
+    fig.tight_layout()
+    return fig
+
+
+def tuning_curves(table, title: str = ""):
+    """Would more trials change the choice? Best validation MAP@R found so far against the number of
+    trials, one line per method."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for i, (name, g) in enumerate(table.groupby("method", sort=False)):  # 11 methods: 20 colours, 4 markers
+        ax.plot(g["trials"], g["best_val_map_at_r"], marker="osD^"[i % 4], ms=4, color=plt.cm.tab20(i), label=name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("trials")
+    ax.set_ylabel("best validation MAP@R so far")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.grid(alpha=0.3)
+    ax.set_title(title or "Tuning curves: best setting found against trials", fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -31,9 +31,15 @@ NOTEBOOK = "06_one_protocol"
 DATASETS = ["patches", "fashion-mnist", *BENCHMARKS]
 # second checks (scripts/run_notebooks.py --check NAME): the default profile with these values; the results are kept
 # in results/checks/ and shown beside the default's verdicts. Fashion-MNIST's 6 training classes make 2 folds of 3,
-# so a batch holds 3 classes (10 images each: 30 per step, the same for every method)
+# so a batch holds 3 classes (10 images each: 30 per step, the same for every method); the finals hold 2 out
 CHECKS = {
-    "fashion-mnist": {"dataset": "fashion-mnist", "classes_per_batch": 3, "samples_per_class": 10, "batch_size": 30},
+    "fashion-mnist": {
+        "dataset": "fashion-mnist",
+        "classes_per_batch": 3,
+        "samples_per_class": 10,
+        "batch_size": 30,
+        "final_val_folds": 3,  # the finals validate on 2 of the 6 classes and train on 4 (>= P)
+    },
 }
 PATCH_TRAIN_VIEWS = 14  # a patch class's views outside the 2 held out (class_disjoint.PATCH_VAL_VIEWS)
 
@@ -85,8 +91,15 @@ PROFILES: dict[str, dict[str, Any]] = {
         "per_round": 4,  # settings the sampler draws before it sees their scores
         "tune_seed": 0,  # the TPE sampler's seed; the trial runs' seed
         "trial_iterations": 200,  # one trial: train on the other folds' classes, MAP@R on the fold's
-        "iterations": 400,  # the finals: each method's best setting on all training classes
-        "eval_every": 200,
+        # the finals: each method's best setting trained to a plateau (dml_utils.plateau): checked every eval_every
+        # steps from step 0 by MAP@R on validation classes (1 of final_val_folds class folds, not trained on),
+        # stopped once plateau_patience checks in a row gain no more than plateau_min_gain over the best before
+        # them, or at `iterations` (then marked as not plateaued); scored at the best validation checkpoint
+        "iterations": 2000,
+        "eval_every": 100,
+        "final_val_folds": 4,  # the Reality Check's: the finals train on 3/4 of the training classes
+        "plateau_patience": 5,
+        "plateau_min_gain": 0.005,  # half the equivalence margin (RULER): a smaller gain is no gain
         "loss_eval_batches": 2,
         **DATA_AND_THREADS,
     },
@@ -96,8 +109,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "trials": 2,
         "per_round": 2,
         "trial_iterations": 10,
-        "iterations": 10,
-        "eval_every": 10,
+        "iterations": 20,
+        "eval_every": 5,
+        "plateau_patience": 2,
     },
     "default": {
         "seeds": [0, 1, 2, 3, 4],  # the finals: 5 seeds per method, paired across methods
@@ -110,8 +124,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "trials": 50,
         "per_round": 10,
         "trial_iterations": 1000,
-        "iterations": 3000,
-        "eval_every": 500,
+        "iterations": 10000,  # at most: the finals stop at their plateau
+        "eval_every": 200,
+        "plateau_patience": 10,
     },
     "paper": {
         # the protocol on a report's own dataset: Cars196 (data_root = the folder with cars_annos.mat and car_ims/;
@@ -131,8 +146,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "trials": 50,
         "per_round": 10,
         "trial_iterations": 2000,
-        "iterations": 6000,
+        "iterations": 20000,  # at most: the finals stop at their plateau
         "eval_every": 500,
+        "plateau_patience": 10,
     },
 }
 
@@ -163,8 +179,11 @@ class Parameters(RunParameters):
     per_round: Count
     tune_seed: Seed
     trial_iterations: Count
-    iterations: Count
+    iterations: Count  # the finals' most steps: they stop at their plateau
     eval_every: Count
+    final_val_folds: Annotated[int, AtLeast(2)]  # the finals validate on 1 of this many class folds
+    plateau_patience: Count
+    plateau_min_gain: Annotated[float, AtLeast(0)]
     loss_eval_batches: Count
 
 

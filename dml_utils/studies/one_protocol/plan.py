@@ -4,9 +4,10 @@ every training class, scored on the unseen classes), as specs and the tasks that
 
 A run's cache key holds the source of this module and what it imports (dml_utils.runs,
 dml_utils.methods, dml_utils.hdml, dml_utils.tuning, dml_utils.retrieval_run), not the study's
-analysis: editing a claim or a table in ``study`` retrains nothing. Every method is trained by the same function
-(``train_step_and_evaluate``): the same backbone, P × K batches, Adam, iterations and evaluation;
-only the (loss, miner) pair and the setting differ, or HDML's step replaces the pair.
+analysis: editing a claim or a table in ``study`` retrains nothing. Every method is trained by the same functions
+(``train_step_and_evaluate`` for a trial, ``plateau.train_to_plateau`` for a final): the same backbone,
+P × K batches, Adam, stopping rule and evaluation; only the (loss, miner) pair and the setting differ,
+or HDML's step replaces the pair.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import torch
 
 from dml_utils import hdml as H
 from dml_utils.class_disjoint import RetrievalData
 from dml_utils.config import Config
-from dml_utils.evaluate import ONE_PROTOCOL
+from dml_utils.evaluate import ONE_PROTOCOL, embed
 from dml_utils.methods import HDML_FIXED, build, method
-from dml_utils.retrieval_run import train_and_evaluate, train_step_and_evaluate
+from dml_utils.plateau import PlateauRule, train_to_plateau
+from dml_utils.retrieval_run import train_step_and_evaluate
 from dml_utils.runs import RunSpec
-from dml_utils.train import NonFiniteLossError
+from dml_utils.train import NonFiniteLossError, labelled_loss, model_device, single_loss_step
 from dml_utils.tuning import class_folds, fold_data
 
 NOT_SETTING = ("method", "fold")  # what a spec's setting holds beside the method's hyperparameters
@@ -44,39 +47,66 @@ def train_method(
     iterations: int,
     desc: str,
     score: bool = True,
+    to_plateau: bool = False,
 ):
     """One run of method ``name`` at ``setting`` (Adam at ``setting['lr']`` when the learning rate is
-    tuned, else ``cfg.lr``), scored on the test set by ``evaluate.ONE_PROTOCOL`` (cosine k-NN:
-    Precision@1, MAP@R, Recall@1); ``score=False`` (a trial) measures the validation MAP@R only. A run
-    whose loss or gradient turns NaN or infinite ends as *diverged*: its scores are NaN (a trial the
-    sampler learns nothing from), not an error that stops the plan."""
+    tuned, else ``cfg.lr``). A trial (``score=False``) trains ``iterations`` steps and measures the
+    validation MAP@R only; a scored run is scored on the test set by ``evaluate.ONE_PROTOCOL``
+    (cosine k-NN: Precision@1, MAP@R, Recall@1), after ``iterations`` steps or, ``to_plateau``, at
+    the best validation checkpoint of a run trained to its plateau (``plateau_rule``; the curve is
+    returned under ``"curve"``). A run whose loss or gradient turns NaN or infinite ends as
+    *diverged*: its scores are NaN (a trial the sampler learns nothing from), not an error that
+    stops the plan."""
     run_cfg = replace(cfg, values={**cfg.values, "lr": float(setting.get("lr", cfg.lr))})
-    m, scoring = method(name), ONE_PROTOCOL if score else None
+    m = method(name)
     built = build(name, setting, num_classes=int(data.y_train.max()) + 1)
+    make = loss_maker(run_cfg, *built, m.loss_lr) if m.hdml is None else hdml_maker(run_cfg, data, built, m.hdml, seed)
     try:
-        if m.hdml is None:
-            loss, miner = built
-            r = train_and_evaluate(
+        if to_plateau:
+            r = train_to_plateau(
                 run_cfg,
                 data,
-                loss,
-                miner,
+                make,
                 seed,
-                iterations,
+                plateau_rule(cfg),
                 desc,
-                track=False,
-                progress=False,
-                loss_lr=m.loss_lr,
-                scoring=scoring,
+                ONE_PROTOCOL,
+                validate=lambda model: ONE_PROTOCOL.map_at_r(embed(model, data.x_val), data.y_val),
+                watch=lambda model: {"test_map_at_r": ONE_PROTOCOL.map_at_r(embed(model, data.x_test), data.y_test)},
             )
         else:
-            make = hdml_maker(run_cfg, data, built, m.hdml, seed)
+            scoring = ONE_PROTOCOL if score else None
             r = train_step_and_evaluate(run_cfg, data, make, seed, iterations, desc, progress=False, scoring=scoring)
-            if m.hdml:  # what HDML did at the end: eq. 1's λ (1: no pulling) and eq. 2's weight of J_m (1: no J_syn)
-                r["summary"] |= {"final_hardness": make.parts.hardness, "final_balance": make.parts.balance}
     except NonFiniteLossError as err:
         return {"method": name, "seed": seed, "iterations": iterations, "diverged": str(err).splitlines()[0]}
-    return {"method": name, **r["summary"], "diverged": ""}
+    if m.hdml:  # what HDML did at the end: eq. 1's λ (1: no pulling) and eq. 2's weight of J_m (1: no J_syn)
+        r["summary"] |= {"final_hardness": make.parts.hardness, "final_balance": make.parts.balance}
+    return {"method": name, **r["summary"], "diverged": ""} | ({"curve": r["curve"]} if to_plateau else {})
+
+
+def plateau_rule(cfg: Config) -> PlateauRule:
+    """The finals' stopping rule from the profile: a check every ``eval_every`` steps, at most ``iterations``."""
+    return PlateauRule(cfg.eval_every, cfg.plateau_patience, cfg.plateau_min_gain, cfg.iterations)
+
+
+def loss_maker(cfg: Config, loss_fn, miner, loss_lr: float | None):
+    """``make(backbone)`` for ``train_step_and_evaluate``: Adam at ``cfg.lr`` on the backbone and a
+    PML loss with its miner; the loss's own parameters (MarginLoss's β) in a group at ``loss_lr``.
+    The same optimizer and step as ``retrieval_run.train_and_evaluate`` (notebooks 01 and 04) builds."""
+
+    def make(model):
+        loss_fn.to(model_device(model))
+        groups = [{"params": model.parameters()}]
+        loss_params = list(loss_fn.parameters())
+        if loss_params:
+            groups.append({"params": loss_params, "lr": loss_lr if loss_lr is not None else cfg.lr})
+        opt = torch.optim.Adam(groups, lr=cfg.lr)
+        step = single_loss_step(
+            model, labelled_loss(loss_fn, miner), opt, extra_models={"loss": loss_fn} if loss_params else None
+        )
+        return model, step
+
+    return make
 
 
 def hdml_maker(cfg: Config, data: RetrievalData, settings: H.HDMLSettings, apply: bool, seed: int):
@@ -125,7 +155,8 @@ def trial_run(cfg: Config, data: RetrievalData, spec: RunSpec) -> dict[str, Any]
 
 def final_plan(cfg: Config, best: Mapping[str, Mapping[str, Any]]) -> list[RunSpec]:
     """Each method at its best setting, every seed: the same seed gives every method the same
-    initial weights and batches, so methods are compared paired by seed."""
+    initial weights and batches, so methods are compared paired by seed. ``iterations``: the most
+    a final trains (it stops at its plateau)."""
     return [
         RunSpec.of(cfg.notebook, "final", seed, {"method": name, **best[name]}, iterations=cfg.iterations)
         for name in cfg.methods
@@ -133,8 +164,26 @@ def final_plan(cfg: Config, best: Mapping[str, Mapping[str, Any]]) -> list[RunSp
     ]
 
 
+def final_data(cfg: Config, data: RetrievalData) -> RetrievalData:
+    """What a final trains and validates on: the training classes outside the first of
+    ``final_val_folds`` class folds (``fold_seed``) train; that fold's images are the validation set
+    (the plateau and the checkpoint), never trained on; the unseen classes are the test set. The
+    Reality Check validates its finals on classes held out the same way (one of its four partitions
+    here, where it trains one model per partition)."""
+    held = class_folds(data.y_train, cfg.final_val_folds, cfg.fold_seed, min_train_classes=cfg.classes_per_batch)[0]
+    return replace(fold_data(data, held, 0), x_test=data.x_test, y_test=data.y_test)
+
+
 def final_run(cfg: Config, data: RetrievalData, spec: RunSpec) -> dict[str, Any]:
-    """One final (the runner's task): trained on every training class, scored on the unseen ones."""
+    """One final (the runner's task): trained to its plateau on the training classes outside the
+    validation fold (``final_data``), scored on the unseen classes at its best validation checkpoint."""
     return train_method(
-        cfg, data, spec["method"], setting_of(spec), spec.seed, spec["iterations"], f"final {spec.label()}"
+        cfg,
+        final_data(cfg, data),
+        spec["method"],
+        setting_of(spec),
+        spec.seed,
+        spec["iterations"],
+        f"final {spec.label()}",
+        to_plateau=True,
     )

@@ -40,12 +40,15 @@ def record(
     data_check=None,
     controls=None,
     ruler=None,
+    curves=None,
+    plateaus=None,
 ) -> dict[str, Any]:
     """The results JSON of notebook 06 (``results.write_results`` adds the config and provenance);
     ``check``: the verdicts of the second check ``check_name`` beside this run's
     (``study.second_check``), read from ``check_from`` (or why there are none); ``data_check``:
     ``study.data_check`` (labels audited, the ceiling); ``controls`` and ``ruler``: the control runs
-    and ``study.ruler`` (floor, ceiling, headroom, controls, margin: can the proxy rank?)."""
+    and ``study.ruler`` (floor, ceiling, headroom, controls, margin: can the proxy rank?); ``curves``
+    and ``plateaus``: the finals' learning curves and ``study.plateau_table``."""
     return {
         "seeds": cfg.seeds,
         # the code the runs executed: a second check is read beside a run only when its plan_code matches
@@ -56,6 +59,8 @@ def record(
         "trials": trials.to_dict("records"),
         "best_settings": best,
         "finals": finals.to_dict("records"),
+        "plateaus": None if plateaus is None else plateaus.to_dict("records"),
+        "curves": None if curves is None else curves.to_dict("records"),
         "baselines": base.to_dict("records"),
         "leaderboard": board.to_dict("records"),
         "versus_best": gaps.to_dict("records"),

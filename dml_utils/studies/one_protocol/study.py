@@ -32,13 +32,13 @@ from dml_utils.results import (
     verdicts_beside,
 )
 from dml_utils.retrieval_run import baselines as _baselines
-from dml_utils.ruler import Rule, judged, measure_with_controls, run_controls
+from dml_utils.ruler import NO_RESOLUTION, Rule, judged, measure_with_controls, run_controls
 from dml_utils.ruler import format_ruler as _format_ruler
 from dml_utils.runs import run_plan
 from dml_utils.tuning import best_setting, tune
 
 from .parameters import CHECKS, DATASETS, RULER, Ruler
-from .plan import final_plan, final_run, folds, trial_plan, trial_run
+from .plan import final_data, final_plan, final_run, folds, trial_plan, trial_run
 from .plan_controls import control_plan, control_run
 from .schema import LABELS, METRICS  # noqa: F401  (the notebook reads op.METRICS)
 
@@ -47,7 +47,8 @@ def prepare(cfg: Config) -> RetrievalData:
     """The data of ``cfg.dataset``: the many-class patches (``class_disjoint.patch_retrieval_data``),
     or Fashion-MNIST / a report's image folder (``class_disjoint.prepare``: balanced training
     classes, held-out images of them, the unseen classes). The folds are checked here, before any
-    run: each must hold out >= 2 classes and keep >= ``classes_per_batch`` to train on."""
+    run: each must hold out >= 2 classes and keep >= ``classes_per_batch`` to train on, and so must
+    the finals' validation fold (1 of ``final_val_folds``)."""
     if cfg.dataset not in DATASETS:
         raise ConfigError(f"dataset {cfg.dataset!r}: notebook 06 runs on {DATASETS}")
     if cfg.dataset == "patches":
@@ -58,6 +59,12 @@ def prepare(cfg: Config) -> RetrievalData:
         folds(cfg, data)
     except ValueError as err:
         raise ConfigError(f"{cfg.dataset}: {err}") from None
+    try:
+        final_data(cfg, data)
+    except ValueError as err:
+        raise ConfigError(
+            f"{cfg.dataset}: the finals' validation classes (final_val_folds={cfg.final_val_folds}): {err}"
+        ) from None
     return data
 
 
@@ -187,10 +194,67 @@ def search_spaces(cfg: Config) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- finals
-def finals(cfg: Config, data: RetrievalData, best: dict[str, dict[str, Any]], progress: bool = True) -> pd.DataFrame:
-    """Each method at its best setting, every seed, on all training classes; scores on the unseen classes."""
-    done = run_plan(final_plan(cfg, best), final_run, cfg=cfg, data=data, desc="finals", progress=progress)
-    return pd.DataFrame(list(done.values()))
+def finals(
+    cfg: Config, data: RetrievalData, best: dict[str, dict[str, Any]], progress: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each method at its best setting, every seed, trained to its plateau (``plan.final_run``);
+    scores on the unseen classes at the best validation checkpoint. Returns one row per final and
+    the learning curves (method, seed, iteration, validation MAP@R, and the unseen classes' MAP@R
+    at that check, recorded only: nothing is chosen on it)."""
+    done = list(
+        run_plan(final_plan(cfg, best), final_run, cfg=cfg, data=data, desc="finals", progress=progress).values()
+    )
+    curves = [{"method": r["method"], "seed": r["seed"], **row} for r in done for row in r.get("curve", [])]
+    rows = [{k: v for k, v in r.items() if k != "curve"} for r in done]
+    return pd.DataFrame(rows), pd.DataFrame(
+        curves, columns=["method", "seed", "iteration", "val_map_at_r", "test_map_at_r"]
+    )
+
+
+def plateau_table(finals: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """Per method: how many finals plateaued, where they stopped and which checkpoint was scored
+    (medians over seeds), the unseen MAP@R at that checkpoint and at the last check, and what the
+    best check of the unseen curve would have given (``peak``: chosen on the test set, so never a
+    score, only how much checkpoint selection on validation classes leaves)."""
+    rows = []
+    for name, g in finals.groupby("method", sort=False):
+        c = curves[curves["method"] == name]
+        last = c.loc[c.groupby("seed")["iteration"].idxmax(), "test_map_at_r"] if len(c) else pd.Series(dtype=float)
+        peak = c.groupby("seed")["test_map_at_r"].max() if len(c) else pd.Series(dtype=float)
+        ok = g[~g["diverged"].astype(bool)]
+        rows.append(
+            {
+                "method": name,
+                "plateaued": f"{int(ok['plateaued'].astype(bool).sum())}/{len(g)}" if "plateaued" in g else "—",
+                "stopped at": float(ok["iterations"].median()) if len(ok) else math.nan,
+                "best checkpoint": float(ok["best_iteration"].median()) if len(ok) else math.nan,
+                "MAP@R at checkpoint": float(ok["map_at_r"].mean()) if len(ok) else math.nan,
+                "MAP@R at last check": float(last.mean()) if len(last) else math.nan,
+                "MAP@R at the unseen peak": float(peak.mean()) if len(peak) else math.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def not_plateaued(finals: pd.DataFrame) -> dict[str, int]:
+    """Methods with finals that reached the most steps without meeting the plateau rule, with how
+    many (a diverged final has no score: the claims leave its seed out and say so)."""
+    if "plateaued" not in finals:
+        return {}
+    ran = ~finals["diverged"].astype(bool)
+    bad = finals[ran & ~finals["plateaued"].fillna(False).astype(bool)]
+    return {str(k): int(v) for k, v in bad.groupby("method").size().items()}
+
+
+def tuning_curves(trials: pd.DataFrame) -> pd.DataFrame:
+    """Best validation MAP@R so far against the number of trials, per method (a failed trial
+    counts as a trial that found nothing): would more trials change the choice?"""
+    rows = []
+    for name, g in trials.groupby("method", sort=False):
+        best = g.sort_values("trial")["val_map_at_r"].astype(float).fillna(-math.inf).cummax()
+        for i, v in enumerate(best, start=1):
+            rows.append({"method": name, "trials": i, "best_val_map_at_r": v if math.isfinite(v) else math.nan})
+    return pd.DataFrame(rows)
 
 
 def controls(cfg: Config, data: RetrievalData, best: dict[str, dict[str, Any]], progress: bool = True) -> pd.DataFrame:
@@ -357,6 +421,21 @@ def own_verdict(root: Path, notebook: str, start: str | None) -> str:
     return f"{rows[0]['verdict']} (notebook {notebook[:2]})"
 
 
+def unsettled(row: dict[str, str], still: dict[str, int], iterations: int) -> dict[str, str]:
+    """A ranking claim's row when finals of its methods did not plateau (``still``: method → how
+    many): *no resolution*, since a score still rising at the last step ranks a budget, not a method
+    (the interval's own verdict is kept in the why); else the row unchanged."""
+    if not still or row["verdict"] == NO_RESOLUTION:
+        return row
+    who = ", ".join(f"{m} on {n} seed(s)" for m, n in still.items())
+    return {
+        **{k: v for k, v in row.items() if k not in ("how", "how_if_not")},
+        "verdict": NO_RESOLUTION,
+        "why": f"finals did not plateau within {iterations} iterations ({who}): the interval alone would say "
+        f"{row['verdict']}; " + row["why"],
+    }
+
+
 def _too_few(claim: str, reported: str, who: str, pairs: int, seeds: int) -> dict[str, str]:
     """The row of a claim whose finals diverged on all but ``pairs`` of ``seeds`` seeds: no interval."""
     return {
@@ -378,6 +457,7 @@ def claims(
     when it cannot rank, a ranking's verdict is *no resolution* (the interval's own verdict is kept
     in the ``why``)."""
     wide = df.pivot(index="seed", columns="method", values=metric)
+    still = not_plateaued(df)
     rows = []
     for claim, a, b, reported, notebook, start in RANKINGS:
         if a not in wide.columns or b not in wide.columns:
@@ -397,7 +477,7 @@ def claims(
         )
         left_out = f"; {int((~ok).sum())} seed(s) left out: a final run diverged" if (~ok).any() else ""
         row["why"] = f"its own notebook: {own_verdict(cfg.root, notebook, start)}; " + row["why"] + left_out
-        rows.append(judged(row, measured))
+        rows.append(unsettled(judged(row, measured), {k: v for k, v in still.items() if k in (a, b)}, cfg.iterations))
     every = wide.dropna()  # the seeds where no method's final diverged
     if len(every) < 2:
         rows.append(
@@ -420,19 +500,32 @@ def claims(
 
 # ---------------------------------------------------------------- before / after the patch layout (issue 47)
 FIRST_LAYOUT = Path("results") / "before" / "06_one_protocol.shared_layout.json"
+# the run on the patches with one label per point whose finals trained a fixed 400 iterations on every training
+# class, scored at their last step (the run committed before the finals trained to a plateau)
+FIXED_BUDGET = Path("results") / "before" / "06_one_protocol.fixed_budget.json"
+BEFORE = {
+    FIRST_LAYOUT: ("first layout (two labels per point)", "now (one label)"),
+    FIXED_BUDGET: ("400 iterations, last step", "now (to a plateau, best checkpoint)"),
+}
 
 
 def before_after(
-    cfg: Config, provenance: dict[str, Any], claims_now: pd.DataFrame, finals_now: pd.DataFrame, base_now: pd.DataFrame
+    cfg: Config,
+    provenance: dict[str, Any],
+    claims_now: pd.DataFrame,
+    finals_now: pd.DataFrame,
+    base_now: pd.DataFrame,
+    earlier: Path = FIRST_LAYOUT,
 ):
-    """This run beside the committed run on the first patch layout (``FIRST_LAYOUT``: every point two
-    labels), row by row: the data's size, the baselines, each method's mean MAP@R and each claim's
-    verdict. None (with why) off the patches at the default profile, or without that file."""
+    """This run beside a committed earlier run (``earlier``, one of ``BEFORE``: the first patch layout,
+    where every point had two labels, or the finals of a fixed budget), row by row: the data's size,
+    the baselines, each method's mean MAP@R and each claim's verdict. None (with why) off the
+    patches at the default profile, or without that file."""
     if cfg.dataset != "patches" or cfg.profile != "default":
-        return None, "the first layout's run is the default profile on the patches"
-    path = cfg.root / FIRST_LAYOUT
+        return None, "the earlier runs are the default profile on the patches"
+    path = cfg.root / earlier
     if not path.exists():
-        return None, f"no {FIRST_LAYOUT}"
+        return None, f"no {earlier}"
     old = json.loads(path.read_text())
     prov = old["data"][0]
     rows = [
@@ -461,13 +554,13 @@ def before_after(
         return f"{x:.3f}" if isinstance(x, float) else x
 
     rows = [(what, row, shown(a), shown(b)) for what, row, a, b in rows]
-    table = pd.DataFrame(rows, columns=["what", "row", "first layout (two labels per point)", "now (one label)"])
-    return table, f"{FIRST_LAYOUT} (commit {old.get('git_commit', '?')[:7]}, written {old.get('written_at', '?')[:10]})"
+    table = pd.DataFrame(rows, columns=["what", "row", *BEFORE[earlier]])
+    return table, f"{earlier} (commit {old.get('git_commit', '?')[:7]}, written {old.get('written_at', '?')[:10]})"
 
 
 # ---------------------------------------------------------------- the second check
 SECOND_CHECK = "fashion-mnist"
-CHECK_COST = " (9 min here with a cold run cache, measured 2026-12-07)"
+CHECK_COST = " (9 min here with a cold run cache when the finals had a fixed 400 iterations, 2026-12-07; longer now)"
 
 
 def second_check(cfg: Config, here: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:

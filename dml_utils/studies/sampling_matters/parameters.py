@@ -63,9 +63,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "samplers": ["uniform", "semihard", "hard", "distance"],
         "losses": ["contrastive", "triplet", "margin"],
         "contrastive_margin": 1.0,  # α of (1 − y)[α − D]²₊ on the unit sphere
-        "triplet_margin": 0.2,  # paper: α = 0.2, plain distances (triplet ℓ2)
-        "margin_alpha": 0.2,  # paper: α = 0.2
-        "margin_beta": 1.2,  # paper: β₀ = 1.2, learnable per class
+        "triplet_margin": 0.2,  # paper: α 0.2, plain distances (triplet ℓ2)
+        "margin_alpha": 0.2,  # paper: α 0.2
+        "margin_beta": 1.2,  # paper: β₀ 1.2, learnable per class
         "cutoff": 0.5,  # paper: weights capped at q(0.5)^{-1}
         "nonzero_loss_cutoff": 1.4,  # paper: sample only D < α + β
         "sphere_dims": [3, 8, 32, 128, 512],  # paper's fig. 2
