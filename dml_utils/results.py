@@ -167,6 +167,21 @@ VERDICTS = ("reproduced", "not reproduced", "inconclusive", "no resolution", "no
 # how a claim is *not reproduced* (issue 47): the opposite was shown; the two sides are the same within the
 # claim's equivalence margin; or what the claim says occurs did not occur in any run
 HOWS = ("reversed", "equivalent", "not observed")
+# what a claim is, declared with it before the runs that decide it (issue 47: identities and closed forms are
+# counted apart from replications; issue 51's kinds). A row names its kind with ``of_kind``
+KINDS = {
+    "replication": "a measured effect (the report's, or one we add), decided by its rule on runs",
+    "identity": "an identity or closed form (a count, a formula, an exact property), checked by computing it",
+    "existence": "that something occurs (a NaN, a collapse), decided by whether a run shows it",
+    "ranking": "one method or setting scores above another on a proxy, judged under the proxy's ruler",
+}
+
+
+def of_kind(kind: str, row: dict[str, str]) -> dict[str, str]:
+    """``row`` declared a claim of ``kind`` (one of ``KINDS``)."""
+    if kind not in KINDS:
+        raise ValueError(f"claim kind {kind!r} is not one of {tuple(KINDS)}")
+    return {**row, "kind": kind}
 
 
 def interval_how(ci: dict[str, float], margin: float = 0.0) -> str:
@@ -499,12 +514,16 @@ def binary_claim(
 
 
 def claims_table(rows: list[dict[str, str]]):
-    """A DataFrame with columns claim, reported, ours, verdict, how (a *not reproduced* verdict's
-    kind, one of ``HOWS``; empty for every other verdict) and why."""
+    """A DataFrame with columns claim, kind (one of ``KINDS``), reported, ours, verdict, how (how a
+    *not reproduced* verdict failed, one of ``HOWS``; empty for every other verdict) and why."""
     import pandas as pd
 
     rows = [_with_how(r) for r in rows]
     for r in rows:
+        if r.get("kind") not in KINDS:
+            raise ValueError(
+                f"{r['claim']!r} has kind {r.get('kind')!r}: declare one of {tuple(KINDS)} with results.of_kind"
+            )
         if r["verdict"] not in VERDICTS:
             raise ValueError(f"verdict {r['verdict']!r} is not one of {VERDICTS}")
         how = r.get("how", "")
@@ -513,7 +532,7 @@ def claims_table(rows: list[dict[str, str]]):
         if r["verdict"] != "not reproduced" and how:
             raise ValueError(f"{r['claim']!r} reads {r['verdict']!r}: only 'not reproduced' has a how ({how!r})")
     rows = [{**r, "how": r.get("how", "")} for r in rows]
-    return pd.DataFrame(rows, columns=["claim", "reported", "ours", "verdict", "how", "why"])
+    return pd.DataFrame(rows, columns=["claim", "kind", "reported", "ours", "verdict", "how", "why"])
 
 
 def _with_how(row: dict[str, str]) -> dict[str, str]:
@@ -537,6 +556,7 @@ def format_claims(table) -> str:
     for i, r in enumerate(table.itertuples(index=False), 1):
         lines += [
             f"[{i}] {r.claim}",
+            f"    kind:     {r.kind}",
             f"    reported: {r.reported}",
             f"    ours:     {r.ours}",
             f"    verdict:  {verdict_text(r.verdict, getattr(r, 'how', ''))}" + (f" ({r.why})" if r.why else ""),
@@ -554,7 +574,7 @@ def claims_outline(table) -> str:
         f"every verdict is one of them: {bool(table['verdict'].isin(VERDICTS).all())}",
     ]
     for i, r in enumerate(table.itertuples(index=False), 1):
-        lines += [f"[{i}] {r.claim}", f"    reported: {r.reported}"]
+        lines += [f"[{i}] {r.claim}", f"    kind:     {r.kind}", f"    reported: {r.reported}"]
     return "\n".join(lines)
 
 
@@ -617,6 +637,7 @@ def beats_baselines_claim(claim: str, trained: dict[str, Any], untrained, raw: f
     )
     row = {
         "claim": claim,
+        "kind": "ranking",  # trained nets above the baselines, on a proxy
         "reported": "not reported",
         "ours": ours,
         "verdict": verdict,
@@ -743,9 +764,15 @@ def first_layout_results(cfg: Config) -> tuple[dict[str, Any] | None, str]:
     """The committed results JSON of this notebook's default run on the first patch layout (every
     physical point two labels; issue 47), kept at ``FIRST_PATCH_LAYOUT``: None (with why) at another
     profile or without that file; else the document and where it comes from."""
-    rel = FIRST_PATCH_LAYOUT / f"{cfg.notebook}.shared_layout.json"
+    return earlier_results(cfg, FIRST_PATCH_LAYOUT / f"{cfg.notebook}.shared_layout.json", "the first layout's run")
+
+
+def earlier_results(cfg: Config, rel: Path, what: str) -> tuple[dict[str, Any] | None, str]:
+    """A committed results JSON of this notebook's default run kept as history at ``rel`` (under
+    results/before/; ``what`` names it): None (with why) at another profile or without that file;
+    else the document and where it comes from."""
     if cfg.profile != "default":
-        return None, f"the first layout's run is the default profile, this is {cfg.profile!r}"
+        return None, f"{what} is the default profile, this is {cfg.profile!r}"
     path = cfg.root / rel
     if not path.exists():
         return None, f"no {rel}"
@@ -761,10 +788,16 @@ def claim_key(text: str) -> str:
     return re.sub(r"\d+(\.\d+)?", "#", text)
 
 
-def before_after(rows: list[tuple[str, str, Any, Any]], claims_before: list[dict[str, Any]], claims_now):
+def before_after(
+    rows: list[tuple[str, str, Any, Any]],
+    claims_before: list[dict[str, Any]],
+    claims_now,
+    labels: tuple[str, str] = ("first layout (two labels per point)", "now (one label)"),
+):
     """A table of this run beside an earlier one: ``rows`` (what, row, before, now) first, then each
     claim of the claims table ``claims_now`` with its verdict before (matched by its text with the
-    numbers blanked; "—" when the earlier run did not ask it) and now, and whether it moved."""
+    numbers blanked; "—" when the earlier run did not ask it) and now, and whether it moved;
+    ``labels`` name the two columns."""
     import pandas as pd
 
     before = {claim_key(c["claim"]): c["verdict"] for c in claims_before}
@@ -775,7 +808,7 @@ def before_after(rows: list[tuple[str, str, Any, Any]], claims_before: list[dict
     out = [(what, row, shown(a), shown(b)) for what, row, a, b in rows]
     for c in claims_now.itertuples(index=False):
         out.append(("verdict", c.claim, before.get(claim_key(c.claim), "—"), c.verdict))
-    table = pd.DataFrame(out, columns=["what", "row", "first layout (two labels per point)", "now (one label)"])
+    table = pd.DataFrame(out, columns=["what", "row", *labels])
     verdicts = table["what"] == "verdict"
     table["moved"] = ""
     table.loc[verdicts, "moved"] = [

@@ -162,11 +162,15 @@ def format_ruler(r: dict[str, Any], label: str, fixed_in: str = "the study's par
 
 def judged(row: dict[str, str], measured: dict[str, Any] | None) -> dict[str, str]:
     """A ranking claim's row under its proxy's ruler: unchanged when the proxy resolves (or has no
-    ruler: ``measured`` None), else *no resolution* with the interval's own verdict kept in the why."""
+    ruler: ``measured`` None), else *no resolution* with the interval's own verdict kept in the why.
+    Declares the row a ranking (``results.KINDS``); a row declared another kind is refused."""
+    if row.get("kind", "ranking") != "ranking":
+        raise ValueError(f"{row['claim']!r} is declared {row['kind']!r}: only a ranking is judged under a ruler")
+    row = {**row, "kind": "ranking"}
     if measured is None or measured["resolves"]:
         return row
     return {
-        **{k: v for k, v in row.items() if k not in ("how", "how_if_not")},  # a kind belongs to "not reproduced" only
+        **{k: v for k, v in row.items() if k not in ("how", "how_if_not")},  # a how belongs to "not reproduced" only
         "verdict": NO_RESOLUTION,
         "why": f"the proxy cannot rank ({'; '.join(measured['problems'])}): the interval alone would say "
         f"{row['verdict']}; " + row["why"],

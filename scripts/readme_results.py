@@ -40,6 +40,7 @@ def section(root: Path = ROOT) -> str:
     total = moved = flipped = 0
     words: dict[str, int] = {}
     hows: dict[str, int] = {}
+    everything: list[dict] = []
     for path in sorted((root / "results").glob("[0-9][0-9]_*.json")):
         doc = read_json(path, "the committed results")
         name, cfg = doc["notebook"], doc["config"]
@@ -52,7 +53,7 @@ def section(root: Path = ROOT) -> str:
             f"Profile `{doc['profile']}`, seeds {seeds}; data: {sources}. Numbers: [`results/{path.name}`](results/{path.name}).",
             "",
         ]
-        header = ["claim", "reported", "ours", "verdict"]
+        header = ["claim", "kind", "reported", "ours", "verdict"]
         other_verdicts = {}
         if other:
             header.append(f"verdict with {other['setting']}")
@@ -65,6 +66,7 @@ def section(root: Path = ROOT) -> str:
         for c in doc["claims"]:
             row = [
                 c["claim"],
+                c.get("kind", "—"),
                 c["reported"],
                 c["ours"],
                 f"**{c['verdict']}**" + (f" ({c['how']})" if c.get("how") else ""),
@@ -80,12 +82,13 @@ def section(root: Path = ROOT) -> str:
             out.append("| " + " | ".join(_cell(x) for x in row) + " |")
         here = _count([c["verdict"] for c in doc["claims"]])
         kinds = _count([c["how"] for c in doc["claims"] if c.get("how")])
-        out += ["", f"Verdicts: {_words(here, kinds)}."]
+        out += ["", f"Verdicts: {_words(here, kinds)}.", "", f"By kind of claim: {_by_kind(doc['claims'])}."]
+        everything += doc["claims"]
         for word, n in here.items():
             words[word] = words.get(word, 0) + n
         for how, n in kinds.items():
             hows[how] = hows.get(how, 0) + n
-    out += ["", f"All notebooks: {_words(words, hows)}."]
+    out += ["", f"All notebooks: {_words(words, hows)}.", "", f"By kind of claim: {_by_kind(everything)}."]
     if total:
         out += [
             "",
@@ -102,6 +105,23 @@ def _count(verdicts: list[str]) -> dict[str, int]:
     for v in verdicts:
         out[v] = out.get(v, 0) + 1
     return out
+
+
+def _by_kind(claims: list[dict]) -> str:
+    """The verdicts counted per kind of claim (``results.KINDS``: identities and closed forms apart
+    from replications, existence claims and rankings), in the vocabulary's order."""
+    sys.path.insert(0, str(ROOT))
+    from dml_utils.results import KINDS
+
+    groups: dict[str, list[dict]] = {}
+    for c in claims:
+        groups.setdefault(c.get("kind", "kind not stated"), []).append(c)
+    order = [k for k in KINDS if k in groups] + sorted(set(groups) - set(KINDS))
+    return "; ".join(
+        f"{k} {len(groups[k])}: "
+        + _words(_count([c["verdict"] for c in groups[k]]), _count([c["how"] for c in groups[k] if c.get("how")]))
+        for k in order
+    )
 
 
 def _words(counts: dict[str, int], hows: dict[str, int] | None = None) -> str:

@@ -572,3 +572,95 @@ def test_the_ruler_runs_both_controls_on_the_progressive_path_and_gates_the_rank
         .loc["progressive growth gives better descriptors than the large start (matching mAP)"]
     )
     assert row["verdict"] == "no resolution" and "a made-up failure" in row["why"]
+
+
+def test_the_map_at_its_horizon_beside_the_map_at_50_steps(tmp_path):
+    """``before_horizon``: the share of each class per learning rate before and now, and every
+    verdict with whether it moved (claims matched by their text with the numbers blanked)."""
+    import json
+
+    import pandas as pd
+
+    def grid(classes_at_lr):
+        rows = []
+        for lr, classes in classes_at_lr.items():
+            for s, c in enumerate(classes):
+                rows.append(
+                    {
+                        "group": "grid",
+                        "lr": lr,
+                        "variant": "plain",
+                        "seed": s,
+                        "collapsed": c == "collapsed",
+                        "final_spread": 0.0 if c == "collapsed" else 2.0,
+                        "final_loss": 3.0 if c == "diverged" else 0.2,
+                        "map_mean": 0.8,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    base = pd.DataFrame([{"model": "untrained", "seed": s, "map_mean": 0.5} for s in range(4)])
+    old = grid({0.05: ["diverged", "diverged", "collapsed", "trained"], 5e-4: ["trained"] * 4})
+    now = grid({0.05: ["collapsed", "collapsed", "collapsed", "trained"], 5e-4: ["trained"] * 4})
+    claim = {
+        "claim": "(ours) the map's outcomes are settled at 50 steps (4× longer changes none)",
+        "kind": "replication",
+    }
+    doc = {
+        "config": {"iterations": 50},
+        "collapse_map": old.to_dict("records"),
+        "baselines": base.to_dict("records"),
+        "claims": [{**claim, "verdict": "not reproduced"}],
+        "git_commit": "abcdef0123",
+    }
+    cfg = config(NB05, "default", root=tmp_path)
+    claims_now = pd.DataFrame([{**claim, "claim": claim["claim"].replace("50", "200"), "verdict": "reproduced"}])
+    assert bhc.before_horizon(cfg, now, base, claims_now) == (None, f"no {bhc.SHORT_HORIZON}")
+    (tmp_path / bhc.SHORT_HORIZON).parent.mkdir(parents=True)
+    (tmp_path / bhc.SHORT_HORIZON).write_text(json.dumps(doc))
+    table, why = bhc.before_horizon(cfg, now, base, claims_now)
+    assert why.startswith(f"{bhc.SHORT_HORIZON} (commit abcdef0")
+    assert list(table.columns) == ["what", "row", "map at 50 steps", f"now (map at {cfg.iterations} steps)", "moved"]
+    at = table.set_index(["what", "row"])
+    assert at.loc[("map, lr 0.05: share of runs", "diverged")].iloc[:2].tolist() == ["0.500", "0.000"]
+    assert at.loc[("map, lr 0.05: share of runs", "collapsed")].iloc[:2].tolist() == ["0.250", "0.750"]
+    verdict = table[table["what"] == "verdict"].iloc[0]
+    assert verdict.iloc[2:].tolist() == ["not reproduced", "reproduced", "yes"]
+    assert bhc.before_horizon(config(NB05, "smoke", root=tmp_path), now, base, claims_now)[0] is None
+
+
+def test_a_runs_class_along_its_trace_and_the_horizon_where_classes_settle():
+    """``class_along`` reads a class at each step from the trace alone; ``horizon_table`` counts the
+    runs not yet in their end class, which must reach 0 at the step every run has settled."""
+    loss = [3.0] * 20 + [0.2] * 10 + [0.7, 0.2] * 5  # diverged, then below m with one noisy step at the end
+    late = {"loss": [3.0] * 40, "steps": [0, 10, 20, 30, 39], "spread": [1.0, 1.2, 1.1, 0.05, 0.0], "collapsed_at": 39}
+    noisy = {"loss": loss, "steps": [0, 10, 20, 30, 39], "spread": [1.0] * 5, "collapsed_at": None}
+    steps = [10, 20, 30, 39, 40, 41]
+    assert bhc.class_along(late, steps, 0.5) == ["diverged", "diverged", "collapsed", "collapsed", "collapsed"]
+    assert bhc.class_along(noisy, steps, 0.5) == ["diverged", "diverged", "below", "diverged", "below"]
+    assert bhc.class_along(noisy, steps, 0.5, window=4) == ["diverged", "diverged", "below", "below", "below"]
+    assert bhc.class_along({**noisy, "loss": [0.6] * 40}, [40], 0.5, soft=True) == ["below"]  # 0.6 < ln 2
+    classes, moved = bhc.horizon_table({"a/plain": late, "b/plain": noisy}, [10, 20, 30, 40], 0.5, window=4)
+    assert classes.loc["a/plain"].tolist() == ["diverged", "diverged", "collapsed", "collapsed"]
+    assert moved.tolist() == [2, 2, 0, 0]
+
+
+def test_the_horizon_pilot_records_its_runs_classes_and_refuses_an_odd_length(tmp_path, monkeypatch):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "pilot_05_horizon.py"
+    spec = importlib.util.spec_from_file_location("pilot_05_horizon", path)
+    pilot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pilot)
+    monkeypatch.setattr(pilot, "OUT", tmp_path / "horizon.json")
+    trace = {"loss": [3.0] * 60 + [0.2] * 40, "steps": list(range(0, 100, 10)), "spread": [1.0] * 10}
+    (tmp_path / "t.json").write_text(json.dumps({"x/plain/0": {**trace, "collapsed_at": None}}))
+    assert pilot.main(["--traces", str(tmp_path / "t.json"), "--steps", "100", "--seconds", "7"]) == 0
+    record = json.loads((tmp_path / "horizon.json").read_text())
+    assert record["ladder"] == [25, 50, 100] and record["seconds"] == 7
+    assert record["classes"]["window 1"]["x/plain/0"] == ["diverged", "diverged", "below"]
+    assert record["not_in_end_class"]["window 20"] == {"25": 1, "50": 1, "100": 0}
+    with pytest.raises(SystemExit, match="multiple of 50"):
+        pilot.main(["--steps", "120"])

@@ -44,3 +44,18 @@ def test_a_committed_results_file_was_made_by_this_code(rel):
         + "; ".join(f"{m}: {old} there, {new} here" for m, (old, new) in stale.items())
         + f". Republish it: {republish_command(rel, doc)}"
     )
+
+
+@pytest.mark.parametrize("rel", COMMITTED, ids=str)
+def test_every_committed_claim_declares_its_kind(rel):
+    """The README counts verdicts by kind (identities and closed forms apart from replications): a
+    committed claim without a kind would be counted nowhere."""
+    import json
+
+    from dml_utils.results import KINDS
+
+    doc = json.loads((ROOT / rel).read_text())
+    missing = [c["claim"] for c in doc.get("claims", []) if c.get("kind") not in KINDS]
+    assert not missing, f"{rel}: {len(missing)} claims without a kind (first: {missing[0]!r}). Republish it: " + (
+        republish_command(rel, doc)
+    )

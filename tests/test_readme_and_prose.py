@@ -88,22 +88,27 @@ def test_the_number_matcher_respects_rounding():
 
 
 def test_a_second_checks_verdicts_get_their_own_column(tmp_path):
-    claim = {"claim": "A beats B", "reported": "r", "ours": "o", "verdict": "inconclusive"}
+    claim = {"claim": "A beats B", "kind": "ranking", "reported": "r", "ours": "o", "verdict": "inconclusive"}
     doc = {
         "notebook": "06_one_protocol",
         "profile": "default",
         "config": {"seeds": [0, 1]},
-        "claims": [claim, {**claim, "claim": "C beats D"}],
+        "claims": [
+            claim,
+            {**claim, "claim": "C beats D"},
+            {**claim, "claim": "E is F", "kind": "identity", "verdict": "reproduced"},
+        ],
         "second_check": {"name": "fashion-mnist", "verdicts": [{"claim": "A beats B", "verdict_other": "reproduced"}]},
     }
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "06_one_protocol.json").write_text(json.dumps(doc))
     text = _readme_script().section(tmp_path)
-    assert "| claim | reported | ours | verdict | verdict on fashion-mnist (second check) |" in text
+    assert "| claim | kind | reported | ours | verdict | verdict on fashion-mnist (second check) |" in text
     assert (
-        "| A beats B | r | o | **inconclusive** | reproduced |" in text
-        and "| C beats D | r | o | **inconclusive** | — |" in text
+        "| A beats B | ranking | r | o | **inconclusive** | reproduced |" in text
+        and "| C beats D | ranking | r | o | **inconclusive** | — |" in text
     )
+    assert "By kind of claim: identity 1: 1 *reproduced*; ranking 2: 2 *inconclusive*." in text
 
 
 def test_a_truncated_results_file_stops_the_readme_script_with_its_name(tmp_path, capsys, monkeypatch):

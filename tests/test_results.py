@@ -177,11 +177,15 @@ def test_equivalence_and_baseline_claims():
 
 def test_claims_table_checks_verdicts():
     assert mean_std([1.0, 2.0, 3.0], 2) == "2.00 ± 1.00 (n=3)"
-    t = claims_table([{"claim": "c", "reported": "r", "ours": "o", "verdict": "inconclusive", "why": ""}])
+    t = claims_table(
+        [{"claim": "c", "kind": "replication", "reported": "r", "ours": "o", "verdict": "inconclusive", "why": ""}]
+    )
     assert "verdict:  inconclusive" in format_claims(t)
     for gone in ("partly", "yes"):
         with pytest.raises(ValueError, match="verdict"):
-            claims_table([{"claim": "c", "reported": "r", "ours": "o", "verdict": gone, "why": ""}])
+            claims_table(
+                [{"claim": "c", "kind": "replication", "reported": "r", "ours": "o", "verdict": gone, "why": ""}]
+            )
 
 
 # ---------------------------------------------------------------- binary outcomes: exact rules
@@ -303,7 +307,7 @@ def test_a_second_check_is_used_only_when_run_with_its_values_by_this_code(tmp_p
 def test_verdicts_beside_and_the_same_verdicts_claim():
     from dml_utils.results import same_verdicts_claim, verdicts_beside
 
-    row = {"reported": "r", "why": ""}
+    row = {"reported": "r", "why": "", "kind": "ranking"}
     here = claims_table(
         [
             {"claim": "[a] x", "ours": "1", "verdict": "inconclusive", **row},
@@ -352,7 +356,7 @@ def test_a_not_reproduced_interval_says_whether_it_was_reversed_or_equivalent():
 def test_the_claims_table_asks_every_not_reproduced_row_how_and_no_other_row():
     from dml_utils.results import claims_table, format_claims
 
-    base = {"claim": "x", "reported": "r", "ours": "o", "why": ""}
+    base = {"claim": "x", "kind": "replication", "reported": "r", "ours": "o", "why": ""}
     with pytest.raises(ValueError, match="say how"):
         claims_table([{**base, "verdict": "not reproduced"}])
     with pytest.raises(ValueError, match="only 'not reproduced' has a how"):
@@ -425,3 +429,17 @@ def test_read_json_names_the_file_its_role_and_the_fix(tmp_path):
     (tmp_path / "bin.json").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ResultsFileError, match="cannot be read"):
         read_json(tmp_path / "bin.json", "r")
+
+
+def test_every_claim_declares_its_kind_and_the_tables_print_it():
+    from dml_utils.results import KINDS, claims_outline, claims_table, format_claims, of_kind
+
+    row = {"claim": "x", "reported": "r", "ours": "o", "verdict": "reproduced", "why": ""}
+    with pytest.raises(ValueError, match="has kind None: declare one of"):
+        claims_table([row])
+    with pytest.raises(ValueError, match="claim kind 'closed form' is not one of"):
+        of_kind("closed form", row)
+    table = claims_table([of_kind("identity", row), of_kind("ranking", {**row, "claim": "y"})])
+    assert table["kind"].tolist() == ["identity", "ranking"] and list(table.columns)[:2] == ["claim", "kind"]
+    assert "    kind:     identity" in format_claims(table) and "    kind:     ranking" in claims_outline(table)
+    assert set(KINDS) == {"replication", "identity", "existence", "ranking"}

@@ -39,8 +39,11 @@ def test_judged_keeps_a_row_on_a_proxy_that_resolves_and_rewrites_it_otherwise()
     row = {"claim": "A beats B", "verdict": "reproduced", "why": "paired interval"}
     good = {"resolves": True, "problems": []}
     bad = {"resolves": False, "problems": ["headroom +0.001 is below 5 margins"]}
-    assert ruler.judged(row, good) is row and ruler.judged(row, None) is row
+    assert ruler.judged(row, good) == {**row, "kind": "ranking"} == ruler.judged(row, None)
     out = ruler.judged(row, bad)
+    assert out["kind"] == "ranking"
+    with pytest.raises(ValueError, match="only a ranking is judged under a ruler"):
+        ruler.judged({**row, "kind": "identity"}, bad)
     assert out["verdict"] == "no resolution" and row["verdict"] == "reproduced"
     assert out["why"].startswith("the proxy cannot rank (headroom +0.001") and "would say reproduced" in out["why"]
 

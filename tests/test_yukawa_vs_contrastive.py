@@ -62,7 +62,7 @@ def test_the_subsample_is_set_beside_a_full_run_made_by_this_code(tmp_path):
 
     cfg = config("03_yukawa_vs_contrastive_mnist", "default", root=tmp_path)
     data = {"mnist": None, "fashion-mnist": SimpleNamespace(provenance={"n_train_used": 4000})}
-    row = {"reported": "r", "ours": "o", "why": ""}
+    row = {"reported": "r", "ours": "o", "why": "", "kind": "ranking"}
     here = claims_table(
         [
             {"claim": "[mnist, epoch 20] a", "verdict": "reproduced", **row},
@@ -117,10 +117,14 @@ def test_the_full_size_claims_are_the_subsampled_datasets_rows():
                 "ours": "o",
                 "verdict": "inconclusive",
                 "why": "",
+                "kind": "ranking",
             },
         ]
     }
     assert yc.full_size_claims(doc)["claim"].tolist() == ["[fashion-mnist, epoch 20] a"]
+    doc["claims"][1].pop("kind")
+    with pytest.raises(ValueError, match="written before claims declared their kind: republish them with python"):
+        yc.full_size_claims(doc)
 
 
 @pytest.mark.trains

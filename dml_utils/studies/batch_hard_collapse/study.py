@@ -10,6 +10,7 @@ monitor, progressive growth, the gradient near collapse) lives in ``batch_hard``
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -206,6 +207,7 @@ def _settled_claim(pairs, short_steps: int, long_steps: int) -> dict[str, str]:
     if not len(pairs):
         return {
             "claim": claim,
+            "kind": "replication",
             "reported": "not tested",
             "ours": "no cell run longer in this profile",
             "verdict": "inconclusive",
@@ -222,6 +224,7 @@ def _settled_claim(pairs, short_steps: int, long_steps: int) -> dict[str, str]:
     text, verdict = _share_of_none(len(changed), len(pairs))
     return {
         "claim": claim,
+        "kind": "replication",
         "reported": "not tested",
         "ours": f"{ours}; {text}",
         "verdict": verdict,
@@ -249,6 +252,7 @@ def _adam_claim(adam: dict[str, list[float]], iterations: int) -> dict[str, str]
     return {
         "claim": "(ours) under Adam, the optimizer of every run, the squared distance's push near collapse stays "
         f"weaker than the plain one's within a run ({iterations} steps)",
+        "kind": "replication",
         "reported": "not tested",
         "ours": ours,
         "verdict": "reproduced" if ratio[at][0] < 0.1 else "not reproduced",
@@ -524,6 +528,41 @@ def classify_runs(runs, base, margin: float):
     return out
 
 
+def class_along(trace: dict, steps: list[int], margin: float, soft: bool = False, window: int = 1) -> list[str]:
+    """A run's class from its training signals alone at each of ``steps`` (the trace of ``map_run``):
+    *collapsed* once the monitor flagged it or the probe's spread at the last check by then is below
+    SHRUNK of step 0's; *diverged* when the mean of its last ``window`` step losses is above the
+    collapse value (m, or ln 2 with the soft margin); else *below* (below the collapse value: trained
+    or failed, which only its retrieval could tell). A step beyond the run is left out."""
+    at = LN2 if soft else margin
+    checks, spread = np.asarray(trace["steps"]), np.asarray(trace["spread"])
+    out = []
+    for step in [s for s in steps if 1 <= s <= len(trace["loss"])]:
+        last = np.searchsorted(checks, step, side="right") - 1
+        caught = trace["collapsed_at"] is not None and trace["collapsed_at"] <= step
+        if caught or (last >= 0 and spread[last] < SHRUNK):
+            out.append("collapsed")
+        elif float(np.mean(trace["loss"][max(0, step - window) : step])) > at:
+            out.append("diverged")
+        else:
+            out.append("below")
+    return out
+
+
+def horizon_table(traces: dict, steps: list[int], margin: float, window: int = 1):
+    """Per step of ``steps``: how many runs of ``traces`` (name → trace, a name holding "soft" for the
+    soft margin) are in a class there other than the class they end in (``class_along``); the
+    horizon where that count reaches 0 and stays there is where the runs' classes have settled.
+    Returns (per-run classes as a DataFrame, run × step; the counts as a Series by step)."""
+    import pandas as pd
+
+    classes = pd.DataFrame(
+        {name: class_along(t, steps, margin, "soft" in name, window) for name, t in traces.items()}, index=steps
+    ).T
+    moved = classes.ne(classes.iloc[:, -1], axis=0).sum().rename("runs not yet in their end class")
+    return classes, moved
+
+
 def _untrained_map(base) -> dict[int, float]:
     rows = base[base["model"] == "untrained"] if len(base) and "map_mean" in base else base.iloc[:0]
     return {int(s): float(m) for s, m in zip(rows["seed"], rows["map_mean"])}
@@ -572,6 +611,7 @@ def _outcome_claim(runs) -> dict[str, str]:
     return {
         "claim": "(ours) every run whose descriptors are useless is classed collapsed or diverged from its training "
         "signals alone",
+        "kind": "replication",
         "reported": "collapse shown by the loss",
         "ours": ours,
         "verdict": "reproduced" if missed_by_classes == 0 else "not reproduced",
@@ -633,12 +673,13 @@ def collapse_claim(
     (``results.binary_claim``). Pooling the pairs of several cells tests "no difference in any
     cell": a cell is a block, never a replicate, and only seeds replicate. A row with no pair says
     so (inconclusive)."""
-    from dml_utils.results import binary_claim
+    from dml_utils.results import binary_claim, of_kind
 
     name_a, name_b = labels or (_level(factor, a), _level(factor, b))
     if a == b:
         return {
             "claim": claim,
+            "kind": "replication",
             "reported": reported,
             "ours": f"the map holds one value of {factor} only ({name_a})",
             "verdict": "inconclusive",
@@ -650,12 +691,13 @@ def collapse_claim(
     if len(x) == 0:
         return {
             "claim": claim,
+            "kind": "replication",
             "reported": reported,
             "ours": f"the map holds no runs at {name_a} and {name_b} with the other factors equal",
             "verdict": "inconclusive",
             "why": "nothing to compare in this profile's grid",
         }
-    row = binary_claim(claim, reported, name_a, x > 0, name_b, y > 0, "collapsed", why=held)
+    row = of_kind("replication", binary_claim(claim, reported, name_a, x > 0, name_b, y > 0, "collapsed", why=held))
     if note:
         row["ours"] += f"; {note}"
     return row
@@ -683,6 +725,7 @@ def claims(cfg, counts, novalid, grads, grid, prog, base, settled=None, ruler=No
     rows.append(
         {
             "claim": "a P × K batch (S = P classes × K ≥ 2) guarantees K²(K−1)(S−1) valid triplets",
+            "kind": "identity",  # a count, checked by brute force
             "reported": "K²(K−1)(S−1)",
             "ours": f"brute force over {len(brute)} batches equals P·K²(K−1)(P−1) for all: {formula_ok}; equals the report's "
             f"formula: {report_ok} (P {int(eg['P'])} × K {int(eg['K'])}: {int(eg['brute force'])} vs the report's "
@@ -699,6 +742,7 @@ def claims(cfg, counts, novalid, grads, grid, prog, base, settled=None, ruler=No
     rows.append(
         {
             "claim": "uniformly random batches hold no valid triplet when the classes are many",
+            "kind": "identity",  # a closed form, checked by Monte Carlo
             "reported": "argued, no number",
             "ours": f"P(no valid triplet), batch {b0}: "
             + ", ".join(f"C={c}: {p:.3f}" for c, p in at.items())
@@ -813,6 +857,7 @@ def claims(cfg, counts, novalid, grads, grid, prog, base, settled=None, ruler=No
         rows.append(
             {
                 "claim": claim,
+                "kind": "identity",  # the loss at identical descriptors, read off the runs that collapsed
                 "reported": "0.693" if variant == "soft" else "loss = margin",
                 "ours": ours,
                 "verdict": verdict,
@@ -876,6 +921,7 @@ def claims(cfg, counts, novalid, grads, grid, prog, base, settled=None, ruler=No
     rows.append(
         {
             "claim": "(ours) collapse is a stationary point, and the squared distance stops pushing before it",
+            "kind": "identity",  # gradients computed at and near identical descriptors
             "reported": "not tested",
             "ours": f"largest gradient norm at identical descriptors over {len(grads['at_identical'])} variants: {zero:.1e}; "
             f"squared/plain gradient ratio {ratio1:.2g} at the batch's scale, {ratio:.2g} at 1e-3 of it",
@@ -954,6 +1000,7 @@ def _growth_claim(grew) -> dict[str, str]:
     if not grown:
         return {
             "claim": claim,
+            "kind": "replication",
             "reported": "the risk of collapse disappears below the margin",
             "ours": ours,
             "verdict": "inconclusive",
@@ -963,6 +1010,7 @@ def _growth_claim(grew) -> dict[str, str]:
     ours += f"; {text}"
     return {
         "claim": claim,
+        "kind": "replication",
         "reported": "the risk of collapse disappears below the margin",
         "ours": ours,
         "verdict": verdict,
@@ -1097,3 +1145,35 @@ def format_ruler(found: dict[str, Any]) -> str:
     from dml_utils.ruler import format_ruler as _format
 
     return _format(found, "matching mAP, the table's test patches", "parameters.RULER and results.EQUIVALENCE_MARGINS")
+
+
+SHORT_HORIZON = Path("results") / "before" / "05_batch_hard_collapse.horizon_50.json"  # the map at 50 steps
+
+
+def before_horizon(cfg, grid, base, claims):
+    """This run beside the committed default run whose map stopped at 50 steps, before the map was
+    decided at a horizon where its classes have settled (issue 47): per learning rate of the grid,
+    the share of runs in each class (``classify_runs``, each run by its state at its last step); the
+    map's mean matching mAP; every verdict. None (with why) at another profile or without that file."""
+    import pandas as pd
+
+    from dml_utils.results import before_after as table
+    from dml_utils.results import earlier_results
+
+    old, why = earlier_results(cfg, SHORT_HORIZON, "the 50-step map")
+    if old is None:
+        return None, why
+    was = old["config"]["iterations"]
+    old_grid, old_base = pd.DataFrame(old["collapse_map"]), pd.DataFrame(old["baselines"])
+    then = old_grid[old_grid["group"] == "grid"].assign(c=lambda g: classify_runs(g, old_base, cfg.margin))
+    now = grid[grid["group"] == "grid"].assign(c=lambda g: classify_runs(g, base, cfg.margin))
+    rows = []
+    for lr in sorted(set(now["lr"])):
+        a, b = then[then["lr"] == lr]["c"], now[now["lr"] == lr]["c"]
+        for c in RUN_CLASSES:
+            rows.append((f"map, lr {lr:g}: share of runs", c, float((a == c).mean()), float((b == c).mean())))
+    rows.append(
+        ("matching mAP", "every run of the map", float(old_grid["map_mean"].mean()), float(grid["map_mean"].mean()))
+    )
+    labels = (f"map at {was} steps", f"now (map at {cfg.iterations} steps)")
+    return table(rows, old["claims"], claims, labels), why

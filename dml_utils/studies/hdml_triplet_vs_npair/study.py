@@ -30,7 +30,7 @@ from dml_utils.config import Config, ConfigError
 from dml_utils.data import batch_loader, select_rows
 from dml_utils.evaluate import clustering_metrics, embed
 from dml_utils.memo import cached_call
-from dml_utils.results import beats_baselines_claim, claims_table, interval_claim, mean_std, paired_claim
+from dml_utils.results import beats_baselines_claim, claims_table, interval_claim, mean_std, of_kind, paired_claim
 from dml_utils.ruler import Rule, floors, judged, run_controls
 from dml_utils.ruler import format_rulers as _format_rulers
 from dml_utils.ruler import rulers as measure_rulers
@@ -325,6 +325,7 @@ def _schedule_claim(scale: str, table: pd.DataFrame, block: int) -> dict[str, st
     verdict = "reproduced" if curriculum.all() else "not reproduced" if graded.max() < 0.1 else "inconclusive"
     return {
         "claim": f"[{scale}] The hardness e^{{−α/J_avg}} makes synthetic negatives harder and harder as training proceeds",
+        "kind": "replication",
         "reported": "report and paper: harder synthetics as the model learns",
         "ours": (
             f"J_avg after block 1: {mean_std(table['J_avg_block1'], 2)}; λ at block 2: {mean_std(table['hardness_block2'], 4)}, "
@@ -608,6 +609,7 @@ def _official_nan_claim(cascade: pd.DataFrame) -> dict[str, str]:
     return {
         "claim": "HDML cannot be trained: J_soft is NaN at the first iteration, then every loss "
         "(the official arithmetic, with training ids ≥ the classifier's outputs)",
+        "kind": "existence",  # that the NaN occurs
         "reported": "NaN on every dataset and parameter setting",
         "ours": f"first NaN: {text or 'none'}"
         + (f"; never NaN: {', '.join(never)}" if never else "")
@@ -781,6 +783,7 @@ def claims(
         {
             "claim": "HDML cannot be trained: J_soft is NaN at the first iteration, then every loss "
             "(this package's HDML, with the fixes)",
+            "kind": "existence",  # that the NaN occurs
             "reported": "NaN on every dataset and parameter setting",
             "verdict": "not reproduced" if bad == 0 and len(hd) else "reproduced",
             "how_if_not": "not observed",
@@ -795,6 +798,7 @@ def claims(
     rows.append(
         {
             "claim": "Why the report got NaN (ours): a class id the softmax classifier does not have",
+            "kind": "identity",  # an exact property of the arithmetic, computed
             "reported": "'division by zero or a value too large'; persists whatever the softmax and pulling parameters",
             "ours": (
                 f"of {len(candidates)} candidates only {fits} is NaN at iteration 1; with it, the official arithmetic gives J_soft NaN at "
@@ -810,6 +814,7 @@ def claims(
     rows.append(
         {
             "claim": "The official guard (a NaN loss replaced by 0) keeps the weights finite",
+            "kind": "identity",  # an exact property of the arithmetic, computed
             "reported": "implicit in the official code (nn_Ops.training)",
             "ours": (
                 f"after iteration 1: generator weights NaN {bool(guard['generator weights NaN'])}, classifier weights NaN "
@@ -828,6 +833,7 @@ def claims(
     rows.append(
         {
             "claim": "N-pair + HDML needs a batch size dividing 128 and below the class count",
+            "kind": "identity",  # a property of the code, checked by building each batch
             "reported": "could not run on 20-class subsets",
             "verdict": "not reproduced" if here.iloc[:-1].all() and not here.iloc[-1] else "reproduced",
             "how_if_not": "reversed",
@@ -844,15 +850,18 @@ def claims(
     if "f1_official_k" in grid:
         per_seed = grid.assign(d=grid["f1"] - grid["f1_official_k"]).groupby("seed")["d"].mean().to_numpy(dtype=float)
         rows.append(
-            interval_claim(
-                f"The low F1 comes from the evaluation: the official k-means uses k = {cfg.official_clusters}",
-                "F1 'low'; the report doubts the measure",
-                per_seed,
-                "f1",
-                ours=f"F1 at k = {cfg.official_clusters}: {mean_std(grid['f1_official_k'])} vs k = classes: {mean_std(grid['f1'])} "
-                f"(all {len(grid)} runs){_ruler_text(by_k, cfg.official_clusters)}",
-                label=f"F1(k = classes) − F1(k = {cfg.official_clusters}), mean of the methods per seed",
-                why=f"ours; the official evaluation.Evaluation(..., {cfg.official_clusters}, ...) call",
+            of_kind(
+                "replication",
+                interval_claim(
+                    f"The low F1 comes from the evaluation: the official k-means uses k = {cfg.official_clusters}",
+                    "F1 'low'; the report doubts the measure",
+                    per_seed,
+                    "f1",
+                    ours=f"F1 at k = {cfg.official_clusters}: {mean_std(grid['f1_official_k'])} vs k = classes: {mean_std(grid['f1'])} "
+                    f"(all {len(grid)} runs){_ruler_text(by_k, cfg.official_clusters)}",
+                    label=f"F1(k = classes) − F1(k = {cfg.official_clusters}), mean of the methods per seed",
+                    why=f"ours; the official evaluation.Evaluation(..., {cfg.official_clusters}, ...) call",
+                ),
             )
         )
     if scales is not None and len(scales):
@@ -862,6 +871,7 @@ def claims(
         rows.append(
             {
                 "claim": "The hardness e^{−α/J_avg} makes synthetic negatives harder and harder as training proceeds",
+                "kind": "replication",
                 "reported": "report and paper: harder synthetics as the model learns",
                 "ours": (
                     f"λ: {mean_std(sched['hardness_start'], 4)} for the first {cfg.block} steps, then {mean_std(sched['hardness_block2'], 4)}; "
@@ -886,6 +896,7 @@ def claims(
     rows.append(
         {
             "claim": "N-pair + HDML R@1 on CUB 53.7, Cars196 79.1, SOP 68.7",
+            "kind": "replication",
             "reported": "HDML paper (anchors)",
             "ours": "not run: these datasets are not on this machine (the paper profile reads them from data_root)",
             "verdict": "not testable here",

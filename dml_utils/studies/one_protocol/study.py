@@ -440,6 +440,7 @@ def _too_few(claim: str, reported: str, who: str, pairs: int, seeds: int) -> dic
     """The row of a claim whose finals diverged on all but ``pairs`` of ``seeds`` seeds: no interval."""
     return {
         "claim": claim,
+        "kind": "ranking",
         "reported": reported,
         "ours": f"{pairs} of {seeds} seeds have finite scores for {who}",
         "verdict": "inconclusive",

@@ -114,6 +114,7 @@ def _collapse_claim(grid, cfg: Config) -> dict[str, str]:
         )
     return {
         "claim": "hard negative mining can collapse the embedding",
+        "kind": "existence",  # that a collapse occurs
         "reported": "sec. 4.2 (no number)",
         "ours": ours,
         "verdict": "reproduced" if "hard" in collapsed.index and collapsed.loc["hard", "sum"] > 0 else "not reproduced",
@@ -366,6 +367,7 @@ def variance_claim(gvar, sigma: float) -> dict[str, str] | None:
         verdict = "inconclusive"
     return {
         "claim": f"hard negatives give high-variance gradients under noise (σ = {sigma})",
+        "kind": "replication",
         "reported": "fig. 3a (no number)",
         "ours": "variance of ∂ℓ/∂f(x_n): "
         + ", ".join(f"{s} {g.loc[s, 'gradient_variance']:.3g} (D_an {g.loc[s, 'mean_d_an']:.2f})" for s in g.index)
@@ -396,6 +398,7 @@ def claims(grid, base, law, gvar, pml_loss, picked, same_as_hard: float, cfg: Co
     rows.append(
         {
             "claim": "pairwise distances of uniform points on the unit sphere follow q(d) ∝ d^{n−2}[1 − d²/4]^{(n−3)/2}",
+            "kind": "identity",  # a closed form, checked against Monte Carlo
             "reported": "formula (sec. 4.1), fig. 2",
             "ours": f"Kolmogorov–Smirnov vs {cfg.sphere_samples} Monte-Carlo distances, n = {list(law['n'])}: smallest p = {worst_p:.3g}",
             "verdict": "reproduced" if worst_p > 0.01 else "not reproduced",
@@ -407,6 +410,7 @@ def claims(grid, base, law, gvar, pml_loss, picked, same_as_hard: float, cfg: Co
     rows.append(
         {
             "claim": "distances concentrate near √2 as n grows",
+            "kind": "identity",  # a property of the closed form
             "reported": "fig. 2",
             "ours": f"n={int(lo['n'])}: mean {lo['mc_mean']:.3f}, std {lo['mc_std']:.3f}; n={int(hi['n'])}: mean {hi['mc_mean']:.3f}, "
             f"std {hi['mc_std']:.3f}, mode {hi['law_mode']:.3f}",
@@ -427,6 +431,7 @@ def claims(grid, base, law, gvar, pml_loss, picked, same_as_hard: float, cfg: Co
         rows.append(
             {
                 "claim": "distance-weighted sampling picks negatives over a spread of distances, unlike hard mining",
+                "kind": "replication",
                 "reported": "fig. 3b (no number)",
                 "ours": f"{real}: D_an distance-weighted {dw['mean']:.3f} ± {dw['std']:.3f} vs hard {hard['mean']:.3f} ± {hard['std']:.3f}; "
                 f"the same negative as hard mining for {same_as_hard:.0%} of positive pairs",
@@ -501,6 +506,7 @@ def claims(grid, base, law, gvar, pml_loss, picked, same_as_hard: float, cfg: Co
     rows.append(
         {
             "claim": "[repo] PML's DistanceWeightedMiner samples every anchor that has a negative within 1.4",
+            "kind": "identity",  # a property of the library's code, computed
             "reported": "users: all-zero / NaN weights (PML issues #230, #276)",
             "ours": "; ".join(
                 f"{r['batch']}{'' if f'{r.dim}-d' in r['batch'] else f' ({r.dim}-d)'}: "

@@ -160,7 +160,7 @@ def claims(df, cfg: Config, rulers=None):
     ``rulers`` (``rulers``: dataset → metric → ruler): a ranking read on a proxy that cannot rank
     (pair accuracy at either threshold, MAP@R; its ruler measured at the last epoch, and read for
     the epoch-20 rows too) reads *no resolution*."""
-    from dml_utils.results import beats_baselines_claim, claims_table, paired_claim
+    from dml_utils.results import beats_baselines_claim, claims_table, of_kind, paired_claim
     from dml_utils.ruler import judged
 
     rows = []
@@ -172,25 +172,25 @@ def claims(df, cfg: Config, rulers=None):
             return d[(d["loss"] == loss) & (d["epoch"] == epoch)].sort_values("seed")[col]
 
         def diff_row(claim, reported, a, b, col, epoch, metric, scale=1.0, digits=2, unit="", lower_wins=False):
-            ruler = None if rulers is None else rulers.get(name, {}).get(col)  # the distance rows have none
-            rows.append(
-                judged(
-                    paired_claim(
-                        f"[{name}, epoch {epoch}] {claim}",
-                        reported,
-                        a,
-                        at(a, epoch, col),
-                        b,
-                        at(b, epoch, col),
-                        metric,
-                        scale,
-                        digits,
-                        unit,
-                        lower_wins,
-                    ),
-                    ruler,
-                )
+            """A ranking of the two losses on a proxy (judged by its ruler), or, for a distance
+            statistic (``metric`` "distance": no proxy, no ruler), a replication of a measured effect."""
+            row = paired_claim(
+                f"[{name}, epoch {epoch}] {claim}",
+                reported,
+                a,
+                at(a, epoch, col),
+                b,
+                at(b, epoch, col),
+                metric,
+                scale,
+                digits,
+                unit,
+                lower_wins,
             )
+            if metric == "distance":
+                rows.append(of_kind("replication", row))
+            else:
+                rows.append(judged(row, None if rulers is None else rulers.get(name, {}).get(col)))
 
         diff_row(
             "Yukawa beats contrastive on pair-verification accuracy (D < 0.5)",
@@ -320,7 +320,13 @@ def full_size_claims(full_doc):
     """The full profile's Fashion-MNIST claims as a claims table (results.format_claims prints it)."""
     from dml_utils.results import claims_table
 
-    return claims_table([c for c in full_doc["claims"] if c["claim"].startswith(f"[{SUBSAMPLED},")])
+    rows = [c for c in full_doc["claims"] if c["claim"].startswith(f"[{SUBSAMPLED},")]
+    if any("kind" not in c for c in rows):
+        raise ValueError(
+            "the full profile's results were written before claims declared their kind: republish them with "
+            "python scripts/run_notebooks.py --profile full notebooks/03_yukawa_vs_contrastive_mnist.ipynb"
+        )
+    return claims_table(rows)
 
 
 def full_size_claim(cfg: Config, data: dict[str, PairData], beside, why: str) -> dict[str, str]:
@@ -328,7 +334,7 @@ def full_size_claim(cfg: Config, data: dict[str, PairData], beside, why: str) ->
     from dml_utils.results import same_verdicts_claim
 
     n = subsample_size(cfg, data)
-    return same_verdicts_claim(
+    row = same_verdicts_claim(
         f"[untested there] a {SUBSAMPLED} subsample ({n:,} training images) gives the verdicts of the full training set"
         if n
         else f"[untested there] a {SUBSAMPLED} subsample gives the verdicts of the full training set",
@@ -337,6 +343,7 @@ def full_size_claim(cfg: Config, data: dict[str, PairData], beside, why: str) ->
         why,
         "all training images",
     )
+    return {**row, "kind": "replication"}
 
 
 def size_intervals(tests, full_doc, n_here: int):
