@@ -55,6 +55,7 @@ import ast
 import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -458,6 +459,25 @@ def keep_partial(out: Path, root: Path, name: str) -> Path | None:
     return keep
 
 
+def ipc_kernel_manager(folder: Path):
+    """A kernel manager class whose kernels talk over IPC sockets in ``folder`` (files only this user
+    can open) instead of TCP ports on 127.0.0.1. Written here because papermill starts its kernels
+    over TCP, and ipykernel then warns on every run that the traffic is not encrypted, a line that
+    hides the messages that matter; on Windows, which has no IPC transport, the default stays."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    if os.name == "nt":
+        return AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", str(folder / "kernel"))
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
+
+
 def run_one(
     nb: Path,
     stage: Path,
@@ -496,15 +516,17 @@ def run_one(
     )
     try:
         # publishing injects nothing: the committed notebook runs its own parameters cell
-        pm.execute_notebook(
-            str(nb),
-            str(out),
-            parameters=None if publishing else params,
-            cwd=str(nb.parent),
-            kernel_name="python3",
-            progress_bar=False,
-            stderr_file=sys.stderr,
-        )  # bars shown here
+        with tempfile.TemporaryDirectory(prefix="dml-kernel-") as sockets:
+            pm.execute_notebook(
+                str(nb),
+                str(out),
+                parameters=None if publishing else params,
+                cwd=str(nb.parent),
+                kernel_name="python3",
+                progress_bar=False,
+                stderr_file=sys.stderr,
+                kernel_manager_class=ipc_kernel_manager(Path(sockets)),
+            )  # bars shown here
     except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
         keep = keep_partial(out, root, nb.name)
         last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""

@@ -7,6 +7,7 @@ same and then fails."""
 
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -340,3 +341,21 @@ def test_a_python_without_the_environment_is_told_which_to_use():
     )
     assert out.returncode == 1
     assert "is not installed in this Python" in out.stderr and ".venv/bin/python scripts/run_notebooks.py" in out.stderr
+
+
+def test_a_run_starts_its_kernel_on_ipc_sockets_without_the_tcp_warning_and_leaves_no_socket(
+    tmp_path, capfd, monkeypatch
+):
+    from jupyter_client.manager import AsyncKernelManager
+
+    nb = _fake_repo(tmp_path)
+    with monkeypatch.context() as m:  # the control: over TCP, the kernel warns (so the check below can fail)
+        m.setattr(rn, "ipc_kernel_manager", lambda folder: AsyncKernelManager)
+        assert rn.main([str(nb), "-p", "payload", "'B'"], root=tmp_path) == 0
+        assert "without encryption" in capfd.readouterr().err
+    before = set(Path(tempfile.gettempdir()).glob("dml-kernel-*"))
+    assert rn.main([str(nb)], root=tmp_path) == 0
+    err = capfd.readouterr().err
+    assert "without encryption" not in err
+    assert not list((tmp_path / "notebooks").glob("kernel*")) and not list(tmp_path.glob("kernel*"))
+    assert set(Path(tempfile.gettempdir()).glob("dml-kernel-*")) <= before  # its socket folder is gone
