@@ -18,9 +18,19 @@ def savefig(fig, cfg: Config, what: str, dpi: int = 110) -> Path:
     """Save as ``<figures_dir>/NN_slug_what.png`` (build/<profile>/figures for smoke and paper)."""
     if not what or "/" in what or what.endswith(".png"):
         raise ValueError(f"'what' names the figure (e.g. 'tsne'), got {what!r}")
-    cfg.figures_dir.mkdir(parents=True, exist_ok=True)
     path = cfg.figures_dir / f"{cfg.notebook}_{what}.png"
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        cfg.figures_dir.mkdir(parents=True, exist_ok=True)
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
+        tmp.replace(path)  # whole or not at all: a failed save leaves no half-written figure
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise OSError(
+            err.errno,
+            f"figure {path.name} could not be written to {path.parent} ({err.strerror or err}); free space there "
+            f"(df -h {path.parent}) or make the folder writable, then run the notebook again",
+        ) from err
     return path
 
 

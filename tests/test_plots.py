@@ -118,3 +118,25 @@ def test_the_05_traces_keep_every_run_visible_where_they_coincide():
     right = [line for line in fig.axes[1].lines if line.get_label() in ("plain", "soft (spread on top of plain)")]
     assert len(right) == 2 and right[0].get_linestyle() != right[1].get_linestyle()
     plots.plt.close(fig)
+
+
+def test_a_full_disk_while_saving_a_figure_names_the_figure_and_the_folder_and_leaves_no_half_file(
+    tmp_path, monkeypatch
+):
+    import errno
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import pytest
+
+    cfg = SimpleNamespace(figures_dir=tmp_path / "figs", notebook="05_batch_hard_collapse")
+    fig = plots.plt.figure()
+
+    def full(self, fname, **kwargs):
+        Path(fname).write_bytes(b"\x89PNG half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(type(fig), "savefig", full)
+    with pytest.raises(OSError, match=r"05_batch_hard_collapse_map.png could not be written to .*figs \(No space"):
+        plots.savefig(fig, cfg, "map")
+    assert list((tmp_path / "figs").iterdir()) == []
