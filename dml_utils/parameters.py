@@ -65,7 +65,8 @@ def Above(lo: float, why: str = "") -> Range:  # noqa: N802
 
 
 Count = Annotated[int, AtLeast(1)]  # a whole number of things: iterations, images, trials, dimensions
-Seed = Annotated[int, AtLeast(0)]  # NumPy's generators take no negative seed
+MAX_SEED = 2**62  # torch's generators take seeds below 2**64, and a seed shift (DML_SEED_OFFSET, at most this too) adds
+Seed = Annotated[int, Range(0, MAX_SEED, why="NumPy takes no negative seed, torch none from 2**64 on, with the shift")]
 Positive = Annotated[float, Above(0)]  # a learning rate, a margin, a scale: 0 trains or measures nothing
 
 

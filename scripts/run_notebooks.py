@@ -73,6 +73,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_ENV = "DML_UTILS_OUTPUT_DIR"  # dml_utils.config.OUTPUT_ENV; read there, set only here
 PROGRESS_ENV = "DML_PROGRESS"  # dml_utils.progress.ENV
 SEED_OFFSET_ENV = "DML_SEED_OFFSET"  # dml_utils.seeds.SEED_OFFSET_ENV: a shifted run is never published
+MAX_SEED_OFFSET = 2**62  # dml_utils.parameters.MAX_SEED: a shifted seed must stay below torch's 2**64
 CACHE_ENV = "DML_RUN_CACHE"  # dml_utils.runs.CACHE_ENV: where the run cache lives; empty: no cache
 EXECUTOR_ENV = "DML_EXECUTOR"  # dml_utils.executors.EXECUTOR_ENV: where each plan's runs run
 SOURCES_KEY = "dml_published_sources"  # notebook metadata: digest of the cells it was published from
@@ -317,6 +318,20 @@ def main(argv=None, root: Path = ROOT) -> int:
     if problem:
         ap.error(problem)
     shift = os.environ.get(SEED_OFFSET_ENV, "").strip()
+    if shift:  # read as the kernels read it (dml_utils.seeds.seed_offset): "00" is no shift
+        try:
+            value = int(shift)
+        except ValueError:
+            ap.error(
+                f"{SEED_OFFSET_ENV}={shift!r} is not an integer; set a whole number (e.g. {SEED_OFFSET_ENV}=1) "
+                "or unset it for the committed seeds"
+            )
+        if not 0 <= value <= MAX_SEED_OFFSET:
+            ap.error(
+                f"{SEED_OFFSET_ENV}={shift} is outside 0 … 2**62 (seeds stay >= 0, and torch takes none from "
+                f"2**64 on); use a small shift, e.g. {SEED_OFFSET_ENV}=1000"
+            )
+        shift = "" if value == 0 else str(value)
     if shift not in ("", "0") and args.baseline:
         ap.error(f"{SEED_OFFSET_ENV}={shift}: baselines are made at the committed seeds; unset it")
     publishing = args.profile == "default" and len(params) == 1 and not args.baseline and shift in ("", "0")

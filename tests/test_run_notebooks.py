@@ -359,3 +359,26 @@ def test_a_run_starts_its_kernel_on_ipc_sockets_without_the_tcp_warning_and_leav
     assert "without encryption" not in err
     assert not list((tmp_path / "notebooks").glob("kernel*")) and not list(tmp_path.glob("kernel*"))
     assert set(Path(tempfile.gettempdir()).glob("dml-kernel-*")) <= before  # its socket folder is gone
+
+
+@pytest.mark.parametrize(
+    "offset, phrase",
+    [
+        ("two", "DML_SEED_OFFSET='two' is not an integer"),
+        (str(10**20), f"DML_SEED_OFFSET={10**20} is outside 0 … 2**62"),
+        ("-1", "DML_SEED_OFFSET=-1 is outside 0 … 2**62"),
+    ],
+)
+def test_a_seed_shift_the_generators_cannot_take_is_refused_before_running(monkeypatch, capsys, offset, phrase):
+    monkeypatch.setenv(rn.SEED_OFFSET_ENV, offset)
+    before = NB03.stat().st_mtime_ns
+    with pytest.raises(SystemExit) as e:
+        rn.main([str(NB03)])
+    assert e.value.code == 2 and phrase in capsys.readouterr().err and NB03.stat().st_mtime_ns == before
+
+
+def test_a_zero_shift_written_00_is_no_shift_and_publishes(tmp_path, monkeypatch, capsys):
+    nb = _fake_repo(tmp_path)
+    monkeypatch.setenv(rn.SEED_OFFSET_ENV, "00")
+    assert rn.main([str(nb)], root=tmp_path) == 0
+    assert (tmp_path / "results" / "99_fake.json").exists() and "moves every run seed" not in capsys.readouterr().out
