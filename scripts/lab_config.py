@@ -78,3 +78,7 @@ class GuardedContentsManager(AsyncLargeFileManager):
 
 c = get_config()  # noqa: F821  (Jupyter runs this file with get_config defined)
 c.ServerApp.contents_manager_class = GuardedContentsManager
+# no news feed, no update check: this machine reaches the package registries only, and the toast that asks
+# about news hides the messages that matter (the Lab's page then has news disabled, so it never asks)
+c.LabApp.news_url = None
+c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"

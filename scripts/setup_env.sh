@@ -33,7 +33,12 @@ esac
 echo "installing $torch_pins into .venv ..."
 .venv/bin/python -m pip install --quiet $torch_pins
 echo "installing dml_utils[dev] into .venv ..."
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+# setuptools prints an "Editable installation" notice even under --quiet: kept in a log, shown on failure
+if ! .venv/bin/python -m pip install --quiet -e ".[dev]" > .venv/pip-install.log 2>&1; then
+    cat .venv/pip-install.log >&2
+    echo "error: installing dml_utils[dev] failed (log above, kept in .venv/pip-install.log)" >&2
+    exit 1
+fi
 
 # Fashion-MNIST: Debian's package puts the four IDX files in /usr/share/datasets/fashion-mnist.
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then

@@ -160,3 +160,8 @@ def test_the_lab_makes_the_folder_its_message_sends_edits_to(tmp_path):
     assert conf["published_folder"](str(ROOT), "build/lab/x.ipynb") is None
     assert conf["published_folder"](str(ROOT / "notebooks"), "../results/a.json") == "results"
     assert manager.root_dir == str(tmp_path)
+    # no news toast, no update check (issue 48: noise that hides the messages that matter)
+    assert (
+        conf["c"].LabApp.news_url is None
+        and conf["c"].LabApp.check_for_updates_class == "jupyterlab.NeverCheckForUpdate"
+    )
