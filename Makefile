@@ -1,7 +1,8 @@
 # make reproduce:  every numbered notebook at the default profile (commits-worthy outputs)
 # make test:       unit tests + the regression part (nbval replay of every notebook at the smoke
 #                  profile, CPU-independent cells only; smoke results vs tests/regression/reference);
-#                  not the slow ci_stage checks; first make lint (ruff format --check, ruff check)
+#                  not the slow ci_stage checks; first make lint (ruff format --check, ruff check); it ends
+#                  with its 30 slowest tests (issue 50: where the test command's time goes)
 # make regression: the regression part alone, with its ci_stage checks (CI runs it under
 #                  ATEN_CPU_CAPABILITY=default)
 # make train-tests: the unit tests that train (marker `trains`); CI reruns them under seed shifts
@@ -28,7 +29,7 @@ checks: env
 	$(PY) scripts/run_notebooks.py --check fashion-mnist notebooks/06_one_protocol.ipynb
 
 test: env lint
-	$(VENV)/bin/pytest $(NBVAL) -m "not ci_stage" tests
+	$(VENV)/bin/pytest $(NBVAL) -m "not ci_stage" --durations=30 tests
 
 lint: env
 	$(VENV)/bin/ruff format --check .

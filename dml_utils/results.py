@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import tempfile
 import warnings
@@ -175,6 +176,26 @@ KINDS = {
     "existence": "that something occurs (a NaN, a collapse), decided by whether a run shows it",
     "ranking": "one method or setting scores above another on a proxy, judged under the proxy's ruler",
 }
+
+
+CLAIM_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*(/[a-z0-9]+(-[a-z0-9]+)*)*")  # words joined by "-", parts by "/"
+
+
+def with_id(claim_id: str, row: dict[str, str]) -> dict[str, str]:
+    """``row`` with its stable id (issue 51): lowercase words joined by "-" (a claim asked per
+    dataset, metric or scale adds its part after "/"). Whatever refers to a claim (06's rankings,
+    the cross-CPU verdicts, the README) uses the id, never the claim's text, so rewording a claim
+    loses nothing; ``claims_table`` refuses a row without one or an id used twice."""
+    if not isinstance(claim_id, str) or not CLAIM_ID.fullmatch(claim_id):
+        raise ValueError(
+            f"claim id {claim_id!r}: lowercase words joined by '-' (parts by '/'), e.g. 'circle-beats-triplet'"
+        )
+    return {**row, "id": claim_id}
+
+
+def slug(text: str) -> str:
+    """``text`` as a part of a claim id: lowercase letters and digits, runs of anything else as one "-"."""
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
 
 
 def of_kind(kind: str, row: dict[str, str]) -> dict[str, str]:
@@ -519,7 +540,12 @@ def claims_table(rows: list[dict[str, str]]):
     import pandas as pd
 
     rows = [_with_how(r) for r in rows]
+    ids = [r.get("id") for r in rows]
     for r in rows:
+        if not isinstance(r.get("id"), str) or not CLAIM_ID.fullmatch(r["id"]):
+            raise ValueError(f"{r['claim']!r} has id {r.get('id')!r}: give it a stable one with results.with_id")
+        if ids.count(r["id"]) > 1:
+            raise ValueError(f"claim id {r['id']!r} is used by {ids.count(r['id'])} claims; an id names one claim")
         if r.get("kind") not in KINDS:
             raise ValueError(
                 f"{r['claim']!r} has kind {r.get('kind')!r}: declare one of {tuple(KINDS)} with results.of_kind"
@@ -532,7 +558,7 @@ def claims_table(rows: list[dict[str, str]]):
         if r["verdict"] != "not reproduced" and how:
             raise ValueError(f"{r['claim']!r} reads {r['verdict']!r}: only 'not reproduced' has a how ({how!r})")
     rows = [{**r, "how": r.get("how", "")} for r in rows]
-    return pd.DataFrame(rows, columns=["claim", "kind", "reported", "ours", "verdict", "how", "why"])
+    return pd.DataFrame(rows, columns=["id", "claim", "kind", "reported", "ours", "verdict", "how", "why"])
 
 
 def _with_how(row: dict[str, str]) -> dict[str, str]:
@@ -556,6 +582,7 @@ def format_claims(table) -> str:
     for i, r in enumerate(table.itertuples(index=False), 1):
         lines += [
             f"[{i}] {r.claim}",
+            f"    id:       {r.id}",
             f"    kind:     {r.kind}",
             f"    reported: {r.reported}",
             f"    ours:     {r.ours}",
@@ -574,7 +601,7 @@ def claims_outline(table) -> str:
         f"every verdict is one of them: {bool(table['verdict'].isin(VERDICTS).all())}",
     ]
     for i, r in enumerate(table.itertuples(index=False), 1):
-        lines += [f"[{i}] {r.claim}", f"    kind:     {r.kind}", f"    reported: {r.reported}"]
+        lines += [f"[{i}] {r.claim}", f"    id:       {r.id}", f"    kind:     {r.kind}", f"    reported: {r.reported}"]
     return "\n".join(lines)
 
 
@@ -704,6 +731,22 @@ def _kept_results(cfg, plan_module, rel: Path, make: str, profile: str, override
     return doc, f"{rel} ({what}, written {doc.get('written_at')}, commit {doc.get('git_commit')})"
 
 
+def claim_index(claims: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Claims keyed by their id and by their text (a file written before claims had ids is found by
+    text; an id and a text cannot collide: an id has no spaces)."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in claims:
+        out[c["claim"]] = c
+        if c.get("id"):
+            out[c["id"]] = c
+    return out
+
+
+def find_claim(index: dict[str, dict[str, Any]], claim: dict[str, Any]) -> dict[str, Any] | None:
+    """``claim`` (a row or a results file's claim) in ``index`` (``claim_index``): by its id, else by its text."""
+    return index.get(claim.get("id") or "") or index.get(claim["claim"])
+
+
 def verdicts_beside(here, there: list[dict[str, Any]], select=lambda claim: True):
     """Claim by claim (those ``select`` keeps), the verdict of this run's claims table ``here``
     beside the verdict of another design's claims ``there`` (a results JSON's "claims"), with each
@@ -711,16 +754,17 @@ def verdicts_beside(here, there: list[dict[str, Any]], select=lambda claim: True
     designs of one notebook ask the same questions."""
     import pandas as pd
 
-    theirs = {c["claim"]: c for c in there}
+    theirs = claim_index(there)
     rows = []
     for r in here.itertuples(index=False):
         if not select(r.claim):
             continue
-        if r.claim not in theirs:
+        t = find_claim(theirs, r._asdict())
+        if t is None:
             raise KeyError(f"the other design has no claim {r.claim!r}; were both made by this notebook?")
-        t = theirs[r.claim]
         rows.append(
             {
+                "id": getattr(r, "id", None),
                 "claim": r.claim,
                 "verdict": r.verdict,
                 "verdict_other": t["verdict"],
@@ -729,7 +773,7 @@ def verdicts_beside(here, there: list[dict[str, Any]], select=lambda claim: True
                 "ours_other": t["ours"],
             }
         )
-    return pd.DataFrame(rows, columns=["claim", "verdict", "verdict_other", "moved", "ours", "ours_other"])
+    return pd.DataFrame(rows, columns=["id", "claim", "verdict", "verdict_other", "moved", "ours", "ours_other"])
 
 
 def same_verdicts_claim(claim: str, reported: str, beside, why_here: str, other: str) -> dict[str, str]:

@@ -37,6 +37,8 @@ def main(argv=None) -> int:
 
 
 def _compare(args, read_json) -> int:
+    from dml_utils.results import claim_index, find_claim
+
     recorded = ROOT / "results" / "cross_cpu_verdicts.json"
     before = read_json(recorded, "the recorded cross-CPU verdicts") if recorded.exists() else {}
     out, flips = {}, 0
@@ -50,11 +52,11 @@ def _compare(args, read_json) -> int:
         ours, other = read_json(path, "the committed results"), read_json(other_path, "the rerun's results")
         if ours["config"] != other["config"]:
             sys.exit(f"{path.name}: the rerun has another config; rerun with the committed parameters")
-        theirs = {c["claim"]: c for c in other["claims"]}
+        theirs = claim_index(other["claims"])
         rows = []
         for c in ours["claims"]:
-            o = theirs.get(c["claim"], {"verdict": "—", "ours": ""})
-            rows.append({"claim": c["claim"], "verdict": o["verdict"], "ours": o["ours"]})
+            o = find_claim(theirs, c) or {"verdict": "—", "ours": ""}
+            rows.append({"id": c.get("id"), "claim": c["claim"], "verdict": o["verdict"], "ours": o["ours"]})
             if o["verdict"] != c["verdict"]:
                 bad = frozenset({c["verdict"], o["verdict"]}) in OPPOSED
                 flips += bad

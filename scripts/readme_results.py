@@ -32,7 +32,7 @@ def _title(notebook: str) -> str:
 def section(root: Path = ROOT) -> str:
     """The results section: one table per notebook, claim by claim, as its results JSON has it."""
     sys.path.insert(0, str(ROOT))
-    from dml_utils.results import read_json
+    from dml_utils.results import claim_index, find_claim, read_json
 
     cross_path = root / "results" / "cross_cpu_verdicts.json"
     cross = read_json(cross_path, "the cross-CPU verdicts") if cross_path.exists() else {}
@@ -57,9 +57,9 @@ def section(root: Path = ROOT) -> str:
         other_verdicts = {}
         if other:
             header.append(f"verdict with {other['setting']}")
-            other_verdicts = {c["claim"]: c["verdict"] for c in other["claims"]}
+            other_verdicts = claim_index(other["claims"])
         check = doc.get("second_check") or {}
-        check_verdicts = {r["claim"]: r["verdict_other"] for r in check.get("verdicts") or []}
+        check_verdicts = claim_index(check.get("verdicts") or [])
         if check_verdicts:  # notebook 06: the same protocol on a second dataset (results/checks/)
             header.append(f"verdict on {check['name']} (second check)")
         out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -72,13 +72,13 @@ def section(root: Path = ROOT) -> str:
                 f"**{c['verdict']}**" + (f" ({c['how']})" if c.get("how") else ""),
             ]
             if other:
-                theirs = other_verdicts.get(c["claim"], "—")
+                theirs = (find_claim(other_verdicts, c) or {"verdict": "—"})["verdict"]
                 row.append(theirs)
                 total += 1
                 moved += theirs != c["verdict"]
                 flipped += {theirs, c["verdict"]} == {"reproduced", "not reproduced"}
             if check_verdicts:
-                row.append(check_verdicts.get(c["claim"], "—"))
+                row.append((find_claim(check_verdicts, c) or {"verdict_other": "—"})["verdict_other"])
             out.append("| " + " | ".join(_cell(x) for x in row) + " |")
         here = _count([c["verdict"] for c in doc["claims"]])
         kinds = _count([c["how"] for c in doc["claims"] if c.get("how")])

@@ -59,3 +59,25 @@ def test_every_committed_claim_declares_its_kind(rel):
     assert not missing, f"{rel}: {len(missing)} claims without a kind (first: {missing[0]!r}). Republish it: " + (
         republish_command(rel, doc)
     )
+
+
+CLAIM_IDS = ROOT / "tests" / "claim_ids.json"  # every notebook's claim ids, as committed
+
+
+def test_no_claim_id_disappears_or_repeats():
+    """What refers to a claim (06's rankings, the cross-CPU verdicts, the README) finds it by its id:
+    an id that vanishes or repeats would silently break the reference. A change of the ids is made
+    on purpose: update tests/claim_ids.json with it (and whatever refers to the old id)."""
+    import json
+
+    expected = json.loads(CLAIM_IDS.read_text())
+    for rel in (p for p in COMMITTED if p.parent == Path("results")):
+        doc = json.loads((ROOT / rel).read_text())
+        ids = [c.get("id") for c in doc["claims"]]
+        assert len(set(ids)) == len(ids), f"{rel}: an id names two claims: {sorted(i for i in ids if ids.count(i) > 1)}"
+        want = expected.get(doc["notebook"], [])
+        gone, new = sorted(set(want) - set(ids)), sorted(set(ids) - set(want))
+        assert not gone and not new, (
+            f"{rel}: claim ids gone {gone}, new {new}; if on purpose, update {CLAIM_IDS.relative_to(ROOT)} and "
+            f"whatever refers to the old ids"
+        )

@@ -30,7 +30,7 @@ NB = "06_one_protocol"
         ({"embedding_size": 0}, "embedding_size must be >= 1, got 0"),
         ({"per_round": -2}, "per_round must be >= 1, got -2"),
         ({"lr": 0.0, "tune_lr": False}, "lr must be > 0, got 0.0"),
-        ({"tune_seed": -1}, "tune_seed must be >= 0, got -1"),
+        ({"tune_seed": -1}, "tune_seed must be >= 0 and <= .* got -1"),
         ({"folds": 1}, "folds must be >= 2"),
         ({"batch_size": 30}, r"batch_size 30 != classes_per_batch 8 × samples_per_class 4"),
         ({"samples_per_class": 15, "batch_size": 120}, "samples_per_class 15 > 14"),
@@ -309,7 +309,7 @@ def _base(untrained=(0.20, 0.21, 0.19), raw=0.15):
 def test_claims_decide_each_ranking_paired_and_leave_out_diverged_seeds(tmp_path):
     (tmp_path / "results").mkdir()
     own = {
-        "claims": [{"claim": "circle gives better embeddings: MAP@R on unseen classes (x)", "verdict": "inconclusive"}]
+        "claims": [{"id": "circle-better-unseen", "claim": "reworded: circle is better (x)", "verdict": "inconclusive"}]
     }
     (tmp_path / "results" / "01_circle_vs_triplet_margin.json").write_text(json.dumps(own))
     cfg = studies.config(NB, "smoke", root=tmp_path, methods=["triplet", "circle", "npair"])
@@ -339,18 +339,27 @@ def test_a_claim_with_fewer_than_two_finite_pairs_is_inconclusive_not_an_error(t
 def test_own_verdict_says_what_is_missing(tmp_path):
     assert study.own_verdict(tmp_path, "05_batch_hard_collapse", None) == "not tested in notebook 05"
     (tmp_path / "results").mkdir()
-    doc = {"claims": [{"claim": "a thing (x)", "verdict": "reproduced"}, {"claim": "a thing else", "verdict": "x"}]}
+    doc = {
+        "claims": [
+            {"id": "a-thing", "claim": "a thing (x)", "verdict": "reproduced"},
+            {"id": "twice", "claim": "a thing else", "verdict": "x"},
+            {"id": "twice", "claim": "a thing again", "verdict": "x"},
+        ]
+    }
     (tmp_path / "results" / "03_x.json").write_text(json.dumps(doc))
-    assert study.own_verdict(tmp_path, "03_x", "a thing (") == "reproduced (notebook 03)"
-    assert "2 claim rows start with 'a thing'" in study.own_verdict(tmp_path, "03_x", "a thing")
+    assert study.own_verdict(tmp_path, "03_x", "a-thing") == "reproduced (notebook 03)"
+    assert "2 claims have the id 'twice'" in study.own_verdict(tmp_path, "03_x", "twice")
+    assert "0 claims have the id 'gone'" in study.own_verdict(tmp_path, "03_x", "gone")
 
 
 def test_every_ranking_names_methods_of_the_registry_and_a_claim_of_its_notebook():
     root = Path(__file__).resolve().parents[1]
-    for claim, a, b, _, notebook, start in study.RANKINGS:
+    ids = [r[0] for r in study.RANKINGS]
+    assert len(set(ids)) == len(ids)
+    for _, claim, a, b, _, notebook, source in study.RANKINGS:
         assert a in METHODS and b in METHODS, claim
-        if start is not None:  # the committed results of that notebook hold exactly one such row
-            verdict = study.own_verdict(root, notebook, start)
+        if source is not None:  # the committed results of that notebook hold exactly one claim with that id
+            verdict = study.own_verdict(root, notebook, source)
             assert verdict.endswith(f"(notebook {notebook[:2]})"), (claim, verdict)
 
 
@@ -361,7 +370,9 @@ def test_the_fashion_mnist_check_is_read_beside_the_patches_verdicts(tmp_path):
     check = studies.config(NB, "default", root=tmp_path, **CHECKS["fashion-mnist"])  # the check's values are valid
     assert check.dataset == "fashion-mnist" and check.classes_per_batch * check.samples_per_class == check.batch_size
     cfg = studies.config(NB, "default", root=tmp_path)
-    here = pd.DataFrame([{"claim": "A beats B", "ours": "x", "verdict": "inconclusive", "reported": "", "why": ""}])
+    here = pd.DataFrame(
+        [{"id": "a-beats-b", "claim": "A beats B", "ours": "x", "verdict": "inconclusive", "reported": "", "why": ""}]
+    )
     beside, why = study.second_check(cfg, here)
     assert beside is None and "--check fashion-mnist" in why
     doc = {
@@ -378,6 +389,7 @@ def test_the_fashion_mnist_check_is_read_beside_the_patches_verdicts(tmp_path):
     beside, why = study.second_check(cfg, here)
     assert beside.to_dict("records") == [
         {
+            "id": "a-beats-b",
             "claim": "A beats B",
             "verdict": "inconclusive",
             "verdict_other": "not reproduced",

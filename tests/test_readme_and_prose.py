@@ -88,17 +88,27 @@ def test_the_number_matcher_respects_rounding():
 
 
 def test_a_second_checks_verdicts_get_their_own_column(tmp_path):
-    claim = {"claim": "A beats B", "kind": "ranking", "reported": "r", "ours": "o", "verdict": "inconclusive"}
+    claim = {
+        "id": "a-beats-b",
+        "claim": "A beats B",
+        "kind": "ranking",
+        "reported": "r",
+        "ours": "o",
+        "verdict": "inconclusive",
+    }
     doc = {
         "notebook": "06_one_protocol",
         "profile": "default",
         "config": {"seeds": [0, 1]},
         "claims": [
             claim,
-            {**claim, "claim": "C beats D"},
-            {**claim, "claim": "E is F", "kind": "identity", "verdict": "reproduced"},
+            {**claim, "id": "c-beats-d", "claim": "C beats D"},
+            {**claim, "id": "e-is-f", "claim": "E is F", "kind": "identity", "verdict": "reproduced"},
         ],
-        "second_check": {"name": "fashion-mnist", "verdicts": [{"claim": "A beats B", "verdict_other": "reproduced"}]},
+        "second_check": {  # found by its id though its text was reworded since
+            "name": "fashion-mnist",
+            "verdicts": [{"id": "a-beats-b", "claim": "A beats B (old words)", "verdict_other": "reproduced"}],
+        },
     }
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "06_one_protocol.json").write_text(json.dumps(doc))

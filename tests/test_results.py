@@ -178,13 +178,33 @@ def test_equivalence_and_baseline_claims():
 def test_claims_table_checks_verdicts():
     assert mean_std([1.0, 2.0, 3.0], 2) == "2.00 ± 1.00 (n=3)"
     t = claims_table(
-        [{"claim": "c", "kind": "replication", "reported": "r", "ours": "o", "verdict": "inconclusive", "why": ""}]
+        [
+            {
+                "id": "c",
+                "claim": "c",
+                "kind": "replication",
+                "reported": "r",
+                "ours": "o",
+                "verdict": "inconclusive",
+                "why": "",
+            }
+        ]
     )
     assert "verdict:  inconclusive" in format_claims(t)
     for gone in ("partly", "yes"):
         with pytest.raises(ValueError, match="verdict"):
             claims_table(
-                [{"claim": "c", "kind": "replication", "reported": "r", "ours": "o", "verdict": gone, "why": ""}]
+                [
+                    {
+                        "id": "c",
+                        "claim": "c",
+                        "kind": "replication",
+                        "reported": "r",
+                        "ours": "o",
+                        "verdict": gone,
+                        "why": "",
+                    }
+                ]
             )
 
 
@@ -310,9 +330,9 @@ def test_verdicts_beside_and_the_same_verdicts_claim():
     row = {"reported": "r", "why": "", "kind": "ranking"}
     here = claims_table(
         [
-            {"claim": "[a] x", "ours": "1", "verdict": "inconclusive", **row},
-            {"claim": "[a] y", "ours": "2", "verdict": "reproduced", **row},
-            {"claim": "[b] z", "ours": "3", "verdict": "reproduced", **row},
+            {"id": "x/a", "claim": "[a] x", "ours": "1", "verdict": "inconclusive", **row},
+            {"id": "y/a", "claim": "[a] y", "ours": "2", "verdict": "reproduced", **row},
+            {"id": "z/b", "claim": "[b] z", "ours": "3", "verdict": "reproduced", **row},
         ]
     )
     there = [
@@ -356,7 +376,7 @@ def test_a_not_reproduced_interval_says_whether_it_was_reversed_or_equivalent():
 def test_the_claims_table_asks_every_not_reproduced_row_how_and_no_other_row():
     from dml_utils.results import claims_table, format_claims
 
-    base = {"claim": "x", "kind": "replication", "reported": "r", "ours": "o", "why": ""}
+    base = {"id": "x", "claim": "x", "kind": "replication", "reported": "r", "ours": "o", "why": ""}
     with pytest.raises(ValueError, match="say how"):
         claims_table([{**base, "verdict": "not reproduced"}])
     with pytest.raises(ValueError, match="only 'not reproduced' has a how"):
@@ -364,7 +384,7 @@ def test_the_claims_table_asks_every_not_reproduced_row_how_and_no_other_row():
     table = claims_table(
         [
             {**base, "verdict": "not reproduced", "how_if_not": "not observed"},
-            {**base, "claim": "y", "verdict": "reproduced", "how_if_not": "reversed"},
+            {**base, "id": "y", "claim": "y", "verdict": "reproduced", "how_if_not": "reversed"},
         ]
     )
     assert list(table["how"]) == ["not observed", ""] and "how_if_not" not in table.columns
@@ -373,10 +393,13 @@ def test_the_claims_table_asks_every_not_reproduced_row_how_and_no_other_row():
 
 
 def test_no_resolution_drops_the_kind_of_the_interval_it_hides():
-    from dml_utils.results import claims_table, interval_claim
+    from dml_utils.results import claims_table, interval_claim, with_id
     from dml_utils.ruler import judged
 
-    row = judged(interval_claim("a beats b", "r", [-0.05, -0.06, -0.04], 0.01), {"resolves": False, "problems": ["p"]})
+    row = judged(
+        with_id("a-beats-b", interval_claim("a beats b", "r", [-0.05, -0.06, -0.04], 0.01)),
+        {"resolves": False, "problems": ["p"]},
+    )
     assert row["verdict"] == "no resolution" and "how" not in row
     assert claims_table([row])["how"].tolist() == [""]
 
@@ -434,12 +457,33 @@ def test_read_json_names_the_file_its_role_and_the_fix(tmp_path):
 def test_every_claim_declares_its_kind_and_the_tables_print_it():
     from dml_utils.results import KINDS, claims_outline, claims_table, format_claims, of_kind
 
-    row = {"claim": "x", "reported": "r", "ours": "o", "verdict": "reproduced", "why": ""}
+    row = {"id": "x", "claim": "x", "reported": "r", "ours": "o", "verdict": "reproduced", "why": ""}
     with pytest.raises(ValueError, match="has kind None: declare one of"):
         claims_table([row])
     with pytest.raises(ValueError, match="claim kind 'closed form' is not one of"):
         of_kind("closed form", row)
-    table = claims_table([of_kind("identity", row), of_kind("ranking", {**row, "claim": "y"})])
-    assert table["kind"].tolist() == ["identity", "ranking"] and list(table.columns)[:2] == ["claim", "kind"]
+    table = claims_table([of_kind("identity", row), of_kind("ranking", {**row, "id": "y", "claim": "y"})])
+    assert table["kind"].tolist() == ["identity", "ranking"] and list(table.columns)[:3] == ["id", "claim", "kind"]
     assert "    kind:     identity" in format_claims(table) and "    kind:     ranking" in claims_outline(table)
     assert set(KINDS) == {"replication", "identity", "existence", "ranking"}
+
+
+def test_every_claim_has_one_stable_id_and_what_refers_to_it_finds_it_by_id():
+    from dml_utils.results import claim_index, claims_table, find_claim, of_kind, slug, with_id
+
+    row = of_kind(
+        "replication", {"claim": "A beats B", "reported": "r", "ours": "o", "verdict": "reproduced", "why": ""}
+    )
+    with pytest.raises(ValueError, match="has id None: give it a stable one"):
+        claims_table([row])
+    for bad in ("A-beats-b", "a beats b", "a--b", "", "a/"):
+        with pytest.raises(ValueError, match="lowercase words joined by '-'"):
+            with_id(bad, row)
+    with pytest.raises(ValueError, match="claim id 'a-beats-b' is used by 2 claims"):
+        claims_table([with_id("a-beats-b", row), with_id("a-beats-b", {**row, "claim": "other"})])
+    assert claims_table([with_id("a-beats-b/unseen", row)])["id"].tolist() == ["a-beats-b/unseen"]
+    assert slug("triplet, semihard miner") == "triplet-semihard-miner" and slug("Recall@1") == "recall-1"
+    index = claim_index([{**row, "id": "a-beats-b", "claim": "A beats B (old words)"}, {**row, "claim": "C is D"}])
+    assert find_claim(index, {"id": "a-beats-b", "claim": "A beats B (new words)"})["claim"] == "A beats B (old words)"
+    assert find_claim(index, {"claim": "C is D"})["claim"] == "C is D"  # a file written before ids: by text
+    assert find_claim(index, {"id": "e-is-f", "claim": "E is F"}) is None

@@ -65,8 +65,8 @@ def test_the_subsample_is_set_beside_a_full_run_made_by_this_code(tmp_path):
     row = {"reported": "r", "ours": "o", "why": "", "kind": "ranking"}
     here = claims_table(
         [
-            {"claim": "[mnist, epoch 20] a", "verdict": "reproduced", **row},
-            {"claim": "[fashion-mnist, epoch 20] a", "verdict": "inconclusive", **row},
+            {"id": "a/mnist", "claim": "[mnist, epoch 20] a", "verdict": "reproduced", **row},
+            {"id": "a/fashion-mnist", "claim": "[fashion-mnist, epoch 20] a", "verdict": "inconclusive", **row},
         ]
     )
     beside, doc, why = yc.full_size(cfg, data, here)
@@ -118,12 +118,15 @@ def test_the_full_size_claims_are_the_subsampled_datasets_rows():
                 "verdict": "inconclusive",
                 "why": "",
                 "kind": "ranking",
+                "id": "a/fashion-mnist/epoch-20",
             },
         ]
     }
     assert yc.full_size_claims(doc)["claim"].tolist() == ["[fashion-mnist, epoch 20] a"]
     doc["claims"][1].pop("kind")
-    with pytest.raises(ValueError, match="written before claims declared their kind: republish them with python"):
+    with pytest.raises(
+        ValueError, match="written before claims declared their kind and id: republish them with python"
+    ):
         yc.full_size_claims(doc)
 
 

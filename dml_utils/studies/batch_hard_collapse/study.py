@@ -714,7 +714,7 @@ def claims(cfg, counts, novalid, grads, grid, prog, base, settled=None, ruler=No
     rows of ``run_settled``, the map's cells run longer). ``ruler`` (``ruler``): the ranking of
     progressive growth against the large start on matching mAP reads *no resolution* when its proxy
     cannot rank."""
-    from dml_utils.results import beats_baselines_claim, claims_table, interval_claim
+    from dml_utils.results import beats_baselines_claim, claims_table, interval_claim, with_id
     from dml_utils.ruler import judged
 
     rows = []
@@ -723,35 +723,41 @@ def claims(cfg, counts, novalid, grads, grid, prog, base, settled=None, ruler=No
     report_ok = bool((brute["brute force"] == brute["report: K²(K−1)(S−1)"]).all())
     eg = brute.iloc[-1]
     rows.append(
-        {
-            "claim": "a P × K batch (S = P classes × K ≥ 2) guarantees K²(K−1)(S−1) valid triplets",
-            "kind": "identity",  # a count, checked by brute force
-            "reported": "K²(K−1)(S−1)",
-            "ours": f"brute force over {len(brute)} batches equals P·K²(K−1)(P−1) for all: {formula_ok}; equals the report's "
-            f"formula: {report_ok} (P {int(eg['P'])} × K {int(eg['K'])}: {int(eg['brute force'])} vs the report's "
-            f"{int(eg['report: K²(K−1)(S−1)'])})",
-            "verdict": "reproduced" if report_ok else "not reproduced",
-            "how_if_not": "reversed",
-            "why": "the report's count is the triplets of one class's anchors; the batch has P classes, so P times as many",
-        }
+        with_id(
+            "pk-batch-triplet-count",
+            {
+                "claim": "a P × K batch (S = P classes × K ≥ 2) guarantees K²(K−1)(S−1) valid triplets",
+                "kind": "identity",  # a count, checked by brute force
+                "reported": "K²(K−1)(S−1)",
+                "ours": f"brute force over {len(brute)} batches equals P·K²(K−1)(P−1) for all: {formula_ok}; equals the report's "
+                f"formula: {report_ok} (P {int(eg['P'])} × K {int(eg['K'])}: {int(eg['brute force'])} vs the report's "
+                f"{int(eg['report: K²(K−1)(S−1)'])})",
+                "verdict": "reproduced" if report_ok else "not reproduced",
+                "how_if_not": "reversed",
+                "why": "the report's count is the triplets of one class's anchors; the batch has P classes, so P times as many",
+            },
+        )
     )
     worst = max(abs(m - c) for cur in novalid.values() for m, c in zip(cur["monte_carlo"], cur["closed_form"]))
     b0 = min(novalid)
     at = dict(zip(novalid[b0]["classes"], novalid[b0]["closed_form"]))
     big = max(at)
     rows.append(
-        {
-            "claim": "uniformly random batches hold no valid triplet when the classes are many",
-            "kind": "identity",  # a closed form, checked by Monte Carlo
-            "reported": "argued, no number",
-            "ours": f"P(no valid triplet), batch {b0}: "
-            + ", ".join(f"C={c}: {p:.3f}" for c, p in at.items())
-            + f"; Monte Carlo ({cfg.mc_trials} batches) within {worst:.3f} of the closed form",
-            "verdict": "reproduced" if at[big] > 0.5 and worst < 5 / np.sqrt(cfg.mc_trials) else "not reproduced",
-            "how_if_not": "not observed",
-            "why": f"reproduced = more than half of random batches of {b0} have no valid triplet at C = {big} and the "
-            f"Monte Carlo agrees with the closed form within 5/√trials",
-        }
+        with_id(
+            "random-batch-no-triplet",
+            {
+                "claim": "uniformly random batches hold no valid triplet when the classes are many",
+                "kind": "identity",  # a closed form, checked by Monte Carlo
+                "reported": "argued, no number",
+                "ours": f"P(no valid triplet), batch {b0}: "
+                + ", ".join(f"C={c}: {p:.3f}" for c, p in at.items())
+                + f"; Monte Carlo ({cfg.mc_trials} batches) within {worst:.3f} of the closed form",
+                "verdict": "reproduced" if at[big] > 0.5 and worst < 5 / np.sqrt(cfg.mc_trials) else "not reproduced",
+                "how_if_not": "not observed",
+                "why": f"reproduced = more than half of random batches of {b0} have no valid triplet at C = {big} and the "
+                f"Monte Carlo agrees with the closed form within 5/√trials",
+            },
+        )
     )
     grid = grid.copy()
     main = grid[grid["group"].isin(["grid", "extra", "low lr"])]
@@ -760,37 +766,46 @@ def claims(cfg, counts, novalid, grads, grid, prog, base, settled=None, ruler=No
     g = main[main["group"] == "grid"]
     hard = f"hard margin, {' and '.join(cfg.distance_variants)} distance"
     rows.append(
-        collapse_claim(
-            g,
-            "pk",
-            large,
-            small,
-            ["lr", "variant"],
-            f"large batches with large K collapse, small batches do not ({large} vs {small}, {hard})",
-            "collapse at large P × K",
+        with_id(
+            "large-batch-collapses",
+            collapse_claim(
+                g,
+                "pk",
+                large,
+                small,
+                ["lr", "variant"],
+                f"large batches with large K collapse, small batches do not ({large} vs {small}, {hard})",
+                "collapse at large P × K",
+            ),
         )
     )
     ps, ks = sorted(set(g["p"])), sorted(set(g["k"]))
     rows.append(
-        collapse_claim(
-            g,
-            "p",
-            ps[-1],
-            ps[0],
-            ["k", "lr", "variant"],
-            f"(ours) at a fixed K, more classes per batch collapse more (P {ps[-1]} vs {ps[0]})",
-            "not separated from K",
+        with_id(
+            "more-classes-collapse",
+            collapse_claim(
+                g,
+                "p",
+                ps[-1],
+                ps[0],
+                ["k", "lr", "variant"],
+                f"(ours) at a fixed K, more classes per batch collapse more (P {ps[-1]} vs {ps[0]})",
+                "not separated from K",
+            ),
         )
     )
     rows.append(
-        collapse_claim(
-            g,
-            "k",
-            ks[-1],
-            ks[0],
-            ["p", "lr", "variant"],
-            f"(ours) at a fixed P, more views per class collapse more (K {ks[-1]} vs {ks[0]})",
-            "large K collapses",
+        with_id(
+            "more-views-collapse",
+            collapse_claim(
+                g,
+                "k",
+                ks[-1],
+                ks[0],
+                ["p", "lr", "variant"],
+                f"(ours) at a fixed P, more views per class collapse more (K {ks[-1]} vs {ks[0]})",
+                "large K collapses",
+            ),
         )
     )
     same_size = _same_size_pair(g)
@@ -798,38 +813,47 @@ def claims(cfg, counts, novalid, grads, grid, prog, base, settled=None, ruler=No
         (p1, k1), (p2, k2) = same_size
         both = g[g["pk"].isin([f"{p1}×{k1}", f"{p2}×{k2}"])]
         rows.append(
-            collapse_claim(
-                both,
-                "pk",
-                f"{p1}×{k1}",
-                f"{p2}×{k2}",
-                ["lr", "variant"],
-                f"(ours) at one batch size ({p1 * k1} images), the larger K collapses more ({p1}×{k1} vs {p2}×{k2})",
-                "large K collapses",
+            with_id(
+                "same-size-larger-k-collapses",
+                collapse_claim(
+                    both,
+                    "pk",
+                    f"{p1}×{k1}",
+                    f"{p2}×{k2}",
+                    ["lr", "variant"],
+                    f"(ours) at one batch size ({p1 * k1} images), the larger K collapses more ({p1}×{k1} vs {p2}×{k2})",
+                    "large K collapses",
+                ),
             )
         )
     lrs = sorted(set(main["lr"]))
     rows.append(
-        collapse_claim(
-            main,
-            "lr",
-            lrs[-1],
-            lrs[0],
-            ["pk", "variant"],
-            f"a low learning rate avoids collapse (lr {lrs[-1]:g} vs {lrs[0]:g}, at every P × K the map holds both)",
-            "low lr avoids it",
+        with_id(
+            "low-lr-avoids-collapse",
+            collapse_claim(
+                main,
+                "lr",
+                lrs[-1],
+                lrs[0],
+                ["pk", "variant"],
+                f"a low learning rate avoids collapse (lr {lrs[-1]:g} vs {lrs[0]:g}, at every P × K the map holds both)",
+                "low lr avoids it",
+            ),
         )
     )
     if {"plain", "squared"} <= set(cfg.distance_variants):
         rows.append(
-            collapse_claim(
-                g,
-                "variant",
-                "squared",
-                "plain",
-                ["pk", "lr"],
-                "squared Euclidean distance collapses more than plain Euclidean",
-                "squared collapses more",
+            with_id(
+                "squared-collapses-more",
+                collapse_claim(
+                    g,
+                    "variant",
+                    "squared",
+                    "plain",
+                    ["pk", "lr"],
+                    "squared Euclidean distance collapses more than plain Euclidean",
+                    "squared collapses more",
+                ),
             )
         )
     for variant, value, name in (
@@ -855,49 +879,58 @@ def claims(cfg, counts, novalid, grads, grid, prog, base, settled=None, ruler=No
             else "a collapsed hard-margin run has its loss stuck at the margin, all descriptors equal"
         )
         rows.append(
-            {
-                "claim": claim,
-                "kind": "identity",  # the loss at identical descriptors, read off the runs that collapsed
-                "reported": "0.693" if variant == "soft" else "loss = margin",
-                "ours": ours,
-                "verdict": verdict,
-                "how_if_not": "not observed",
-                "why": f"reproduced = the last loss of every run that ended fully collapsed is within "
-                f"{AT_VALUE:g} of {name}; inconclusive when none did",
-            }
+            with_id(
+                "soft-loss-at-ln2" if variant == "soft" else "hard-loss-at-margin",
+                {
+                    "claim": claim,
+                    "kind": "identity",  # the loss at identical descriptors, read off the runs that collapsed
+                    "reported": "0.693" if variant == "soft" else "loss = margin",
+                    "ours": ours,
+                    "verdict": verdict,
+                    "how_if_not": "not observed",
+                    "why": f"reproduced = the last loss of every run that ended fully collapsed is within "
+                    f"{AT_VALUE:g} of {name}; inconclusive when none did",
+                },
+            )
         )
     if len(prog):
         final = f"{cfg.schedule[-1][0]}×{cfg.schedule[-1][1]}"
         grew = prog[prog["group"] == "progressive"]
         reached = f"{int((grew['final_pk'] == final).sum())}/{len(grew)} progressive runs reached {final}"
         rows.append(
-            collapse_claim(
-                prog,
-                "group",
-                "large start",
-                "progressive",
-                ["variant"],
-                f"progressive growth avoids the collapse of a large start (lr {cfg.lr:g}, "
-                f"{cfg.progressive_iterations} iterations each)",
-                "progressive growth without collapse",
-                note=reached,
+            with_id(
+                "progressive-avoids-collapse",
+                collapse_claim(
+                    prog,
+                    "group",
+                    "large start",
+                    "progressive",
+                    ["variant"],
+                    f"progressive growth avoids the collapse of a large start (lr {cfg.lr:g}, "
+                    f"{cfg.progressive_iterations} iterations each)",
+                    "progressive growth without collapse",
+                    note=reached,
+                ),
             )
         )
-        rows.append(_growth_claim(grew))
+        rows.append(with_id("growth-below-margin-safe", _growth_claim(grew)))
         a, b = _paired(
             prog, ["variant", "seed"], {"group": "progressive"}, {"group": "large start"}, "table_matching_mean"
         )
         rows.append(
-            judged(
-                interval_claim(
-                    "progressive growth gives better descriptors than the large start (matching mAP)",
-                    "not reported",
-                    a - b,
-                    "hpatches_map",
-                    ours=f"progressive {np.mean(a):.3f} vs large start {np.mean(b):.3f} ({reached})",
-                    label="mAP difference",
+            with_id(
+                "progressive-better-descriptors",
+                judged(
+                    interval_claim(
+                        "progressive growth gives better descriptors than the large start (matching mAP)",
+                        "not reported",
+                        a - b,
+                        "hpatches_map",
+                        ours=f"progressive {np.mean(a):.3f} vs large start {np.mean(b):.3f} ({reached})",
+                        label="mAP difference",
+                    ),
+                    ruler,
                 ),
-                ruler,
             )
         )
     hi_lr = max(cfg.lr_grid)
@@ -913,32 +946,41 @@ def claims(cfg, counts, novalid, grads, grid, prog, base, settled=None, ruler=No
             "normalization 'does not avoid collapse'",
             labels=("raw", "normalized"),
         )
-        rows.append(_by_both_criteria(row, cell, {"raw": "plain", "normalized": "normalized"}))
+        rows.append(
+            with_id(
+                "normalized-collapses-less", _by_both_criteria(row, cell, {"raw": "plain", "normalized": "normalized"})
+            )
+        )
     near = grads["near_collapse"]
     i, one = near["scale"].index(1e-3), near["scale"].index(1.0)
     zero = max(v["gradient_norm"] for v in grads["at_identical"].values())
     ratio, ratio1 = near["squared"][i] / near["plain"][i], near["squared"][one] / near["plain"][one]
     rows.append(
-        {
-            "claim": "(ours) collapse is a stationary point, and the squared distance stops pushing before it",
-            "kind": "identity",  # gradients computed at and near identical descriptors
-            "reported": "not tested",
-            "ours": f"largest gradient norm at identical descriptors over {len(grads['at_identical'])} variants: {zero:.1e}; "
-            f"squared/plain gradient ratio {ratio1:.2g} at the batch's scale, {ratio:.2g} at 1e-3 of it",
-            "verdict": "reproduced" if zero == 0 and ratio < 1e-2 * ratio1 else "not reproduced",
-            "how_if_not": "reversed",
-            "why": "reproduced = exactly 0 at identical descriptors, and shrinking the batch 1000-fold shrinks the "
-            "squared/plain gradient ratio at least 100-fold",
-        }
+        with_id(
+            "collapse-stationary",
+            {
+                "claim": "(ours) collapse is a stationary point, and the squared distance stops pushing before it",
+                "kind": "identity",  # gradients computed at and near identical descriptors
+                "reported": "not tested",
+                "ours": f"largest gradient norm at identical descriptors over {len(grads['at_identical'])} variants: {zero:.1e}; "
+                f"squared/plain gradient ratio {ratio1:.2g} at the batch's scale, {ratio:.2g} at 1e-3 of it",
+                "verdict": "reproduced" if zero == 0 and ratio < 1e-2 * ratio1 else "not reproduced",
+                "how_if_not": "reversed",
+                "why": "reproduced = exactly 0 at identical descriptors, and shrinking the batch 1000-fold shrinks the "
+                "squared/plain gradient ratio at least 100-fold",
+            },
+        )
     )
     if "adam" in grads:
-        rows.append(_adam_claim(grads["adam"], cfg.iterations))
+        rows.append(with_id("adam-squared-push-weaker", _adam_claim(grads["adam"], cfg.iterations)))
     if "map_mean" in grid and len(base) and "map_mean" in base:
         runs, _ = outcome_table(grid, base, cfg.margin)
-        rows.append(_outcome_claim(runs))
+        rows.append(with_id("classes-catch-useless-runs", _outcome_claim(runs)))
         if cfg.settle_cells:
             pairs, _ = settle_table(grid, settled, base, cfg.margin)
-            rows.append(_settled_claim(pairs, cfg.iterations, cfg.iterations * cfg.settle_factor))
+            rows.append(
+                with_id("map-settled", _settled_claim(pairs, cfg.iterations, cfg.iterations * cfg.settle_factor))
+            )
     untrained = base[base["model"] == "untrained"].sort_values("seed")
     raw = float(base[base["model"] == "raw pixels"]["table_matching_mean"].iloc[0])
     trained = {}
@@ -951,13 +993,16 @@ def claims(cfg, counts, novalid, grads, grid, prog, base, settled=None, ruler=No
             )
     if trained:
         rows.append(
-            beats_baselines_claim(
-                "batch-hard training at a learning rate that does not collapse beats the baselines "
-                "(matching mAP on the test photos)",
-                trained,
-                untrained["table_matching_mean"].to_numpy(),
-                raw,
-                "hpatches_map",
+            with_id(
+                "beats-baselines",
+                beats_baselines_claim(
+                    "batch-hard training at a learning rate that does not collapse beats the baselines "
+                    "(matching mAP on the test photos)",
+                    trained,
+                    untrained["table_matching_mean"].to_numpy(),
+                    raw,
+                    "hpatches_map",
+                ),
             )
         )
     return claims_table(rows)

@@ -272,6 +272,8 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None, rul
         mean_std,
         of_kind,
         paired_claim,
+        slug,
+        with_id,
     )
 
     def col(df, loss, c):
@@ -281,29 +283,35 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None, rul
         return judged(row, None if rulers is None else rulers[metric])
 
     rows = [
-        paired_claim(
-            f"circle converges in fewer iterations than triplet (iterations to {cfg.converge_fraction:.0%} of final val MAP@R)",
-            "triplet 'clearly needs more iterations' (no number)",
-            "circle",
-            col(conv, "circle", "iterations_to_converge"),
-            "triplet",
-            col(conv, "triplet", "iterations_to_converge"),
-            cfg.eval_every,
-            digits=0,
-            lower_wins=True,
+        with_id(
+            "circle-converges-fewer-iterations",
+            paired_claim(
+                f"circle converges in fewer iterations than triplet (iterations to {cfg.converge_fraction:.0%} of final val MAP@R)",
+                "triplet 'clearly needs more iterations' (no number)",
+                "circle",
+                col(conv, "circle", "iterations_to_converge"),
+                "triplet",
+                col(conv, "triplet", "iterations_to_converge"),
+                cfg.eval_every,
+                digits=0,
+                lower_wins=True,
+            ),
         ),
     ]
     rows[0]["why"] = rows[0]["why"].replace("stated with the claim", "one evaluation interval: the curve's resolution")
     if "relative_area" in conv:
         rows.append(
-            paired_claim(
-                "circle converges faster than triplet (area under the validation MAP@R curve relative to its final value)",
-                "triplet 'clearly needs more iterations' (no number)",
-                "circle",
-                col(conv, "circle", "relative_area"),
-                "triplet",
-                col(conv, "triplet", "relative_area"),
-                0.01,
+            with_id(
+                "circle-converges-faster-area",
+                paired_claim(
+                    "circle converges faster than triplet (area under the validation MAP@R curve relative to its final value)",
+                    "triplet 'clearly needs more iterations' (no number)",
+                    "circle",
+                    col(conv, "circle", "relative_area"),
+                    "triplet",
+                    col(conv, "triplet", "relative_area"),
+                    0.01,
+                ),
             )
         )
         rows[-1]["why"] = (
@@ -312,45 +320,54 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None, rul
         )
     rows = [ruled(r, "val_map_at_r") for r in rows]  # convergence is read on the held-out images' MAP@R curve
     rows.append(
-        of_kind(
-            "replication",
-            equivalence_claim(
-                "an iteration costs the same for both losses",
-                "'almost the same'",
-                np.log(timing["circle_ms"].to_numpy() / timing["triplet_ms"].to_numpy()),
-                0.15,
-                ours=f"median step circle {timing['circle_ms'].median():.1f} ms, triplet {timing['triplet_ms'].median():.1f} ms "
-                f"({cfg.timing_steps} steps per block, order alternating)",
-                why="timed by step_time_benchmark in one process, not from training wall time",
+        with_id(
+            "iteration-costs-same",
+            of_kind(
+                "replication",
+                equivalence_claim(
+                    "an iteration costs the same for both losses",
+                    "'almost the same'",
+                    np.log(timing["circle_ms"].to_numpy() / timing["triplet_ms"].to_numpy()),
+                    0.15,
+                    ours=f"median step circle {timing['circle_ms'].median():.1f} ms, triplet {timing['triplet_ms'].median():.1f} ms "
+                    f"({cfg.timing_steps} steps per block, order alternating)",
+                    why="timed by step_time_benchmark in one process, not from training wall time",
+                ),
             ),
         )
     )
     rows.append(
-        ruled(
-            paired_claim(
-                "circle gives better embeddings: MAP@R on unseen classes",
-                "'far better' (visual, UMAP)",
-                "circle",
-                col(main_df, "circle", "map_at_r"),
-                "triplet",
-                col(main_df, "triplet", "map_at_r"),
+        with_id(
+            "circle-better-unseen",
+            ruled(
+                paired_claim(
+                    "circle gives better embeddings: MAP@R on unseen classes",
+                    "'far better' (visual, UMAP)",
+                    "circle",
+                    col(main_df, "circle", "map_at_r"),
+                    "triplet",
+                    col(main_df, "triplet", "map_at_r"),
+                    "map_at_r",
+                ),
                 "map_at_r",
             ),
-            "map_at_r",
         )
     )
     rows.append(
-        ruled(
-            paired_claim(
-                "circle generalizes better: MAP@R on held-out images of the training classes",
-                "'better generalization'",
-                "circle",
-                col(main_df, "circle", "val_map_at_r"),
-                "triplet",
-                col(main_df, "triplet", "val_map_at_r"),
-                "map_at_r",
+        with_id(
+            "circle-better-held-out",
+            ruled(
+                paired_claim(
+                    "circle generalizes better: MAP@R on held-out images of the training classes",
+                    "'better generalization'",
+                    "circle",
+                    col(main_df, "circle", "val_map_at_r"),
+                    "triplet",
+                    col(main_df, "triplet", "val_map_at_r"),
+                    "map_at_r",
+                ),
+                "val_map_at_r",
             ),
-            "val_map_at_r",
         )
     )
     for metric, what in (("val_map_at_r", "held-out images of training classes"), ("map_at_r", "unseen classes")):
@@ -358,16 +375,19 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None, rul
         seeds = sorted(set(spread["circle"]) & set(spread["triplet"]))
         c, t = (np.array([spread[loss][s] for s in seeds]) for loss in LOSSES)
         rows.append(
-            ruled(
-                interval_claim(
-                    f"circle is far more sensitive to the margin than triplet (sweep 0.4 → 1.0; MAP@R on {what})",
-                    "visual (fig. 3), no number",
-                    c - t,
-                    "map_at_r",
-                    ours=f"range over margins, per seed: circle {mean_std(c, 3)}, triplet {mean_std(t, 3)}",
-                    label="circle − triplet",
+            with_id(
+                "circle-more-margin-sensitive/" + ("held-out" if metric == "val_map_at_r" else "unseen"),
+                ruled(
+                    interval_claim(
+                        f"circle is far more sensitive to the margin than triplet (sweep 0.4 → 1.0; MAP@R on {what})",
+                        "visual (fig. 3), no number",
+                        c - t,
+                        "map_at_r",
+                        ours=f"range over margins, per seed: circle {mean_std(c, 3)}, triplet {mean_std(t, 3)}",
+                        label="circle − triplet",
+                    ),
+                    metric,
                 ),
-                metric,
             )
         )
     circle = sweep[sweep["loss"] == "circle"]
@@ -378,24 +398,27 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None, rul
         lo, hi = np.array([low[s] for s in seeds]), np.array([high[s] for s in seeds])
         frozen = circle[circle["weight_move"] < 0.01]
         rows.append(
-            interval_claim(
-                "[circle loss paper] circle margins m > 0.5 invert the decision boundary (Δn > Δp) and give worse embeddings",
-                "not in the report; follows from the circle loss's definitions (Sun et al., CVPR 2020: Δp = 1 − m, Δn = m)",
-                lo - hi,
-                "map_at_r",
-                ours=(
-                    f"val MAP@R per seed, mean over m ≤ 0.5: {mean_std(lo, 3)}, over m > 0.5: {mean_std(hi, 3)}; weights barely move "
-                    f"(< 0.01) for m in {sorted(frozen['margin'].unique().tolist())} (loss at step 0 ≤ "
-                    f"{frozen['loss_step0'].max() if len(frozen) else float('nan'):.2g})"
+            with_id(
+                "circle-margin-inversion",
+                interval_claim(
+                    "[circle loss paper] circle margins m > 0.5 invert the decision boundary (Δn > Δp) and give worse embeddings",
+                    "not in the report; follows from the circle loss's definitions (Sun et al., CVPR 2020: Δp = 1 − m, Δn = m)",
+                    lo - hi,
+                    "map_at_r",
+                    ours=(
+                        f"val MAP@R per seed, mean over m ≤ 0.5: {mean_std(lo, 3)}, over m > 0.5: {mean_std(hi, 3)}; weights barely move "
+                        f"(< 0.01) for m in {sorted(frozen['margin'].unique().tolist())} (loss at step 0 ≤ "
+                        f"{frozen['loss_step0'].max() if len(frozen) else float('nan'):.2g})"
+                    ),
+                    label="m ≤ 0.5 − m > 0.5",
+                    why="a loss of ~0 at initialization gives ~0 gradient: those nets stay as initialized, identical across margins, "
+                    "so each seed counts once",
                 ),
-                label="m ≤ 0.5 − m > 0.5",
-                why="a loss of ~0 at initialization gives ~0 gradient: those nets stay as initialized, identical across margins, "
-                "so each seed counts once",
             )
         )
         rows[-1] = ruled(rows[-1], "val_map_at_r")
     if long is not None and len(long):
-        rows.append(ruled(_long_margin_claim(long, cfg), "val_map_at_r"))
+        rows.append(with_id("circle-margin-at-report-length", ruled(_long_margin_claim(long, cfg), "val_map_at_r")))
     for loss in dict.fromkeys(
         gaps["loss"]
     ):  # circle and triplet behind the configured miner, then the gap miner's runs
@@ -410,28 +433,34 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None, rul
                 "tuple the loss counts), so the gap cannot come from the miner; see the row with a miner that drops triplets"
             )
         rows.append(
-            of_kind(
-                "replication",
-                interval_claim(
-                    f"[untested there] {loss}: the train/val loss gap comes from the miner (training loss mined, validation not)",
-                    "hypothesis, not tested",
-                    0.5 * np.abs(rep) - np.abs(fair_all),
-                    0.0,
-                    ours=f"val(all tuples) − train(miner) = {mean_std(rep, 3)}; like for like: all tuples {mean_std(fair_all, 3)}, "
-                    f"with miner {mean_std(fair_miner, 3)}",
-                    label="½·|reported-style gap| − |like-for-like gap|",
-                    why=why,
+            with_id(
+                f"gap-from-miner/{slug(loss)}",
+                of_kind(
+                    "replication",
+                    interval_claim(
+                        f"[untested there] {loss}: the train/val loss gap comes from the miner (training loss mined, validation not)",
+                        "hypothesis, not tested",
+                        0.5 * np.abs(rep) - np.abs(fair_all),
+                        0.0,
+                        ours=f"val(all tuples) − train(miner) = {mean_std(rep, 3)}; like for like: all tuples {mean_std(fair_all, 3)}, "
+                        f"with miner {mean_std(fair_miner, 3)}",
+                        label="½·|reported-style gap| − |like-for-like gap|",
+                        why=why,
+                    ),
                 ),
             )
         )
     for metric, what in (("val_map_at_r", "held-out images of training classes"), ("map_at_r", "unseen classes")):
         rows.append(
-            beats_baselines_claim(
-                f"both trained nets beat the baselines: MAP@R on {what}",
-                {loss: col(main_df, loss, metric) for loss in LOSSES},
-                base[base["loss"] == "untrained"].sort_values("seed")[metric].to_numpy(),
-                float(base[base["loss"] == "raw pixels"][metric].iloc[0]),
-                "map_at_r",
+            with_id(
+                "beats-baselines/" + ("held-out" if metric == "val_map_at_r" else "unseen"),
+                beats_baselines_claim(
+                    f"both trained nets beat the baselines: MAP@R on {what}",
+                    {loss: col(main_df, loss, metric) for loss in LOSSES},
+                    base[base["loss"] == "untrained"].sort_values("seed")[metric].to_numpy(),
+                    float(base[base["loss"] == "raw pixels"][metric].iloc[0]),
+                    "map_at_r",
+                ),
             )
         )
     if transfer is not None and len(transfer):
@@ -558,7 +587,7 @@ def transfer_claims(df, cfg: Config) -> list[dict[str, str]]:
     step 0; margin the ruler's); training squeezes the unseen images into fewer dimensions
     (participation ratio, plateau / step 0); some change within Fashion-MNIST gives the proxy the
     headroom a ranking needs (``fix_verdict`` at ``headroom_margins`` × margin)."""
-    from dml_utils.results import interval_claim, mean_std, of_kind
+    from dml_utils.results import interval_claim, mean_std, of_kind, with_id
 
     def diffs(g, key):
         g = g.sort_values("seed")
@@ -569,34 +598,40 @@ def transfer_claims(df, cfg: Config) -> list[dict[str, str]]:
     rows = []
     if len(main):
         rows.append(
-            of_kind(
-                "ranking",  # trained above untrained, on a proxy
-                interval_claim(
-                    "[untested there] training on the 6 seen classes lifts retrieval of the 4 unseen ones above the untrained "
-                    f"net (MAP@R, mean of the last checks − step 0; {RULER.control_loss} as the main runs)",
-                    "not in the report: its unseen-class scores have no untrained reference",
-                    diffs(main, "unseen_map_at_r"),
-                    margin,
-                    ours=f"step 0 {mean_std(main['unseen_map_at_r_step0'])}, plateau {mean_std(main['unseen_map_at_r_plateau'])}",
-                    label="plateau − step 0",
+            with_id(
+                "training-lifts-unseen",
+                of_kind(
+                    "ranking",  # trained above untrained, on a proxy
+                    interval_claim(
+                        "[untested there] training on the 6 seen classes lifts retrieval of the 4 unseen ones above the untrained "
+                        f"net (MAP@R, mean of the last checks − step 0; {RULER.control_loss} as the main runs)",
+                        "not in the report: its unseen-class scores have no untrained reference",
+                        diffs(main, "unseen_map_at_r"),
+                        margin,
+                        ours=f"step 0 {mean_std(main['unseen_map_at_r_step0'])}, plateau {mean_std(main['unseen_map_at_r_plateau'])}",
+                        label="plateau − step 0",
+                    ),
                 ),
             )
         )
         ratio = np.log(main.sort_values("seed")["unseen_participation_ratio_plateau"].to_numpy())
         ratio -= np.log(main.sort_values("seed")["unseen_participation_ratio_step0"].to_numpy())
         rows.append(
-            of_kind(
-                "replication",
-                interval_claim(
-                    "(ours) training squeezes the unseen images' embedding into fewer dimensions (participation ratio, "
-                    "plateau / step 0)",
-                    "not in the report",
-                    ratio,
-                    0.0,
-                    ours=f"dimensions at step 0 {mean_std(main['unseen_participation_ratio_step0'], 1)}, at the plateau "
-                    f"{mean_std(main['unseen_participation_ratio_plateau'], 1)}",
-                    label="log(plateau / step 0)",
-                    lower_wins=True,
+            with_id(
+                "training-squeezes-unseen",
+                of_kind(
+                    "replication",
+                    interval_claim(
+                        "(ours) training squeezes the unseen images' embedding into fewer dimensions (participation ratio, "
+                        "plateau / step 0)",
+                        "not in the report",
+                        ratio,
+                        0.0,
+                        ours=f"dimensions at step 0 {mean_std(main['unseen_participation_ratio_step0'], 1)}, at the plateau "
+                        f"{mean_std(main['unseen_participation_ratio_plateau'], 1)}",
+                        label="log(plateau / step 0)",
+                        lower_wins=True,
+                    ),
                 ),
             )
         )
@@ -605,18 +640,21 @@ def transfer_claims(df, cfg: Config) -> list[dict[str, str]]:
         need = RULER.headroom_margins * RULER.equivalence_margin
         verdict, text = fix_verdict(others, need)
         rows.append(
-            {
-                "claim": "(ours) a change within Fashion-MNIST (balanced classes, a smaller step, more seen classes, "
-                f"other unseen classes) gives unseen-class MAP@R the headroom a ranking needs (≥ {need:g} above the "
-                "untrained net)",
-                "kind": "existence",  # some change that gives headroom
-                "reported": "not in the report",
-                "ours": f"plateau − step 0 per variant: {text}",
-                "verdict": verdict,
-                "how_if_not": "not observed",
-                "why": f"reproduced = some variant's interval at or above {need:g} ({RULER.headroom_margins:g} margins, the "
-                f"ruler's headroom); not reproduced = every one below it; intervals Bonferroni-adjusted over the "
-                f"{len(others)} variants",
-            }
+            with_id(
+                "fashion-change-gives-headroom",
+                {
+                    "claim": "(ours) a change within Fashion-MNIST (balanced classes, a smaller step, more seen classes, "
+                    f"other unseen classes) gives unseen-class MAP@R the headroom a ranking needs (≥ {need:g} above the "
+                    "untrained net)",
+                    "kind": "existence",  # some change that gives headroom
+                    "reported": "not in the report",
+                    "ours": f"plateau − step 0 per variant: {text}",
+                    "verdict": verdict,
+                    "how_if_not": "not observed",
+                    "why": f"reproduced = some variant's interval at or above {need:g} ({RULER.headroom_margins:g} margins, the "
+                    f"ruler's headroom); not reproduced = every one below it; intervals Bonferroni-adjusted over the "
+                    f"{len(others)} variants",
+                },
+            )
         )
     return rows

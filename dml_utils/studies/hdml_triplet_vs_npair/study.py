@@ -30,7 +30,16 @@ from dml_utils.config import Config, ConfigError
 from dml_utils.data import batch_loader, select_rows
 from dml_utils.evaluate import clustering_metrics, embed
 from dml_utils.memo import cached_call
-from dml_utils.results import beats_baselines_claim, claims_table, interval_claim, mean_std, of_kind, paired_claim
+from dml_utils.results import (
+    beats_baselines_claim,
+    claims_table,
+    interval_claim,
+    mean_std,
+    of_kind,
+    paired_claim,
+    slug,
+    with_id,
+)
 from dml_utils.ruler import Rule, floors, judged, run_controls
 from dml_utils.ruler import format_rulers as _format_rulers
 from dml_utils.ruler import rulers as measure_rulers
@@ -347,7 +356,7 @@ def schedule_claims(cfg: Config, table: pd.DataFrame) -> list[dict[str, str]]:
     rows = []
     for (scale, loss), sub in table.groupby(["scale", "loss"], sort=False):
         label = scale_label(scale, loss, int(sub["tuples"].iloc[0]), int(sub["batch"].iloc[0]))
-        rows.append(_schedule_claim(label, sub, cfg.block))
+        rows.append(with_id(f"hardness-schedule/{slug(scale)}-{slug(loss)}", _schedule_claim(label, sub, cfg.block)))
     return rows
 
 
@@ -695,11 +704,13 @@ def _baselines_claim(grid: pd.DataFrame, base: pd.DataFrame, prefix: str = "") -
     )
 
 
-def ranking_claims(grid: pd.DataFrame, prefix: str = "", rulers: dict[str, dict] | None = None) -> list[dict[str, str]]:
+def ranking_claims(
+    grid: pd.DataFrame, prefix: str = "", rulers: dict[str, dict] | None = None, data_id: str = ""
+) -> list[dict[str, str]]:
     """The report's ranking claims (N-pair vs triplet) and HDML's gains, paired by seed, on one
-    grid; ``prefix`` names the data when it is not the main one (e.g. "[patches …] "). ``rulers``
-    (``rulers``, by metric): a claim on a proxy that cannot rank reads *no resolution*
-    (``dml_utils.ruler.judged``)."""
+    grid; ``prefix`` names the data when it is not the main one (e.g. "[patches …] "), ``data_id``
+    the part its claims' ids end with (e.g. "/patches"). ``rulers`` (``rulers``, by metric): a claim
+    on a proxy that cannot rank reads *no resolution* (``dml_utils.ruler.judged``)."""
     rows = []
     have = set(grid["method"])
 
@@ -708,48 +719,57 @@ def ranking_claims(grid: pd.DataFrame, prefix: str = "", rulers: dict[str, dict]
 
     if {"N-pair", "triplet"} <= have:
         rows.append(
-            judged(
-                paired_claim(
-                    f"{prefix}N-pair beats triplet on clustering F1 (without HDML)",
-                    "N-pair better on all 3 datasets (fig. 5)",
-                    "N-pair",
-                    _by_seed(grid, "N-pair", "f1"),
-                    "triplet",
-                    _by_seed(grid, "triplet", "f1"),
-                    "f1",
+            with_id(
+                "npair-beats-triplet-f1" + data_id,
+                judged(
+                    paired_claim(
+                        f"{prefix}N-pair beats triplet on clustering F1 (without HDML)",
+                        "N-pair better on all 3 datasets (fig. 5)",
+                        "N-pair",
+                        _by_seed(grid, "N-pair", "f1"),
+                        "triplet",
+                        _by_seed(grid, "triplet", "f1"),
+                        "f1",
+                    ),
+                    ruled("f1"),
                 ),
-                ruled("f1"),
             )
         )
         rows.append(
-            judged(
-                paired_claim(
-                    f"{prefix}N-pair beats triplet on Recall@1 (without HDML)",
-                    "N-pair better on all 3 datasets (fig. 6)",
-                    "N-pair",
-                    _by_seed(grid, "N-pair", "recall_at_1"),
-                    "triplet",
-                    _by_seed(grid, "triplet", "recall_at_1"),
-                    "recall",
+            with_id(
+                "npair-beats-triplet-recall" + data_id,
+                judged(
+                    paired_claim(
+                        f"{prefix}N-pair beats triplet on Recall@1 (without HDML)",
+                        "N-pair better on all 3 datasets (fig. 6)",
+                        "N-pair",
+                        _by_seed(grid, "N-pair", "recall_at_1"),
+                        "triplet",
+                        _by_seed(grid, "triplet", "recall_at_1"),
+                        "recall",
+                    ),
+                    ruled("recall_at_1"),
                 ),
-                ruled("recall_at_1"),
             )
         )
     for loss, label in (("triplet", "triplet"), ("npair", "N-pair")):
         if {label, f"{label} + HDML"} <= have:
             for metric, margin, name in (("recall_at_1", "recall", "Recall@1"), ("f1", "f1", "clustering F1")):
                 rows.append(
-                    judged(
-                        paired_claim(
-                            f"{prefix}HDML improves {label} on {name} (ours: the report could not run it)",
-                            "not run in the report; HDML paper: gains for both losses on CUB, Cars196, SOP",
-                            f"{label} + HDML",
-                            _by_seed(grid, f"{label} + HDML", metric),
-                            label,
-                            _by_seed(grid, label, metric),
-                            margin,
+                    with_id(
+                        f"hdml-improves-{slug(loss)}-{slug(metric)}" + data_id,
+                        judged(
+                            paired_claim(
+                                f"{prefix}HDML improves {label} on {name} (ours: the report could not run it)",
+                                "not run in the report; HDML paper: gains for both losses on CUB, Cars196, SOP",
+                                f"{label} + HDML",
+                                _by_seed(grid, f"{label} + HDML", metric),
+                                label,
+                                _by_seed(grid, label, metric),
+                                margin,
+                            ),
+                            ruled(metric),
                         ),
-                        ruled(metric),
                     )
                 )
     return rows
@@ -778,89 +798,104 @@ def claims(
     rows = ranking_claims(grid, rulers=rulers)
     hd = grid[grid["hdml"]]
     total, bad = int(hd["loss_values"].sum()), int(hd["nonfinite_values"].sum())
-    rows.append(_official_nan_claim(cascade))
+    rows.append(with_id("official-hdml-nan", _official_nan_claim(cascade)))
     rows.append(
-        {
-            "claim": "HDML cannot be trained: J_soft is NaN at the first iteration, then every loss "
-            "(this package's HDML, with the fixes)",
-            "kind": "existence",  # that the NaN occurs
-            "reported": "NaN on every dataset and parameter setting",
-            "verdict": "not reproduced" if bad == 0 and len(hd) else "reproduced",
-            "how_if_not": "not observed",
-            "ours": f"{len(hd)} HDML runs × {cfg.iterations} iterations completed: {bad} non-finite among {total} recorded loss values",
-            "why": "ε inside every root, bounded divisions, log-sum-exp softmax, class ids mapped to the classifier's outputs; "
-            "the engine would have stopped a run at its first non-finite loss or gradient",
-        }
+        with_id(
+            "fixed-hdml-nan",
+            {
+                "claim": "HDML cannot be trained: J_soft is NaN at the first iteration, then every loss "
+                "(this package's HDML, with the fixes)",
+                "kind": "existence",  # that the NaN occurs
+                "reported": "NaN on every dataset and parameter setting",
+                "verdict": "not reproduced" if bad == 0 and len(hd) else "reproduced",
+                "how_if_not": "not observed",
+                "ours": f"{len(hd)} HDML runs × {cfg.iterations} iterations completed: {bad} non-finite among {total} recorded loss values",
+                "why": "ε inside every root, bounded divisions, log-sum-exp softmax, class ids mapped to the classifier's outputs; "
+                "the engine would have stopped a run at its first non-finite loss or gradient",
+            },
+        )
     )
     fits = candidates[candidates["NaN at iteration 1"]]["candidate"].tolist()
     match = cascade_matches_symptom(cascade)
     first_nan_m = cascade.loc[cascade["J_m"].isna(), "iteration"]
     rows.append(
-        {
-            "claim": "Why the report got NaN (ours): a class id the softmax classifier does not have",
-            "kind": "identity",  # an exact property of the arithmetic, computed
-            "reported": "'division by zero or a value too large'; persists whatever the softmax and pulling parameters",
-            "ours": (
-                f"of {len(candidates)} candidates only {fits} is NaN at iteration 1; with it, the official arithmetic gives J_soft NaN at "
-                f"iteration 1 with J_m finite, J_m NaN from iteration {int(first_nan_m.iloc[0]) if len(first_nan_m) else 'never'}; "
-                f"the fixed HDML on the same batches: {int(fixed[['J_soft', 'J_m', 'J_metric']].isna().to_numpy().sum())} NaN"
-            ),
-            "verdict": "reproduced" if match and len(fits) == 1 else "inconclusive",
-            "why": "reproduced = exactly one candidate is NaN at iteration 1 and the cascade it starts has the report's order; "
-            "the report's own label ids are not published, so this is the cause that fits, not one observed on its data",
-        }
+        with_id(
+            "nan-from-class-id",
+            {
+                "claim": "Why the report got NaN (ours): a class id the softmax classifier does not have",
+                "kind": "identity",  # an exact property of the arithmetic, computed
+                "reported": "'division by zero or a value too large'; persists whatever the softmax and pulling parameters",
+                "ours": (
+                    f"of {len(candidates)} candidates only {fits} is NaN at iteration 1; with it, the official arithmetic gives J_soft NaN at "
+                    f"iteration 1 with J_m finite, J_m NaN from iteration {int(first_nan_m.iloc[0]) if len(first_nan_m) else 'never'}; "
+                    f"the fixed HDML on the same batches: {int(fixed[['J_soft', 'J_m', 'J_metric']].isna().to_numpy().sum())} NaN"
+                ),
+                "verdict": "reproduced" if match and len(fits) == 1 else "inconclusive",
+                "why": "reproduced = exactly one candidate is NaN at iteration 1 and the cascade it starts has the report's order; "
+                "the report's own label ids are not published, so this is the cause that fits, not one observed on its data",
+            },
+        )
     )
     guard = cascade.iloc[0]
     rows.append(
-        {
-            "claim": "The official guard (a NaN loss replaced by 0) keeps the weights finite",
-            "kind": "identity",  # an exact property of the arithmetic, computed
-            "reported": "implicit in the official code (nn_Ops.training)",
-            "ours": (
-                f"after iteration 1: generator weights NaN {bool(guard['generator weights NaN'])}, classifier weights NaN "
-                f"{bool(guard['classifier weights NaN'])}: the zeroed loss still back-propagates 0 · NaN = NaN into Adam"
-            ),
-            "verdict": "not reproduced"
-            if guard["generator weights NaN"] or guard["classifier weights NaN"]
-            else "reproduced",
-            "how_if_not": "reversed",
-            "why": "TensorFlow 1's tf.cond guard has the same arithmetic (checked with TensorFlow 2.21's compat.v1 graph mode: "
-            "scripts/official_tf_checks.py)",
-        }
+        with_id(
+            "official-guard-keeps-weights-finite",
+            {
+                "claim": "The official guard (a NaN loss replaced by 0) keeps the weights finite",
+                "kind": "identity",  # an exact property of the arithmetic, computed
+                "reported": "implicit in the official code (nn_Ops.training)",
+                "ours": (
+                    f"after iteration 1: generator weights NaN {bool(guard['generator weights NaN'])}, classifier weights NaN "
+                    f"{bool(guard['classifier weights NaN'])}: the zeroed loss still back-propagates 0 · NaN = NaN into Adam"
+                ),
+                "verdict": "not reproduced"
+                if guard["generator weights NaN"] or guard["classifier weights NaN"]
+                else "reproduced",
+                "how_if_not": "reversed",
+                "why": "TensorFlow 1's tf.cond guard has the same arithmetic (checked with TensorFlow 2.21's compat.v1 graph mode: "
+                "scripts/official_tf_checks.py)",
+            },
+        )
     )
     here = npair_batches["here runs"]
     last_ok = int(npair_batches.loc[here, "N pairs"].max()) if here.any() else 0
     rows.append(
-        {
-            "claim": "N-pair + HDML needs a batch size dividing 128 and below the class count",
-            "kind": "identity",  # a property of the code, checked by building each batch
-            "reported": "could not run on 20-class subsets",
-            "verdict": "not reproduced" if here.iloc[:-1].all() and not here.iloc[-1] else "reproduced",
-            "how_if_not": "reversed",
-            "ours": (
-                f"here every N = 2 … {last_ok} runs (batch {2 * last_ok}) and N = {int(npair_batches['N pairs'].iloc[-1])} "
-                f"gets the sampler's error; the official graph runs {int(npair_batches['official runs'].sum())} of them"
-            ),
-            "why": "the official limit is not a divisor rule: J_syn leaves new_npair_loss's half_batch_size at its default 64, so only "
-            "batch 128 (64 pairs, ≥ 64 training classes) builds; under Python 3, HDML.Pulling's tf.tile(·, [batch / 2, 1]) "
-            "gets a float, which TensorFlow 2.21 rejects (scripts/official_tf_checks.py), so there no batch builds at all; "
-            "TensorFlow 1.15.2, the report's, has wheels for Python ≤ 3.7 only and is not checked here",
-        }
+        with_id(
+            "npair-hdml-batch-sizes",
+            {
+                "claim": "N-pair + HDML needs a batch size dividing 128 and below the class count",
+                "kind": "identity",  # a property of the code, checked by building each batch
+                "reported": "could not run on 20-class subsets",
+                "verdict": "not reproduced" if here.iloc[:-1].all() and not here.iloc[-1] else "reproduced",
+                "how_if_not": "reversed",
+                "ours": (
+                    f"here every N = 2 … {last_ok} runs (batch {2 * last_ok}) and N = {int(npair_batches['N pairs'].iloc[-1])} "
+                    f"gets the sampler's error; the official graph runs {int(npair_batches['official runs'].sum())} of them"
+                ),
+                "why": "the official limit is not a divisor rule: J_syn leaves new_npair_loss's half_batch_size at its default 64, so only "
+                "batch 128 (64 pairs, ≥ 64 training classes) builds; under Python 3, HDML.Pulling's tf.tile(·, [batch / 2, 1]) "
+                "gets a float, which TensorFlow 2.21 rejects (scripts/official_tf_checks.py), so there no batch builds at all; "
+                "TensorFlow 1.15.2, the report's, has wheels for Python ≤ 3.7 only and is not checked here",
+            },
+        )
     )
     if "f1_official_k" in grid:
         per_seed = grid.assign(d=grid["f1"] - grid["f1_official_k"]).groupby("seed")["d"].mean().to_numpy(dtype=float)
         rows.append(
-            of_kind(
-                "replication",
-                interval_claim(
-                    f"The low F1 comes from the evaluation: the official k-means uses k = {cfg.official_clusters}",
-                    "F1 'low'; the report doubts the measure",
-                    per_seed,
-                    "f1",
-                    ours=f"F1 at k = {cfg.official_clusters}: {mean_std(grid['f1_official_k'])} vs k = classes: {mean_std(grid['f1'])} "
-                    f"(all {len(grid)} runs){_ruler_text(by_k, cfg.official_clusters)}",
-                    label=f"F1(k = classes) − F1(k = {cfg.official_clusters}), mean of the methods per seed",
-                    why=f"ours; the official evaluation.Evaluation(..., {cfg.official_clusters}, ...) call",
+            with_id(
+                "low-f1-from-evaluation",
+                of_kind(
+                    "replication",
+                    interval_claim(
+                        f"The low F1 comes from the evaluation: the official k-means uses k = {cfg.official_clusters}",
+                        "F1 'low'; the report doubts the measure",
+                        per_seed,
+                        "f1",
+                        ours=f"F1 at k = {cfg.official_clusters}: {mean_std(grid['f1_official_k'])} vs k = classes: {mean_std(grid['f1'])} "
+                        f"(all {len(grid)} runs){_ruler_text(by_k, cfg.official_clusters)}",
+                        label=f"F1(k = classes) − F1(k = {cfg.official_clusters}), mean of the methods per seed",
+                        why=f"ours; the official evaluation.Evaluation(..., {cfg.official_clusters}, ...) call",
+                    ),
                 ),
             )
         )
@@ -869,39 +904,45 @@ def claims(
     elif len(sched):
         graded = sched["graded_share"].to_numpy(dtype=float)
         rows.append(
-            {
-                "claim": "The hardness e^{−α/J_avg} makes synthetic negatives harder and harder as training proceeds",
-                "kind": "replication",
-                "reported": "report and paper: harder synthetics as the model learns",
-                "ours": (
-                    f"λ: {mean_std(sched['hardness_start'], 4)} for the first {cfg.block} steps, then {mean_std(sched['hardness_block2'], 4)}; "
-                    f"share of steps with 0.05 < λ < 0.95: {mean_std(graded)}"
-                ),
-                "verdict": "not reproduced"
-                if graded.max() < 0.1
-                else "reproduced"
-                if graded.min() >= 0.5
-                else "inconclusive",
-                "how_if_not": "not observed",
-                "why": "reproduced = λ graded (0.05–0.95) on at least half the steps of every run; not reproduced = on under a tenth: "
-                "with α = 90 and J_avg of a few units λ = e^{−α/J_avg} jumps from ≈ 1 to ≈ 0 after the first block",
-            }
+            with_id(
+                "hardness-schedule",
+                {
+                    "claim": "The hardness e^{−α/J_avg} makes synthetic negatives harder and harder as training proceeds",
+                    "kind": "replication",
+                    "reported": "report and paper: harder synthetics as the model learns",
+                    "ours": (
+                        f"λ: {mean_std(sched['hardness_start'], 4)} for the first {cfg.block} steps, then {mean_std(sched['hardness_block2'], 4)}; "
+                        f"share of steps with 0.05 < λ < 0.95: {mean_std(graded)}"
+                    ),
+                    "verdict": "not reproduced"
+                    if graded.max() < 0.1
+                    else "reproduced"
+                    if graded.min() >= 0.5
+                    else "inconclusive",
+                    "how_if_not": "not observed",
+                    "why": "reproduced = λ graded (0.05–0.95) on at least half the steps of every run; not reproduced = on under a tenth: "
+                    "with α = 90 and J_avg of a few units λ = e^{−α/J_avg} jumps from ≈ 1 to ≈ 0 after the first block",
+                },
+            )
         )
-    rows.append(_baselines_claim(grid, base))
+    rows.append(with_id("beats-baselines", _baselines_claim(grid, base)))
     if patches is not None:
         pgrid, pbase, prov = patches
         prefix = f"[patches of real photos: {prov['unseen_classes']} unseen classes] "
-        rows.extend(ranking_claims(pgrid, prefix, patch_rulers))
-        rows.append(_baselines_claim(pgrid, pbase, prefix))
+        rows.extend(ranking_claims(pgrid, prefix, patch_rulers, data_id="/patches"))
+        rows.append(with_id("beats-baselines/patches", _baselines_claim(pgrid, pbase, prefix)))
     rows.append(
-        {
-            "claim": "N-pair + HDML R@1 on CUB 53.7, Cars196 79.1, SOP 68.7",
-            "kind": "replication",
-            "reported": "HDML paper (anchors)",
-            "ours": "not run: these datasets are not on this machine (the paper profile reads them from data_root)",
-            "verdict": "not testable here",
-            "why": "no CUB-200-2011, Cars196 or SOP here, and no download",
-        }
+        with_id(
+            "cub-cars-sop-recall",
+            {
+                "claim": "N-pair + HDML R@1 on CUB 53.7, Cars196 79.1, SOP 68.7",
+                "kind": "replication",
+                "reported": "HDML paper (anchors)",
+                "ours": "not run: these datasets are not on this machine (the paper profile reads them from data_root)",
+                "verdict": "not testable here",
+                "why": "no CUB-200-2011, Cars196 or SOP here, and no download",
+            },
+        )
     )
     return claims_table(rows)
 

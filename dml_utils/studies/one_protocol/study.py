@@ -25,11 +25,11 @@ from dml_utils.progress import bar
 from dml_utils.results import (
     beats_baselines_claim,
     check_results,
-    claim_key,
     claims_table,
     paired_claim,
     paired_interval,
     verdicts_beside,
+    with_id,
 )
 from dml_utils.retrieval_run import baselines as _baselines
 from dml_utils.ruler import NO_RESOLUTION, Rule, judged, measure_with_controls, run_controls
@@ -334,68 +334,76 @@ def versus_best(df: pd.DataFrame, metric: str = "map_at_r") -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- claims
-# Each report's ranking claim: (claim, a, b, where it comes from, the notebook that tested it there,
-# the start of that notebook's own claim row, or None when its notebook has no such row)
+# Each report's ranking claim: (its id here, claim, a, b, where it comes from, the notebook that tested it there,
+# the id of that notebook's own claim, or None when its notebook has no such claim)
 RANKINGS = (
     (
+        "yukawa-beats-contrastive",
         "Yukawa beats contrastive",
         "yukawa",
         "contrastive",
         "report of notebook 03 (mfmotta): Yukawa ahead on pair verification",
         "03_yukawa_vs_contrastive_mnist",
-        "[fashion-mnist, epoch 40] [untested there] Yukawa gives better embeddings for retrieval",
+        "yukawa-better-retrieval/fashion-mnist/epoch-40",
     ),
     (
+        "circle-beats-triplet",
         "circle beats triplet",
         "circle",
         "triplet",
         "report of notebook 01 (Nosrat 2022): circle gives better embeddings",
         "01_circle_vs_triplet_margin",
-        "circle gives better embeddings: MAP@R on unseen classes",
+        "circle-better-unseen",
     ),
     (
+        "npair-beats-triplet",
         "N-pair beats triplet",
         "npair",
         "triplet",
         "report of notebook 02 (Nazatto): N-pair ahead of triplet",
         "02_hdml_triplet_vs_npair",
-        "[patches of real photos: 400 unseen classes] N-pair beats triplet on Recall@1",
+        "npair-beats-triplet-recall/patches",
     ),
     (
+        "margin-beats-triplet",
         "margin loss with distance-weighted sampling beats triplet",
         "margin",
         "triplet",
         "report of notebook 04 (Wu et al. 2017's reading notes): margin loss ahead of triplet",
         "04_sampling_matters",
-        "margin loss beats triplet loss (distance-weighted sampling; MAP@R on unseen classes)",
+        "margin-beats-triplet/unseen",
     ),
     (
+        "margin-beats-contrastive",
         "margin loss with distance-weighted sampling beats contrastive",
         "margin",
         "contrastive",
         "report of notebook 04 (Wu et al. 2017's reading notes): margin loss ahead of contrastive",
         "04_sampling_matters",
-        "margin loss beats contrastive loss (distance-weighted sampling; MAP@R on unseen classes)",
+        "margin-beats-contrastive/unseen",
     ),
     (
+        "hdml-improves-npair",
         "HDML improves N-pair",
         "hdml_npair",
         "npair",
         "HDML paper (Zheng et al. 2019), the method of notebook 02's report (which could not run it): N-pair + HDML "
         "ahead of N-pair",
         "02_hdml_triplet_vs_npair",
-        "[patches of real photos: 400 unseen classes] HDML improves N-pair on Recall@1",
+        "hdml-improves-npair-recall-at-1/patches",
     ),
     (
+        "hdml-improves-triplet",
         "HDML improves triplet",
         "hdml_triplet",
         "triplet_sum",
         "HDML paper (Zheng et al. 2019), the method of notebook 02's report (which could not run it): triplet + HDML "
         "ahead of triplet",
         "02_hdml_triplet_vs_npair",
-        "[patches of real photos: 400 unseen classes] HDML improves triplet on Recall@1",
+        "hdml-improves-triplet-recall-at-1/patches",
     ),
     (
+        "soft-beats-hard-margin",
         "batch-hard triplet: the soft margin beats the hard margin",
         "batch_hard_soft",
         "batch_hard",
@@ -406,18 +414,18 @@ RANKINGS = (
 )
 
 
-def own_verdict(root: Path, notebook: str, start: str | None) -> str:
-    """The verdict of the claim row starting with ``start`` in ``notebook``'s committed results (its
-    numbers blanked on both sides: a claim that names its data's size is the same question on a new
-    size), as "verdict (notebook NN)"; what is missing is said, not guessed."""
-    if start is None:
+def own_verdict(root: Path, notebook: str, claim_id: str | None) -> str:
+    """The verdict of the claim ``claim_id`` in ``notebook``'s committed results (found by its id,
+    so a reworded claim is still found), as "verdict (notebook NN)"; what is missing is said, not
+    guessed."""
+    if claim_id is None:
         return f"not tested in notebook {notebook[:2]}"
     path = root / "results" / f"{notebook}.json"
     if not path.exists():
         return f"notebook {notebook[:2]} has no results here (run it: make reproduce)"
-    rows = [c for c in json.loads(path.read_text())["claims"] if claim_key(c["claim"]).startswith(claim_key(start))]
+    rows = [c for c in json.loads(path.read_text())["claims"] if c.get("id") == claim_id]
     if len(rows) != 1:
-        return f"notebook {notebook[:2]}: {len(rows)} claim rows start with {start!r}"
+        return f"notebook {notebook[:2]}: {len(rows)} claims have the id {claim_id!r}"
     return f"{rows[0]['verdict']} (notebook {notebook[:2]})"
 
 
@@ -460,40 +468,54 @@ def claims(
     wide = df.pivot(index="seed", columns="method", values=metric)
     still = not_plateaued(df)
     rows = []
-    for claim, a, b, reported, notebook, start in RANKINGS:
+    for claim_id, claim, a, b, reported, notebook, source in RANKINGS:
         if a not in wide.columns or b not in wide.columns:
             continue
         ok = np.isfinite(wide[a]) & np.isfinite(wide[b])  # a diverged final has no score
         if ok.sum() < 2:
-            rows.append(_too_few(claim, reported, f"{a} and {b}", int(ok.sum()), len(ok)))
+            rows.append(with_id(claim_id, _too_few(claim, reported, f"{a} and {b}", int(ok.sum()), len(ok))))
             continue
-        row = paired_claim(
-            f"{claim} (equal tuning; {LABELS.get(metric, metric)} on unseen classes)",
-            reported,
-            a,
-            wide.loc[ok, a].to_numpy(),
-            b,
-            wide.loc[ok, b].to_numpy(),
-            (RULER.equivalence_margin, f"{RULER.equivalence_margin * 100:g} point of MAP@R, fixed in parameters.RULER"),
+        row = with_id(
+            claim_id,
+            paired_claim(
+                f"{claim} (equal tuning; {LABELS.get(metric, metric)} on unseen classes)",
+                reported,
+                a,
+                wide.loc[ok, a].to_numpy(),
+                b,
+                wide.loc[ok, b].to_numpy(),
+                (
+                    RULER.equivalence_margin,
+                    f"{RULER.equivalence_margin * 100:g} point of MAP@R, fixed in parameters.RULER",
+                ),
+            ),
         )
         left_out = f"; {int((~ok).sum())} seed(s) left out: a final run diverged" if (~ok).any() else ""
-        row["why"] = f"its own notebook: {own_verdict(cfg.root, notebook, start)}; " + row["why"] + left_out
+        row["why"] = f"its own notebook: {own_verdict(cfg.root, notebook, source)}; " + row["why"] + left_out
         rows.append(unsettled(judged(row, measured), {k: v for k, v in still.items() if k in (a, b)}, cfg.iterations))
     every = wide.dropna()  # the seeds where no method's final diverged
     if len(every) < 2:
         rows.append(
-            _too_few("every method, tuned, beats the baselines", "not reported", "every method", len(every), len(wide))
+            with_id(
+                "beats-baselines",
+                _too_few(
+                    "every method, tuned, beats the baselines", "not reported", "every method", len(every), len(wide)
+                ),
+            )
         )
         return claims_table(rows)
     untrained = base[base["loss"] == "untrained"].set_index("seed")[metric]
     raw = float(base.loc[base["loss"] == "raw pixels", metric].iloc[0])
     rows.append(
-        beats_baselines_claim(
-            f"every method, tuned, beats the untrained net and raw pixels ({LABELS.get(metric, metric)}, unseen classes)",
-            {m: every[m].to_numpy() for m in every.columns},
-            untrained.loc[every.index].to_numpy(),
-            raw,
-            metric,
+        with_id(
+            "beats-baselines",
+            beats_baselines_claim(
+                f"every method, tuned, beats the untrained net and raw pixels ({LABELS.get(metric, metric)}, unseen classes)",
+                {m: every[m].to_numpy() for m in every.columns},
+                untrained.loc[every.index].to_numpy(),
+                raw,
+                metric,
+            ),
         )
     )
     return claims_table(rows)

@@ -384,7 +384,7 @@ def variance_claim(gvar, sigma: float) -> dict[str, str] | None:
 def claims(grid, base, law, gvar, pml_loss, picked, same_as_hard: float, cfg: Config, rulers=None):
     """The claims table of notebook 04. ``rulers`` (``rulers``, by metric): a ranking on a proxy that
     cannot rank reads *no resolution*."""
-    from dml_utils.results import beats_baselines_claim, claims_table, paired_claim
+    from dml_utils.results import beats_baselines_claim, claims_table, paired_claim, slug, with_id
 
     def ruled(metric):
         return None if rulers is None else rulers[metric]
@@ -396,127 +396,152 @@ def claims(grid, base, law, gvar, pml_loss, picked, same_as_hard: float, cfg: Co
     rows = []
     worst_p = law["ks_pvalue"].min()
     rows.append(
-        {
-            "claim": "pairwise distances of uniform points on the unit sphere follow q(d) ∝ d^{n−2}[1 − d²/4]^{(n−3)/2}",
-            "kind": "identity",  # a closed form, checked against Monte Carlo
-            "reported": "formula (sec. 4.1), fig. 2",
-            "ours": f"Kolmogorov–Smirnov vs {cfg.sphere_samples} Monte-Carlo distances, n = {list(law['n'])}: smallest p = {worst_p:.3g}",
-            "verdict": "reproduced" if worst_p > 0.01 else "not reproduced",
-            "how_if_not": "reversed",
-            "why": "reproduced = no dimension rejected at p < 0.01",
-        }
+        with_id(
+            "distance-law",
+            {
+                "claim": "pairwise distances of uniform points on the unit sphere follow q(d) ∝ d^{n−2}[1 − d²/4]^{(n−3)/2}",
+                "kind": "identity",  # a closed form, checked against Monte Carlo
+                "reported": "formula (sec. 4.1), fig. 2",
+                "ours": f"Kolmogorov–Smirnov vs {cfg.sphere_samples} Monte-Carlo distances, n = {list(law['n'])}: smallest p = {worst_p:.3g}",
+                "verdict": "reproduced" if worst_p > 0.01 else "not reproduced",
+                "how_if_not": "reversed",
+                "why": "reproduced = no dimension rejected at p < 0.01",
+            },
+        )
     )
     lo, hi = law.iloc[0], law.iloc[-1]
     rows.append(
-        {
-            "claim": "distances concentrate near √2 as n grows",
-            "kind": "identity",  # a property of the closed form
-            "reported": "fig. 2",
-            "ours": f"n={int(lo['n'])}: mean {lo['mc_mean']:.3f}, std {lo['mc_std']:.3f}; n={int(hi['n'])}: mean {hi['mc_mean']:.3f}, "
-            f"std {hi['mc_std']:.3f}, mode {hi['law_mode']:.3f}",
-            "verdict": "reproduced"
-            if hi["mc_std"] < lo["mc_std"] / 5 and abs(hi["law_mode"] - 2**0.5) < 0.02
-            else "not reproduced",
-            "how_if_not": "reversed",
-            "why": "",
-        }
+        with_id(
+            "distances-concentrate",
+            {
+                "claim": "distances concentrate near √2 as n grows",
+                "kind": "identity",  # a property of the closed form
+                "reported": "fig. 2",
+                "ours": f"n={int(lo['n'])}: mean {lo['mc_mean']:.3f}, std {lo['mc_std']:.3f}; n={int(hi['n'])}: mean {hi['mc_mean']:.3f}, "
+                f"std {hi['mc_std']:.3f}, mode {hi['law_mode']:.3f}",
+                "verdict": "reproduced"
+                if hi["mc_std"] < lo["mc_std"] / 5 and abs(hi["law_mode"] - 2**0.5) < 0.02
+                else "not reproduced",
+                "how_if_not": "reversed",
+                "why": "",
+            },
+        )
     )
     row = variance_claim(gvar, cfg.claim_sigma)
     if row is not None:
-        rows.append(row)
+        rows.append(with_id("hard-negatives-high-variance", row))
     st = picked.groupby(["batch", "sampler"])["distance"].agg(["mean", "std"])
     real = picked["batch"].iloc[0]
     if {(real, "distance"), (real, "hard")} <= set(st.index):
         dw, hard = st.loc[(real, "distance")], st.loc[(real, "hard")]
         rows.append(
-            {
-                "claim": "distance-weighted sampling picks negatives over a spread of distances, unlike hard mining",
-                "kind": "replication",
-                "reported": "fig. 3b (no number)",
-                "ours": f"{real}: D_an distance-weighted {dw['mean']:.3f} ± {dw['std']:.3f} vs hard {hard['mean']:.3f} ± {hard['std']:.3f}; "
-                f"the same negative as hard mining for {same_as_hard:.0%} of positive pairs",
-                "verdict": "reproduced" if abs(dw["mean"] - hard["mean"]) > 0.1 else "not reproduced",
-                "how_if_not": "reversed",
-                "why": "reproduced = mean picked distances at least 0.1 apart. In n = 128, q(d)^{-1} ∝ d^{-126}(1 − d²/4)^{-62.5} "
-                "grows so fast as d falls that the closest negative above the cutoff takes almost all the weight",
-            }
+            with_id(
+                "distance-weighted-spreads-negatives",
+                {
+                    "claim": "distance-weighted sampling picks negatives over a spread of distances, unlike hard mining",
+                    "kind": "replication",
+                    "reported": "fig. 3b (no number)",
+                    "ours": f"{real}: D_an distance-weighted {dw['mean']:.3f} ± {dw['std']:.3f} vs hard {hard['mean']:.3f} ± {hard['std']:.3f}; "
+                    f"the same negative as hard mining for {same_as_hard:.0%} of positive pairs",
+                    "verdict": "reproduced" if abs(dw["mean"] - hard["mean"]) > 0.1 else "not reproduced",
+                    "how_if_not": "reversed",
+                    "why": "reproduced = mean picked distances at least 0.1 apart. In n = 128, q(d)^{-1} ∝ d^{-126}(1 − d²/4)^{-62.5} "
+                    "grows so fast as d falls that the closest negative above the cutoff takes almost all the weight",
+                },
+            )
         )
-    rows.append(_collapse_claim(grid, cfg))
+    rows.append(with_id("hard-mining-collapses", _collapse_claim(grid, cfg)))
     for metric, what in (("val_map_at_r", "held-out images of training classes"), ("map_at_r", "unseen classes")):
+        where = "/held-out" if metric == "val_map_at_r" else "/unseen"  # the part of the ids of this proxy's claims
         if "distance" in cfg.samplers and "margin" in cfg.losses:
             for other in [loss for loss in cfg.losses if loss != "margin"]:
                 rows.append(
-                    judged(
-                        paired_claim(
-                            f"margin loss beats {other} loss (distance-weighted sampling; MAP@R on {what})",
-                            "Table 1 (Cars196, CUB, SOP)",
-                            "margin",
-                            col("distance", "margin", metric),
-                            other,
-                            col("distance", other, metric),
-                            "map_at_r",
+                    with_id(
+                        f"margin-beats-{slug(other)}" + where,
+                        judged(
+                            paired_claim(
+                                f"margin loss beats {other} loss (distance-weighted sampling; MAP@R on {what})",
+                                "Table 1 (Cars196, CUB, SOP)",
+                                "margin",
+                                col("distance", "margin", metric),
+                                other,
+                                col("distance", other, metric),
+                                "map_at_r",
+                            ),
+                            ruled(metric),
                         ),
-                        ruled(metric),
                     )
                 )
             if "semihard" in cfg.samplers:
                 rows.append(
-                    judged(
-                        paired_claim(
-                            f"distance-weighted beats semi-hard sampling (margin loss; MAP@R on {what})",
-                            "semi-hard 'stalls'; Table 1",
-                            "distance",
-                            col("distance", "margin", metric),
-                            "semihard",
-                            col("semihard", "margin", metric),
-                            "map_at_r",
+                    with_id(
+                        "distance-weighted-beats-semihard" + where,
+                        judged(
+                            paired_claim(
+                                f"distance-weighted beats semi-hard sampling (margin loss; MAP@R on {what})",
+                                "semi-hard 'stalls'; Table 1",
+                                "distance",
+                                col("distance", "margin", metric),
+                                "semihard",
+                                col("semihard", "margin", metric),
+                                "map_at_r",
+                            ),
+                            ruled(metric),
                         ),
-                        ruled(metric),
                     )
                 )
         f = factor_spread(grid, metric)
         lo, hi = f["share_gap_lo"], f["share_gap_hi"]
         rows.append(
-            judged(
-                {
-                    "claim": f"the sampler matters more than the loss (MAP@R on {what})",
-                    "reported": "sec. 1, Table 1",
-                    "ours": f"range of sampler means {f['sampler_range']:.3f} vs loss means {f['loss_range']:.3f}; share of "
-                    f"cell-mean variance: sampler {f['sampler_share']:.0%}, loss {f['loss_share']:.0%} "
-                    f"(best: {f['best_sampler']}, {f['best_loss']}); sampler − loss share = {f['share_gap']:+.2f}, "
-                    f"95 % bootstrap CI over seeds [{lo:+.2f}, {hi:+.2f}] (n={f['seeds']})",
-                    "verdict": "reproduced" if lo > 0 else "not reproduced" if hi < 0 else "inconclusive",
-                    "how_if_not": "reversed",
-                    "why": "reproduced = the sampler's share of the variance of cell means exceeds the loss's, with a 95 % "
-                    "interval from resampling seeds (the replicate; the same seeds in every cell) above 0; not reproduced = "
-                    "below 0; a percentile bootstrap on this few seeds undercovers, so an interval clear of 0 is weak evidence",
-                },
-                ruled(metric),
+            with_id(
+                "sampler-matters-more" + where,
+                judged(
+                    {
+                        "claim": f"the sampler matters more than the loss (MAP@R on {what})",
+                        "reported": "sec. 1, Table 1",
+                        "ours": f"range of sampler means {f['sampler_range']:.3f} vs loss means {f['loss_range']:.3f}; share of "
+                        f"cell-mean variance: sampler {f['sampler_share']:.0%}, loss {f['loss_share']:.0%} "
+                        f"(best: {f['best_sampler']}, {f['best_loss']}); sampler − loss share = {f['share_gap']:+.2f}, "
+                        f"95 % bootstrap CI over seeds [{lo:+.2f}, {hi:+.2f}] (n={f['seeds']})",
+                        "verdict": "reproduced" if lo > 0 else "not reproduced" if hi < 0 else "inconclusive",
+                        "how_if_not": "reversed",
+                        "why": "reproduced = the sampler's share of the variance of cell means exceeds the loss's, with a 95 % "
+                        "interval from resampling seeds (the replicate; the same seeds in every cell) above 0; not reproduced = "
+                        "below 0; a percentile bootstrap on this few seeds undercovers, so an interval clear of 0 is weak evidence",
+                    },
+                    ruled(metric),
+                ),
             )
         )
         untrained = base[base["loss"] == "untrained"].sort_values("seed")[metric].to_numpy()
         raw = float(base[base["loss"] == "raw pixels"][metric].iloc[0])
         cells = {f"{s} × {loss}": col(s, loss, metric) for s in cfg.samplers for loss in cfg.losses}
         rows.append(
-            beats_baselines_claim(
-                f"trained nets beat the baselines: MAP@R on {what}", cells, untrained, raw, "map_at_r"
+            with_id(
+                "beats-baselines" + where,
+                beats_baselines_claim(
+                    f"trained nets beat the baselines: MAP@R on {what}", cells, untrained, raw, "map_at_r"
+                ),
             )
         )
     lost = pml_loss[pml_loss["anchors_lost_mean"] > 0]
     rows.append(
-        {
-            "claim": "[repo] PML's DistanceWeightedMiner samples every anchor that has a negative within 1.4",
-            "kind": "identity",  # a property of the library's code, computed
-            "reported": "users: all-zero / NaN weights (PML issues #230, #276)",
-            "ours": "; ".join(
-                f"{r['batch']}{'' if f'{r.dim}-d' in r['batch'] else f' ({r.dim}-d)'}: "
-                f"{r['anchors_lost_mean']:.1f} of {r['anchors_expected']} anchors lost"
-                for _, r in pml_loss.iterrows()
-            ),
-            "verdict": "not reproduced" if len(lost) else "reproduced",
-            "how_if_not": "reversed",
-            "why": "one global maximum in its weight normalization underflows far anchors' rows to zero; ours normalizes per row",
-        }
+        with_id(
+            "pml-miner-keeps-anchors",
+            {
+                "claim": "[repo] PML's DistanceWeightedMiner samples every anchor that has a negative within 1.4",
+                "kind": "identity",  # a property of the library's code, computed
+                "reported": "users: all-zero / NaN weights (PML issues #230, #276)",
+                "ours": "; ".join(
+                    f"{r['batch']}{'' if f'{r.dim}-d' in r['batch'] else f' ({r.dim}-d)'}: "
+                    f"{r['anchors_lost_mean']:.1f} of {r['anchors_expected']} anchors lost"
+                    for _, r in pml_loss.iterrows()
+                ),
+                "verdict": "not reproduced" if len(lost) else "reproduced",
+                "how_if_not": "reversed",
+                "why": "one global maximum in its weight normalization underflows far anchors' rows to zero; ours normalizes per row",
+            },
+        )
     )
     return claims_table(rows)
 

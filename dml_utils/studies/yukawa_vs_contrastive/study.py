@@ -155,12 +155,23 @@ def paired(df, metric: str, a: str = "yukawa", b: str = "contrastive"):
     return pd.DataFrame(rows)
 
 
+# each claim's id, by the column it compares (the dataset and the epoch are added to it)
+IDS = {
+    "accuracy": "yukawa-beats-contrastive-accuracy",
+    "accuracy_best_threshold": "advantage-at-best-threshold",
+    "map_at_r": "yukawa-better-retrieval",
+    "pos_mean_filtered": "contrastive-pulls-positives-closer-filtered",
+    "pos_mean": "contrastive-pulls-positives-closer",
+    "neg_std": "yukawa-tighter-negatives",
+}
+
+
 def claims(df, cfg: Config, rulers=None):
     """The claims table of notebook 03, verdicts computed from the measured numbers (results.interval_claim).
     ``rulers`` (``rulers``: dataset → metric → ruler): a ranking read on a proxy that cannot rank
     (pair accuracy at either threshold, MAP@R; its ruler measured at the last epoch, and read for
     the epoch-20 rows too) reads *no resolution*."""
-    from dml_utils.results import beats_baselines_claim, claims_table, of_kind, paired_claim
+    from dml_utils.results import beats_baselines_claim, claims_table, of_kind, paired_claim, slug, with_id
     from dml_utils.ruler import judged
 
     rows = []
@@ -173,7 +184,8 @@ def claims(df, cfg: Config, rulers=None):
 
         def diff_row(claim, reported, a, b, col, epoch, metric, scale=1.0, digits=2, unit="", lower_wins=False):
             """A ranking of the two losses on a proxy (judged by its ruler), or, for a distance
-            statistic (``metric`` "distance": no proxy, no ruler), a replication of a measured effect."""
+            statistic (``metric`` "distance": no proxy, no ruler), a replication of a measured effect.
+            Its id: the claim's (``IDS``, by its column), the dataset's and the epoch's."""
             row = paired_claim(
                 f"[{name}, epoch {epoch}] {claim}",
                 reported,
@@ -187,6 +199,7 @@ def claims(df, cfg: Config, rulers=None):
                 unit,
                 lower_wins,
             )
+            row = with_id(f"{IDS[col]}/{slug(name)}/epoch-{epoch}", row)
             if metric == "distance":
                 rows.append(of_kind("replication", row))
             else:
@@ -268,12 +281,15 @@ def claims(df, cfg: Config, rulers=None):
             lower_wins=True,
         )
         rows.append(
-            beats_baselines_claim(
-                f"[{name}, epoch {last}] both trained nets beat the baselines on MAP@R",
-                {loss: at(loss, last, "map_at_r") for loss in LOSSES},
-                at("untrained", 0, "map_at_r"),
-                float(d[d["loss"] == "raw pixels"]["map_at_r"].iloc[0]),
-                "map_at_r",
+            with_id(
+                f"beats-baselines/{slug(name)}/epoch-{last}",
+                beats_baselines_claim(
+                    f"[{name}, epoch {last}] both trained nets beat the baselines on MAP@R",
+                    {loss: at(loss, last, "map_at_r") for loss in LOSSES},
+                    at("untrained", 0, "map_at_r"),
+                    float(d[d["loss"] == "raw pixels"]["map_at_r"].iloc[0]),
+                    "map_at_r",
+                ),
             )
         )
     return claims_table(rows)
@@ -321,9 +337,9 @@ def full_size_claims(full_doc):
     from dml_utils.results import claims_table
 
     rows = [c for c in full_doc["claims"] if c["claim"].startswith(f"[{SUBSAMPLED},")]
-    if any("kind" not in c for c in rows):
+    if any("kind" not in c or "id" not in c for c in rows):
         raise ValueError(
-            "the full profile's results were written before claims declared their kind: republish them with "
+            "the full profile's results were written before claims declared their kind and id: republish them with "
             "python scripts/run_notebooks.py --profile full notebooks/03_yukawa_vs_contrastive_mnist.ipynb"
         )
     return claims_table(rows)
@@ -343,7 +359,7 @@ def full_size_claim(cfg: Config, data: dict[str, PairData], beside, why: str) ->
         why,
         "all training images",
     )
-    return {**row, "kind": "replication"}
+    return {**row, "kind": "replication", "id": "subsample-gives-full-verdicts"}
 
 
 def size_intervals(tests, full_doc, n_here: int):
