@@ -839,19 +839,22 @@ def before_after(
     labels: tuple[str, str] = ("first layout (two labels per point)", "now (one label)"),
 ):
     """A table of this run beside an earlier one: ``rows`` (what, row, before, now) first, then each
-    claim of the claims table ``claims_now`` with its verdict before (matched by its text with the
-    numbers blanked; "—" when the earlier run did not ask it) and now, and whether it moved;
+    claim of the claims table ``claims_now`` with its verdict before (matched by its id, or, in a run
+    written before ids, by its text with the numbers blanked; "—" when the earlier run did not ask
+    it) and now, and whether it moved;
     ``labels`` name the two columns."""
     import pandas as pd
 
     before = {claim_key(c["claim"]): c["verdict"] for c in claims_before}
+    by_id = {c["id"]: c["verdict"] for c in claims_before if c.get("id")}  # an earlier run that had ids: by id
 
     def shown(x):
         return f"{x:.3f}" if isinstance(x, float) else x
 
     out = [(what, row, shown(a), shown(b)) for what, row, a, b in rows]
     for c in claims_now.itertuples(index=False):
-        out.append(("verdict", c.claim, before.get(claim_key(c.claim), "—"), c.verdict))
+        was = by_id.get(getattr(c, "id", None)) or before.get(claim_key(c.claim), "—")
+        out.append(("verdict", c.claim, was, c.verdict))
     table = pd.DataFrame(out, columns=["what", "row", *labels])
     verdicts = table["what"] == "verdict"
     table["moved"] = ""

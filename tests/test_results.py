@@ -487,3 +487,26 @@ def test_every_claim_has_one_stable_id_and_what_refers_to_it_finds_it_by_id():
     assert find_claim(index, {"id": "a-beats-b", "claim": "A beats B (new words)"})["claim"] == "A beats B (old words)"
     assert find_claim(index, {"claim": "C is D"})["claim"] == "C is D"  # a file written before ids: by text
     assert find_claim(index, {"id": "e-is-f", "claim": "E is F"}) is None
+
+
+def test_before_after_finds_an_earlier_verdict_by_id_then_by_text_with_numbers_blanked():
+    import pandas as pd
+
+    from dml_utils.results import before_after
+
+    now = pd.DataFrame(
+        [
+            {"id": "a-beats-b", "claim": "A beats B (reworded)", "verdict": "reproduced"},
+            {"id": "c-on-400", "claim": "C holds on 72 classes", "verdict": "inconclusive"},
+            {"id": "new-one", "claim": "a new question", "verdict": "reproduced"},
+        ]
+    )
+    earlier = [
+        {"id": "a-beats-b", "claim": "A beats B", "verdict": "not reproduced"},
+        {"claim": "C holds on 400 classes", "verdict": "reproduced"},  # written before ids
+    ]
+    table = before_after([("data", "classes", 400, 72)], earlier, now, labels=("then", "now"))
+    assert list(table.columns) == ["what", "row", "then", "now", "moved"]
+    verdicts = table[table["what"] == "verdict"]
+    assert verdicts["then"].tolist() == ["not reproduced", "reproduced", "—"]
+    assert verdicts["moved"].tolist() == ["yes", "yes", ""]
