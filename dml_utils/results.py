@@ -535,8 +535,9 @@ def binary_claim(
 
 
 def claims_table(rows: list[dict[str, str]]):
-    """A DataFrame with columns claim, kind (one of ``KINDS``), reported, ours, verdict, how (how a
-    *not reproduced* verdict failed, one of ``HOWS``; empty for every other verdict) and why."""
+    """A DataFrame with columns id (``with_id``: one per claim), claim, kind (one of ``KINDS``),
+    reported, ours, verdict, how (how a *not reproduced* verdict failed, one of ``HOWS``; empty for
+    every other verdict) and why."""
     import pandas as pd
 
     rows = [_with_how(r) for r in rows]
