@@ -45,15 +45,22 @@ class Range:
     def text(self) -> str:
         parts = []
         if self.lo is not None:
-            parts.append(f"{'>' if self.lo_open else '>='} {self.lo:g}")
+            parts.append(f"{'>' if self.lo_open else '>='} {_shown(self.lo)}")
         if self.hi is not None:
-            parts.append(f"<= {self.hi:g}")
+            parts.append(f"<= {_shown(self.hi)}")
         return " and ".join(parts)
 
     def holds(self, x: float) -> bool:
         if self.lo is not None and (x <= self.lo if self.lo_open else x < self.lo):
             return False
         return self.hi is None or x <= self.hi
+
+
+def _shown(x: float) -> str:
+    """A bound as a reader types it: a large power of two as 2**k (a seed's 2**62), else as %g."""
+    if isinstance(x, int) and x >= 2**20 and x & (x - 1) == 0:
+        return f"2**{x.bit_length() - 1}"
+    return f"{x:g}"
 
 
 def AtLeast(lo: float, why: str = "") -> Range:  # noqa: N802  (reads as a type annotation)

@@ -84,7 +84,7 @@ BAD_PARAMETERS = [
     (NB02, {"feature_pool": 0}, "feature_pool must be >= 1: or None: every conv feature"),
     # issue 26: values that once failed minutes into a run, or deep in a library
     (NB01, {"sweep_seeds": []}, "sweep_seeds must be a non-empty list of distinct integers, got []"),
-    (NB01, {"seeds": [-1, 0]}, "seeds must be >= 0 (each value), got -1 in [-1, 0]"),
+    (NB01, {"seeds": [-1, 0]}, "seeds must be >= 0 and <= 2**62 (each value): NumPy takes no negative seed"),
     (NB03, {"tsne_points": 0}, "tsne_points must be >= 2: t-SNE places two points or more"),
     (NB05, {"schedule": [[16, 4], [4, 2]]}, "schedule [[16, 4], [4, 2]] must grow: at least two [P, K]"),
     (NB05, {"schedule": [[16, 4]]}, "schedule [[16, 4]] must grow"),
