@@ -70,6 +70,7 @@ bench: env
 	$(PY) benchmarks/bench_hdml.py
 	$(PY) benchmarks/bench_executors.py
 	$(PY) benchmarks/bench_roofline.py
+	$(PY) benchmarks/profile_runs.py
 
 clean:
 	rm -rf build

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .results import paired_interval
+from .stats import paired_interval
 
 NO_RESOLUTION = "no resolution"
 

@@ -37,7 +37,7 @@ def main(argv=None) -> int:
 
 
 def _compare(args, read_json) -> int:
-    from dml_utils.results import claim_index, find_claim
+    from dml_utils.claims import claim_index, find_claim
 
     recorded = ROOT / "results" / "cross_cpu_verdicts.json"
     before = read_json(recorded, "the recorded cross-CPU verdicts") if recorded.exists() else {}

@@ -82,3 +82,6 @@ c.ServerApp.contents_manager_class = GuardedContentsManager
 # about news hides the messages that matter (the Lab's page then has news disabled, so it never asks)
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+# Kernels on local IPC sockets next to their connection files, not TCP ports: nothing listens on the network,
+# and ipykernel drops its "running over TCP without encryption" warning from every kernel's log.
+c.KernelManager.transport = "ipc"

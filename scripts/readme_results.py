@@ -32,7 +32,8 @@ def _title(notebook: str) -> str:
 def section(root: Path = ROOT) -> str:
     """The results section: one table per notebook, claim by claim, as its results JSON has it."""
     sys.path.insert(0, str(ROOT))
-    from dml_utils.results import claim_index, find_claim, read_json
+    from dml_utils.claims import claim_index, find_claim
+    from dml_utils.results import read_json
 
     cross_path = root / "results" / "cross_cpu_verdicts.json"
     cross = read_json(cross_path, "the cross-CPU verdicts") if cross_path.exists() else {}
@@ -83,6 +84,7 @@ def section(root: Path = ROOT) -> str:
         here = _count([c["verdict"] for c in doc["claims"]])
         kinds = _count([c["how"] for c in doc["claims"] if c.get("how")])
         out += ["", f"Verdicts: {_words(here, kinds)}.", "", f"By kind of claim: {_by_kind(doc['claims'])}."]
+        out += ["", _family(doc["claims"])]
         everything += doc["claims"]
         for word, n in here.items():
             words[word] = words.get(word, 0) + n
@@ -100,6 +102,30 @@ def section(root: Path = ROOT) -> str:
     return "\n".join(out)
 
 
+def _family(claims: list[dict]) -> str:
+    """One notebook's claims as a family (``results.family_summary``): how many rest on a test of
+    "no difference", how many of those chance alone would decide at 95 %, and what Holm's
+    adjustment moves (raw and adjusted verdict side by side)."""
+    sys.path.insert(0, str(ROOT))
+    from dml_utils.claims import family_summary
+
+    fam = family_summary(claims)
+    if fam["tested"] is None:
+        return "Family of claims: not recorded (published before the p of each test was kept; republish to add it)."
+    text = (
+        f"Family of claims: {fam['tested']} verdicts rest on a test of no difference; if no effect existed, "
+        f"chance alone would decide ≈{fam['by_chance']:g} of them at 95 %. Holm's adjustment over them "
+    )
+    if not fam["moved"]:
+        return text + "moves none."
+    by_id = {c["id"]: c for c in claims}
+    moved = "; ".join(
+        f"`{i}` {by_id[i]['verdict']} → {by_id[i]['adjusted']} (p {by_id[i]['p']:.3g}, adjusted {by_id[i]['p_adjusted']:.3g})"
+        for i in fam["moved"]
+    )
+    return text + f"moves {len(fam['moved'])}: {moved}."
+
+
 def _count(verdicts: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for v in verdicts:
@@ -111,7 +137,7 @@ def _by_kind(claims: list[dict]) -> str:
     """The verdicts counted per kind of claim (``results.KINDS``: identities and closed forms apart
     from replications, existence claims and rankings), in the vocabulary's order."""
     sys.path.insert(0, str(ROOT))
-    from dml_utils.results import KINDS
+    from dml_utils.claims import KINDS
 
     groups: dict[str, list[dict]] = {}
     for c in claims:
@@ -128,7 +154,7 @@ def _words(counts: dict[str, int], hows: dict[str, int] | None = None) -> str:
     """Counts by verdict word, in the vocabulary's order (``results.VERDICTS``); *not reproduced*
     split by how (``results.HOWS``: reversed, equivalent, not observed) when ``hows`` counts them."""
     sys.path.insert(0, str(ROOT))
-    from dml_utils.results import HOWS, VERDICTS
+    from dml_utils.claims import HOWS, VERDICTS
 
     order = [v for v in VERDICTS if v in counts] + sorted(set(counts) - set(VERDICTS))
     parts = []

@@ -54,21 +54,20 @@ def _get(url: str):
         return json.loads(r.read())
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    served = tmp_path_factory.mktemp("lab")
-    shutil.copytree(ROOT / "notebooks", served / "notebooks")
-    # the test's own Lab settings: every cell rendered (no windowing, so every figure is in the page), no autosave
-    settings = served / "settings" / "@jupyterlab"
+def _start_lab(folder: Path, serve: Path, docmanager: dict):
+    """``scripts/lab.sh`` serving ``serve`` with the test's own Lab settings under ``folder``: every
+    cell rendered (no windowing, so every figure is in the page), no news or update check, and the
+    document manager's settings ``docmanager`` (autosave on or off). Yields the Lab's base URL."""
+    settings = folder / "settings" / "@jupyterlab"
     for plugin, value in (
         ("notebook-extension/tracker", {"windowingMode": "none"}),
-        ("docmanager-extension/plugin", {"autosave": False}),
+        ("docmanager-extension/plugin", docmanager),
         ("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False}),
     ):
         (settings / plugin).parent.mkdir(parents=True, exist_ok=True)
         (settings / f"{plugin}.jupyterlab-settings").write_text(json.dumps(value))
     port = _free_port()
-    log = open(served / "lab.log", "w")
+    log = open(folder / "lab.log", "w")
     proc = subprocess.Popen(
         ["bash", str(ROOT / "scripts" / "lab.sh")],
         cwd=ROOT,
@@ -78,27 +77,44 @@ def lab(tmp_path_factory):
             **{k: v for k, v in os.environ.items() if k != "DML_PROGRESS"},  # the Lab's own bars
             "PORT": str(port),
             "TOKEN": TOKEN,
-            "LAB_DIR": str(served),
-            "JUPYTERLAB_SETTINGS_DIR": str(served / "settings"),
+            "LAB_DIR": str(serve),
+            "JUPYTERLAB_SETTINGS_DIR": str(folder / "settings"),
         },
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(360):
-        try:
-            _get(f"{base}/api/status?token={TOKEN}")
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"make lab exited with {proc.returncode}: {(served / 'lab.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-    else:
-        pytest.fail(f"the Lab did not answer within 180 s: {(served / 'lab.log').read_text()[-2000:]}")
-    printed = (served / "lab.log").read_text()
-    assert f"http://127.0.0.1:{port}/lab/tree/notebooks?token={TOKEN}" in printed and "ssh -N -L" in printed
-    yield base
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+    try:
+        for _ in range(360):
+            try:
+                _get(f"{base}/api/status?token={TOKEN}")
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail(f"make lab exited with {proc.returncode}: {(folder / 'lab.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"the Lab did not answer within 180 s: {(folder / 'lab.log').read_text()[-2000:]}")
+        printed = (folder / "lab.log").read_text()
+        assert f"http://127.0.0.1:{port}/lab/tree/notebooks?token={TOKEN}" in printed and "ssh -N -L" in printed
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """The Lab on a copy of notebooks/, autosave off: the smoke runs edit every notebook."""
+    served = tmp_path_factory.mktemp("lab")
+    shutil.copytree(ROOT / "notebooks", served / "notebooks")
+    yield from _start_lab(served, served, {"autosave": False})
+
+
+@pytest.fixture()
+def live_lab(tmp_path):
+    """The Lab as ``make lab`` serves it, on this clone itself, autosave every 2 s: what a user's
+    edits meet. The test using it restores any file it finds changed, then fails."""
+    yield from _start_lab(tmp_path, ROOT, {"autosave": True, "autosaveInterval": 2})
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +195,92 @@ def test_a_notebook_opens_renders_and_runs_its_setup_at_smoke(lab, browser, path
     finally:
         page.close()
     assert (path.read_bytes(), path.stat().st_mtime_ns) == committed
+
+
+def _dialog(page, timeout: float = 30_000) -> str:
+    """The text of the next dialog the Lab shows, which is then closed with its last button."""
+    page.wait_for_selector(".jp-Dialog", timeout=timeout)
+    text = page.locator(".jp-Dialog").first.inner_text()
+    page.locator(".jp-Dialog .jp-Dialog-button").last.click()
+    page.wait_for_selector(".jp-Dialog", state="detached", timeout=10_000)
+    return text
+
+
+def _edit_first_code_cell(page, text: str) -> None:
+    page.wait_for_selector(".jp-NotebookPanel:visible .jp-CodeCell", timeout=60_000)
+    page.locator(".jp-NotebookPanel:visible .jp-CodeCell").first.locator(".cm-content").click()
+    page.keyboard.insert_text(text)
+
+
+def test_a_users_saves_deletes_and_renames_of_a_committed_notebook_are_refused(live_lab, browser):
+    """Issue 48: the user's path, in the Lab serving this clone. An edit is autosaved, then saved
+    with Ctrl+S: both refused with the message that sends edits to build/lab/; Save As there works;
+    the file browser's Move to Trash and Rename of the notebook are refused. The committed notebook
+    keeps its bytes and its modification time throughout."""
+    name = "04_sampling_matters.ipynb"
+    path = ROOT / "notebooks" / name
+    committed = (path.read_bytes(), path.stat().st_mtime_ns)
+    saved_as = ROOT / "build" / "lab" / f"saved_as_{os.getpid()}.ipynb"
+    renamed = ROOT / "notebooks" / f"renamed_{os.getpid()}.ipynb"
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    refusal = f"notebooks/{name} is a committed notebook, and the Lab does not save into notebooks/"
+    try:
+        page.goto(f"{live_lab}/lab/workspaces/user-path/tree/notebooks/{name}?reset&token={TOKEN}")
+        _edit_first_code_cell(page, "# edited in the Lab\n")
+        said = _dialog(page)  # autosave, 2 s after the edit
+        assert said.startswith(f"File Save Error for {name}") and refusal in said and "refused a save" in said
+        assert f"Save Notebook As... under build/lab/ (e.g. build/lab/{name})" in said
+        # Ctrl+S, in the Lab reloaded with autosave off (so the only save is the user's)
+        settings = {"raw": json.dumps({"autosave": False})}
+        request = urllib.request.Request(
+            f"{live_lab}/lab/api/settings/@jupyterlab/docmanager-extension:plugin",
+            data=json.dumps(settings).encode(),
+            method="PUT",
+            headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+        page.reload()
+        _edit_first_code_cell(page, "# edited again\n")
+        page.keyboard.press("Control+s")
+        said = _dialog(page)
+        assert refusal in said and "refused a save" in said
+        # File > Save Notebook As... under build/lab/: works, and the Lab offers to discard the refused edits
+        page.keyboard.press("Control+Shift+s")
+        page.wait_for_selector(".jp-Dialog input", timeout=30_000)
+        page.locator(".jp-Dialog input").fill(str(saved_as.relative_to(ROOT)))
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        for _ in range(40):
+            if saved_as.exists():
+                break
+            time.sleep(0.25)
+        assert saved_as.exists() and "# edited again" in saved_as.read_text()
+        if page.locator(".jp-Dialog").count():  # "Save changes in 04_… before closing?"
+            page.locator(".jp-Dialog .jp-Dialog-button", has_text="Discard").click()
+        # the file browser: Move to Trash, then Rename
+        page.goto(f"{live_lab}/lab/workspaces/user-path-browser/tree/notebooks?reset&token={TOKEN}")
+        item = page.locator(f".jp-DirListing-item:has-text('{name}')").first
+        item.wait_for(timeout=30_000)
+        item.click(button="right")
+        page.locator(".lm-Menu-item:has-text('Move to Trash')").first.click()
+        page.wait_for_selector(".jp-Dialog", timeout=10_000)
+        page.locator(".jp-Dialog .jp-mod-accept").click()  # "Are you sure …?"
+        page.wait_for_selector(".jp-Dialog:has-text('Delete Failed')", timeout=10_000)
+        said = _dialog(page)
+        assert refusal in said and "refused a delete" in said
+        item.click(button="right")
+        page.locator(".lm-Menu-item:has-text('Rename')").first.click()
+        page.locator(".jp-DirListing-editor").wait_for(timeout=10_000)
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(renamed.name)
+        page.keyboard.press("Enter")
+        said = _dialog(page)
+        assert said.startswith("Rename Error") and refusal in said and "refused a rename" in said
+    finally:
+        page.close()
+        changed = (path.read_bytes(), path.stat().st_mtime_ns) != committed
+        if path.read_bytes() != committed[0]:
+            path.write_bytes(committed[0])
+        saved_as.unlink(missing_ok=True)
+        renamed.unlink(missing_ok=True)
+    assert not changed, f"the Lab changed the committed notebooks/{name} (restored)"
+    assert not renamed.exists()

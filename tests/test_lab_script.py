@@ -165,3 +165,4 @@ def test_the_lab_makes_the_folder_its_message_sends_edits_to(tmp_path):
         conf["c"].LabApp.news_url is None
         and conf["c"].LabApp.check_for_updates_class == "jupyterlab.NeverCheckForUpdate"
     )
+    assert conf["c"].KernelManager.transport == "ipc"  # no kernel on TCP: no "without encryption" warning

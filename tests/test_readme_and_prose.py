@@ -119,6 +119,19 @@ def test_a_second_checks_verdicts_get_their_own_column(tmp_path):
         and "| C beats D | ranking | r | o | **inconclusive** | — |" in text
     )
     assert "By kind of claim: identity 1: 1 *reproduced*; ranking 2: 2 *inconclusive*." in text
+    assert "Family of claims: not recorded" in text  # no claim carries its p
+
+
+def test_the_family_line_names_what_holm_moves(tmp_path):
+    rows = [
+        {"id": "a", "verdict": "reproduced", "p": 0.03, "p_adjusted": 0.06, "adjusted": "inconclusive"},
+        {"id": "b", "verdict": "reproduced", "p": 0.04, "p_adjusted": 0.06, "adjusted": "inconclusive"},
+        {"id": "c", "verdict": "not reproduced", "how": "equivalent", "p": None, "adjusted": "not reproduced"},
+    ]
+    text = _readme_script()._family(rows)
+    assert "2 verdicts rest on a test of no difference" in text and "≈0.1 of them" in text
+    assert "moves 2: `a` reproduced → inconclusive (p 0.03, adjusted 0.06); `b`" in text
+    assert _readme_script()._family(rows[2:]).endswith("moves none.")
 
 
 def test_a_truncated_results_file_stops_the_readme_script_with_its_name(tmp_path, capsys, monkeypatch):

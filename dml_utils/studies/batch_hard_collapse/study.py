@@ -267,7 +267,7 @@ def _share_of_none(hits: int, n: int) -> tuple[str, str]:
     """A claim that a share is 0 (a rule with no exception), from ``hits`` of ``n``: the share with its
     exact (Clopper–Pearson) 95 % interval, and the verdict: *not reproduced* when the interval excludes
     0 (any hit), *reproduced* when its upper bound is below 0.1 (no hit in ≥ 36), else *inconclusive*."""
-    from dml_utils.results import share_interval
+    from dml_utils.stats import share_interval
 
     ci = share_interval(hits, n)
     text = f"share {ci['share']:.2f}, exact 95 % CI [{ci['lo']:.2f}, {ci['hi']:.2f}] (n={ci['n']})"
@@ -673,7 +673,7 @@ def collapse_claim(
     (``results.binary_claim``). Pooling the pairs of several cells tests "no difference in any
     cell": a cell is a block, never a replicate, and only seeds replicate. A row with no pair says
     so (inconclusive)."""
-    from dml_utils.results import binary_claim, of_kind
+    from dml_utils.claims import binary_claim, of_kind
 
     name_a, name_b = labels or (_level(factor, a), _level(factor, b))
     if a == b:
@@ -714,7 +714,7 @@ def claims(cfg, counts, novalid, grads, grid, prog, base, settled=None, ruler=No
     rows of ``run_settled``, the map's cells run longer). ``ruler`` (``ruler``): the ranking of
     progressive growth against the large start on matching mAP reads *no resolution* when its proxy
     cannot rank."""
-    from dml_utils.results import beats_baselines_claim, claims_table, interval_claim, with_id
+    from dml_utils.claims import beats_baselines_claim, claims_table, interval_claim, with_id
     from dml_utils.ruler import judged
 
     rows = []
@@ -1095,7 +1095,7 @@ def before_after(cfg, provenance: dict[str, Any], grid, base, claims):
     (with why) at another profile or without that file."""
     import pandas as pd
 
-    from dml_utils.results import before_after as table
+    from dml_utils.claims import before_after as table
     from dml_utils.results import first_layout_results
 
     old, why = first_layout_results(cfg)
@@ -1165,7 +1165,7 @@ def ruler(cfg, prog, base, ctrl, data: PatchData) -> dict[str, Any]:
     """The ruler (``dml_utils.ruler``) of matching mAP on the table's patches for the progressive
     comparison: floor (untrained net, raw pixels), ceiling, headroom of the best (start, variant),
     seed spread, both controls, the claim's margin."""
-    from dml_utils.results import EQUIVALENCE_MARGINS
+    from dml_utils.claims import EQUIVALENCE_MARGINS
     from dml_utils.ruler import Rule, measure_with_controls
 
     from .parameters import RULER
@@ -1202,7 +1202,7 @@ def before_horizon(cfg, grid, base, claims):
     map's mean matching mAP; every verdict. None (with why) at another profile or without that file."""
     import pandas as pd
 
-    from dml_utils.results import before_after as table
+    from dml_utils.claims import before_after as table
     from dml_utils.results import earlier_results
 
     old, why = earlier_results(cfg, SHORT_HORIZON, "the 50-step map")

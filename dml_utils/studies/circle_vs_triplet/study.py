@@ -233,7 +233,7 @@ def _per_seed(sweep, loss: str, metric: str, reduce) -> dict[int, float]:
 
 def _long_margin_claim(long, cfg: Config) -> dict[str, str]:
     """m = 0.4 against the largest of ``long_margins`` at ``long_iterations``, paired by sweep seed."""
-    from dml_utils.results import paired_claim
+    from dml_utils.claims import paired_claim
 
     low, high = min(cfg.long_margins), max(cfg.long_margins)
 
@@ -264,7 +264,7 @@ def claims(main_df, conv, gaps, sweep, base, timing, cfg: Config, long=None, rul
     ``rulers`` (``rulers``, by metric): a comparison read on a proxy that cannot rank (convergence
     and margins on the held-out images' MAP@R included) reads *no resolution*. ``transfer`` (the
     transfer runs' summaries): the rows of ``transfer_claims`` close the table."""
-    from dml_utils.results import (
+    from dml_utils.claims import (
         beats_baselines_claim,
         claims_table,
         equivalence_claim,
@@ -527,7 +527,7 @@ def transfer_table(df):
     and the participation ratio and held-out MAP@R of the seen classes, step 0 → plateau."""
     import pandas as pd
 
-    from dml_utils.results import paired_interval
+    from dml_utils.stats import paired_interval
 
     rows = []
     for variant, g in df.groupby("variant", sort=False):
@@ -563,7 +563,8 @@ def fix_verdict(diffs_by_variant: dict[str, np.ndarray], threshold: float, level
     the Bonferroni level 1 − (1 − ``level``)/k over the k variants; *reproduced* when some interval lies
     at or above ``threshold``, *not reproduced* when every one lies below it, else *inconclusive*.
     Returns the verdict and the intervals as text."""
-    from dml_utils.results import format_interval, paired_interval
+    from dml_utils.claims import format_interval
+    from dml_utils.stats import paired_interval
 
     k = len(diffs_by_variant)
     if k == 0:
@@ -587,7 +588,7 @@ def transfer_claims(df, cfg: Config) -> list[dict[str, str]]:
     step 0; margin the ruler's); training squeezes the unseen images into fewer dimensions
     (participation ratio, plateau / step 0); some change within Fashion-MNIST gives the proxy the
     headroom a ranking needs (``fix_verdict`` at ``headroom_margins`` × margin)."""
-    from dml_utils.results import interval_claim, mean_std, of_kind, with_id
+    from dml_utils.claims import interval_claim, mean_std, of_kind, with_id
 
     def diffs(g, key):
         g = g.sort_values("seed")

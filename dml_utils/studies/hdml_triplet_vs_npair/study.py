@@ -24,13 +24,7 @@ import torch.nn.functional as F
 from scipy import stats
 
 from dml_utils import hdml as H
-from dml_utils.class_disjoint import RetrievalData, patch_retrieval_data
-from dml_utils.class_disjoint import prepare as _prepare
-from dml_utils.config import Config, ConfigError
-from dml_utils.data import batch_loader, select_rows
-from dml_utils.evaluate import clustering_metrics, embed
-from dml_utils.memo import cached_call
-from dml_utils.results import (
+from dml_utils.claims import (
     beats_baselines_claim,
     claims_table,
     interval_claim,
@@ -40,6 +34,12 @@ from dml_utils.results import (
     slug,
     with_id,
 )
+from dml_utils.class_disjoint import RetrievalData, patch_retrieval_data
+from dml_utils.class_disjoint import prepare as _prepare
+from dml_utils.config import Config, ConfigError
+from dml_utils.data import batch_loader, select_rows
+from dml_utils.evaluate import clustering_metrics, embed
+from dml_utils.memo import cached_call
 from dml_utils.ruler import Rule, floors, judged, run_controls
 from dml_utils.ruler import format_rulers as _format_rulers
 from dml_utils.ruler import rulers as measure_rulers
@@ -326,7 +326,7 @@ def _schedule_claim(scale: str, table: pd.DataFrame, block: int) -> dict[str, st
     λ is graded (0.05–0.95) on at least half the steps after the first block and falls from block 2
     to the last; *not reproduced* when every run's λ is graded on under a tenth of them (a switch);
     else inconclusive. The count of curriculum runs is given with its exact interval."""
-    from dml_utils.results import share_interval
+    from dml_utils.stats import share_interval
 
     graded = table["graded_share"].to_numpy(dtype=float)
     curriculum = (graded >= 0.5) & table["falls"].to_numpy(dtype=bool)
@@ -998,7 +998,7 @@ def paired_differences(grid: pd.DataFrame, metrics: dict[str, str], comparisons=
     """Per comparison (a, b) and metric: the mean of a − b over seeds (same seed: same initial
     weights and batches) with its 95 % t-interval (``results.paired_interval``), for the methods the
     grid holds."""
-    from dml_utils.results import paired_interval
+    from dml_utils.stats import paired_interval
 
     have, rows = set(grid["method"]), []
     for a, b in comparisons:
@@ -1025,7 +1025,7 @@ def before_after(cfg: Config, patch_source: dict[str, Any], patch_base, patch_gr
     ``results.first_layout_results``): the patch data's size, the baselines and each method's mean
     Recall@1 and MAP@R on the unseen patch classes, the official-scale data, and every verdict. None
     (with why) at another profile or without that file."""
-    from dml_utils.results import before_after as table
+    from dml_utils.claims import before_after as table
     from dml_utils.results import first_layout_results
 
     old, why = first_layout_results(cfg)

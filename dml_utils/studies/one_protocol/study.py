@@ -17,24 +17,18 @@ import numpy as np
 import pandas as pd
 
 from dml_utils import class_disjoint
+from dml_utils.claims import beats_baselines_claim, claims_table, paired_claim, verdicts_beside, with_id
 from dml_utils.class_disjoint import RetrievalData, patch_retrieval_data
 from dml_utils.config import Config, ConfigError
 from dml_utils.evaluate import ONE_PROTOCOL
 from dml_utils.methods import method, search_space
 from dml_utils.progress import bar
-from dml_utils.results import (
-    beats_baselines_claim,
-    check_results,
-    claims_table,
-    paired_claim,
-    paired_interval,
-    verdicts_beside,
-    with_id,
-)
+from dml_utils.results import check_results
 from dml_utils.retrieval_run import baselines as _baselines
 from dml_utils.ruler import NO_RESOLUTION, Rule, judged, measure_with_controls, run_controls
 from dml_utils.ruler import format_ruler as _format_ruler
 from dml_utils.runs import run_plan
+from dml_utils.stats import paired_interval
 from dml_utils.tuning import best_setting, tune
 
 from .parameters import CHECKS, DATASETS, RULER, Ruler

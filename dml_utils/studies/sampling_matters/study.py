@@ -99,7 +99,7 @@ def _collapse_claim(grid, cfg: Config) -> dict[str, str]:
     """ "Hard negative mining can collapse the embedding": collapsed runs per sampler, and for hard
     mining per loss with the exact (Clopper–Pearson) upper bound on a run's chance of collapsing;
     the conditions of the paper's collapse that this grid meets and those it does not."""
-    from dml_utils.results import share_interval
+    from dml_utils.stats import share_interval
 
     collapsed = grid.groupby("sampler")["collapsed"].agg(["sum", "count"])
     ours = f"collapsed runs (mean different-class val similarity > {CONE_SIMILARITY:g}): " + ", ".join(
@@ -384,7 +384,7 @@ def variance_claim(gvar, sigma: float) -> dict[str, str] | None:
 def claims(grid, base, law, gvar, pml_loss, picked, same_as_hard: float, cfg: Config, rulers=None):
     """The claims table of notebook 04. ``rulers`` (``rulers``, by metric): a ranking on a proxy that
     cannot rank reads *no resolution*."""
-    from dml_utils.results import beats_baselines_claim, claims_table, paired_claim, slug, with_id
+    from dml_utils.claims import beats_baselines_claim, claims_table, paired_claim, slug, with_id
 
     def ruled(metric):
         return None if rulers is None else rulers[metric]

@@ -136,7 +136,7 @@ def paired(df, metric: str, a: str = "yukawa", b: str = "contrastive"):
     """Per dataset and epoch: ``metric`` of loss a minus loss b, paired by seed."""
     import pandas as pd
 
-    from dml_utils.results import paired_tests
+    from dml_utils.stats import paired_tests
 
     rows = []
     trained = df[df["loss"].isin([a, b])]
@@ -171,7 +171,7 @@ def claims(df, cfg: Config, rulers=None):
     ``rulers`` (``rulers``: dataset → metric → ruler): a ranking read on a proxy that cannot rank
     (pair accuracy at either threshold, MAP@R; its ruler measured at the last epoch, and read for
     the epoch-20 rows too) reads *no resolution*."""
-    from dml_utils.results import beats_baselines_claim, claims_table, of_kind, paired_claim, slug, with_id
+    from dml_utils.claims import beats_baselines_claim, claims_table, of_kind, paired_claim, slug, with_id
     from dml_utils.ruler import judged
 
     rows = []
@@ -318,7 +318,8 @@ def full_size(cfg: Config, data: dict[str, PairData], here):
     profile (all 60,000 training images; its results kept in results/full/ by the run script), when
     this run subsamples Fashion-MNIST and a full run made by this code is at hand.
     Returns (the verdicts side by side or None, the full results JSON or None, where they come from or why none)."""
-    from dml_utils.results import full_profile_results, verdicts_beside
+    from dml_utils.claims import verdicts_beside
+    from dml_utils.results import full_profile_results
 
     if subsample_size(cfg, data) is None:
         return None, None, f"this run trains on no subsample of {SUBSAMPLED} (its datasets: {list(data)})"
@@ -335,7 +336,7 @@ def full_size(cfg: Config, data: dict[str, PairData], here):
 
 def full_size_claims(full_doc):
     """The full profile's Fashion-MNIST claims as a claims table (results.format_claims prints it)."""
-    from dml_utils.results import claims_table
+    from dml_utils.claims import claims_table
 
     rows = [c for c in full_doc["claims"] if c["claim"].startswith(f"[{SUBSAMPLED},")]
     if any("kind" not in c or "id" not in c for c in rows):
@@ -348,7 +349,7 @@ def full_size_claims(full_doc):
 
 def full_size_claim(cfg: Config, data: dict[str, PairData], beside, why: str) -> dict[str, str]:
     """The claims row "the subsample gives the full-size verdicts" (results.same_verdicts_claim)."""
-    from dml_utils.results import same_verdicts_claim
+    from dml_utils.claims import same_verdicts_claim
 
     n = subsample_size(cfg, data)
     row = same_verdicts_claim(
@@ -370,7 +371,7 @@ def size_intervals(tests, full_doc, n_here: int):
     ``plots.difference_intervals``."""
     import pandas as pd
 
-    from dml_utils.results import summary_interval
+    from dml_utils.stats import summary_interval
 
     rows = []
     full = pd.DataFrame(full_doc["paired_tests"])
@@ -441,7 +442,7 @@ def rulers(cfg: Config, df, ctrl, ceilings_by_dataset: dict[str, dict[str, float
     controls, the claims' margin."""
     import pandas as pd
 
-    from dml_utils.results import EQUIVALENCE_MARGINS
+    from dml_utils.claims import EQUIVALENCE_MARGINS
     from dml_utils.ruler import Rule, measure_with_controls
 
     last = max(cfg.eval_epochs)
