@@ -432,14 +432,16 @@ FAMILY_LEVEL = 0.95
 
 def family_adjusted(rows: list[dict[str, Any]], level: float = FAMILY_LEVEL) -> list[dict[str, Any]]:
     """``rows`` (one notebook's claims) with ``p_adjusted`` (statsmodels' ``multipletests``, Holm,
-    over the rows whose "p" is finite; NaN elsewhere) and ``adjusted``: the verdict once the family's
-    error rate is controlled. A verdict that rests on a rejection (*reproduced*, or *not reproduced*
-    as *reversed*) whose adjusted p is not below 1 − ``level`` becomes *inconclusive*; every other
-    verdict is kept (an equivalence, an identity, a count without a test)."""
+    over the family: the rows whose "p" is finite and whose verdict their test decided, so not a
+    *no resolution*, which a failed ruler decided whatever the test said; NaN elsewhere) and
+    ``adjusted``: the verdict once the family's error rate is controlled. A verdict that rests on a
+    rejection (*reproduced*, or *not reproduced* as *reversed*) whose adjusted p is not below
+    1 − ``level`` becomes *inconclusive*; every other verdict is kept (an equivalence, an identity,
+    a count without a test)."""
     from statsmodels.stats.multitest import multipletests
 
     rows = [dict(r) for r in rows]
-    tested = [i for i, r in enumerate(rows) if _finite(r.get("p"))]
+    tested = [i for i, r in enumerate(rows) if _in_family(r)]
     adjusted = multipletests([float(rows[i]["p"]) for i in tested], method=FAMILY_METHOD)[1] if tested else []
     for r in rows:
         r["p"] = float(r["p"]) if _finite(r.get("p")) else float("nan")
@@ -448,13 +450,18 @@ def family_adjusted(rows: list[dict[str, Any]], level: float = FAMILY_LEVEL) -> 
         rows[i]["p_adjusted"] = float(q)
     for r in rows:
         rejected = r["verdict"] == "reproduced" or (r["verdict"] == "not reproduced" and r.get("how") == "reversed")
-        moved = rejected and _finite(r["p"]) and not r["p_adjusted"] < 1 - level
+        moved = rejected and _in_family(r) and not r["p_adjusted"] < 1 - level
         r["adjusted"] = "inconclusive" if moved else r["verdict"]
     return rows
 
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float, np.floating, np.integer)) and bool(np.isfinite(value))
+
+
+def _in_family(row: dict[str, Any]) -> bool:
+    """Whether a claim's verdict was decided by its test of no difference (``family_adjusted``)."""
+    return _finite(row.get("p")) and row["verdict"] in ("reproduced", "not reproduced", "inconclusive")
 
 
 def family_summary(claims: list[dict[str, Any]], level: float = FAMILY_LEVEL) -> dict[str, Any]:
@@ -464,7 +471,7 @@ def family_summary(claims: list[dict[str, Any]], level: float = FAMILY_LEVEL) ->
     i.e. were published before the family was recorded)."""
     if not any("p" in c for c in claims):
         return {"tested": None, "by_chance": None, "moved": None}
-    tested = [c for c in claims if _finite(c.get("p"))]
+    tested = [c for c in claims if _in_family(c)]
     moved = [c["id"] for c in claims if c.get("adjusted", c["verdict"]) != c["verdict"]]
     return {"tested": len(tested), "by_chance": round((1 - level) * len(tested), 2), "moved": moved}
 

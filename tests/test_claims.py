@@ -283,6 +283,10 @@ def test_family_adjusted_moves_only_rejections_holm_does_not_keep():
     ]
     assert out["a"]["p_adjusted"] == pytest.approx(0.004) and out["b"]["p_adjusted"] == pytest.approx(0.06)
     assert np.isnan(out["e"]["p_adjusted"])
+    # a ranking its ruler left without resolution is not in the family: the test decided nothing
+    ruled = claims.family_adjusted([_row("a", "reproduced", 0.03), _row("r", "no resolution", 0.001)])
+    assert ruled[0]["adjusted"] == "reproduced" and np.isnan(ruled[1]["p_adjusted"])
+    assert claims.family_summary(ruled)["tested"] == 1
     # one tested claim: nothing to adjust for
     assert claims.family_adjusted([_row("a", "reproduced", 0.03)])[0]["adjusted"] == "reproduced"
 
