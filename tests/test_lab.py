@@ -9,6 +9,7 @@ kernels still import this clone's dml_utils. Skipped, saying how to install them
 Playwright are missing (``make lab-test`` installs both).
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -98,7 +99,8 @@ def _start_lab(folder: Path, serve: Path, docmanager: dict):
         assert f"http://127.0.0.1:{port}/lab/tree/notebooks?token={TOKEN}" in printed and "ssh -N -L" in printed
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # make lab may have exited already (the failure above)
+            os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
 
 
@@ -222,6 +224,8 @@ def test_a_users_saves_deletes_and_renames_of_a_committed_notebook_are_refused(l
     committed = (path.read_bytes(), path.stat().st_mtime_ns)
     saved_as = ROOT / "build" / "lab" / f"saved_as_{os.getpid()}.ipynb"
     renamed = ROOT / "notebooks" / f"renamed_{os.getpid()}.ipynb"
+    checkpoints = ROOT / "notebooks" / ".ipynb_checkpoints"  # the Lab's own copy on opening (git ignores it)
+    had_checkpoints = checkpoints.exists()
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     refusal = f"notebooks/{name} is a committed notebook, and the Lab does not save into notebooks/"
     try:
@@ -282,5 +286,7 @@ def test_a_users_saves_deletes_and_renames_of_a_committed_notebook_are_refused(l
             path.write_bytes(committed[0])
         saved_as.unlink(missing_ok=True)
         renamed.unlink(missing_ok=True)
+        if not had_checkpoints:  # leave the clone as the test found it
+            shutil.rmtree(checkpoints, ignore_errors=True)
     assert not changed, f"the Lab changed the committed notebooks/{name} (restored)"
     assert not renamed.exists()
