@@ -664,3 +664,44 @@ def test_the_horizon_pilot_records_its_runs_classes_and_refuses_an_odd_length(tm
     assert record["not_in_end_class"]["window 20"] == {"25": 1, "50": 1, "100": 0}
     with pytest.raises(SystemExit, match="multiple of 50"):
         pilot.main(["--steps", "120"])
+
+
+def test_a_run_is_classed_by_the_mean_of_its_last_losses_not_by_its_last_step(tmp_path):
+    """On small batches the last step's loss flickers across m: ``_with_end_loss`` records the mean of
+    the last ``pinned_window`` losses, and ``classify_runs`` reads it (the last loss without it)."""
+    import pandas as pd
+
+    base = pd.DataFrame([{"model": "untrained", "seed": 0, "map_mean": 0.5}])
+    done = {
+        "row": {
+            "variant": "plain",
+            "seed": 0,
+            "collapsed": False,
+            "final_spread": 2.0,
+            "final_loss": 0.9,
+            "map_mean": 0.8,
+        },
+        "trace": {"loss": [0.2] * 19 + [0.9]},
+    }
+    row = bhc._with_end_loss(done, 20)
+    assert row["end_loss"] == pytest.approx(0.235) and row["final_loss"] == 0.9
+    assert bhc.classify_runs(pd.DataFrame([row]), base, margin=0.5) == ["trained"]
+    assert bhc.classify_runs(pd.DataFrame([done["row"]]), base, margin=0.5) == ["diverged"]  # recorded without it
+    assert bhc.classify_runs(pd.DataFrame([bhc._with_end_loss(done, 1)]), base, margin=0.5) == ["diverged"]
+
+
+def test_the_horizon_pilot_is_read_as_a_table_by_step_and_window(tmp_path):
+    import json
+
+    assert bhc.horizon_pilot(tmp_path)[0] is None and "pilot_05_horizon.py" in bhc.horizon_pilot(tmp_path)[1]
+    doc = {
+        "seeds": [90],
+        "steps": 100,
+        "not_in_end_class": {"window 1": {"50": 2, "100": 0}, "window 20": {"50": 1, "100": 0}},
+        "classes": {"window 1": {"a": ["diverged", "below"], "b": ["below", "below"]}},
+    }
+    (tmp_path / bhc.HORIZON_PILOT).parent.mkdir(parents=True)
+    (tmp_path / bhc.HORIZON_PILOT).write_text(json.dumps(doc))
+    table, why = bhc.horizon_pilot(tmp_path)
+    assert table.loc["50"].tolist() == [2, 1] and list(table.columns) == ["window 1", "window 20"]
+    assert why.endswith("2 runs of seeds [90], 100 steps each")

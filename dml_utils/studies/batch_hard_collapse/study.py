@@ -10,6 +10,7 @@ monitor, progressive growth, the gradient near collapse) lives in ``batch_hard``
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,15 @@ def run_collapse_map(cfg, data: PatchData, progress: bool = True):
         progress=progress,
     )
     traces = {(spec["group"], _setting(spec).label(), spec.seed): d["trace"] for spec, d in done.items()}
-    return pd.DataFrame([d["row"] for d in done.values()]), traces
+    return pd.DataFrame([_with_end_loss(d, cfg.pinned_window) for d in done.values()]), traces
+
+
+def _with_end_loss(done: dict, window: int) -> dict:
+    """A run's row with "end_loss": the mean of its last ``window`` step losses, the loss its class is
+    read from (``classify_runs``). The last step's loss alone flickers across the collapse value on
+    small batches (measured: a horizon pilot's 8 × 2 run at lr 0.005 read diverged at step 400 and
+    below m at step 600 by its last step's loss, below m at both by the mean of 20)."""
+    return {**done["row"], "end_loss": float(np.mean(done["trace"]["loss"][-window:]))}
 
 
 def run_settled(cfg, data: PatchData, progress: bool = True):
@@ -162,7 +171,7 @@ def run_settled(cfg, data: PatchData, progress: bool = True):
         return pd.DataFrame(), {}
     done = run_plan(plan, map_run, cfg=cfg, data=data, desc=f"{cfg.settle_factor}× longer", progress=progress)
     traces = {(spec["group"], _setting(spec).label(), spec.seed): d["trace"] for spec, d in done.items()}
-    return pd.DataFrame([d["row"] for d in done.values()]), traces
+    return pd.DataFrame([_with_end_loss(d, cfg.pinned_window) for d in done.values()]), traces
 
 
 def settle_table(grid, settled, base, margin: float):
@@ -292,7 +301,7 @@ def run_progressive(cfg, data: PatchData, progress: bool = True):
         progress=progress,
     )
     traces = {(spec["start"], spec["variant"], spec.seed): d["trace"] for spec, d in done.items()}
-    return pd.DataFrame([d["row"] for d in done.values()]), traces
+    return pd.DataFrame([_with_end_loss(d, cfg.pinned_window) for d in done.values()]), traces
 
 
 def baselines(cfg, data: PatchData):
@@ -508,9 +517,11 @@ RETRIEVAL_LEVELS = ("at the collapsed level", "below the untrained net", "at or 
 def classify_runs(runs, base, margin: float):
     """The outcome of every run of the map, from its training signals first, then its retrieval:
     *collapsed* = the monitor said so, or the probe batch's final spread is below SHRUNK of step 0's
-    (a collapse between two checks, or a slow one); *diverged* = not collapsed, and the last loss is
-    above the collapse value (``margin``, or ln 2 for the soft margin: the hardest negative ends
-    closer than the hardest positive, worse than collapse); *failed* = neither, yet its matching
+    (a collapse between two checks, or a slow one); *diverged* = not collapsed, and the loss it ended
+    in ("end_loss", the mean of its last ``pinned_window`` losses: ``_with_end_loss``; "final_loss",
+    the last step's, for rows recorded without it) is above the collapse value (``margin``, or ln 2
+    for the soft margin: the hardest negative ends closer than the hardest positive, worse than
+    collapse); *failed* = neither, yet its matching
     mAP is below the untrained network's of its seed (training made its initial weights worse);
     *trained* = the rest. A list in the order of ``runs``."""
     untrained = _untrained_map(base)
@@ -519,7 +530,7 @@ def classify_runs(runs, base, margin: float):
         at = LN2 if str(r["variant"]).startswith("soft") else margin
         if bool(r["collapsed"]) or r["final_spread"] < SHRUNK:
             out.append("collapsed")
-        elif r["final_loss"] > at:
+        elif _end_loss(r) > at:
             out.append("diverged")
         elif r["map_mean"] < untrained.get(int(r["seed"]), -np.inf):
             out.append("failed")
@@ -561,6 +572,28 @@ def horizon_table(traces: dict, steps: list[int], margin: float, window: int = 1
     ).T
     moved = classes.ne(classes.iloc[:, -1], axis=0).sum().rename("runs not yet in their end class")
     return classes, moved
+
+
+def _end_loss(r) -> float:
+    end = r.get("end_loss")
+    return float(r["final_loss"] if end is None or np.isnan(end) else end)
+
+
+HORIZON_PILOT = Path("results") / "pilots" / "05_batch_hard_collapse.horizon.json"  # scripts/pilot_05_horizon.py
+
+
+def horizon_pilot(root: Path):
+    """The horizon pilot's count of runs not yet in their end class, by step (rows) and loss window
+    (columns), with its seeds and run count; None (with why) without the file."""
+    import pandas as pd
+
+    path = Path(root) / HORIZON_PILOT
+    if not path.exists():
+        return None, f"no {HORIZON_PILOT} (python scripts/pilot_05_horizon.py makes it)"
+    doc = json.loads(path.read_text())
+    table = pd.DataFrame(doc["not_in_end_class"]).rename_axis("step")
+    runs = len(next(iter(doc["classes"].values())))
+    return table, f"{HORIZON_PILOT}: {runs} runs of seeds {doc['seeds']}, {doc['steps']} steps each"
 
 
 def _untrained_map(base) -> dict[int, float]:
