@@ -13,7 +13,7 @@ PY       := $(VENV)/bin/python
 NOTEBOOKS = $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL     = --nbval-lax --nbval-sanitize-with tests/regression/sanitize.cfg --nbval-cell-timeout 900
 
-.PHONY: env reproduce checks test lint unit train-tests regression baselines references lab lab-test bench clean
+.PHONY: env reproduce carry checks ledger audit test lint unit train-tests regression baselines references lab lab-test bench clean
 
 env: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml scripts/setup_env.sh
@@ -24,9 +24,29 @@ $(VENV)/.installed: pyproject.toml scripts/setup_env.sh
 reproduce: env
 	$(PY) scripts/run_notebooks.py --profile default $(if $(JOBS),--jobs $(JOBS)) $(NOTEBOOKS)
 
+# make carry: after a change of run code, republish with an audit of N runs per plan (default 3): where they
+# retrain bit for bit, the runs of the code the results were made by carry forward (results/code_lineage.json)
+carry: env
+	DML_CARRY=$(or $(N),3) $(PY) scripts/run_notebooks.py --profile default $(NOTEBOOKS)
+
 # make checks: the second checks (notebook 06 on Fashion-MNIST), kept in results/checks/ and read by make reproduce
 checks: env
 	$(PY) scripts/run_notebooks.py --check fashion-mnist notebooks/06_one_protocol.ipynb
+
+# make ledger PROFILE=full NOTEBOOKS=06 [JOBS=2 | EXECUTOR=dask:tcp://HOST:PORT] [BUDGET_MIN=120] [SLICE=0/2]:
+# train the runs the run ledger (results/ledger/) lacks, in each plan's order, filing each at once; stops cleanly
+# at the budget, and the same command continues (on this machine or another; slices split the runs)
+NB_PATHS = $(foreach n,$(NOTEBOOKS),$(or $(wildcard $(n)),$(wildcard notebooks/$(n)_*.ipynb),$(n)))
+ledger: env
+	DML_LEDGER=fill $(if $(BUDGET_MIN),DML_LEDGER_BUDGET_MIN=$(BUDGET_MIN)) $(if $(SLICE),DML_LEDGER_SLICE=$(SLICE)) \
+	$(PY) scripts/run_notebooks.py --profile $(or $(PROFILE),full) $(if $(JOBS),--jobs $(JOBS)) \
+	$(if $(EXECUTOR),--executor $(EXECUTOR)) $(or $(NB_PATHS),notebooks/06_one_protocol.ipynb)
+
+# make audit N=10 PROFILE=full NOTEBOOKS=06: train again N of each plan's runs read from the ledger (drawn with
+# seed 0, printed) and compare each with its record; writes under build/, publishes nothing
+audit: env
+	DML_LEDGER=audit DML_LEDGER_AUDIT=$(or $(N),10) $(PY) scripts/run_notebooks.py --profile $(or $(PROFILE),full) \
+	-p profile $(or $(PROFILE),full) $(or $(NB_PATHS),notebooks/06_one_protocol.ipynb)
 
 test: env lint
 	$(VENV)/bin/pytest $(NBVAL) -m "not ci_stage" --durations=30 tests

@@ -68,10 +68,22 @@ def _pairs(path: Path, columns: int) -> list[list[str]]:
     return rows
 
 
+def _by_id(path: Path) -> dict[str, str]:
+    """The two-column file ``path`` (id, value) as a mapping, refused when an id is listed twice (a
+    mapping would keep the last line silently, giving the id another image or class)."""
+    rows = _pairs(path, 2)
+    seen: dict[str, int] = {}
+    for line, (i, _) in enumerate(rows, 1):
+        if i in seen:
+            raise LayoutError(f"{path}: image id {i} is listed twice (lines {seen[i]} and {line}); each id once")
+        seen[i] = line
+    return dict(rows)
+
+
 def cub200_list(data_root: str | Path) -> ImageList:
     root = _root("cub200", data_root, ("images.txt", "image_class_labels.txt"))
-    paths = dict(_pairs(root / "images.txt", 2))
-    labels = {i: int(c) for i, c in _pairs(root / "image_class_labels.txt", 2)}
+    paths = _by_id(root / "images.txt")
+    labels = {i: int(c) for i, c in _by_id(root / "image_class_labels.txt").items()}
     if set(paths) != set(labels):
         raise LayoutError(f"{root}: images.txt and image_class_labels.txt list different image ids")
     ids = sorted(paths, key=int)

@@ -27,7 +27,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .runs import CACHE_ENV, _environment_digest, _task_module, code_digest, data_digest, run_inputs
+from .runs import (
+    CACHE_ENV,
+    _environment_digest,
+    _task_module,
+    check_seal,
+    code_digest,
+    data_digest,
+    run_inputs,
+    seal_stored,
+)
 
 
 def _plain(value: Any) -> Any:
@@ -73,18 +82,43 @@ def cached_call(func: Callable, *args, **kwargs) -> Any:
         return func(*args, **kwargs)
     key = step_key(func, args, kwargs)
     cached = _memory(where)
+    steps = Path(where) / "steps"
     if cached.check_call_in_cache(None, None, None, key):
         try:
-            return cached.call_and_shelve(func, args, kwargs, key).get()
+            found = cached.call_and_shelve(func, args, kwargs, key).get()
         except Exception as err:  # a truncated or corrupt pickle: compute again, never use it
             warnings.warn(
                 f"run cache: the stored result of {func.__qualname__} could not be read "
                 f"({type(err).__name__}: {err}); it was computed again",
                 stacklevel=2,
             )
+        else:
+            if check_seal(steps, key, found, func.__qualname__):
+                return found
+    result = func(*args, **kwargs)
+    _keep(cached, steps, key, result, func.__qualname__)
+    return result
+
+
+def _given(result: Any, *args, **kwargs) -> Any:
+    return result
+
+
+def _keep(cached, steps: Path, key: str, result: Any, name: str) -> None:
+    """Store ``result`` (computed already) under ``key`` and seal it; where the disk refuses (full, or
+    not writable) the result is used all the same, with a warning that names the cache."""
     from joblib.memory import CacheWarning
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=CacheWarning)  # a full disk: the result is used, not stored
-        result, _metadata = cached.call(func, args, kwargs, key)
-    return result
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=CacheWarning)  # joblib's own warning: ours follows
+            cached.call(functools.partial(_given, result), (), {}, key)
+    except OSError as err:
+        warnings.warn(
+            f"run cache: the result of {name} could not be stored in {steps} ({err.strerror or err}); it is used, "
+            f"and the next run computes it again",
+            stacklevel=3,
+        )
+        return
+    if cached.check_call_in_cache(None, None, None, key):
+        seal_stored(steps, key, cached.call_and_shelve(None, None, None, key).get)

@@ -127,6 +127,11 @@ def pair_loss(loss_fn: nn.Module) -> LossOfBatch:
     def of(model: nn.Module, batch) -> torch.Tensor:
         dev = model_device(model)
         xa, xb, same = (t.to(dev) for t in batch)
+        if not len(xa) == len(xb) == len(same):
+            raise ValueError(
+                f"a batch of explicit pairs holds as many first items, second items and labels; got {len(xa)} "
+                f"first, {len(xb)} second and {len(same)} labels (pair i is first[i], second[i], same[i])"
+            )
         emb = model(torch.cat([xa, xb]))
         return loss_fn(emb, None, pair_indices_tuple(same))
 

@@ -191,16 +191,25 @@ def plan_codes(cfg: Config) -> dict[str, str]:
     return study_plan_codes(cfg.parameters.__module__.rpartition(".")[0])
 
 
-def stale_codes(doc: dict[str, Any]) -> dict[str, tuple[str | None, str | None]]:
+def stale_codes(doc: dict[str, Any], root: Path | None = None) -> dict[str, tuple[str | None, str | None]]:
     """Where a results JSON is no longer what this checkout makes: module → (digest recorded there,
     digest now) for every plan module whose code moved, was added or was removed; ``{"plan_codes":
-    (None, None)}`` when the file records none (written before they were recorded). Empty: fresh."""
+    (None, None)}`` when the file records none (written before they were recorded). A recorded
+    digest that carries forward to today's (``lineage.ancestors``, the lineage of the repository at
+    ``root``, this checkout by default) is fresh. Empty: fresh."""
+    from .lineage import ancestors
+
     recorded = doc.get("plan_codes")
     if not recorded:
         return {"plan_codes": (None, None)}
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
     package = next(iter(recorded)).rpartition(".")[0]
     now = study_plan_codes(package)
-    return {m: (recorded.get(m), now.get(m)) for m in sorted(set(recorded) | set(now)) if recorded.get(m) != now.get(m)}
+    return {
+        m: (recorded.get(m), now.get(m))
+        for m in sorted(set(recorded) | set(now))
+        if recorded.get(m) != now.get(m) and not (now.get(m) and recorded.get(m) in ancestors(m, now[m], root))
+    }
 
 
 def republish_command(rel: Path, doc: dict[str, Any]) -> str:

@@ -61,7 +61,14 @@ FLOAT_PATH_ENV = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", 
 # (the data's digest is in the key). A run that reads one fails: it gets a configuration without them.
 NOT_RUN_INPUTS = ("seeds", "sweep_seeds", "data_root", "allow_download")
 # Modules a study imports whose code no run executes: changing them must retrain nothing.
-NOT_RUN_CODE = ("dml_utils.plots", "dml_utils.results", "dml_utils.regression", "dml_utils.studies")
+NOT_RUN_CODE = (
+    "dml_utils.plots",
+    "dml_utils.results",
+    "dml_utils.regression",
+    "dml_utils.studies",
+    "dml_utils.lineage",
+    "dml_utils.ledger",
+)
 NOT_RUN_CODE_SUFFIXES = (".figures", ".schema", ".parameters")
 PACKAGE = Path(__file__).resolve().parent
 
@@ -202,7 +209,14 @@ def data_digest(data: Any) -> str:
         def save(self, obj):
             if isinstance(obj, torch.Tensor):
                 t = obj.detach().cpu()
-                obj = ("torch.Tensor", str(t.dtype), tuple(t.shape), t.view(torch.uint8).numpy() if t.numel() else None)
+                if t.dim() == 0 or not t.is_contiguous():  # a scalar or a strided view: its bytes in order (a
+                    t = t.reshape(-1).contiguous()  # dtype view needs a contiguous tensor of at least one dimension)
+                obj = (
+                    "torch.Tensor",
+                    str(t.dtype),
+                    tuple(obj.shape),
+                    t.view(torch.uint8).numpy() if t.numel() else None,
+                )
             super().save(obj)
 
     return TensorHasher(hash_name="sha1").hash(data)
@@ -241,6 +255,57 @@ def _execute(task: Callable, cfg, data, spec: RunSpec, threads: int | None, key:
     return task(cfg, data, spec)
 
 
+def _seal_path(location: Path, key: str) -> Path:
+    return Path(location) / "seals" / key[:2] / key
+
+
+def seal(location: Path, key: str, result: Any) -> None:
+    """Keep the content digest (``data_digest``) of the result stored under ``key`` beside the cache's
+    entries, written atomically; where it cannot be written (a full disk) the entry stays unsealed.
+    ``result`` must be the entry as a read gives it (``seal_stored``), not the object that was stored:
+    joblib's hash of a numpy array holds its strides, and a view reads back as a contiguous copy."""
+    path = _seal_path(location, key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(data_digest(result))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def seal_stored(location: Path, key: str, read: Callable[[], Any]) -> None:
+    """Seal the entry just stored under ``key`` with the digest of what ``read`` gives back (found by
+    the first carry: a patch set stored with array views was sealed as computed, and every later read
+    took its own intact entry for a damaged one). An entry that cannot be read back stays unsealed."""
+    try:
+        found = read()
+    except Exception:
+        return
+    seal(location, key, found)
+
+
+def check_seal(location: Path, key: str, result: Any, name: str) -> bool:
+    """Whether ``result``, read from the entry under ``key``, is what was stored there: its content
+    digest equals the seal written with it. An entry with no seal (stored before seals were kept) is
+    sealed as found. A mismatch (bits that changed on disk, another entry's file copied over this
+    one) is reported, naming ``name`` and the cache, and counts as no entry: the caller computes it
+    again. Written here because joblib.Memory checks that an entry unpickles, not that it is the
+    bytes it wrote."""
+    path = _seal_path(location, key)
+    if not path.exists():
+        seal(location, key, result)
+        return True
+    if path.read_text().strip() == data_digest(result):
+        return True
+    warnings.warn(
+        f"run cache: the entry of {name} in {location} does not match the content it was stored with (its bytes "
+        f"changed on disk, or another entry's file was copied over it); it was computed again",
+        stacklevel=4,
+    )
+    return False
+
+
 class RunCache:
     """Run results on disk, one entry per key (see the module's docstring)."""
 
@@ -260,11 +325,24 @@ class RunCache:
     def holds(self, key: str) -> bool:
         return self._execute.check_call_in_cache(None, None, None, None, None, key)
 
+    def read(self, key: str) -> tuple[bool, Any]:
+        """(True, the result stored under ``key``), or (False, None) when none is, it cannot be read
+        or it does not match its seal; never runs anything (a carried or audited entry is read, not
+        recomputed under its key)."""
+        if not self.holds(key):
+            return False, None
+        try:
+            found = self._execute.call_and_shelve(None, None, None, None, None, key).get()
+        except Exception:  # a damaged entry counts as absent here; the plan trains the run
+            return False, None
+        return (True, found) if check_seal(self.location, key, found, key) else (False, None)
+
     def store(self, spec: RunSpec, threads: int | None, key: str, result: Any) -> None:
         """Keep ``result``, computed elsewhere (an executor's worker), under ``key``: joblib stores a
         call's output, so this "calls" the cached function with a task that returns it."""
         with self._storing(spec, key):
             self._execute.call(functools.partial(_given, result), None, None, spec, threads, key)
+        self._seal(key)
 
     @contextlib.contextmanager
     def _storing(self, spec: RunSpec, key: str):
@@ -283,19 +361,28 @@ class RunCache:
             )
 
     def result(self, task, cfg, data, spec: RunSpec, threads: int | None, key: str) -> tuple[Any, bool]:
-        """(result, came from the cache). An entry that cannot be read is run again and stored anew."""
+        """(result, came from the cache). An entry that cannot be read, or whose content no longer
+        matches its seal (``check_seal``), is run again and stored anew."""
         if self.holds(key):
             try:
-                return self._execute.call_and_shelve(task, cfg, data, spec, threads, key).get(), True
+                found = self._execute.call_and_shelve(task, cfg, data, spec, threads, key).get()
             except Exception as err:  # a truncated or corrupt pickle: recompute, never publish it
                 warnings.warn(
                     f"run cache: the entry of {spec.label()} in {self.location} could not be read "
                     f"({type(err).__name__}: {err}); it was run again",
                     stacklevel=3,
                 )
+            else:
+                if check_seal(self.location, key, found, spec.label()):
+                    return found, True
         with self._storing(spec, key):
             result, _metadata = self._execute.call(task, cfg, data, spec, threads, key)  # runs, then stores
+        self._seal(key)
         return result, False
+
+    def _seal(self, key: str) -> None:
+        if self.holds(key):
+            seal_stored(self.location, key, self._execute.call_and_shelve(None, None, None, None, None, key).get)
 
 
 class PlanResults(dict):
@@ -315,12 +402,14 @@ def _environment_digest(threads: int | None) -> str:
 
 def _remote(task, cfg, data, spec: RunSpec, threads, environment: str | None):
     """One run in a worker of an executor. Returns (result, seconds, host, whether the worker's
-    float path is the one the cache key was made for). The worker never touches the cache: the
-    plan's process stores what comes back, so a worker on another machine needs no shared disk."""
+    float path is the one the cache key was made for, the worker's ``run_environment``). The worker
+    never touches the cache or the ledger: the plan's process stores what comes back, so a worker on
+    another machine needs no shared disk."""
     start = time.perf_counter()
+    here = run_environment(threads)
     same = environment is None or _environment_digest(threads) == environment
     result = _execute(task, cfg, data, spec, threads, "")
-    return result, time.perf_counter() - start, platform.node(), same
+    return result, time.perf_counter() - start, platform.node(), same, here
 
 
 def run_plan(
@@ -334,6 +423,7 @@ def run_plan(
     executor: Executor | None = None,
     desc: str = "runs",
     progress: bool = True,
+    ledger=None,
 ) -> PlanResults:
     """The result of ``task(cfg, data, spec)`` for every spec of ``plan``, in the plan's order,
     each from the run cache where it holds it. Before each run every generator is seeded from the
@@ -345,7 +435,11 @@ def run_plan(
     twice is an error: a plan names each run once. After the plan every generator is reseeded from
     its last spec, so what follows draws the same numbers wherever the runs ran and whether they
     came from the cache. If a run fails, the runs not yet started are cancelled and the error names
-    the run; what finished is in the cache."""
+    the run; what finished is in the cache. ``ledger``: None takes ``DML_LEDGER`` (``ledger.Ledger.from_env``:
+    none at the default profile unless asked), False none, or a ``ledger.Ledger``: a run its records
+    hold is read from them, and under ``fill`` every run the plan gets is recorded at once, the runs
+    no record holds are trained within the fill's budget and slice, and a plan left incomplete ends
+    in ``ledger.LedgerStop``."""
     from .executors import executor_from_env
     from .progress import bar
 
@@ -366,18 +460,49 @@ def run_plan(
     view = _run_view(cfg)
     module = _task_module(task)  # the same rule with or without a cache
     keys: dict[RunSpec, str] = {}
+    older: dict[RunSpec, tuple[str, str]] = {}
     environment = None
     if cache and plan:
         environment = _environment_digest(threads)
         context = data_digest((view and view.notebook, view and run_inputs(view), data, _bound(task)))
-        keys = {spec: _key(spec, code_digest(module), environment, context) for spec in plan}
+        code = code_digest(module)
+        keys = {spec: _key(spec, code, environment, context) for spec in plan}
+        if view is not None and getattr(view, "root", None) is not None:
+            older = _carried(cache, plan, keys, (module, code, environment, context), view, task, data, threads)
+    from . import ledger as ledger_lib
+
+    if ledger is None:
+        ledger = ledger_lib.Ledger.from_env(view.root, view.profile) if view is not None and view.root else None
+    idents: dict[RunSpec, dict[str, Any]] = {}
+    if ledger and plan:
+        if view is None:
+            raise ValueError("a plan that uses the run ledger needs its cfg (the notebook it files runs under)")
+        inputs, content = data_digest((run_inputs(view), _bound(task))), data_digest(data)
+        digest = code_digest(module)
+        for spec in plan:
+            idents[spec] = {
+                "notebook": view.notebook,
+                "spec": {"key": spec.key(), "label": spec.label(), "seed_offset": seed_offset()},
+                "inputs": inputs,
+                "data": content,
+                "code": digest,
+            }
+        here_path = ledger_lib.float_path_id(ledger_lib.where_from(run_environment(threads), 0.0))
     host = platform.node()
     log: dict[RunSpec, dict[str, Any]] = {}
     results: dict[RunSpec, Any] = {}
     counts = {"cached": 0, "done": 0, "running": 0, "failed": 0}
     pbar = bar(total=len(plan), desc=desc, disable=not progress, mininterval=5)
 
-    def record(spec, result, cached, seconds, where, same=True):
+    def record(spec, result, cached, seconds, where, same=True, carried_from=None, env=None, filed=None):
+        if ledger and ledger.mode == "fill" and filed is None:  # at once: a kill loses only the runs in flight
+            env = env or run_environment(threads)
+            rec = ledger_lib.make_record(
+                idents[spec],
+                ledger_lib.summary_of(result, spec.label()),
+                ledger_lib.where_from(env, seconds),
+            )
+            ledger_lib.write_record(ledger.root, rec)
         results[spec] = result
         log[spec] = {
             "run": spec.label(),
@@ -387,6 +512,15 @@ def run_plan(
             "seconds": round(seconds, 3),
             "host": where,
         }
+        if carried_from:
+            log[spec]["carried_from"] = carried_from
+        if filed is not None:  # read from the ledger: where it ran
+            log[spec]["ledger"] = {
+                "float_path": filed["where"]["float_path"],
+                "this_float_path": filed["where"]["float_path"] == here_path,
+                "cpu": filed["where"]["cpu"].get("cpu_model"),
+                "seconds": filed["where"]["seconds"],
+            }
         if not same:
             log[spec]["float_path"] = "another than this machine's: not stored in the cache"
         counts["cached" if cached else "done"] += 1
@@ -394,19 +528,40 @@ def run_plan(
         pbar.update()
 
     todo = []
+    audited: list[tuple[RunSpec, dict[str, Any]]] = []
     for spec in plan:  # what the cache holds is read here, whatever the executor
+        if ledger:
+            filed = ledger.lookup(idents[spec]["notebook"], ledger_lib.run_key(idents[spec]), here_path)
+            if filed is not None:
+                record(spec, filed["summary"], True, 0.0, filed["where"].get("host_kind", "ledger"), filed=filed)
+                audited.append((spec, filed))
+                continue
         if cache and cache.holds(keys[spec]):
             start = time.perf_counter()
             result, cached = cache.result(task, view, data, spec, threads, keys[spec])  # run again here if damaged
             record(spec, result, cached, time.perf_counter() - start, host)
             continue
+        if spec in older:  # made by code that carries forward to today's (dml_utils.lineage)
+            start = time.perf_counter()
+            found, result = cache.read(older[spec][1])
+            if found:
+                cache.store(spec, threads, keys[spec], result)
+                record(spec, result, True, time.perf_counter() - start, host, carried_from=older[spec][0])
+                continue
         todo.append(spec)
+    fill = bool(ledger) and ledger.mode == "fill"
+
+    def taken(spec: RunSpec) -> bool:  # a fill trains a run only in its slice and before its budget ends
+        return not fill or ledger.takes(ledger_lib.run_key(idents[spec]), spec.label())
+
     own = executor is None
     if own:
         executor = executor_from_env()
     try:
         if executor is None:
             for spec in todo:
+                if not taken(spec):
+                    continue
                 start = time.perf_counter()
                 if cache:
                     result, cached = cache.result(task, view, data, spec, threads, keys[spec])
@@ -414,11 +569,16 @@ def run_plan(
                     result, cached = _execute(task, view, data, spec, threads, ""), False
                 record(spec, result, cached, time.perf_counter() - start, host)
         elif todo:
+            todo = [spec for spec in todo if taken(spec)]  # the budget as it stands when the runs are sent
             _run_on(executor, todo, task, view, data, threads, keys, cache, environment, record, counts, pbar)
     finally:
         pbar.close()
         if own and executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+    if fill:
+        ledger.stop_if_left(desc)
+    if ledger and ledger.mode == "audit" and audited:
+        _audit_records(ledger, audited, task, view, data, threads, here_path, desc)
     out = PlanResults((spec, results[spec]) for spec in plan)
     out.log = [log[spec] for spec in plan]
     if plan:
@@ -426,6 +586,93 @@ def run_plan(
     if cfg is not None:
         cfg.run_log.extend(out.log)
     return out
+
+
+def _audit_records(ledger, filed, task, cfg, data, threads, here: str, desc: str) -> None:
+    """Train again ``ledger.audit`` of the plan's runs read from the ledger (``ledger.audit_sample``),
+    each as a fresh run here, and compare it with its record (``ledger.audit_verdict``); print a line
+    per run; raise ``ledger.AuditFailed`` naming every record its own float path did not reproduce."""
+    from . import ledger as ledger_lib
+
+    sample = ledger_lib.audit_sample(filed, ledger.audit)
+    print(f"{desc}: auditing {len(sample)} of {len(filed)} runs read from the ledger (drawn with seed 0)")
+    failed = []
+    for spec, record in sample:
+        ok, line = ledger_lib.audit_verdict(spec.label(), record, _execute(task, cfg, data, spec, threads, ""), here)
+        print(f"  {line}")
+        if not ok:
+            failed.append(line)
+    if failed:
+        raise ledger_lib.AuditFailed(
+            f"{desc}: {len(failed)} of {len(sample)} audited records failed: " + " | ".join(failed)
+        )
+
+
+def _carried(cache, plan, keys, code, cfg, task, data, threads) -> dict[RunSpec, tuple[str, str]]:
+    """Per spec the cache lacks under today's code: (the ancestor digest, the key it is stored
+    under by that digest), nearest ancestor first (``lineage.ancestors``). Under ``DML_CARRY=N``
+    the code that made the study's committed results is audited first (``_audit``). ``code``:
+    (task module, today's digest, float path digest, context digest)."""
+    from . import lineage
+
+    module, digest, environment, context = code
+    n = lineage.carry_size()
+    if n:
+        _audit(cache, plan, keys, code, cfg, task, data, threads, n)
+    missing = [s for s in plan if not cache.holds(keys[s])]
+    out: dict[RunSpec, tuple[str, str]] = {}
+    for old in lineage.ancestors(module, digest, cfg.root) if missing else []:
+        for spec in missing:
+            key = _key(spec, old, environment, context)
+            if spec not in out and cache.holds(key):
+                out[spec] = (old, key)
+    return out
+
+
+def _audit(cache, plan, keys, code, cfg, task, data, threads, n: int) -> None:
+    """When the task's module moved since the study's committed results were made (their
+    ``plan_codes``), retrain ``n`` of the plan's runs stored under that code (drawn with a seeded
+    generator, named) and compare each bit for bit (``data_digest``) with its stored result: all
+    equal, the old digest carries forward to today's (``lineage.carry``); any different, no carry,
+    a warning with the count, and the plan trains every run anew."""
+    import random
+
+    from . import lineage
+
+    module, digest, environment, context = code
+    old = lineage.recorded_code(cfg.root, cfg.notebook, module)
+    if old is None or old == digest or old in lineage.ancestors(module, digest, cfg.root):
+        return
+    stored = [s for s in plan if not cache.holds(keys[s]) and cache.holds(_key(s, old, environment, context))]
+    if not stored:
+        warnings.warn(
+            f"{lineage.CARRY_ENV}: no run of this plan of {module} is in the run cache under the code its committed "
+            f"results were made by ({old}); nothing to audit, so nothing carries forward",
+            stacklevel=3,
+        )
+        return
+    sample = random.Random(0).sample(stored, min(n, len(stored)))
+    differ = []
+    for spec in sample:
+        _, before = cache.read(_key(spec, old, environment, context))
+        after = _execute(task, cfg, data, spec, threads, "")
+        if data_digest(lineage.timing_free(after)) == data_digest(lineage.timing_free(before)):
+            cache.store(spec, threads, keys[spec], after)
+        else:
+            differ.append(spec.label())
+    if differ:
+        warnings.warn(
+            f"{lineage.CARRY_ENV}: {len(differ)} of {len(sample)} audited runs of {module} differ under today's code "
+            f"from their results under {old} (first: {differ[0]}): today's code moves numbers, nothing carries "
+            f"forward, and every run of this plan is trained again",
+            stacklevel=3,
+        )
+        return
+    lineage.carry(cfg.root, module, old, digest, [s.label() for s in sample], environment[:12])
+    print(
+        f"{lineage.CARRY_ENV}: {len(sample)} runs of {module} retrained bit for bit; its runs under {old} carry "
+        f"forward to {digest} ({lineage.LINEAGE})"
+    )
 
 
 def _run_on(executor, todo, task, view, data, threads, keys, cache, environment, record, counts, pbar) -> None:
@@ -444,7 +691,7 @@ def _run_on(executor, todo, task, view, data, threads, keys, cache, environment,
             spec = futures[fut]
             counts["running"] -= 1
             try:
-                result, seconds, where, same = fut.result()
+                result, seconds, where, same, env = fut.result()
             except BaseException as err:
                 counts["failed"] += 1
                 pbar.set_postfix(counts)
@@ -458,4 +705,4 @@ def _run_on(executor, todo, task, view, data, threads, keys, cache, environment,
                 ) from err
             if cache and same:
                 cache.store(spec, threads, keys[spec], result)
-            record(spec, result, False, seconds, where, same)
+            record(spec, result, False, seconds, where, same, env=env)

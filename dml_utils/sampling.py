@@ -157,6 +157,15 @@ def _check_dim(n: int) -> float:
     return (n - 1) / 2
 
 
+def _distances(d) -> np.ndarray:
+    """``d`` as float64, refused when it holds NaN (a NaN distance has no density: it would read 0)."""
+    d = np.asarray(d, dtype=np.float64)
+    if np.isnan(d).any():
+        where = np.argwhere(np.isnan(d))[0].tolist()
+        raise ValueError(f"d, the distances, holds NaN (first at index {where}); pass distances between 0 and 2")
+    return d
+
+
 def hypersphere_distance_log_density(d, n: int) -> np.ndarray:
     """log q(d) for two independent uniform points on the unit sphere in R^n (−inf outside 0 < d < 2).
 
@@ -166,7 +175,7 @@ def hypersphere_distance_log_density(d, n: int) -> np.ndarray:
     bound as d → 2 (arcsine law; still integrable), so q(2) = inf and 1/q(2) = 0. At n = 3 q(d) = d/2.
     """
     a = _check_dim(n)
-    d = np.asarray(d, dtype=np.float64)
+    d = _distances(d)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = d**2 / 4
         out = np.log(d / 2) + (a - 1) * (np.log(t) + np.log1p(-t)) - special.betaln(a, a)
@@ -183,7 +192,7 @@ def hypersphere_distance_density(d, n: int) -> np.ndarray:
 
 def hypersphere_distance_cdf(d, n: int) -> np.ndarray:
     a = _check_dim(n)
-    return stats.beta.cdf(np.clip(np.asarray(d, dtype=np.float64), 0, 2) ** 2 / 4, a, a)
+    return stats.beta.cdf(np.clip(_distances(d), 0, 2) ** 2 / 4, a, a)
 
 
 def uniform_sphere_points(num: int, n: int, seed: int = 0) -> np.ndarray:

@@ -46,6 +46,11 @@ def seed_offset() -> int:
         ) from None
     if value < 0:
         raise ConfigError(f"{SEED_OFFSET_ENV}={value} is negative: seeds must stay >= 0; use a positive shift")
+    if value > 2**62:  # dml_utils.parameters.MAX_SEED: a seed plus the shift stays below torch's 2**64
+        raise ConfigError(
+            f"{SEED_OFFSET_ENV}={value} is above 2**62: a shifted seed must stay below 2**64, which torch's "
+            f"generators take; use a small shift, e.g. {SEED_OFFSET_ENV}=1000"
+        )
     return value
 
 

@@ -377,7 +377,7 @@ def main(argv=None, root: Path = ROOT) -> int:
             return 2
         os.environ[CACHE_ENV] = "" if cache is None else str(cache)
         print(f"run cache: {cache if cache is not None else 'none'} ({CACHE_ENV})")
-    failed = []
+    failed, stopped = [], []
     for nb in notebooks:
         stage = root / "build" / "stage" / nb.stem
         try:
@@ -401,6 +401,10 @@ def main(argv=None, root: Path = ROOT) -> int:
                 ok = run_one(nb, stage, root, args.profile, params, publishing, args.baseline)
             if ok and keep_full:
                 print(f"  {keep_full_results(root, nb.stem)}", flush=True)
+        except FillStopped as stop:
+            print(f"ledger fill stopped cleanly, {stop}; nothing published", flush=True)
+            stopped.append(nb.name)
+            continue
         except KeyboardInterrupt:
             keep = keep_partial(stage / nb.name, root, nb.name)
             print(
@@ -416,7 +420,13 @@ def main(argv=None, root: Path = ROOT) -> int:
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
+    if stopped:
+        print(f"the ledger holds every run that finished; run the same command again to continue: {', '.join(stopped)}")
     return 0
+
+
+class FillStopped(Exception):
+    """A notebook's ledger fill ended at its budget or its slice (``dml_utils.ledger.LedgerStop``)."""
 
 
 def not_a_repository_notebook(nb: Path, root: Path) -> str | None:
@@ -545,6 +555,8 @@ def run_one(
     except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
         keep = keep_partial(out, root, nb.name)
         last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+        if getattr(exc, "ename", "") == "LedgerStop":  # a fill at its budget or slice: what finished is filed
+            raise FillStopped(f"{nb.name}: {getattr(exc, 'evalue', last)}") from None
         print(
             f"FAILED {nb.name} after {time.perf_counter() - start:.0f} s: {type(exc).__name__}: {last}\n"
             f"  no committed file changed" + (f"; the partial run is in {_rel(keep, root)}" if keep else ""),

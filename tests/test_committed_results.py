@@ -10,12 +10,13 @@ from dml_utils.results import republish_command, stale_codes
 
 ROOT = Path(__file__).resolve().parents[1]
 # results/before/ holds runs of earlier designs and code kept as history (before/after tables), not this code's;
-# results/cross_cpu_verdicts.json is made from verdicts, not runs (scripts/cross_cpu_verdicts.py)
+# results/cross_cpu_verdicts.json is made from verdicts, not runs (scripts/cross_cpu_verdicts.py), and
+# results/code_lineage.json records which code's runs carry forward (dml_utils.lineage)
 COMMITTED = sorted(
     p.relative_to(ROOT)
     for folder in ("results", "results/full", "results/checks")
     for p in (ROOT / folder).glob("*.json")
-    if p.name != "cross_cpu_verdicts.json"
+    if p.name not in ("cross_cpu_verdicts.json", "code_lineage.json")
 )
 
 

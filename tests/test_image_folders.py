@@ -199,3 +199,11 @@ def test_embedding_and_raw_pixels_of_lazy_images_match_the_decoded_array(tmp_pat
         3 * 8**2,
     )  # smaller than the pool size: as they are
     np.testing.assert_array_equal(raw_pixels(x, block=9), np.asarray(x).reshape(len(x), -1))
+
+
+def test_a_cub_image_id_listed_twice_is_refused_with_the_file_and_lines(tmp_path):
+    root = make_cub(tmp_path, classes=4, per_class=1)
+    text = (root / "images.txt").read_text()
+    (root / "images.txt").write_text(text + "2 004.Bird_4/Bird_4_0.jpg\n")  # id 2 again, another image
+    with pytest.raises(imf.LayoutError, match=r"images.txt: image id 2 is listed twice \(lines 2 and 5\)"):
+        imf.cub200_list(tmp_path)

@@ -94,3 +94,53 @@ def test_a_steps_key_holds_the_code_it_runs():
     from dml_utils.runs import code_modules
 
     assert "dml_utils.evaluate" in code_modules("dml_utils.evaluate")
+
+
+def test_a_stored_result_that_changed_on_disk_is_computed_again(cache):
+    import joblib
+
+    x = np.arange(6.0)
+    first = memo.cached_call(noisy_mean, x)
+    (output,) = sorted(Path(cache).rglob("output.pkl"))
+    joblib.dump({"value": first["value"] + 1e-12}, output)  # still a valid pickle, not what was stored
+    CALLS.clear()
+    with pytest.warns(UserWarning, match="noisy_mean .* does not match the content it was stored with"):
+        assert memo.cached_call(noisy_mean, x) == first
+    assert len(CALLS) == 1
+    CALLS.clear()
+    assert memo.cached_call(noisy_mean, x) == first and CALLS == []  # stored and sealed anew
+
+
+def strided_patches(n: int) -> dict[str, np.ndarray]:
+    """A step whose result holds views (as a patch set cut from a photo does): they read back as
+    contiguous copies, with other strides than the arrays that were stored."""
+    CALLS.append((n,))
+    whole = np.arange(4.0 * n * n).reshape(2 * n, 2 * n)
+    return {"every_other": whole[::2, ::2], "transposed": whole.T}
+
+
+def test_a_result_stored_as_array_views_reads_back_without_an_alarm(cache):
+    """Found by the first carry: a seal written from the object that was stored, not from what a read
+    gives, took an intact entry of array views for a damaged one at every read."""
+    import warnings
+
+    first = memo.cached_call(strided_patches, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = memo.cached_call(strided_patches, 3)
+    assert CALLS == [(3,)] and all(np.array_equal(first[k], again[k]) for k in first)
+
+
+def test_a_full_disk_loses_the_stored_step_not_its_result(cache, monkeypatch):
+    import errno
+
+    from joblib.memory import MemorizedFunc
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    x = np.arange(6.0)
+    monkeypatch.setattr(MemorizedFunc, "call", full)
+    with pytest.warns(UserWarning, match=r"noisy_mean could not be stored in .*steps \(No space left on device\)"):
+        value = memo.cached_call(noisy_mean, x)
+    assert value == noisy_mean(x) and len(CALLS) == 2  # computed once by the step, once here to compare

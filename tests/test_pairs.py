@@ -70,3 +70,17 @@ def test_pair_loader_covers_every_pair_and_keeps_last_batch():
     assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again))
     with pytest.raises(ValueError, match="batch_size"):
         pair_loader(x, pairs, same, 1, torch.Generator())
+
+
+def test_a_pair_loss_refuses_a_batch_whose_items_and_labels_do_not_pair_up():
+    import torch
+    from pytorch_metric_learning.losses import ContrastiveLoss
+
+    from dml_utils.pairs import pair_loss
+
+    model = torch.nn.Linear(4, 2)
+    of = pair_loss(ContrastiveLoss())
+    x = torch.randn(8, 4)
+    assert torch.isfinite(of(model, (x, x + 1, torch.ones(8)))).all()
+    with pytest.raises(ValueError, match="got 8 first, 8 second and 6 labels"):
+        of(model, (x, x + 1, torch.ones(6)))

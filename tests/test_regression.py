@@ -9,7 +9,6 @@ override); otherwise this file runs the notebook itself with papermill.
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from dml_utils import config as cfg_lib
 from dml_utils import studies
+from dml_utils.lineage import timing_free
 from dml_utils.regression import compare, run_smoke, tolerance
 from dml_utils.results import _jsonable
 from dml_utils.seeds import SEED_OFFSET_ENV
@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCES = ROOT / "tests" / "regression" / "reference"
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SESSION_START = time.time()
-VOLATILE = re.compile(r"seconds|ms_per|_ms$|written_at|git_commit")  # timings and provenance of the run itself
 
 
 def results_path(name: str) -> Path:
@@ -75,19 +74,11 @@ def test_smoke_results_match_the_reference(name, smoke_results):
     )
 
 
-def _stable(obj):
-    if isinstance(obj, dict):
-        return {k: _stable(v) for k, v in obj.items() if not VOLATILE.search(k)}
-    if isinstance(obj, list):
-        return [_stable(v) for v in obj]
-    return obj
-
-
 def test_determinism_two_smoke_runs_give_identical_results(smoke_results):
     """Same seed, same machine, same checkout: the same results JSON, timings aside (03: the quickest)."""
     name = "03_yukawa_vs_contrastive_mnist"
-    first = _stable(smoke_results(name))
-    second = _stable(smoke_run(name))
+    first = timing_free(smoke_results(name))  # timings and provenance of the run itself aside
+    second = timing_free(smoke_run(name))
     assert first == second
 
 

@@ -382,3 +382,22 @@ def test_a_zero_shift_written_00_is_no_shift_and_publishes(tmp_path, monkeypatch
     monkeypatch.setenv(rn.SEED_OFFSET_ENV, "00")
     assert rn.main([str(nb)], root=tmp_path) == 0
     assert (tmp_path / "results" / "99_fake.json").exists() and "moves every run seed" not in capsys.readouterr().out
+
+
+def test_a_ledger_fill_at_its_budget_stops_cleanly_publishing_nothing(tmp_path, monkeypatch, capsys):
+    nb = _fake_repo(tmp_path, profile="full")
+    before = _state(tmp_path)
+
+    class Stopped(Exception):  # what papermill raises for the kernel's LedgerStop
+        ename, evalue = "LedgerStop", "finals: 12 runs left to other slices or a later fill (first: final seed 3)"
+
+    def at_budget(src, out, **kwargs):
+        Path(out).write_text("partial")
+        raise Stopped("LedgerStop")
+
+    monkeypatch.setattr(rn.pm, "execute_notebook", at_budget)
+    assert rn.main(["--profile", "full", str(nb)], root=tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "ledger fill stopped cleanly, 99_fake.ipynb: finals: 12 runs left" in out and "nothing published" in out
+    assert "run the same command again to continue: 99_fake.ipynb" in out
+    assert _state(tmp_path) == before and not (tmp_path / "results" / "full" / "99_fake.json").exists()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -299,3 +300,55 @@ def test_two_processes_on_one_cache_at_once_finish_with_the_same_numbers(tmp_pat
     assert first == second
     third = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert third.split(" ")[:-1] == first and third.split(" ")[-1].strip() == "4"  # all four from the cache
+
+
+def test_an_entry_whose_content_changed_on_disk_is_caught_by_its_seal_and_run_again(tmp_path):
+    """Issue 48: an entry that still unpickles but is not what was stored (a changed value, another
+    entry's file copied over it) is not served: its content digest no longer matches its seal."""
+    import joblib
+
+    cache = RunCache(tmp_path)
+    first, _, _ = _run(cache)
+    outputs = sorted(Path(tmp_path).rglob("output.pkl"))
+    seals = sorted((Path(tmp_path) / "seals").rglob("*"))
+    assert len(outputs) == len(PLAN) and len([s for s in seals if s.is_file()]) == len(PLAN)
+    value = joblib.load(outputs[0])
+    joblib.dump({**value, "scale": value["scale"] + 1e-12}, outputs[0])  # one ulp-sized change, still a pickle
+    outputs[1].write_bytes(outputs[2].read_bytes())  # another run's valid entry in its place
+    with pytest.warns(UserWarning, match="does not match the content it was stored with"):
+        again, trained, _ = _run(cache)
+    assert len(trained) == 2 and sum(not r["cached"] for r in again.log) == 2
+    for spec in PLAN:
+        assert again[spec]["scale"] == first[spec]["scale"] and torch.equal(first[spec]["draw"], again[spec]["draw"])
+    third, trained, _ = _run(cache)
+    assert trained == [] and all(r["cached"] for r in third.log)  # stored and sealed anew
+
+
+def _strided(cfg, data, spec: RunSpec) -> dict:
+    CALLS.append(spec)
+    whole = np.arange(36.0).reshape(6, 6) * spec.seed
+    return {"view": whole[::2, 1::2], "transposed": whole.T}
+
+
+def test_a_run_whose_result_holds_array_views_is_served_from_the_cache_without_an_alarm(tmp_path):
+    """A view reads back as a contiguous copy with other strides, which joblib's hash holds: the seal
+    is the digest of what a read gives, so an intact entry is not taken for a damaged one."""
+    import warnings
+
+    cache = RunCache(tmp_path)
+    first, trained, _ = _run(cache, task=_strided)
+    assert len(trained) == len(PLAN)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again, trained, _ = _run(cache, task=_strided)
+    assert trained == [] and all(np.array_equal(first[s]["view"], again[s]["view"]) for s in PLAN)
+
+
+def test_an_entry_stored_before_seals_is_sealed_as_found(tmp_path):
+    import shutil
+
+    cache = RunCache(tmp_path)
+    _run(cache)
+    shutil.rmtree(Path(tmp_path) / "seals")
+    again, trained, _ = _run(cache)
+    assert trained == [] and len([s for s in (Path(tmp_path) / "seals").rglob("*") if s.is_file()]) == len(PLAN)

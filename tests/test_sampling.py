@@ -289,3 +289,10 @@ def test_no_valid_triplet_by_hand():
     assert no_valid_triplet_probability(3, 2) == pytest.approx(0.0 + 0.25)  # 3 of 2 classes: only all-same fails
     with pytest.raises(ValueError, match="batch >= 2"):
         no_valid_triplet_probability(1, 10)
+
+
+def test_the_distance_law_refuses_a_nan_distance_by_name():
+    for f in (sm.hypersphere_distance_density, sm.hypersphere_distance_log_density, sm.hypersphere_distance_cdf):
+        with pytest.raises(ValueError, match=r"d, the distances, holds NaN \(first at index \[1\]\)"):
+            f(np.array([0.5, np.nan]), 8)
+    assert sm.hypersphere_distance_density(np.array([0.0, 2.5]), 8).tolist() == [0.0, 0.0]  # outside (0, 2): 0

@@ -27,7 +27,12 @@ def test_the_offset_is_read_from_the_environment(monkeypatch, raw, offset):
 
 @pytest.mark.parametrize(
     "raw,match",
-    [("one", "is not an integer; set it to a whole number"), ("1.5", "is not an integer"), ("-2", "is negative")],
+    [
+        ("one", "is not an integer; set it to a whole number"),
+        ("1.5", "is not an integer"),
+        ("-2", "is negative"),
+        (str(10**20), r"is above 2\*\*62"),
+    ],
 )
 def test_a_bad_offset_is_refused_with_the_fix(monkeypatch, raw, match):
     monkeypatch.setenv(SEED_OFFSET_ENV, raw)
