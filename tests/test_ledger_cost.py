@@ -1,18 +1,15 @@
 """scripts/ledger_cost.py: 06's full profile projected from the default run."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+import scripts_under_test
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("ledger_cost", ROOT / "scripts" / "ledger_cost.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return scripts_under_test.load("ledger_cost")
 
 
 def test_the_projection_counts_runs_seconds_and_the_critical_path():

@@ -4,12 +4,12 @@ numbers that its own outputs print, at the same rounding."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
+import scripts_under_test
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -18,10 +18,7 @@ DECIMAL = re.compile(r"(?<![\w.])[-−+]?\d+\.\d+(?:e[-−+]?\d+)?(?![\d])")
 
 
 def _readme_script():
-    spec = importlib.util.spec_from_file_location("readme_results", ROOT / "scripts" / "readme_results.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return scripts_under_test.load("readme_results")
 
 
 def test_readme_results_section_is_generated_from_the_results():
